@@ -1,0 +1,32 @@
+/* check_config.c - `lagscale check-config FILE`: every error, or exit 0. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "config/config.h"
+
+int ls_cmd_check_config(int argc, char **argv)
+{
+	struct ls_config *cfg = NULL;
+	struct ls_diag diag;
+	int r;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: lagscale check-config FILE\n");
+		return LS_EXIT_USAGE;
+	}
+	ls_diag_init(&diag);
+	r = ls_config_load(argv[1], &cfg, &diag);
+	for (size_t i = 0; i < diag.n; i++)
+		fprintf(stderr, "%s\n", diag.msgs[i]);
+	if (r < 0 && diag.n == 0)
+		fprintf(stderr, "%s: %s\n", argv[1], strerror(-r));
+	ls_diag_release(&diag);
+	if (r < 0)
+		return LS_EXIT_USAGE;
+	printf("%s: ok (%zu cluster%s, %zu scaler%s)\n", argv[1], cfg->n_clusters,
+	       cfg->n_clusters == 1 ? "" : "s", cfg->n_scalers, cfg->n_scalers == 1 ? "" : "s");
+	ls_config_free(cfg);
+	return LS_EXIT_OK;
+}

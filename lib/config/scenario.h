@@ -1,0 +1,58 @@
+/*
+ * scenario.h - simulator scenario files (DESIGN.md section 7), read with
+ * the same YAML machinery and the same error reporting as the config:
+ * every error as "FILE:LINE:COL: key.path: what is wrong".
+ *
+ * The `scaler:` block holds a scaler's `policy:` block (and optionally
+ * `kafka: {offsetResetPolicy: ...}`), parsed exactly as in a config file,
+ * defaults included.
+ */
+#ifndef LS_CONFIG_SCENARIO_H
+#define LS_CONFIG_SCENARIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "util/diag.h"
+
+struct ls_scenario_point {
+	int64_t at_ms;
+	double rate; /* msgs/s */
+};
+
+struct ls_scenario_window {
+	int64_t from_ms;
+	int64_t to_ms;
+};
+
+struct ls_scenario {
+	char *name;
+	int64_t duration_ms;	    /* > 0 */
+	int64_t step_ms;	    /* > 0, default 1s */
+	int32_t partitions;	    /* > 0 */
+	int32_t initial_replicas;   /* >= 0 */
+	double per_replica_rate;    /* msgs/s one replica processes, > 0 */
+	int64_t startup_delay_ms;   /* default 0 */
+	double max_consume_rate;    /* downstream limit, 0 = none */
+	int64_t initial_lag;	    /* backlog at t=0, default 0 */
+	struct ls_scenario_point *produce; /* sorted by at_ms, at least one */
+	size_t n_produce;
+	struct ls_scenario_window *consumer_outages;
+	size_t n_consumer_outages;
+	struct ls_scenario_window *kafka_errors;
+	size_t n_kafka_errors;
+	struct ls_policy_params policy; /* the scaler's policy block */
+};
+
+/* 0 and *ret (free with ls_scenario_free); -EINVAL with diag filled, or a
+ * negative errno when the file cannot be read. */
+int ls_scenario_load(const char *path, struct ls_scenario **ret, struct ls_diag *diag);
+int ls_scenario_load_string(const char *name, const char *yaml, size_t len,
+			    struct ls_scenario **ret, struct ls_diag *diag);
+void ls_scenario_free(struct ls_scenario *s);
+
+/* The produce rate at t (piecewise linear, constant past the last point). */
+double ls_scenario_produce_rate(const struct ls_scenario *s, int64_t t_ms);
+
+#endif

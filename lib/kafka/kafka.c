@@ -1,0 +1,810 @@
+/* kafka.c - see kafka.h. */
+#include "kafka/kafka.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "util/log.h"
+
+#define N_LEVELS 2
+
+struct ls_kafka {
+	char *name;
+	char *bootstrap;
+	struct ls_kafka_prop *props; /* owned copies */
+	size_t n_props;
+	rd_kafka_t *rk[N_LEVELS]; /* one handle per isolation level, made on demand */
+	bool broken[N_LEVELS];	  /* a request outlived its deadline: recreate */
+	pthread_mutex_t mu;	  /* guards last_error (written by librdkafka threads) */
+	char last_error[256];
+	struct ls_kafka_stats stats;
+};
+
+/* One topic of the metadata, as a round uses it. */
+struct wtopic {
+	const char *name; /* points into the metadata */
+	int32_t *ids;	  /* sorted partition ids */
+	int n;
+	int err; /* topic-level metadata error (rd_kafka_resp_err_t) */
+	bool need_end[N_LEVELS];
+	bool need_start;
+	int64_t *end[N_LEVELS]; /* by partition index; LS_OFFSET_UNKNOWN until read */
+	int64_t *start;
+};
+
+/* One query's working state. */
+struct wquery {
+	size_t *topics; /* indexes into the round's wtopic array */
+	size_t n_topics;
+	rd_kafka_topic_partition_list_t *parts; /* committed offsets, filled by the reply */
+	bool replied;
+	int err;
+	char errmsg[256];
+};
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct ls_kafka *k = opaque;
+
+	(void)rk;
+	pthread_mutex_lock(&k->mu);
+	snprintf(k->last_error, sizeof(k->last_error), "%s", reason);
+	pthread_mutex_unlock(&k->mu);
+	ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": %s: %s", k->name,
+	       rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	(void)level;
+	ls_log(LS_LOG_DEBUG, NULL, "librdkafka %s: %s", fac, buf);
+}
+
+static void last_error(struct ls_kafka *k, char *out, size_t size)
+{
+	pthread_mutex_lock(&k->mu);
+	snprintf(out, size, "%s", k->last_error[0] ? k->last_error : "no answer from any broker");
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* Builds a conf for one isolation level; NULL with errbuf set on failure. */
+static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, char *errbuf,
+				  size_t errlen)
+{
+	const struct ls_kafka_prop own[] = {
+		{"bootstrap.servers", k->bootstrap},
+		{"client.id", "lagscale"},
+		/* A group.id of its own that never subscribes: 2.0.2 needs a
+		 * consumer group on the handle for ListConsumerGroupOffsets. */
+		{"group.id", "lagscale-collector"},
+		{"enable.auto.commit", "false"},
+		{"enable.auto.offset.store", "false"},
+		{"enable.partition.eof", "false"},
+		{"isolation.level", iso == LS_ISOLATION_READ_COMMITTED ? "read_committed"
+								      : "read_uncommitted"},
+		{"log.connection.close", "false"},
+		{"topic.metadata.refresh.interval.ms", "60000"},
+	};
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char rderr[256];
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (rd_kafka_conf_set(conf, own[i].key, own[i].value, rderr, sizeof(rderr)) !=
+		    RD_KAFKA_CONF_OK) {
+			snprintf(errbuf, errlen, "property \"%s\": %s", own[i].key, rderr);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < k->n_props; i++) {
+		/* librdkafka's message quotes the key, never the value. */
+		if (rd_kafka_conf_set(conf, k->props[i].key, k->props[i].value, rderr,
+				      sizeof(rderr)) != RD_KAFKA_CONF_OK) {
+			snprintf(errbuf, errlen, "property \"%s\": %s", k->props[i].key, rderr);
+			goto fail;
+		}
+	}
+	/* Settings lagscale relies on come last so a property cannot undo them. */
+	rd_kafka_conf_set(conf, "isolation.level",
+			  iso == LS_ISOLATION_READ_COMMITTED ? "read_committed" : "read_uncommitted",
+			  rderr, sizeof(rderr));
+	rd_kafka_conf_set(conf, "enable.auto.commit", "false", rderr, sizeof(rderr));
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+int ls_kafka_new(const char *name, const char *bootstrap_servers,
+		 const struct ls_kafka_prop *props, size_t n_props, struct ls_kafka **ret,
+		 char *errbuf, size_t errlen)
+{
+	struct ls_kafka *k;
+	rd_kafka_conf_t *conf;
+	int r = -ENOMEM;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	pthread_mutex_init(&k->mu, NULL);
+	k->name = strdup(name);
+	k->bootstrap = strdup(bootstrap_servers);
+	if (n_props)
+		k->props = calloc(n_props, sizeof(*k->props));
+	if (!k->name || !k->bootstrap || (n_props && !k->props))
+		goto fail;
+	for (size_t i = 0; i < n_props; i++) {
+		k->props[i].key = strdup(props[i].key);
+		k->props[i].value = strdup(props[i].value);
+		k->n_props++;
+		if (!k->props[i].key || !k->props[i].value)
+			goto fail;
+	}
+	/* Check the properties now, so a typo fails at start, not mid-run. */
+	conf = make_conf(k, LS_ISOLATION_READ_UNCOMMITTED, errbuf, errlen);
+	if (!conf) {
+		r = -EINVAL;
+		goto fail;
+	}
+	rd_kafka_conf_destroy(conf);
+	*ret = k;
+	return 0;
+fail:
+	if (r == -ENOMEM)
+		snprintf(errbuf, errlen, "out of memory");
+	ls_kafka_free(k);
+	return r;
+}
+
+static void destroy_handle(struct ls_kafka *k, int level)
+{
+	if (!k->rk[level])
+		return;
+	/* The handle never joined its group: there is nothing to close, and
+	 * a consumer close could wait on a stuck coordinator. */
+	rd_kafka_destroy_flags(k->rk[level], RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	k->rk[level] = NULL;
+	k->broken[level] = false;
+}
+
+void ls_kafka_free(struct ls_kafka *k)
+{
+	if (!k)
+		return;
+	for (int l = 0; l < N_LEVELS; l++)
+		destroy_handle(k, l);
+	for (size_t i = 0; i < k->n_props; i++) {
+		free((char *)k->props[i].key);
+		free((char *)k->props[i].value);
+	}
+	free(k->props);
+	free(k->name);
+	free(k->bootstrap);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+}
+
+void ls_kafka_get_stats(const struct ls_kafka *k, struct ls_kafka_stats *ret)
+{
+	if (k)
+		*ret = k->stats;
+	else
+		memset(ret, 0, sizeof(*ret));
+}
+
+static int ensure_handle(struct ls_kafka *k, int level, char *errbuf, size_t errlen)
+{
+	rd_kafka_conf_t *conf;
+
+	if (k->broken[level]) {
+		destroy_handle(k, level);
+		k->stats.recreated++;
+	}
+	if (k->rk[level])
+		return 0;
+	conf = make_conf(k, (enum ls_isolation)level, errbuf, errlen);
+	if (!conf)
+		return -EINVAL;
+	k->rk[level] = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
+	if (!k->rk[level]) {
+		rd_kafka_conf_destroy(conf);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int64_t remaining(int64_t deadline)
+{
+	int64_t r = deadline - ls_clock_mono_ms();
+
+	return r > 0 ? r : 0;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int cmp_wtopic_name(const void *a, const void *b)
+{
+	return strcmp(((const struct wtopic *)a)->name, ((const struct wtopic *)b)->name);
+}
+
+static int cmp_name_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct wtopic *)elem)->name);
+}
+
+static int part_index(const struct wtopic *t, int32_t id)
+{
+	const int32_t *p = bsearch(&id, t->ids, (size_t)t->n, sizeof(*t->ids), cmp_i32);
+
+	return p ? (int)(p - t->ids) : -1;
+}
+
+static bool is_internal(const char *topic)
+{
+	return strncmp(topic, "__", 2) == 0;
+}
+
+static void wtopics_free(struct wtopic *ts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ts[i].ids);
+		for (int l = 0; l < N_LEVELS; l++)
+			free(ts[i].end[l]);
+		free(ts[i].start);
+	}
+	free(ts);
+}
+
+/* The topics of the metadata, sorted by name, with sorted partition ids. */
+static int wtopics_from_metadata(const struct rd_kafka_metadata *md, struct wtopic **ret)
+{
+	struct wtopic *ts = calloc(md->topic_cnt ? (size_t)md->topic_cnt : 1, sizeof(*ts));
+
+	if (!ts)
+		return -ENOMEM;
+	for (int i = 0; i < md->topic_cnt; i++) {
+		const struct rd_kafka_metadata_topic *mt = &md->topics[i];
+
+		ts[i].name = mt->topic;
+		ts[i].err = mt->err;
+		ts[i].n = mt->partition_cnt;
+		ts[i].ids = malloc((size_t)(mt->partition_cnt ? mt->partition_cnt : 1) *
+				   sizeof(int32_t));
+		if (!ts[i].ids) {
+			wtopics_free(ts, (size_t)md->topic_cnt);
+			return -ENOMEM;
+		}
+		for (int p = 0; p < mt->partition_cnt; p++)
+			ts[i].ids[p] = mt->partitions[p].id;
+		qsort(ts[i].ids, (size_t)ts[i].n, sizeof(int32_t), cmp_i32);
+	}
+	qsort(ts, (size_t)md->topic_cnt, sizeof(*ts), cmp_wtopic_name);
+	*ret = ts;
+	return 0;
+}
+
+static void query_fail(struct wquery *w, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void query_fail(struct wquery *w, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->err)
+		return; /* the first error explains the query best */
+	w->err = err;
+	va_start(ap, fmt);
+	vsnprintf(w->errmsg, sizeof(w->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+static int add_topic(struct wquery *w, size_t idx)
+{
+	size_t *nt = realloc(w->topics, (w->n_topics + 1) * sizeof(*nt));
+
+	if (!nt)
+		return -ENOMEM;
+	w->topics = nt;
+	w->topics[w->n_topics++] = idx;
+	return 0;
+}
+
+/* Resolves a query's topics against the metadata. */
+static int resolve_topics(const struct ls_kafka_query *q, struct wquery *w, struct wtopic *ts,
+			  size_t n_ts)
+{
+	if (q->n_topics) {
+		for (size_t i = 0; i < q->n_topics; i++) {
+			struct wtopic *t = bsearch(q->topics[i], ts, n_ts, sizeof(*ts),
+						   cmp_name_key);
+
+			if (!t || t->err || t->n == 0) {
+				query_fail(w, -ENOENT, "topic \"%s\" %s", q->topics[i],
+					   t && t->err ? rd_kafka_err2str(t->err) : "not found");
+				continue;
+			}
+			if (add_topic(w, (size_t)(t - ts)) < 0)
+				return -ENOMEM;
+		}
+		return 0;
+	}
+	if (q->topic_pattern) {
+		regex_t re;
+		char msg[128];
+		int rc = regcomp(&re, q->topic_pattern, REG_EXTENDED | REG_NOSUB);
+
+		if (rc) {
+			regerror(rc, &re, msg, sizeof(msg));
+			query_fail(w, -EINVAL, "topicPattern \"%s\": %s", q->topic_pattern, msg);
+			return 0;
+		}
+		for (size_t i = 0; i < n_ts; i++) {
+			if (is_internal(ts[i].name) || ts[i].err || ts[i].n == 0)
+				continue;
+			if (regexec(&re, ts[i].name, 0, NULL, 0) == 0 && add_topic(w, i) < 0) {
+				regfree(&re);
+				return -ENOMEM;
+			}
+		}
+		regfree(&re);
+		if (w->n_topics == 0)
+			query_fail(w, -ENOENT, "no topic matches topicPattern \"%s\"",
+				   q->topic_pattern);
+		return 0;
+	}
+	/* Every topic: narrowed to the ones with commits once they are known. */
+	for (size_t i = 0; i < n_ts; i++) {
+		if (!is_internal(ts[i].name) && !ts[i].err && ts[i].n > 0 && add_topic(w, i) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool wants(const struct ls_kafka_query *q, int32_t id)
+{
+	return !q->partitions || ls_ranges_contain(q->partitions, id);
+}
+
+/*
+ * Reads offsets (end, or log start) for every flagged topic with
+ * offsets_for_times, LS_KAFKA_CHUNK partitions at a time. Partitions whose
+ * offset could not be read stay LS_OFFSET_UNKNOWN.
+ */
+static int read_offsets(struct ls_kafka *k, rd_kafka_t *rk, struct wtopic *ts, size_t n_ts,
+			int level, bool log_start, int64_t deadline)
+{
+	rd_kafka_topic_partition_list_t *list = NULL;
+	size_t t = 0;
+	int p = 0;
+
+	for (;;) {
+		int cnt = 0;
+		rd_kafka_resp_err_t err;
+
+		list = rd_kafka_topic_partition_list_new(LS_KAFKA_CHUNK);
+		/* Fill one chunk, resuming where the previous one stopped. */
+		for (; t < n_ts && cnt < LS_KAFKA_CHUNK; t++, p = 0) {
+			bool need = log_start ? ts[t].need_start : ts[t].need_end[level];
+
+			if (!need)
+				continue;
+			for (; p < ts[t].n && cnt < LS_KAFKA_CHUNK; p++, cnt++)
+				rd_kafka_topic_partition_list_add(list, ts[t].name, ts[t].ids[p])
+					->offset = log_start ? RD_KAFKA_OFFSET_BEGINNING
+							     : RD_KAFKA_OFFSET_END;
+			if (p < ts[t].n)
+				break; /* the chunk is full mid-topic */
+		}
+		if (cnt == 0)
+			break;
+		k->stats.offsets_requests++;
+		err = rd_kafka_offsets_for_times(rk, list, (int)remaining(deadline));
+		if (err && remaining(deadline) > 0) {
+			/* A leader moved or a partition is new: refresh the
+			 * metadata the client routes by, then try once more. */
+			const struct rd_kafka_metadata *md;
+
+			ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": offsets: %s; retrying",
+			       k->name, rd_kafka_err2str(err));
+			k->stats.metadata_requests++;
+			if (rd_kafka_metadata(rk, 1, NULL, &md, (int)remaining(deadline)) == 0)
+				rd_kafka_metadata_destroy(md);
+			for (int i = 0; i < list->cnt; i++) {
+				list->elems[i].offset = log_start ? RD_KAFKA_OFFSET_BEGINNING
+								  : RD_KAFKA_OFFSET_END;
+				list->elems[i].err = 0;
+			}
+			k->stats.offsets_requests++;
+			err = rd_kafka_offsets_for_times(rk, list, (int)remaining(deadline));
+		}
+		for (int i = 0; i < list->cnt; i++) {
+			const rd_kafka_topic_partition_t *e = &list->elems[i];
+			struct wtopic *wt = bsearch(e->topic, ts, n_ts, sizeof(*ts), cmp_name_key);
+			int idx = wt ? part_index(wt, e->partition) : -1;
+
+			if (idx < 0 || err || e->err || e->offset < 0)
+				continue;
+			if (log_start)
+				wt->start[idx] = e->offset;
+			else
+				wt->end[level][idx] = e->offset;
+		}
+		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
+			k->broken[level] = true;
+		rd_kafka_topic_partition_list_destroy(list);
+		list = NULL;
+		if (err)
+			ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": offsets: %s", k->name,
+			       rd_kafka_err2str(err));
+		if (remaining(deadline) == 0)
+			break;
+	}
+	if (list)
+		rd_kafka_topic_partition_list_destroy(list);
+	return 0;
+}
+
+static int alloc_offsets(int64_t **arr, int n)
+{
+	if (*arr)
+		return 0;
+	*arr = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+	if (!*arr)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		(*arr)[i] = LS_OFFSET_UNKNOWN;
+	return 0;
+}
+
+static int cmp_tp(const void *a, const void *b, void *opaque)
+{
+	const rd_kafka_topic_partition_t *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+
+	(void)opaque;
+	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* The committed offset of a partition in a sorted reply; NULL if absent. */
+static const rd_kafka_topic_partition_t *find_tp(const rd_kafka_topic_partition_list_t *l,
+						 const char *topic, int32_t partition)
+{
+	rd_kafka_topic_partition_t key = {.topic = (char *)topic, .partition = partition};
+	int lo = 0, hi = l ? l->cnt : 0;
+
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		int c = cmp_tp(&key, &l->elems[mid], NULL);
+
+		if (c == 0)
+			return &l->elems[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Issues every group's ListConsumerGroupOffsets on one queue and returns at
+ * once: the replies are gathered by wait_committed(), so the groups'
+ * requests travel while the end offsets are read.
+ */
+static size_t issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t *queue,
+			      const struct ls_kafka_query *qs, struct wquery *ws, size_t n,
+			      struct wtopic *ts, int64_t deadline)
+{
+	size_t pending = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_ListConsumerGroupOffsets_t *req;
+		rd_kafka_AdminOptions_t *opts;
+		char errstr[256];
+
+		if (ws[i].err)
+			continue;
+		ws[i].parts = rd_kafka_topic_partition_list_new(16);
+		for (size_t j = 0; j < ws[i].n_topics; j++) {
+			const struct wtopic *t = &ts[ws[i].topics[j]];
+
+			for (int p = 0; p < t->n; p++)
+				if (wants(&qs[i], t->ids[p]))
+					rd_kafka_topic_partition_list_add(ws[i].parts, t->name,
+									  t->ids[p]);
+		}
+		if (ws[i].parts->cnt == 0) {
+			query_fail(&ws[i], -ENOENT, "no partition selected");
+			continue;
+		}
+		req = rd_kafka_ListConsumerGroupOffsets_new(qs[i].group, ws[i].parts);
+		opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+		rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
+							  sizeof(errstr));
+		rd_kafka_AdminOptions_set_opaque(opts, &ws[i]);
+		rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, queue);
+		rd_kafka_ListConsumerGroupOffsets_destroy(req);
+		rd_kafka_AdminOptions_destroy(opts);
+		k->stats.group_requests++;
+		pending++;
+	}
+	return pending;
+}
+
+/* Gathers the replies of issue_committed() until the deadline. */
+static void wait_committed(struct ls_kafka *k, rd_kafka_queue_t *queue, size_t pending,
+			   const struct ls_kafka_query *qs, struct wquery *ws, size_t n,
+			   int64_t deadline)
+{
+	while (pending > 0) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, (int)remaining(deadline));
+		const rd_kafka_ListConsumerGroupOffsets_result_t *res;
+		const rd_kafka_group_result_t **groups;
+		struct wquery *w;
+		size_t n_groups = 0;
+
+		if (!ev)
+			break; /* the deadline passed */
+		res = rd_kafka_event_ListConsumerGroupOffsets_result(ev);
+		w = rd_kafka_event_opaque(ev);
+		if (!res || !w) {
+			rd_kafka_event_destroy(ev);
+			continue;
+		}
+		pending--;
+		w->replied = true;
+		if (rd_kafka_event_error(ev)) {
+			query_fail(w, -EIO, "committed offsets: %s", rd_kafka_event_error_string(ev));
+			rd_kafka_event_destroy(ev);
+			continue;
+		}
+		groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n_groups);
+		if (n_groups != 1) {
+			query_fail(w, -EIO, "committed offsets: %zu groups in the reply", n_groups);
+		} else if (rd_kafka_group_result_error(groups[0])) {
+			query_fail(w, -EIO, "committed offsets: %s",
+				   rd_kafka_error_string(rd_kafka_group_result_error(groups[0])));
+		} else {
+			const rd_kafka_topic_partition_list_t *got =
+				rd_kafka_group_result_partitions(groups[0]);
+
+			/* Keep the reply, sorted, for binary search: the order
+			 * of the reply is not promised. */
+			rd_kafka_topic_partition_list_destroy(w->parts);
+			w->parts = got ? rd_kafka_topic_partition_list_copy(got)
+				       : rd_kafka_topic_partition_list_new(0);
+			rd_kafka_topic_partition_list_sort(w->parts, cmp_tp, NULL);
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!ws[i].err && !ws[i].replied) {
+			query_fail(&ws[i], -ETIMEDOUT,
+				   "committed offsets of group \"%s\": no answer in time",
+				   qs[i].group);
+			/* A request that outlived its deadline may never end
+			 * on 2.0.2: start over with a new client. */
+			k->broken[qs[i].isolation] = true;
+		}
+	}
+}
+
+static int cmp_topic_offsets(const void *a, const void *b)
+{
+	return strcmp(((const struct ls_topic_offsets *)a)->topic,
+		      ((const struct ls_topic_offsets *)b)->topic);
+}
+
+/* Builds the snapshot of one query from the round's results. */
+static int build_snapshot(const struct ls_kafka_query *q, struct wquery *w, struct wtopic *ts,
+			  int64_t now, struct ls_lag_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->time_ms = now;
+	s->produce_rate = -1;
+	s->consume_rate = -1;
+	if (w->err)
+		goto fail;
+	s->topics = calloc(w->n_topics ? w->n_topics : 1, sizeof(*s->topics));
+	if (!s->topics)
+		return -ENOMEM;
+	for (size_t j = 0; j < w->n_topics; j++) {
+		const struct wtopic *t = &ts[w->topics[j]];
+		struct ls_topic_offsets *to = &s->topics[s->n_topics];
+		bool any_commit = false;
+
+		to->parts = calloc((size_t)(t->n ? t->n : 1), sizeof(*to->parts));
+		to->topic = strdup(t->name);
+		if (!to->parts || !to->topic) {
+			free(to->parts);
+			free(to->topic);
+			return -ENOMEM;
+		}
+		for (int p = 0; p < t->n; p++) {
+			struct ls_partition_offsets *po;
+			const rd_kafka_topic_partition_t *c;
+
+			if (!wants(q, t->ids[p]))
+				continue;
+			c = w->replied ? find_tp(w->parts, t->name, t->ids[p]) : NULL;
+			po = &to->parts[to->n_parts++];
+			po->partition = t->ids[p];
+			po->end = t->end[q->isolation][p];
+			po->log_start = t->start ? t->start[p] : LS_OFFSET_UNKNOWN;
+			po->committed = c && !c->err && c->offset >= 0 ? c->offset : LS_OFFSET_NONE;
+			if (po->committed >= 0)
+				any_commit = true;
+			if (po->end < 0) {
+				query_fail(w, -EIO, "end offset of %s [%d] could not be read",
+					   t->name, t->ids[p]);
+			} else if (q->reset == LS_RESET_EARLIEST && po->committed < 0 &&
+				   po->log_start < 0) {
+				query_fail(w, -EIO, "log start offset of %s [%d] could not be read",
+					   t->name, t->ids[p]);
+			}
+		}
+		s->n_topics++;
+		/* In "every topic" mode only topics the group committed to count. */
+		if (!q->n_topics && !q->topic_pattern && !any_commit) {
+			free(to->parts);
+			free(to->topic);
+			memset(to, 0, sizeof(*to));
+			s->n_topics--;
+		}
+	}
+	if (w->err)
+		goto fail;
+	qsort(s->topics, s->n_topics, sizeof(*s->topics), cmp_topic_offsets);
+	ls_lag_snapshot_compute(s, q->reset);
+	return 0;
+fail:
+	ls_lag_snapshot_release(s);
+	s->time_ms = now;
+	s->produce_rate = -1;
+	s->consume_rate = -1;
+	s->err = w->err;
+	s->total_lag = -1;
+	s->partition_count = -1;
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s", w->errmsg);
+	return 0;
+}
+
+int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, size_t n,
+		     int64_t timeout_ms, struct ls_lag_snapshot *ret_snaps)
+{
+	int64_t deadline = ls_clock_mono_ms() + timeout_ms;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_queue_t *queue = NULL;
+	size_t pending;
+	struct wquery *ws = NULL;
+	struct wtopic *ts = NULL;
+	size_t n_ts = 0;
+	bool levels[N_LEVELS] = {false, false};
+	int meta_level = -1;
+	char errbuf[512] = "";
+	int r = 0;
+	rd_kafka_resp_err_t err;
+
+	k->stats.rounds++;
+	ws = calloc(n ? n : 1, sizeof(*ws));
+	if (!ws)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		levels[queries[i].isolation] = true;
+	for (int l = 0; l < N_LEVELS; l++) {
+		if (!levels[l])
+			continue;
+		r = ensure_handle(k, l, errbuf, sizeof(errbuf));
+		if (r < 0)
+			goto cluster_fail;
+		if (meta_level < 0)
+			meta_level = l;
+	}
+	if (meta_level < 0)
+		goto out;
+
+	k->stats.metadata_requests++;
+	err = rd_kafka_metadata(k->rk[meta_level], 1, NULL, &md, (int)remaining(deadline));
+	if (err) {
+		char why[256];
+
+		last_error(k, why, sizeof(why));
+		snprintf(errbuf, sizeof(errbuf), "cannot read metadata from \"%s\": %s (%s)",
+			 k->bootstrap, rd_kafka_err2str(err), why);
+		r = err == RD_KAFKA_RESP_ERR__TIMED_OUT ? -ETIMEDOUT : -EIO;
+		goto cluster_fail;
+	}
+	r = wtopics_from_metadata(md, &ts);
+	if (r < 0)
+		goto out;
+	n_ts = (size_t)md->topic_cnt;
+
+	for (size_t i = 0; i < n; i++) {
+		r = resolve_topics(&queries[i], &ws[i], ts, n_ts);
+		if (r < 0)
+			goto out;
+		for (size_t j = 0; j < ws[i].n_topics && !ws[i].err; j++) {
+			struct wtopic *t = &ts[ws[i].topics[j]];
+			int l = queries[i].isolation;
+
+			t->need_end[l] = true;
+			r = alloc_offsets(&t->end[l], t->n);
+			if (r == 0 && queries[i].reset == LS_RESET_EARLIEST) {
+				t->need_start = true;
+				r = alloc_offsets(&t->start, t->n);
+			}
+			if (r < 0)
+				goto out;
+		}
+	}
+	queue = rd_kafka_queue_new(k->rk[meta_level]);
+	pending = issue_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline);
+	for (int l = 0; l < N_LEVELS; l++)
+		if (levels[l])
+			read_offsets(k, k->rk[l], ts, n_ts, l, false, deadline);
+	read_offsets(k, k->rk[meta_level], ts, n_ts, meta_level, true, deadline);
+	wait_committed(k, queue, pending, queries, ws, n, deadline);
+
+	{
+		int64_t now = ls_clock_mono_ms();
+
+		for (size_t i = 0; i < n; i++) {
+			r = build_snapshot(&queries[i], &ws[i], ts, now, &ret_snaps[i]);
+			if (r < 0) {
+				for (size_t j = 0; j <= i; j++)
+					ls_lag_snapshot_release(&ret_snaps[j]);
+				goto out;
+			}
+		}
+	}
+	r = 0;
+	goto out;
+
+cluster_fail:
+	for (size_t i = 0; i < n; i++) {
+		struct ls_lag_snapshot *s = &ret_snaps[i];
+
+		memset(s, 0, sizeof(*s));
+		s->time_ms = ls_clock_mono_ms();
+		s->err = r;
+		s->total_lag = -1;
+		s->partition_count = -1;
+		s->produce_rate = -1;
+		s->consume_rate = -1;
+		snprintf(s->errmsg, sizeof(s->errmsg), "Kafka cluster \"%s\": %s", k->name, errbuf);
+	}
+	ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": %s", k->name, errbuf);
+	/* A cluster that does not answer metadata gets a fresh client. */
+	for (int l = 0; l < N_LEVELS; l++)
+		if (levels[l] && k->rk[l] && r == -ETIMEDOUT)
+			k->broken[l] = true;
+out:
+	/* Replies still under way are dropped with the queue. */
+	if (queue)
+		rd_kafka_queue_destroy(queue);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	for (size_t i = 0; ws && i < n; i++) {
+		free(ws[i].topics);
+		if (ws[i].parts)
+			rd_kafka_topic_partition_list_destroy(ws[i].parts);
+	}
+	free(ws);
+	wtopics_free(ts, n_ts);
+	return r;
+}

@@ -1,0 +1,97 @@
+/*
+ * kafka.h - one librdkafka client per Kafka cluster, and the batched
+ * collection round that turns it into lag snapshots.
+ *
+ * A round, for all the due queries of one cluster (DESIGN.md section 1):
+ *   1. one metadata request for every topic (topic patterns and "every
+ *      topic the group committed to" are resolved against it);
+ *   2. the committed offsets of every due group, with ListConsumerGroupOffsets
+ *      requests issued concurrently on one queue, each with its explicit
+ *      partition list; while they travel,
+ *   3. end offsets of every partition in use with rd_kafka_offsets_for_times
+ *      (RD_KAFKA_OFFSET_END), in chunks of LS_KAFKA_CHUNK partitions; log
+ *      start offsets the same way where `earliest` needs them.
+ *
+ * librdkafka 2.0.2 traps honoured here (DESIGN.md section 10): the handle is
+ * a consumer with a group.id of its own that never subscribes; partitions
+ * are always passed explicitly; offsets_for_times is chunked and its return
+ * value checked, and a leader error refreshes metadata and retries once;
+ * isolation.level is set explicitly; every request has a deadline, and a
+ * client whose request outlives its deadline is destroyed and recreated at
+ * the start of the next round.
+ *
+ * Thread-safety: a struct ls_kafka is used by one thread at a time.
+ */
+#ifndef LS_KAFKA_KAFKA_H
+#define LS_KAFKA_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/offsets.h"
+#include "util/parse.h"
+
+/*
+ * Partitions per offsets_for_times call. Its cost grows faster than
+ * linearly with the list on 2.0.2: on the mock cluster, 20,000 partitions
+ * take 150 ms in chunks of 2,000 and 40 ms in chunks of 500 (see
+ * test/bench/bench-collect); smaller chunks only add calls.
+ */
+#define LS_KAFKA_CHUNK 500
+
+struct ls_kafka;
+
+struct ls_kafka_prop {
+	const char *key;
+	const char *value; /* may be a secret: never logged */
+};
+
+/* Counters of the requests a client sent, for the benchmark and metrics. */
+struct ls_kafka_stats {
+	uint64_t rounds;
+	uint64_t metadata_requests;
+	uint64_t offsets_requests; /* offsets_for_times calls (one per chunk and level) */
+	uint64_t group_requests;   /* ListConsumerGroupOffsets requests */
+	uint64_t recreated;	   /* clients destroyed after a stuck request */
+};
+
+/*
+ * Creates the client of cluster `name` (used in messages). props go to
+ * librdkafka as they are, after lagscale's own settings, so a user can
+ * override them. No network I/O happens here. Returns 0, or -EINVAL when
+ * librdkafka refuses a property (errbuf says which key, never the value).
+ */
+int ls_kafka_new(const char *name, const char *bootstrap_servers,
+		 const struct ls_kafka_prop *props, size_t n_props, struct ls_kafka **ret,
+		 char *errbuf, size_t errlen);
+void ls_kafka_free(struct ls_kafka *k);
+
+/* What one scaler (or one `lagscale lag` invocation) wants to know. */
+struct ls_kafka_query {
+	const char *group;
+	const char *const *topics; /* explicit topics; n_topics 0 and no pattern: */
+	size_t n_topics;	   /* every topic the group has committed offsets for */
+	const char *topic_pattern;	      /* POSIX ERE or NULL */
+	const struct ls_int_ranges *partitions; /* NULL or n == 0: all */
+	enum ls_offset_reset reset;		/* earliest: log start offsets are read */
+	enum ls_isolation isolation;
+};
+
+/*
+ * Runs one collection round for n queries within timeout_ms. Fills
+ * ret_snaps[i] for each query (the caller releases them with
+ * ls_lag_snapshot_release): offsets, per-partition lag by the query's reset
+ * policy, totals, time_ms = monotonic time of the read; rates are left at -1
+ * (see ls_lag_snapshot_rates). A query that failed has err < 0 and errmsg
+ * set (e.g. a missing topic, a group the broker refused). Returns 0 when the
+ * round ran, even if some queries failed; a negative errno when the whole
+ * cluster failed (unreachable, auth refused, timed out), in which case every
+ * snapshot carries that error too.
+ */
+int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, size_t n,
+		     int64_t timeout_ms, struct ls_lag_snapshot *ret_snaps);
+
+/* Topic names from the last metadata (for tests and `lag`); NULL-safe. */
+void ls_kafka_get_stats(const struct ls_kafka *k, struct ls_kafka_stats *ret);
+
+#endif

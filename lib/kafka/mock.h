@@ -1,0 +1,50 @@
+/*
+ * mock.h - librdkafka's embedded mock cluster (rdkafka_mock.h) with the few
+ * verbs lagscale's demo, integration tests and benchmark need: topics,
+ * messages, committed offsets. It speaks the real Kafka protocol on
+ * loopback, so `lagscale` itself connects to it like to any cluster; it
+ * lacks ListGroups, DescribeGroups and SASL.
+ *
+ * Thread-safety: one thread at a time per struct ls_kafka_mock; the cluster
+ * itself serves clients from its own threads.
+ */
+#ifndef LS_KAFKA_MOCK_H
+#define LS_KAFKA_MOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ls_kafka_mock;
+
+struct ls_kafka_mock_offset {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+};
+
+/* Starts a cluster of `brokers` brokers on 127.0.0.1. 0, -EIO, -ENOMEM. */
+int ls_kafka_mock_new(int brokers, struct ls_kafka_mock **ret);
+void ls_kafka_mock_free(struct ls_kafka_mock *m);
+
+/* "127.0.0.1:port,..." for bootstrap.servers. */
+const char *ls_kafka_mock_bootstraps(const struct ls_kafka_mock *m);
+
+/* Creates a topic (replication factor 1, leaders spread over the brokers). */
+int ls_kafka_mock_topic_create(struct ls_kafka_mock *m, const char *topic, int partitions);
+
+/*
+ * Appends count small messages to one partition; with flush, waits until
+ * they are acknowledged. Returns 0 or -EIO.
+ */
+int ls_kafka_mock_produce(struct ls_kafka_mock *m, const char *topic, int32_t partition,
+			  int64_t count, int flush);
+int ls_kafka_mock_flush(struct ls_kafka_mock *m, int timeout_ms);
+
+/* Commits offsets for a group, as a consumer of that group would. */
+int ls_kafka_mock_commit(struct ls_kafka_mock *m, const char *group,
+			 const struct ls_kafka_mock_offset *offs, size_t n);
+
+/* Makes a broker unreachable (1) or reachable again (0). */
+int ls_kafka_mock_broker_down(struct ls_kafka_mock *m, int32_t broker_id, int down);
+
+#endif

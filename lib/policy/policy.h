@@ -1,0 +1,179 @@
+/*
+ * policy.h - the decision engine: lag snapshot + current replicas + the
+ * scaler's history + the time → how many replicas, and why.
+ *
+ * Pure: no I/O, no clock, no globals. Time comes in as now_ms (monotonic in
+ * the controller, virtual in the simulator), so the same engine runs in the
+ * controller, the simulator and the tests. Semantics: DESIGN.md section 5.
+ *
+ * Thread-safety: a struct ls_policy_state belongs to one scaler and is used
+ * by one thread at a time; params are read-only.
+ */
+#ifndef LS_POLICY_POLICY_H
+#define LS_POLICY_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/offsets.h"
+
+#define LS_POLICY_MAX_RATE_POLICIES 8
+
+enum ls_policy_mode { LS_MODE_LAG = 0, LS_MODE_RATE };
+enum ls_select_policy { LS_SELECT_MAX = 0, LS_SELECT_MIN, LS_SELECT_DISABLED };
+enum ls_rate_policy_type { LS_RATE_PODS = 0, LS_RATE_PERCENT };
+enum ls_fallback_behavior {
+	LS_FALLBACK_STATIC = 0,
+	LS_FALLBACK_CURRENT,
+	LS_FALLBACK_CURRENT_IF_HIGHER,
+	LS_FALLBACK_CURRENT_IF_LOWER,
+};
+
+struct ls_rate_policy {
+	enum ls_rate_policy_type type;
+	int32_t value;	   /* pods, or percent of the current replicas */
+	int64_t period_ms; /* the window the change is limited over */
+};
+
+/* One direction of `behavior` (HPA autoscaling/v2 HPAScalingRules). */
+struct ls_scaling_rules {
+	int64_t stabilization_window_ms;
+	enum ls_select_policy select;
+	struct ls_rate_policy policies[LS_POLICY_MAX_RATE_POLICIES];
+	size_t n_policies;
+};
+
+/* A scaler's `policy:` block; every field as in DESIGN.md section 4. */
+struct ls_policy_params {
+	enum ls_policy_mode mode;
+	int64_t lag_threshold;		  /* > 0 */
+	int64_t activation_lag_threshold; /* >= 0 */
+	int32_t min_replicas;
+	int32_t max_replicas;
+	int32_t idle_replicas; /* -1: null (then minReplicas) */
+	int64_t polling_interval_ms;
+	int64_t cooldown_period_ms;
+	double tolerance;
+	bool allow_idle_consumers;
+	bool limit_to_partitions_with_lag;
+	bool exclude_persistent_lag;
+	bool scale_to_zero_on_invalid_offset;
+	int64_t target_drain_time_ms;
+	double per_replica_rate; /* msgs/s; 0 means auto (learned) */
+	double max_consume_rate; /* msgs/s for all replicas together; 0 = none */
+	struct ls_scaling_rules scale_up;
+	struct ls_scaling_rules scale_down;
+	int32_t fallback_failure_threshold;
+	int32_t fallback_replicas;
+	enum ls_fallback_behavior fallback_behavior;
+	/* Copied from the scaler's kafka.offsetResetPolicy by lib/config. */
+	enum ls_offset_reset offset_reset;
+};
+
+enum ls_action {
+	LS_ACTION_NONE = 0,
+	LS_ACTION_SCALE_UP,
+	LS_ACTION_SCALE_DOWN,
+	LS_ACTION_ACTIVATE,
+	LS_ACTION_DEACTIVATE,
+	LS_ACTION_FALLBACK,
+	LS_ACTION_PAUSED,
+	LS_ACTION_ERROR,
+};
+
+struct ls_policy_input {
+	int64_t now_ms;
+	/* This round's read; snap->err != 0 means the read failed ("unknown"). */
+	const struct ls_lag_snapshot *snap;
+	int32_t current_replicas;
+	bool paused;		 /* lagscale.io/paused: "true" */
+	int32_t paused_replicas; /* lagscale.io/paused-replicas, or -1 */
+};
+
+struct ls_decision {
+	enum ls_action action;
+	int32_t current_replicas;
+	int32_t recommended_replicas; /* the policy's answer before damping */
+	int32_t desired_replicas;     /* what to set now (after damping) */
+	int64_t total_lag;	      /* -1 when the read failed */
+	int64_t scaling_lag;	      /* lag that drove the recommendation */
+	int32_t partition_count;      /* -1 when the read failed */
+	double produce_rate;	      /* msgs/s, -1 unknown */
+	double consume_rate;	      /* msgs/s, -1 unknown */
+	double per_replica_rate;      /* rate mode: the rate used (learned or set) */
+	bool active;		      /* lag above activationLagThreshold */
+	bool fallback;		      /* the fallback behavior decided */
+	int32_t consecutive_failures;
+	char reason[320]; /* one line a person reads at a glance */
+};
+
+/* Fills p with every default of DESIGN.md section 4. */
+void ls_policy_params_init(struct ls_policy_params *p);
+
+/*
+ * 0 when p is consistent, else -EINVAL: lagThreshold > 0, 0 <= minReplicas
+ * <= maxReplicas, maxReplicas >= 1, -1 <= idleReplicas <= maxReplicas,
+ * pollingInterval > 0, tolerance >= 0, targetDrainTime > 0 in rate mode,
+ * rates >= 0, every behavior policy with value > 0 and period > 0, at most
+ * LS_POLICY_MAX_RATE_POLICIES of them, and every enum in range.
+ * ls_policy_decide() checks the same.
+ */
+int ls_policy_params_validate(const struct ls_policy_params *p);
+
+/* The HPA's default behavior (also what ls_policy_params_init sets). */
+void ls_policy_rules_default_up(struct ls_scaling_rules *r);
+void ls_policy_rules_default_down(struct ls_scaling_rules *r);
+
+/* A scaler's history. _free(NULL) is a no-op. NULL on -ENOMEM. */
+struct ls_policy_state *ls_policy_state_new(void);
+void ls_policy_state_free(struct ls_policy_state *st);
+
+/*
+ * Decides for one round. Returns 0 and fills *ret; -EINVAL when st, p, in,
+ * in->snap or ret is NULL, params fail ls_policy_params_validate(),
+ * current_replicas < 0 or paused_replicas < -1; -ENOMEM when the history
+ * cannot grow. On failure *ret is untouched. Records the recommendation in
+ * the history. The first call seeds the history with in->current_replicas
+ * so a restart never scales down before a stabilization window has passed.
+ *
+ * Order of the rules (DESIGN.md section 5):
+ * - paused / paused-replicas: action `paused`, nothing else happens;
+ * - a failed read (snap->err != 0): `error` holding the current replicas
+ *   until fallback_failure_threshold consecutive failures, then `fallback`
+ *   (never to 0 from a running workload); the cooldown does not run;
+ * - inactive (total lag <= activationLagThreshold): after cooldownPeriod
+ *   without activity, `deactivate` straight to idleReplicas (or
+ *   minReplicas); within it, the scaling rules below with a floor of 1;
+ * - scaling: the mode's recommendation (lag: ceil(lag / lagThreshold);
+ *   rate: ceil((produce + backlog / targetDrainTime) / perReplicaRate)),
+ *   unchanged within `tolerance` of the current replicas, capped at the
+ *   partitions (or those with lag), at maxConsumeRate / perReplicaRate,
+ *   clamped to [max(minReplicas, 1), maxReplicas], then stabilized and
+ *   rate-limited as the HPA does. From 0 an active scaler gets >= 1.
+ *
+ * perReplicaRate auto (0): learned from the consume rate per replica of
+ * intervals in which the replica count did not change. Intervals where the
+ * replicas were saturated (lag at both ends, growing or worth at least 5 s
+ * of consumption) give the capacity; the estimate is the highest of the
+ * last 5 minutes, kept when no new one comes. Before the first, the prior
+ * is lagThreshold per pollingInterval (the assumption lag mode makes),
+ * raised to the highest consume rate per replica seen: a lower bound.
+ */
+int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *p,
+		     const struct ls_policy_input *in, struct ls_decision *ret);
+
+/*
+ * Tells the engine that the replicas were changed from `from` to `to` at
+ * now_ms (the scale events the behavior policies limit over a period).
+ * Call it only when the change was applied (or, in dry-run, assumed).
+ */
+void ls_policy_applied(struct ls_policy_state *st, int64_t now_ms, int32_t from, int32_t to);
+
+/* Writes v with thousands separators ("45,000") into out; returns out. */
+char *ls_policy_format_count(int64_t v, char *out, size_t size);
+
+/* "none", "scale_up", ... as in DESIGN.md section 6. */
+const char *ls_policy_action_name(enum ls_action a);
+
+#endif

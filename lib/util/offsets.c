@@ -1,0 +1,141 @@
+/* offsets.c - see offsets.h. */
+#include "util/offsets.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t ls_offsets_partition_lag(const struct ls_partition_offsets *p, enum ls_offset_reset reset,
+				 bool zero_on_invalid)
+{
+	int64_t lag;
+
+	if (p->end < 0)
+		return 0;
+	if (p->committed < 0) {
+		if (zero_on_invalid)
+			return 0;
+		if (reset == LS_RESET_LATEST)
+			return 1;
+		lag = p->end - (p->log_start >= 0 ? p->log_start : 0);
+		return lag > 0 ? lag : 0;
+	}
+	/* A committed offset past the end (LSO under read_committed, or a
+	 * truncated log) is no lag, not negative lag. */
+	lag = p->end - p->committed;
+	return lag > 0 ? lag : 0;
+}
+
+void ls_lag_snapshot_compute(struct ls_lag_snapshot *s, enum ls_offset_reset reset)
+{
+	int64_t total = 0;
+	int32_t count = 0;
+
+	for (size_t t = 0; t < s->n_topics; t++) {
+		struct ls_topic_offsets *to = &s->topics[t];
+
+		for (size_t i = 0; i < to->n_parts; i++) {
+			to->parts[i].lag = ls_offsets_partition_lag(&to->parts[i], reset, false);
+			total += to->parts[i].lag;
+			count++;
+		}
+	}
+	s->total_lag = total;
+	s->partition_count = count;
+}
+
+void ls_lag_snapshot_rates(const struct ls_lag_snapshot *prev, struct ls_lag_snapshot *cur)
+{
+	int64_t produced = 0, consumed = 0;
+	double dt;
+
+	cur->produce_rate = -1;
+	cur->consume_rate = -1;
+	if (!prev || prev->err || cur->err || prev->time_ms >= cur->time_ms)
+		return;
+	dt = (double)(cur->time_ms - prev->time_ms) / 1000.0;
+	for (size_t t = 0; t < cur->n_topics; t++) {
+		const struct ls_topic_offsets *to = &cur->topics[t];
+
+		for (size_t i = 0; i < to->n_parts; i++) {
+			const struct ls_partition_offsets *c = &to->parts[i];
+			const struct ls_partition_offsets *p =
+				ls_lag_snapshot_find(prev, to->topic, c->partition);
+
+			if (!p)
+				continue;
+			if (c->end >= 0 && p->end >= 0 && c->end >= p->end)
+				produced += c->end - p->end;
+			if (c->committed >= 0 && p->committed >= 0 && c->committed >= p->committed)
+				consumed += c->committed - p->committed;
+		}
+	}
+	cur->produce_rate = (double)produced / dt;
+	cur->consume_rate = (double)consumed / dt;
+}
+
+static int cmp_topic(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct ls_topic_offsets *)elem)->topic);
+}
+
+static int cmp_part(const void *key, const void *elem)
+{
+	int32_t k = *(const int32_t *)key, p = ((const struct ls_partition_offsets *)elem)->partition;
+
+	return (k > p) - (k < p);
+}
+
+const struct ls_partition_offsets *ls_lag_snapshot_find(const struct ls_lag_snapshot *s,
+							const char *topic, int32_t partition)
+{
+	const struct ls_topic_offsets *t;
+
+	if (!s->n_topics)
+		return NULL;
+	t = bsearch(topic, s->topics, s->n_topics, sizeof(*s->topics), cmp_topic);
+	if (!t || !t->n_parts)
+		return NULL;
+	return bsearch(&partition, t->parts, t->n_parts, sizeof(*t->parts), cmp_part);
+}
+
+int ls_lag_snapshot_copy(const struct ls_lag_snapshot *src, struct ls_lag_snapshot *ret)
+{
+	struct ls_lag_snapshot c = *src;
+
+	c.topics = NULL;
+	c.n_topics = 0;
+	if (src->n_topics) {
+		c.topics = calloc(src->n_topics, sizeof(*c.topics));
+		if (!c.topics)
+			return -ENOMEM;
+	}
+	for (size_t t = 0; t < src->n_topics; t++) {
+		struct ls_topic_offsets *d = &c.topics[t];
+
+		c.n_topics++;
+		d->topic = strdup(src->topics[t].topic);
+		if (src->topics[t].n_parts)
+			d->parts = malloc(src->topics[t].n_parts * sizeof(*d->parts));
+		if (!d->topic || (src->topics[t].n_parts && !d->parts)) {
+			ls_lag_snapshot_release(&c);
+			return -ENOMEM;
+		}
+		if (src->topics[t].n_parts)
+			memcpy(d->parts, src->topics[t].parts,
+			       src->topics[t].n_parts * sizeof(*d->parts));
+		d->n_parts = src->topics[t].n_parts;
+	}
+	*ret = c;
+	return 0;
+}
+
+void ls_lag_snapshot_release(struct ls_lag_snapshot *s)
+{
+	for (size_t t = 0; t < s->n_topics; t++) {
+		free(s->topics[t].topic);
+		free(s->topics[t].parts);
+	}
+	free(s->topics);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,78 @@
+/*
+ * offsets.h - the lag snapshot: what one collection round read for one
+ * scaler, shared by its producer (lib/kafka, lib/sim) and its consumers
+ * (lib/policy, the controller, `lagscale lag`).
+ *
+ * Per-partition lag follows DESIGN.md section 5 and is computed here only,
+ * so the `lag` command, the policy engine and the metrics always agree.
+ */
+#ifndef LS_UTIL_OFFSETS_H
+#define LS_UTIL_OFFSETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LS_OFFSET_NONE	  (-1) /* the group has no committed offset */
+#define LS_OFFSET_UNKNOWN (-2) /* not read (log start when not needed) */
+
+enum ls_offset_reset { LS_RESET_LATEST = 0, LS_RESET_EARLIEST };
+enum ls_isolation { LS_ISOLATION_READ_UNCOMMITTED = 0, LS_ISOLATION_READ_COMMITTED };
+
+struct ls_partition_offsets {
+	int32_t partition;
+	int64_t committed; /* LS_OFFSET_NONE when the group has none */
+	int64_t end;	   /* high watermark, or the LSO under read_committed */
+	int64_t log_start; /* LS_OFFSET_UNKNOWN unless fetched */
+	int64_t lag;	   /* ls_offsets_partition_lag(), invalid offsets not zeroed */
+};
+
+struct ls_topic_offsets {
+	char *topic;
+	struct ls_partition_offsets *parts; /* sorted by partition */
+	size_t n_parts;
+};
+
+struct ls_lag_snapshot {
+	int64_t time_ms; /* monotonic ms of the read; virtual ms in the simulator */
+	int err;	 /* 0, or a negative errno: the read failed, nothing below is known */
+	char errmsg[256];
+	struct ls_topic_offsets *topics; /* sorted by name */
+	size_t n_topics;
+	int64_t total_lag;
+	int32_t partition_count;
+	double produce_rate; /* msgs/s since the previous snapshot; < 0 when unknown */
+	double consume_rate; /* msgs/s of committed progress; < 0 when unknown */
+};
+
+/*
+ * Lag of one partition: end - committed (never negative). With no committed
+ * offset: 1 under `latest`, end - logStart under `earliest` (end when the
+ * log start was not read); 0 in both cases when zero_on_invalid
+ * (scaleToZeroOnInvalidOffset).
+ */
+int64_t ls_offsets_partition_lag(const struct ls_partition_offsets *p, enum ls_offset_reset reset,
+				 bool zero_on_invalid);
+
+/* Fills every partition's lag, total_lag and partition_count. */
+void ls_lag_snapshot_compute(struct ls_lag_snapshot *s, enum ls_offset_reset reset);
+
+/*
+ * Sets cur's produce and consume rates from the offsets of prev (same
+ * scaler, earlier read). Partitions present in only one of them, or with no
+ * committed offset in either, are left out of the consume rate. Rates stay
+ * at -1 when prev is NULL, failed, or not earlier than cur.
+ */
+void ls_lag_snapshot_rates(const struct ls_lag_snapshot *prev, struct ls_lag_snapshot *cur);
+
+/* Looks a partition up (binary search); NULL when absent. */
+const struct ls_partition_offsets *ls_lag_snapshot_find(const struct ls_lag_snapshot *s,
+							const char *topic, int32_t partition);
+
+/* Deep copy into *ret (released by ls_lag_snapshot_release). 0 or -ENOMEM. */
+int ls_lag_snapshot_copy(const struct ls_lag_snapshot *src, struct ls_lag_snapshot *ret);
+
+/* Frees topics and partitions and zeroes the struct; safe on a zeroed one. */
+void ls_lag_snapshot_release(struct ls_lag_snapshot *s);
+
+#endif

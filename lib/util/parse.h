@@ -1,0 +1,41 @@
+/*
+ * parse.h - strict number and duration parsing (no atoi: every byte of the
+ * input must be consumed, overflow is an error).
+ */
+#ifndef LS_UTIL_PARSE_H
+#define LS_UTIL_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* 0, or -EINVAL (not a number / trailing junk) or -ERANGE. */
+int ls_parse_int64(const char *s, int64_t *ret);
+int ls_parse_int32(const char *s, int32_t *ret);
+int ls_parse_double(const char *s, double *ret);
+int ls_parse_bool(const char *s, bool *ret); /* true/false only */
+
+/*
+ * Durations: "500ms", "15s", "5m", "1h30m", "1.5s", or plain seconds ("15",
+ * "0.5"). Units: ms, s, m, h; components in decreasing order. The result is
+ * in milliseconds. 0, -EINVAL or -ERANGE; negative durations are -EINVAL.
+ */
+int ls_parse_duration_ms(const char *s, int64_t *ret_ms);
+
+/* Writes a duration as the shortest form ls_parse_duration_ms reads back
+ * ("1h30m", "15s", "500ms"). Returns out. */
+char *ls_format_duration(int64_t ms, char *out, size_t size);
+
+/*
+ * Partition lists: "0-11,14" → sorted, de-duplicated ranges. An empty
+ * string is "all" (n = 0). 0, -EINVAL on a malformed list.
+ */
+struct ls_int_ranges {
+	int32_t (*r)[2]; /* inclusive [lo, hi] pairs */
+	size_t n;
+};
+int ls_parse_ranges(const char *s, struct ls_int_ranges *ret);
+bool ls_ranges_contain(const struct ls_int_ranges *rs, int32_t v);
+void ls_ranges_release(struct ls_int_ranges *rs);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * test-lag.c - `lagscale lag` and `lagscale run --dry-run --once` against
+ * librdkafka's mock cluster, started in this process; the real binary
+ * connects to it over loopback. Expected numbers are computed by hand in
+ * the comments.
+ */
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "kafka/mock.h"
+
+static struct ls_kafka_mock *mock;
+static char bootstraps[256];
+
+/*
+ * orders: 6 partitions, partition p holds 100 + 10p messages.
+ * payments: 3 partitions of 50 messages.
+ * g-full:    orders p at 40 + p (lag 60 + 9p, total 495); payments p0 50, p1 10.
+ * g-partial: orders p0..p2 at 40 + p; p3..p5 never committed.
+ * g-none:    nothing committed.
+ */
+static void setup(void)
+{
+	struct ls_kafka_mock_offset full[8], partial[3];
+
+	ck_assert_int_eq(ls_kafka_mock_new(3, &mock), 0);
+	snprintf(bootstraps, sizeof(bootstraps), "%s", ls_kafka_mock_bootstraps(mock));
+	ck_assert_int_eq(ls_kafka_mock_topic_create(mock, "orders", 6), 0);
+	ck_assert_int_eq(ls_kafka_mock_topic_create(mock, "payments", 3), 0);
+	for (int p = 0; p < 6; p++)
+		ck_assert_int_eq(ls_kafka_mock_produce(mock, "orders", p, 100 + 10 * p, 0), 0);
+	for (int p = 0; p < 3; p++)
+		ck_assert_int_eq(ls_kafka_mock_produce(mock, "payments", p, 50, 0), 0);
+	ck_assert_int_eq(ls_kafka_mock_flush(mock, 10000), 0);
+	for (int p = 0; p < 6; p++)
+		full[p] = (struct ls_kafka_mock_offset){"orders", p, 40 + p};
+	full[6] = (struct ls_kafka_mock_offset){"payments", 0, 50};
+	full[7] = (struct ls_kafka_mock_offset){"payments", 1, 10};
+	ck_assert_int_eq(ls_kafka_mock_commit(mock, "g-full", full, 8), 0);
+	for (int p = 0; p < 3; p++)
+		partial[p] = (struct ls_kafka_mock_offset){"orders", p, 40 + p};
+	ck_assert_int_eq(ls_kafka_mock_commit(mock, "g-partial", partial, 3), 0);
+}
+
+static void teardown(void)
+{
+	ls_kafka_mock_free(mock);
+	mock = NULL;
+}
+
+/* Runs lagscale and parses its single JSON line. */
+static cJSON *run_json(const char *const *args, int want_status)
+{
+	struct ls_test_run r;
+	cJSON *j;
+
+	ck_assert_int_eq(ls_test_run_lagscale(args, 30000, &r), 0);
+	ck_assert_msg(r.status == want_status, "exit %d, stderr: %s", r.status, r.err);
+	j = cJSON_Parse(r.out);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+	ls_test_run_release(&r);
+	return j;
+}
+
+static long long num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	ck_assert_msg(cJSON_IsNumber(v), "no number %s", key);
+	return (long long)v->valuedouble;
+}
+
+static const cJSON *topic(const cJSON *group, const char *name)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(group, "topics"))
+	{
+		if (strcmp(cJSON_GetObjectItemCaseSensitive(t, "topic")->valuestring, name) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+START_TEST(test_lag_flags_full_group)
+{
+	const char *args[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-full",
+			      "--topic", "orders", "--output", "json", NULL};
+	cJSON *j = run_json(args, 0);
+	const cJSON *t = topic(j, "orders"), *p;
+	int i = 0;
+
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "group")->valuestring, "g-full");
+	ck_assert_int_eq(num(j, "totalLag"), 495);
+	ck_assert_int_eq(num(j, "partitionCount"), 6);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_null(topic(j, "payments"));
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(t, "partitions"))
+	{
+		ck_assert_int_eq(num(p, "partition"), i);
+		ck_assert_int_eq(num(p, "committed"), 40 + i);
+		ck_assert_int_eq(num(p, "end"), 100 + 10 * i);
+		ck_assert_int_eq(num(p, "lag"), 60 + 9 * i);
+		i++;
+	}
+	ck_assert_int_eq(i, 6);
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_lag_every_committed_topic)
+{
+	/* No --topic: both topics g-full committed to; payments p2 never
+	 * committed counts 1 under latest: 0 + 40 + 1. */
+	const char *args[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-full",
+			      "--output", "json", NULL};
+	cJSON *j = run_json(args, 0);
+	const cJSON *pay = topic(j, "payments");
+
+	ck_assert_ptr_nonnull(topic(j, "orders"));
+	ck_assert_ptr_nonnull(pay);
+	ck_assert_int_eq(num(pay, "lag"), 41);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(
+		cJSON_GetArrayItem(cJSON_GetObjectItem(pay, "partitions"), 2), "committed")));
+	ck_assert_int_eq(num(j, "totalLag"), 495 + 41);
+	ck_assert_int_eq(num(j, "partitionCount"), 9);
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_lag_uncommitted_latest_and_earliest)
+{
+	/* g-partial: 60 + 69 + 78 = 207 committed lag; p3..p5 count 1 each
+	 * under latest (210), their whole log under earliest: 130 + 140 +
+	 * 150, total 627. */
+	const char *latest[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-partial",
+				"--topic", "orders", "--output", "json", NULL};
+	const char *earliest[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-partial",
+				  "--topic", "orders", "--offset-reset", "earliest", "--output",
+				  "json", NULL};
+	cJSON *j = run_json(latest, 0);
+
+	ck_assert_int_eq(num(j, "totalLag"), 210);
+	cJSON_Delete(j);
+	j = run_json(earliest, 0);
+	ck_assert_int_eq(num(j, "totalLag"), 627);
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_lag_group_without_commits)
+{
+	/* g-none on orders: 6 partitions at 1 under latest. */
+	const char *args[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-none",
+			      "--topic", "orders", "--output", "json", NULL};
+	cJSON *j = run_json(args, 0);
+
+	ck_assert_int_eq(num(j, "totalLag"), 6);
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_lag_missing_topic_fails)
+{
+	const char *args[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-full",
+			      "--topic", "nope", NULL};
+	struct ls_test_run r;
+
+	ck_assert_int_eq(ls_test_run_lagscale(args, 30000, &r), 0);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "\"nope\""));
+	ls_test_run_release(&r);
+}
+END_TEST
+
+START_TEST(test_lag_unreachable_broker)
+{
+	/* Nothing listens on port 1: a clear error within the timeout. */
+	const char *args[] = {"lag", "--bootstrap-servers", "127.0.0.1:1", "--group", "g",
+			      "--timeout", "3s", "-X", "sasl.password=hunter2", NULL};
+	struct ls_test_run r;
+
+	ck_assert_int_eq(ls_test_run_lagscale(args, 20000, &r), 0);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "127.0.0.1:1"));
+	ck_assert_ptr_null(strstr(r.err, "hunter2"));
+	ck_assert_ptr_null(strstr(r.out, "hunter2"));
+	ls_test_run_release(&r);
+}
+END_TEST
+
+START_TEST(test_lag_bad_flags)
+{
+	const char *missing[] = {"lag", "--group", "g", NULL};
+	const char *bad_out[] = {"lag", "--bootstrap-servers", "x:1", "--group", "g", "--output",
+				 "yaml", NULL};
+	const char *unknown[] = {"lag", "--bogus", NULL};
+	struct ls_test_run r;
+
+	ck_assert_int_eq(ls_test_run_lagscale(missing, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--bootstrap-servers"));
+	ls_test_run_release(&r);
+	ck_assert_int_eq(ls_test_run_lagscale(bad_out, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--output"));
+	ls_test_run_release(&r);
+	ck_assert_int_eq(ls_test_run_lagscale(unknown, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--bogus"));
+	ls_test_run_release(&r);
+}
+END_TEST
+
+static char *config_for(const char *group, const char *reset, long threshold)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "kafka:\n"
+		 "  clusters:\n"
+		 "    - name: mock\n"
+		 "      bootstrapServers: \"%s\"\n"
+		 "scalers:\n"
+		 "  - name: orders\n"
+		 "    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: c}\n"
+		 "    kafka: {cluster: mock, group: %s, topics: [orders], offsetResetPolicy: %s}\n"
+		 "    policy: {lagThreshold: %ld, minReplicas: 1, maxReplicas: 24}\n",
+		 bootstraps, group, reset, threshold);
+	return ls_test_write_temp(text);
+}
+
+START_TEST(test_lag_config_matches_flags)
+{
+	char *cfg = config_for("g-partial", "earliest", 100);
+	const char *args[] = {"lag", "--config", cfg, "--output", "json", NULL};
+	cJSON *j = run_json(args, 0);
+
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "group")->valuestring, "g-partial");
+	ck_assert_int_eq(num(j, "totalLag"), 627);
+	cJSON_Delete(j);
+	unlink(cfg);
+	free(cfg);
+}
+END_TEST
+
+START_TEST(test_run_dry_run_once)
+{
+	/* g-partial under latest: lag 210 at 50 each needs ceil(4.2) = 5
+	 * replicas; from 1 the HPA's default scale-up allows max(+100%,
+	 * +4) = 5 at once. */
+	char *cfg = config_for("g-partial", "latest", 50);
+	const char *args[] = {"run", "--config", cfg, "--dry-run", "--once", "--output", "json",
+			      NULL};
+	cJSON *j = run_json(args, 0);
+
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "scaler")->valuestring, "orders");
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "target")->valuestring, "shop/Deployment/c");
+	ck_assert_int_eq(num(j, "totalLag"), 210);
+	ck_assert_int_eq(num(j, "partitionCount"), 6);
+	ck_assert_int_eq(num(j, "currentReplicas"), 1);
+	ck_assert_int_eq(num(j, "recommendedReplicas"), 5);
+	ck_assert_int_eq(num(j, "desiredReplicas"), 5);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "action")->valuestring, "scale_up");
+	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "applied")));
+	ck_assert(strlen(cJSON_GetObjectItem(j, "reason")->valuestring) > 10);
+	cJSON_Delete(j);
+	unlink(cfg);
+	free(cfg);
+}
+END_TEST
+
+START_TEST(test_run_assume_replicas_and_cap)
+{
+	/* g-none under earliest: the whole log, 1,020 messages, at 10 each
+	 * needs 102 replicas; capped at the 6 partitions. Starting from 3
+	 * (--assume-replicas) the scale-up to 6 is within +100%. */
+	char *cfg = config_for("g-none", "earliest", 10);
+	const char *args[] = {"run",	  "--config", cfg,  "--dry-run", "--once",
+			      "--assume-replicas", "3", "--output", "json", NULL};
+	cJSON *j = run_json(args, 0);
+
+	ck_assert_int_eq(num(j, "totalLag"), 1020);
+	ck_assert_int_eq(num(j, "currentReplicas"), 3);
+	ck_assert_int_eq(num(j, "recommendedReplicas"), 6);
+	ck_assert_int_eq(num(j, "desiredReplicas"), 6);
+	cJSON_Delete(j);
+	unlink(cfg);
+	free(cfg);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("integration-lag");
+	TCase *tc = tcase_create("mock");
+	SRunner *sr;
+	int failed;
+
+	/* The mock cluster lives in this process: no forking per test. */
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_lag_flags_full_group);
+	tcase_add_test(tc, test_lag_every_committed_topic);
+	tcase_add_test(tc, test_lag_uncommitted_latest_and_earliest);
+	tcase_add_test(tc, test_lag_group_without_commits);
+	tcase_add_test(tc, test_lag_missing_topic_fails);
+	tcase_add_test(tc, test_lag_unreachable_broker);
+	tcase_add_test(tc, test_lag_bad_flags);
+	tcase_add_test(tc, test_lag_config_matches_flags);
+	tcase_add_test(tc, test_run_dry_run_once);
+	tcase_add_test(tc, test_run_assume_replicas_and_cap);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
