@@ -191,3 +191,9 @@ int ls_kafka_mock_broker_down(struct ls_kafka_mock *m, int32_t broker_id, int do
 
 	return err ? -EIO : 0;
 }
+
+void ls_kafka_mock_fail_requests(struct ls_kafka_mock *m, int16_t api_key, size_t n, int err)
+{
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_mock_push_request_errors(m->cluster, api_key, 1, (rd_kafka_resp_err_t)err);
+}

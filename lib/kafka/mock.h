@@ -44,6 +44,12 @@ int ls_kafka_mock_flush(struct ls_kafka_mock *m, int timeout_ms);
 int ls_kafka_mock_commit(struct ls_kafka_mock *m, const char *group,
 			 const struct ls_kafka_mock_offset *offs, size_t n);
 
+/*
+ * Makes the next n requests of a Kafka API (ApiKey: 2 ListOffsets,
+ * 3 Metadata, 9 OffsetFetch, ...) fail with the protocol error err.
+ */
+void ls_kafka_mock_fail_requests(struct ls_kafka_mock *m, int16_t api_key, size_t n, int err);
+
 /* Makes a broker unreachable (1) or reachable again (0). */
 int ls_kafka_mock_broker_down(struct ls_kafka_mock *m, int32_t broker_id, int down);
 

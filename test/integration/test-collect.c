@@ -1,0 +1,225 @@
+/*
+ * test-collect.c - lib/kafka's collection round against the mock cluster,
+ * in process: topic patterns, partition limits, several queries per round,
+ * and the failure paths (a refused group, failing offset requests, a
+ * cluster that goes away and comes back).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka/kafka.h"
+#include "kafka/mock.h"
+#include "util/parse.h"
+
+#define API_LIST_OFFSETS 2
+#define API_OFFSET_FETCH 9
+#define ERR_NOT_LEADER 6
+#define ERR_GROUP_AUTHORIZATION_FAILED 30
+
+static struct ls_kafka_mock *mock;
+static struct ls_kafka *kafka;
+
+/*
+ * orders-a (4 partitions) and orders-b (2): 10 messages per partition;
+ * other (1): 5. Group g committed 4 on every orders-* partition, 5 on other.
+ */
+static void setup(void)
+{
+	struct ls_kafka_mock_offset offs[7];
+	char err[256];
+	int n = 0;
+
+	ck_assert_int_eq(ls_kafka_mock_new(3, &mock), 0);
+	ck_assert_int_eq(ls_kafka_mock_topic_create(mock, "orders-a", 4), 0);
+	ck_assert_int_eq(ls_kafka_mock_topic_create(mock, "orders-b", 2), 0);
+	ck_assert_int_eq(ls_kafka_mock_topic_create(mock, "other", 1), 0);
+	for (int p = 0; p < 4; p++) {
+		ck_assert_int_eq(ls_kafka_mock_produce(mock, "orders-a", p, 10, 0), 0);
+		offs[n++] = (struct ls_kafka_mock_offset){"orders-a", p, 4};
+	}
+	for (int p = 0; p < 2; p++) {
+		ck_assert_int_eq(ls_kafka_mock_produce(mock, "orders-b", p, 10, 0), 0);
+		offs[n++] = (struct ls_kafka_mock_offset){"orders-b", p, 4};
+	}
+	ck_assert_int_eq(ls_kafka_mock_produce(mock, "other", 0, 5, 1), 0);
+	offs[n++] = (struct ls_kafka_mock_offset){"other", 0, 5};
+	ck_assert_int_eq(ls_kafka_mock_commit(mock, "g", offs, (size_t)n), 0);
+	ck_assert_int_eq(ls_kafka_new("mock", ls_kafka_mock_bootstraps(mock), NULL, 0, &kafka, err,
+				      sizeof(err)),
+			 0);
+}
+
+static void teardown(void)
+{
+	ls_kafka_free(kafka);
+	ls_kafka_mock_free(mock);
+}
+
+START_TEST(test_kafka_topic_pattern)
+{
+	struct ls_kafka_query q = {.group = "g", .topic_pattern = "^orders-"};
+	struct ls_lag_snapshot s;
+
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.n_topics, 2);
+	ck_assert_str_eq(s.topics[0].topic, "orders-a");
+	ck_assert_str_eq(s.topics[1].topic, "orders-b");
+	ck_assert_int_eq(s.partition_count, 6);
+	ck_assert_int_eq(s.total_lag, 6 * 6);
+	ls_lag_snapshot_release(&s);
+}
+END_TEST
+
+START_TEST(test_kafka_partition_limit)
+{
+	const char *topics[] = {"orders-a"};
+	struct ls_int_ranges rs;
+	struct ls_kafka_query q = {.group = "g", .topics = topics, .n_topics = 1};
+	struct ls_lag_snapshot s;
+
+	ck_assert_int_eq(ls_parse_ranges("0-1,3", &rs), 0);
+	q.partitions = &rs;
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.partition_count, 3);
+	ck_assert_int_eq(s.topics[0].parts[2].partition, 3);
+	ck_assert_int_eq(s.total_lag, 18);
+	ls_lag_snapshot_release(&s);
+	ls_ranges_release(&rs);
+}
+END_TEST
+
+START_TEST(test_kafka_several_queries_one_round)
+{
+	/* A missing topic fails its own query only; both isolation levels
+	 * in one round (no transactions here: the same end offsets). */
+	const char *a[] = {"orders-a"}, *missing[] = {"nope"}, *other[] = {"other"};
+	struct ls_kafka_query q[3] = {
+		{.group = "g", .topics = a, .n_topics = 1},
+		{.group = "g", .topics = missing, .n_topics = 1},
+		{.group = "g", .topics = other, .n_topics = 1,
+		 .isolation = LS_ISOLATION_READ_COMMITTED},
+	};
+	struct ls_lag_snapshot s[3];
+	struct ls_kafka_stats st;
+
+	ck_assert_int_eq(ls_kafka_collect(kafka, q, 3, 10000, s), 0);
+	ck_assert_int_eq(s[0].err, 0);
+	ck_assert_int_eq(s[0].total_lag, 24);
+	ck_assert_int_eq(s[1].err, -ENOENT);
+	ck_assert_ptr_nonnull(strstr(s[1].errmsg, "\"nope\""));
+	ck_assert_int_eq(s[2].err, 0);
+	ck_assert_int_eq(s[2].total_lag, 0);
+	ls_kafka_get_stats(kafka, &st);
+	ck_assert_int_eq(st.metadata_requests, 1);
+	ck_assert_int_eq(st.group_requests, 2);
+	for (int i = 0; i < 3; i++)
+		ls_lag_snapshot_release(&s[i]);
+}
+END_TEST
+
+START_TEST(test_kafka_group_refused_then_recovers)
+{
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
+	struct ls_lag_snapshot s;
+
+	ls_kafka_mock_fail_requests(mock, API_OFFSET_FETCH, 1, ERR_GROUP_AUTHORIZATION_FAILED);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_ne(s.err, 0);
+	ck_assert_int_eq(s.total_lag, -1);
+	ck_assert_ptr_nonnull(strstr(s.errmsg, "committed offsets"));
+	ls_lag_snapshot_release(&s);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.total_lag, 24);
+	ls_lag_snapshot_release(&s);
+}
+END_TEST
+
+START_TEST(test_kafka_leader_error_retried)
+{
+	/* One NOT_LEADER answer: the round refreshes metadata, retries once
+	 * and still reads every end offset. */
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
+	struct ls_lag_snapshot s;
+
+	ls_kafka_mock_fail_requests(mock, API_LIST_OFFSETS, 1, ERR_NOT_LEADER);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.total_lag, 24);
+	ls_lag_snapshot_release(&s);
+}
+END_TEST
+
+START_TEST(test_kafka_cluster_down_then_back)
+{
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
+	struct ls_lag_snapshot s;
+	int r;
+
+	for (int b = 1; b <= 3; b++)
+		ck_assert_int_eq(ls_kafka_mock_broker_down(mock, b, 1), 0);
+	r = ls_kafka_collect(kafka, &q, 1, 2000, &s);
+	ck_assert_int_lt(r, 0);
+	ck_assert_int_eq(s.err, r);
+	ck_assert_ptr_nonnull(strstr(s.errmsg, "mock"));
+	ls_lag_snapshot_release(&s);
+	for (int b = 1; b <= 3; b++)
+		ck_assert_int_eq(ls_kafka_mock_broker_down(mock, b, 0), 0);
+	/* The client reconnects (or is recreated) and reads again. */
+	for (int i = 0; i < 10; i++) {
+		r = ls_kafka_collect(kafka, &q, 1, 3000, &s);
+		if (r == 0 && s.err == 0)
+			break;
+		ls_lag_snapshot_release(&s);
+	}
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.total_lag, 24);
+	ls_lag_snapshot_release(&s);
+}
+END_TEST
+
+START_TEST(test_kafka_bad_property)
+{
+	const struct ls_kafka_prop props[] = {{"no.such.property", "secret-value"}};
+	struct ls_kafka *k = (struct ls_kafka *)0x1;
+	char err[256];
+
+	ck_assert_int_eq(ls_kafka_new("x", "127.0.0.1:1", props, 1, &k, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_eq(k, (struct ls_kafka *)0x1);
+	ck_assert_ptr_nonnull(strstr(err, "no.such.property"));
+	ck_assert_ptr_null(strstr(err, "secret-value"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("integration-collect");
+	TCase *tc = tcase_create("mock");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_kafka_topic_pattern);
+	tcase_add_test(tc, test_kafka_partition_limit);
+	tcase_add_test(tc, test_kafka_several_queries_one_round);
+	tcase_add_test(tc, test_kafka_group_refused_then_recovers);
+	tcase_add_test(tc, test_kafka_leader_error_retried);
+	tcase_add_test(tc, test_kafka_cluster_down_then_back);
+	tcase_add_test(tc, test_kafka_bad_property);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
