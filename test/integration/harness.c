@@ -19,7 +19,8 @@
 
 extern char **environ;
 
-int ls_test_run_lagscale(const char *const *args, int timeout_ms, struct ls_test_run *ret)
+int ls_test_run_signal(const char *const *args, int signal_after_ms, int sig, int timeout_ms,
+		       struct ls_test_run *ret)
 {
 	const char *bin = getenv("LAGSCALE_BIN");
 	int outp[2], errp[2], status = 0;
@@ -28,7 +29,7 @@ int ls_test_run_lagscale(const char *const *args, int timeout_ms, struct ls_test
 	char *argv[64];
 	size_t n = 0;
 	pid_t pid;
-	int64_t deadline = ls_clock_mono_ms() + timeout_ms;
+	int64_t start = ls_clock_mono_ms(), deadline = start + timeout_ms, signalled = 0;
 	bool killed = false;
 
 	if (!bin)
@@ -60,6 +61,12 @@ int ls_test_run_lagscale(const char *const *args, int timeout_ms, struct ls_test
 			kill(pid, SIGKILL);
 			killed = true;
 		}
+		if (sig && !signalled && ls_clock_mono_ms() - start >= signal_after_ms) {
+			kill(pid, sig);
+			signalled = ls_clock_mono_ms();
+		}
+		if (sig && !signalled && left > 50)
+			left = 50;
 		if (poll(pfd, 2, left > 0 ? (int)left : 100) < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < 2; i++) {
@@ -85,10 +92,16 @@ int ls_test_run_lagscale(const char *const *args, int timeout_ms, struct ls_test
 	if (errp[0] >= 0)
 		close(errp[0]);
 	waitpid(pid, &status, 0);
+	ret->signal_to_exit_ms = signalled ? ls_clock_mono_ms() - signalled : -1;
 	ret->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	ret->out = ls_buf_steal(&out);
 	ret->err = ls_buf_steal(&err);
 	return 0;
+}
+
+int ls_test_run_lagscale(const char *const *args, int timeout_ms, struct ls_test_run *ret)
+{
+	return ls_test_run_signal(args, 0, 0, timeout_ms, ret);
 }
 
 void ls_test_run_release(struct ls_test_run *r)

@@ -5,6 +5,7 @@
  * the comments.
  */
 #include <check.h>
+#include <signal.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,76 @@ START_TEST(test_run_assume_replicas_and_cap)
 }
 END_TEST
 
+START_TEST(test_run_stops_on_sigterm)
+{
+	/* The loop runs (decisions printed), then SIGTERM ends it cleanly
+	 * within a second. */
+	char *cfg = config_for("g-partial", "latest", 50);
+	const char *args[] = {"run", "--config", cfg, "--dry-run", "--output", "json", NULL};
+	struct ls_test_run r;
+
+	ck_assert_int_eq(ls_test_run_signal(args, 2500, SIGTERM, 20000, &r), 0);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"scaler\":\"orders\""));
+	ck_assert_int_lt(r.signal_to_exit_ms, 1000);
+	ls_test_run_release(&r);
+	unlink(cfg);
+	free(cfg);
+}
+END_TEST
+
+START_TEST(test_run_stops_on_sigint_while_broker_unreachable)
+{
+	/* A collection round is waiting on a broker that does not answer:
+	 * SIGINT still ends the process within a second. */
+	char *cfg = ls_test_write_temp(
+		"kafka: {clusters: [{name: dead, bootstrapServers: \"127.0.0.1:1\"}]}\n"
+		"scalers:\n"
+		"  - name: s\n"
+		"    target: {apiVersion: apps/v1, kind: Deployment, name: c}\n"
+		"    kafka: {group: g, topics: [t]}\n");
+	const char *args[] = {"run", "--config", cfg, "--dry-run", NULL};
+	struct ls_test_run r;
+
+	ck_assert_int_eq(ls_test_run_signal(args, 1500, SIGINT, 20000, &r), 0);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_int_lt(r.signal_to_exit_ms, 1000);
+	ls_test_run_release(&r);
+	unlink(cfg);
+	free(cfg);
+}
+END_TEST
+
+START_TEST(test_bad_config_exit_2_with_place)
+{
+	/* check-config and run both refuse the file, naming line and column. */
+	char *cfg = ls_test_write_temp("kafka:\n"
+				       "  clusters: [{name: m, bootstrapServers: \"x:1\"}]\n"
+				       "scalers:\n"
+				       "  - name: s\n"
+				       "    target: {apiVersion: apps/v1, kind: Deployment, name: c}\n"
+				       "    kafka: {group: g, topics: [t]}\n"
+				       "    policy: {maxReplicas: many}\n");
+	const char *check[] = {"check-config", cfg, NULL};
+	const char *run[] = {"run", "--config", cfg, "--dry-run", "--once", NULL};
+	char want[512];
+	struct ls_test_run r;
+
+	snprintf(want, sizeof(want), "%s:7:27: scalers[0].policy.maxReplicas", cfg);
+	ck_assert_int_eq(ls_test_run_lagscale(check, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, want) != NULL, "stderr: %s", r.err);
+	ls_test_run_release(&r);
+	ck_assert_int_eq(ls_test_run_lagscale(run, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, want) != NULL, "stderr: %s", r.err);
+	ck_assert_str_eq(r.out, "");
+	ls_test_run_release(&r);
+	unlink(cfg);
+	free(cfg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("integration-lag");
@@ -315,6 +386,9 @@ int main(void)
 	tcase_add_test(tc, test_lag_config_matches_flags);
 	tcase_add_test(tc, test_run_dry_run_once);
 	tcase_add_test(tc, test_run_assume_replicas_and_cap);
+	tcase_add_test(tc, test_run_stops_on_sigterm);
+	tcase_add_test(tc, test_bad_config_exit_2_with_place);
+	tcase_add_test(tc, test_run_stops_on_sigint_while_broker_unreachable);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
