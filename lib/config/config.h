@@ -7,7 +7,25 @@
  * `${env:NAME}` and `${file:PATH}` are substituted in string values, and
  * every problem found is reported, not just the first: unknown keys, wrong
  * types, values out of range, duplicate scaler names, unknown clusters.
- * Each message has the form "FILE:LINE:COL: key.path: what is wrong".
+ * Each message has the form "FILE:LINE:COL: key.path: what is wrong", in
+ * file order, LINE and COL 1-based:
+ *
+ *   lagscale.yaml:12:20: scalers[0].policy.maxReplicas: must be >= 1, got 0
+ *
+ * key.path names list items by index (scalers[0], never the scaler's name,
+ * which may itself be missing or wrong). A value that came from `defaults:`
+ * is reported once, at its line in `defaults:`, as "defaults.policy...".
+ * Problems of the document itself have no key path ("FILE:3:5: did not
+ * find expected key (while parsing a block mapping at 1:1)", "FILE:1:1:
+ * the document is empty"), and problems reading the file no place either
+ * ("FILE: cannot read: No such file or directory").
+ *
+ * YAML null (`key:`, `~`, `null`) means "the default", for every key; a
+ * required key that is null is missing. `${file:PATH}` with a relative
+ * PATH is read relative to the config file's directory (the working
+ * directory for ls_config_load_string); files over 64 KiB are refused and
+ * one trailing newline is stripped. Messages name the variable or file
+ * that failed, never a substituted value.
  *
  * A loaded config is immutable; a reload builds a new one.
  */
@@ -88,8 +106,10 @@ struct ls_config {
 /*
  * Loads and validates FILE. Returns 0 and sets *ret_cfg (free with
  * ls_config_free); -EINVAL when the file has errors (each appended to diag),
- * or a negative errno when it cannot be read (also described in diag).
- * *ret_cfg is untouched on failure.
+ * -E2BIG when it is larger than 1 MiB, -ENOMEM, or a negative errno when it
+ * cannot be read (each also described in diag). *ret_cfg is untouched on
+ * failure. diag may be NULL. Reads the environment: not to be called while
+ * another thread changes it.
  */
 int ls_config_load(const char *path, struct ls_config **ret_cfg, struct ls_diag *diag);
 

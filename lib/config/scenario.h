@@ -5,7 +5,14 @@
  *
  * The `scaler:` block holds a scaler's `policy:` block (and optionally
  * `kafka: {offsetResetPolicy: ...}`), parsed exactly as in a config file,
- * defaults included.
+ * defaults included (the same code: lib/config/walk.c).
+ *
+ * Required: duration, partitions, perReplicaRate, produce (at least one
+ * point, `at` strictly increasing, rates >= 0). Defaults: name = the file
+ * name without directory and extension, step 1s, initialReplicas = the
+ * policy's minReplicas, startupDelay 0s, maxConsumeRate 0, initialLag 0
+ * (a backlog present at t=0, an extension of DESIGN.md section 7), no
+ * consumerOutages or kafkaErrors (each a list of {from, to}, from < to).
  */
 #ifndef LS_CONFIG_SCENARIO_H
 #define LS_CONFIG_SCENARIO_H
@@ -52,7 +59,8 @@ int ls_scenario_load_string(const char *name, const char *yaml, size_t len,
 			    struct ls_scenario **ret, struct ls_diag *diag);
 void ls_scenario_free(struct ls_scenario *s);
 
-/* The produce rate at t (piecewise linear, constant past the last point). */
+/* The produce rate at t (piecewise linear between points, constant before
+ * the first and past the last point). */
 double ls_scenario_produce_rate(const struct ls_scenario *s, int64_t t_ms);
 
 #endif

@@ -1,0 +1,687 @@
+/* node.c - see node.h. */
+#include "config/node.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "util/buf.h"
+
+void ls_report_init(struct ls_report *r, const char *name)
+{
+	r->name = name;
+	r->msgs = NULL;
+	r->n = 0;
+	r->oom = false;
+}
+
+void ls_report_release(struct ls_report *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->msgs[i].text);
+	free(r->msgs);
+	r->msgs = NULL;
+	r->n = 0;
+}
+
+void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, const char *fmt,
+                    va_list ap)
+{
+	struct ls_report_msg *msgs;
+	struct ls_buf b;
+	int k;
+
+	ls_buf_init(&b, 0);
+	k = ls_buf_puts(&b, r->name);
+	if (k == 0 && line > 0)
+		k = ls_buf_printf(&b, ":%d:%d", line, col);
+	if (k == 0)
+		k = ls_buf_puts(&b, ": ");
+	if (k == 0 && path && *path)
+		k = ls_buf_printf(&b, "%s: ", path);
+	if (k == 0)
+		k = ls_buf_vprintf(&b, fmt, ap);
+	if (k < 0)
+		goto fail;
+	for (size_t i = 0; i < r->n; i++) {
+		if (strcmp(r->msgs[i].text, ls_buf_str(&b)) == 0) {
+			ls_buf_release(&b);
+			return;
+		}
+	}
+	msgs = realloc(r->msgs, (r->n + 1) * sizeof(*msgs));
+	if (!msgs)
+		goto fail;
+	r->msgs = msgs;
+	r->msgs[r->n].line = line;
+	r->msgs[r->n].col = col;
+	r->msgs[r->n].seq = r->n;
+	r->msgs[r->n].text = ls_buf_steal(&b);
+	if (!r->msgs[r->n].text)
+		goto fail;
+	r->n++;
+	return;
+fail:
+	ls_buf_release(&b);
+	r->oom = true;
+}
+
+void ls_report_add(struct ls_report *r, int line, int col, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ls_report_vadd(r, line, col, path, fmt, ap);
+	va_end(ap);
+}
+
+bool ls_report_failed(const struct ls_report *r)
+{
+	return r->n > 0 || r->oom;
+}
+
+static int cmp_msg(const void *a, const void *b)
+{
+	const struct ls_report_msg *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+void ls_report_flush(struct ls_report *r, struct ls_diag *diag)
+{
+	if (r->n)
+		qsort(r->msgs, r->n, sizeof(*r->msgs), cmp_msg);
+	for (size_t i = 0; diag && i < r->n; i++)
+		ls_diag_add(diag, "%s", r->msgs[i].text);
+	if (r->oom && diag)
+		ls_diag_add(diag, "%s: out of memory while reporting errors", r->name);
+	ls_report_release(r);
+}
+
+void ls_node_free(struct ls_node *n)
+{
+	size_t kids;
+
+	if (!n)
+		return;
+	kids = n->type == LS_NODE_MAP ? 2 * n->n : n->n;
+	for (size_t i = 0; i < kids; i++)
+		ls_node_free(n->kids[i]);
+	free(n->kids);
+	free(n->value);
+	free(n);
+}
+
+size_t ls_node_size(const struct ls_node *n)
+{
+	return n && n->type != LS_NODE_SCALAR ? n->n : 0;
+}
+
+const struct ls_node *ls_node_get_key(const struct ls_node *m, const char *key)
+{
+	if (!m || m->type != LS_NODE_MAP)
+		return NULL;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ls_node *k = m->kids[2 * i];
+
+		if (k->type == LS_NODE_SCALAR && strcmp(k->value, key) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+const struct ls_node *ls_node_get(const struct ls_node *m, const char *key)
+{
+	if (!m || m->type != LS_NODE_MAP)
+		return NULL;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ls_node *k = m->kids[2 * i];
+
+		if (k->type == LS_NODE_SCALAR && strcmp(k->value, key) == 0)
+			return m->kids[2 * i + 1];
+	}
+	return NULL;
+}
+
+const char *ls_node_type_name(const struct ls_node *n)
+{
+	if (!n)
+		return "nothing";
+	switch (n->type) {
+	case LS_NODE_MAP:
+		return "a map";
+	case LS_NODE_SEQ:
+		return "a sequence";
+	case LS_NODE_SCALAR:
+		break;
+	}
+	return n->is_null ? "null" : "a scalar";
+}
+
+/*
+ * Appends kid as the used-th entry of parent->kids (for maps, keys and
+ * values alternate); 0 or -ENOMEM (kid then still the caller's). Updates n:
+ * a map's pair counts once its value is in.
+ */
+static int node_append(struct ls_node *parent, struct ls_node *kid, size_t *alloc, size_t *used)
+{
+	if (*used + 1 > *alloc) {
+		size_t na = *alloc ? *alloc * 2 : 8;
+		struct ls_node **k = realloc(parent->kids, na * sizeof(*k));
+
+		if (!k)
+			return -ENOMEM;
+		parent->kids = k;
+		*alloc = na;
+	}
+	parent->kids[(*used)++] = kid;
+	parent->n = parent->type == LS_NODE_MAP ? *used / 2 : *used;
+	return 0;
+}
+
+/* Frees a map whose last key may still wait for its value. */
+static void free_partial(struct ls_node *n, size_t used)
+{
+	if (n && n->type == LS_NODE_MAP && used % 2 == 1)
+		ls_node_free(n->kids[used - 1]);
+	ls_node_free(n);
+}
+
+static int node_copy(const struct ls_node *src, bool from_defaults, size_t *budget,
+                     struct ls_node **ret)
+{
+	struct ls_node *n = NULL;
+	size_t kids = src->type == LS_NODE_MAP ? 2 * src->n : src->n;
+	int r = 0;
+
+	if (budget) {
+		if (*budget == 0)
+			return -E2BIG;
+		(*budget)--;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->type = src->type;
+	n->line = src->line;
+	n->col = src->col;
+	n->is_null = src->is_null;
+	n->from_defaults = src->from_defaults || from_defaults;
+	if (src->value) {
+		n->value = strdup(src->value);
+		if (!n->value) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (kids) {
+		n->kids = calloc(kids, sizeof(*n->kids));
+		if (!n->kids) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < kids && r == 0; i++)
+			r = node_copy(src->kids[i], from_defaults, budget, &n->kids[i]);
+		if (r < 0) {
+			/* The array was zeroed: free exactly the copies made so far. */
+			for (size_t i = 0; i < kids; i++)
+				ls_node_free(n->kids[i]);
+			free(n->kids);
+			n->kids = NULL;
+			goto out;
+		}
+	}
+	n->n = src->n;
+out:
+	if (r < 0) {
+		ls_node_free(n);
+		return r;
+	}
+	*ret = n;
+	return 0;
+}
+
+int ls_node_merge(const struct ls_node *over, const struct ls_node *base, struct ls_node **ret)
+{
+	struct ls_node *m = NULL, *kid = NULL;
+	size_t alloc = 0, used = 0;
+	int r = 0;
+
+	if (!over && !base) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!over || (over->is_null && base && base->type == LS_NODE_MAP))
+		return node_copy(base, true, NULL, ret);
+	if (!base || over->type != LS_NODE_MAP || base->type != LS_NODE_MAP)
+		return node_copy(over, false, NULL, ret);
+
+	/* Both are maps: the scaler's keys in its order, then the defaults' others. */
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->type = LS_NODE_MAP;
+	m->line = over->line;
+	m->col = over->col;
+	m->from_defaults = over->from_defaults;
+	for (size_t i = 0; i < over->n + base->n; i++) {
+		bool own = i < over->n;
+		size_t j = own ? i : i - over->n;
+		const struct ls_node *k = own ? over->kids[2 * j] : base->kids[2 * j];
+		const struct ls_node *v = own ? over->kids[2 * j + 1] : base->kids[2 * j + 1];
+
+		if (!own && k->type == LS_NODE_SCALAR && ls_node_get_key(over, k->value))
+			continue;
+		r = node_copy(k, !own, NULL, &kid);
+		if (r < 0)
+			goto out;
+		r = node_append(m, kid, &alloc, &used);
+		if (r < 0)
+			goto out;
+		kid = NULL;
+		if (own && k->type == LS_NODE_SCALAR)
+			r = ls_node_merge(v, ls_node_get(base, k->value), &kid);
+		else
+			r = node_copy(v, !own, NULL, &kid);
+		if (r < 0)
+			goto out;
+		r = node_append(m, kid, &alloc, &used);
+		if (r < 0)
+			goto out;
+		kid = NULL;
+	}
+out:
+	if (r < 0) {
+		ls_node_free(kid);
+		free_partial(m, used);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+/* The YAML parse: libyaml events into a tree, with an explicit stack. */
+
+struct anchor {
+	char *name;
+	const struct ls_node *node;
+};
+
+struct frame {
+	struct ls_node *node;
+	size_t alloc;
+	size_t used;
+	char *anchor;
+};
+
+struct builder {
+	struct ls_report *rep;
+	const char *yaml;
+	size_t len;
+	struct frame stack[LS_NODE_MAX_DEPTH + 1];
+	size_t depth;
+	struct anchor *anchors;
+	size_t n_anchors;
+	size_t budget; /* nodes still allowed */
+	struct ls_node *root;
+	int docs;
+};
+
+static void offset_to_pos(const struct builder *b, size_t off, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && i < b->len; i++) {
+		if (b->yaml[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static void report_parser_error(struct builder *b, const yaml_parser_t *p)
+{
+	int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+	const char *problem = p->problem ? p->problem : "invalid YAML";
+
+	if (p->error == YAML_READER_ERROR) {
+		offset_to_pos(b, p->problem_offset, &line, &col);
+		ls_report_add(b->rep, line, col, NULL, "%s", problem);
+	} else if (p->context) {
+		ls_report_add(b->rep, line, col, NULL, "%s (%s at %d:%d)", problem, p->context,
+		              (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+	} else {
+		ls_report_add(b->rep, line, col, NULL, "%s", problem);
+	}
+}
+
+static int remember_anchor(struct builder *b, char *name, const struct ls_node *n)
+{
+	struct anchor *a = realloc(b->anchors, (b->n_anchors + 1) * sizeof(*a));
+
+	if (!a) {
+		free(name);
+		return -ENOMEM;
+	}
+	b->anchors = a;
+	b->anchors[b->n_anchors].name = name;
+	b->anchors[b->n_anchors].node = n;
+	b->n_anchors++;
+	return 0;
+}
+
+static char *dup_anchor(const yaml_char_t *a)
+{
+	return a ? strdup((const char *)a) : NULL;
+}
+
+/* Takes ownership of n: links it into the parent (or makes it the root). */
+static int attach(struct builder *b, struct ls_node *n)
+{
+	struct frame *f;
+	int r;
+
+	if (b->depth == 0) {
+		b->root = n;
+		return 0;
+	}
+	f = &b->stack[b->depth - 1];
+	r = node_append(f->node, n, &f->alloc, &f->used);
+	if (r < 0)
+		ls_node_free(n);
+	return r;
+}
+
+static struct ls_node *new_node(struct builder *b, enum ls_node_type t, const yaml_mark_t *m)
+{
+	struct ls_node *n;
+
+	if (b->budget == 0)
+		return NULL;
+	b->budget--;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->type = t;
+	n->line = (int)m->line + 1;
+	n->col = (int)m->column + 1;
+	return n;
+}
+
+static bool scalar_is_null(const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+	const char *tag = (const char *)ev->data.scalar.tag;
+
+	if (tag)
+		return strcmp(tag, YAML_NULL_TAG) == 0;
+	if (!ev->data.scalar.plain_implicit)
+		return false;
+	return !*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
+	       strcmp(v, "NULL") == 0;
+}
+
+static int on_event(struct builder *b, yaml_event_t *ev)
+{
+	struct ls_node *n = NULL;
+	int r = 0;
+
+	switch (ev->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		if (++b->docs > 1) {
+			ls_report_add(b->rep, (int)ev->start_mark.line + 1,
+			              (int)ev->start_mark.column + 1, NULL,
+			              "only one YAML document is allowed");
+			return -EINVAL;
+		}
+		return 0;
+	case YAML_SCALAR_EVENT:
+		n = new_node(b, LS_NODE_SCALAR, &ev->start_mark);
+		if (!n)
+			goto limit;
+		n->value = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+		if (!n->value) {
+			ls_node_free(n);
+			return -ENOMEM;
+		}
+		if (strlen(n->value) != ev->data.scalar.length)
+			ls_report_add(b->rep, n->line, n->col, NULL,
+			              "a scalar must not contain a NUL character");
+		n->is_null = scalar_is_null(ev);
+		if (ev->data.scalar.anchor) {
+			char *a = dup_anchor(ev->data.scalar.anchor);
+
+			if (!a || (r = remember_anchor(b, a, n)) < 0) {
+				ls_node_free(n);
+				return -ENOMEM;
+			}
+		}
+		return attach(b, n);
+	case YAML_ALIAS_EVENT: {
+		const struct ls_node *target = NULL;
+		const char *name = (const char *)ev->data.alias.anchor;
+
+		for (size_t i = b->n_anchors; i-- > 0;) {
+			if (strcmp(b->anchors[i].name, name) == 0) {
+				target = b->anchors[i].node;
+				break;
+			}
+		}
+		if (!target) {
+			/* libyaml checks aliases only in its document loader, not here. */
+			ls_report_add(b->rep, (int)ev->start_mark.line + 1,
+			              (int)ev->start_mark.column + 1, NULL,
+			              "unknown or unfinished anchor \"%s\"", name);
+			return -EINVAL;
+		}
+		r = node_copy(target, false, &b->budget, &n);
+		if (r == -E2BIG)
+			goto limit;
+		if (r < 0)
+			return r;
+		return attach(b, n);
+	}
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT: {
+		bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
+		const yaml_char_t *anchor =
+		    seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+
+		if (b->depth >= LS_NODE_MAX_DEPTH) {
+			ls_report_add(b->rep, (int)ev->start_mark.line + 1,
+			              (int)ev->start_mark.column + 1, NULL,
+			              "nesting deeper than %d levels", LS_NODE_MAX_DEPTH);
+			return -EINVAL;
+		}
+		n = new_node(b, seq ? LS_NODE_SEQ : LS_NODE_MAP, &ev->start_mark);
+		if (!n)
+			goto limit;
+		b->stack[b->depth].node = n;
+		b->stack[b->depth].alloc = 0;
+		b->stack[b->depth].used = 0;
+		b->stack[b->depth].anchor = NULL;
+		if (anchor) {
+			b->stack[b->depth].anchor = dup_anchor(anchor);
+			if (!b->stack[b->depth].anchor) {
+				ls_node_free(n);
+				return -ENOMEM;
+			}
+		}
+		b->depth++;
+		return 0;
+	}
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT: {
+		struct frame f = b->stack[--b->depth];
+
+		r = attach(b, f.node);
+		if (r < 0) {
+			free(f.anchor);
+			return r;
+		}
+		/* An anchored collection can be aliased only once it is complete. */
+		if (f.anchor)
+			return remember_anchor(b, f.anchor, f.node);
+		return 0;
+	}
+	default:
+		return 0;
+	}
+limit:
+	ls_report_add(b->rep, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, NULL,
+	              "the document has more than %d nodes (aliases included)", LS_NODE_MAX_NODES);
+	return -EINVAL;
+}
+
+/* Duplicate and non-scalar keys, with the generic path of each map. */
+static void check_keys(struct ls_report *rep, const struct ls_node *n, struct ls_buf *path)
+{
+	size_t len = path->len;
+
+	if (n->type == LS_NODE_SCALAR)
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ls_node *k = n->type == LS_NODE_MAP ? n->kids[2 * i] : NULL;
+		const struct ls_node *v = n->type == LS_NODE_MAP ? n->kids[2 * i + 1] : n->kids[i];
+
+		if (k && k->type != LS_NODE_SCALAR) {
+			ls_report_add(rep, k->line, k->col, ls_buf_str(path),
+			              "a key must be a scalar, not %s", ls_node_type_name(k));
+			continue;
+		}
+		if (k) {
+			ls_buf_printf(path, "%s%s", len ? "." : "", k->value);
+			for (size_t j = 0; j < i; j++) {
+				const struct ls_node *o = n->kids[2 * j];
+
+				if (o->type == LS_NODE_SCALAR && strcmp(o->value, k->value) == 0) {
+					ls_report_add(rep, k->line, k->col, ls_buf_str(path),
+					              "duplicate key (first at %d:%d)", o->line,
+					              o->col);
+					break;
+				}
+			}
+		} else {
+			ls_buf_printf(path, "[%zu]", i);
+		}
+		check_keys(rep, v, path);
+		path->len = len;
+		if (path->data)
+			path->data[len] = '\0';
+	}
+}
+
+int ls_node_parse(struct ls_report *rep, const char *yaml, size_t len, struct ls_node **ret_root)
+{
+	struct builder b;
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	struct ls_buf path;
+	bool done = false;
+	int r = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.rep = rep;
+	b.yaml = yaml;
+	b.len = len;
+	b.budget = LS_NODE_MAX_NODES;
+	ls_buf_init(&path, 0);
+	if (len > LS_NODE_MAX_DOCUMENT) {
+		ls_report_add(rep, 0, 0, NULL, "the document is larger than %d bytes",
+		              LS_NODE_MAX_DOCUMENT);
+		return -E2BIG;
+	}
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+	while (!done) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			if (parser.error == YAML_MEMORY_ERROR) {
+				r = -ENOMEM;
+			} else {
+				report_parser_error(&b, &parser);
+				r = -EINVAL;
+			}
+			goto out;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		r = on_event(&b, &ev);
+		yaml_event_delete(&ev);
+		if (r < 0)
+			goto out;
+	}
+	if (!b.root || (b.root->type == LS_NODE_SCALAR && b.root->is_null)) {
+		ls_report_add(rep, 1, 1, NULL, "the document is empty");
+		r = -EINVAL;
+		goto out;
+	}
+	check_keys(rep, b.root, &path);
+out:
+	yaml_parser_delete(&parser);
+	while (b.depth > 0) {
+		b.depth--;
+		free(b.stack[b.depth].anchor);
+		free_partial(b.stack[b.depth].node, b.stack[b.depth].used);
+	}
+	for (size_t i = 0; i < b.n_anchors; i++)
+		free(b.anchors[i].name);
+	free(b.anchors);
+	ls_buf_release(&path);
+	if (r < 0) {
+		ls_node_free(b.root);
+		return r;
+	}
+	*ret_root = b.root;
+	return 0;
+}
+
+/*
+ * Reads a YAML file of at most LS_NODE_MAX_DOCUMENT bytes, and the
+ * directory relative ${file:} paths are resolved against. Shared with the
+ * scenario loader.
+ */
+int ls_node_read_file(const char *path, struct ls_buf *ret, char **ret_dir, struct ls_diag *diag)
+{
+	struct ls_buf data;
+	const char *slash = strrchr(path, '/');
+	char *dir = NULL;
+	int r;
+
+	ls_buf_init(&data, LS_NODE_MAX_DOCUMENT);
+	r = ls_buf_read_file(&data, path);
+	if (r == -E2BIG) {
+		if (diag)
+			ls_diag_add(diag, "%s: the file is larger than %d bytes", path,
+			            LS_NODE_MAX_DOCUMENT);
+		goto out;
+	}
+	if (r < 0) {
+		if (diag)
+			ls_diag_add(diag, "%s: cannot read: %s", path, strerror(-r));
+		goto out;
+	}
+	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	if (!dir) {
+		r = -ENOMEM;
+		if (diag)
+			ls_diag_add(diag, "%s: out of memory", path);
+		goto out;
+	}
+out:
+	if (r < 0) {
+		ls_buf_release(&data);
+		return r;
+	}
+	*ret = data;
+	*ret_dir = dir;
+	return 0;
+}

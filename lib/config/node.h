@@ -1,0 +1,129 @@
+/*
+ * node.h - internal to lib/config: a YAML document as a small tree of
+ * nodes that remember where they came from (1-based line and column), so
+ * the typed walk can name the exact place of every problem.
+ *
+ * Only what a configuration file needs is kept: scalars (text, and whether
+ * the scalar is a YAML null), maps (keys in file order, duplicates
+ * rejected) and sequences. Aliases are expanded into copies of their
+ * anchor, with a cap on the total number of nodes so an alias bomb cannot
+ * exhaust memory; nesting is capped for the same reason.
+ *
+ * Not thread-safe; a tree belongs to one loader.
+ */
+#ifndef LS_CONFIG_NODE_H
+#define LS_CONFIG_NODE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/diag.h"
+
+/* Documents larger than this are refused before parsing. */
+#define LS_NODE_MAX_DOCUMENT (1024 * 1024)
+/* Limits that keep a hostile document from using unbounded memory or stack. */
+#define LS_NODE_MAX_NODES 200000
+#define LS_NODE_MAX_DEPTH 64
+
+enum ls_node_type { LS_NODE_SCALAR = 0, LS_NODE_MAP, LS_NODE_SEQ };
+
+struct ls_node {
+	enum ls_node_type type;
+	int line; /* 1-based */
+	int col;  /* 1-based */
+	/* Set on copies merged in from `defaults:` (see ls_node_merge). */
+	bool from_defaults;
+	/* Scalars: a plain `null`, `~`, empty value or a !!null tag. */
+	bool is_null;
+	char *value; /* scalars: the text, NUL-terminated */
+	/* Sequences: n items. Maps: n pairs, kids[2i] the key, kids[2i+1] the value. */
+	struct ls_node **kids;
+	size_t n;
+};
+
+/*
+ * A report collects the problems of one load, each with its place, so they
+ * can be handed out in file order (and without repeats) at the end, however
+ * the walk visited them. Embed it: _init/_release.
+ */
+struct ls_report_msg {
+	int line; /* 0: the message is about the whole file */
+	int col;
+	size_t seq;
+	char *text; /* "NAME:LINE:COL: path: message", complete */
+};
+
+struct ls_report {
+	const char *name; /* the file name used in messages; borrowed */
+	struct ls_report_msg *msgs;
+	size_t n;
+	bool oom; /* a message could not be stored */
+};
+
+void ls_report_init(struct ls_report *r, const char *name);
+void ls_report_release(struct ls_report *r);
+
+/*
+ * Adds "NAME:LINE:COL: PATH: MESSAGE" (no "PATH: " when path is NULL or
+ * empty, no "LINE:COL: " when line is 0). An identical message already
+ * present is not added again, so a value shared by several scalers is
+ * reported once.
+ */
+void ls_report_add(struct ls_report *r, int line, int col, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 5, 0)));
+
+/* True when at least one problem was reported (or could not be stored). */
+bool ls_report_failed(const struct ls_report *r);
+
+/* Appends every message to diag sorted by place (file order) and empties r. */
+void ls_report_flush(struct ls_report *r, struct ls_diag *diag);
+
+/*
+ * Parses one YAML document of len bytes. Returns 0 and sets *ret_root (free
+ * with ls_node_free) when a tree could be built: duplicate keys, non-scalar
+ * keys and NUL characters are reported to rep but do not stop the parse
+ * (the first of duplicate keys is the one ls_node_get finds). Returns
+ * -EINVAL (reported) when the document is not valid YAML, holds no
+ * document or more than one, or exceeds LS_NODE_MAX_NODES or
+ * LS_NODE_MAX_DEPTH; -E2BIG (reported) when len exceeds
+ * LS_NODE_MAX_DOCUMENT; -ENOMEM. The root may be of any type, including a
+ * null scalar for an empty document: the caller checks it.
+ */
+int ls_node_parse(struct ls_report *rep, const char *yaml, size_t len, struct ls_node **ret_root);
+
+/*
+ * Reads a YAML file of at most LS_NODE_MAX_DOCUMENT bytes into *ret (a
+ * buffer the caller releases) and sets *ret_dir (freed by the caller) to
+ * the directory relative ${file:} paths in it are resolved against.
+ * Returns 0, -E2BIG or a negative errno from reading, each described in
+ * diag as "PATH: what".
+ */
+struct ls_buf;
+int ls_node_read_file(const char *path, struct ls_buf *ret, char **ret_dir, struct ls_diag *diag);
+
+/* Frees a tree; NULL is a no-op. */
+void ls_node_free(struct ls_node *n);
+
+/* Number of pairs of a map or items of a sequence; 0 for scalars. */
+size_t ls_node_size(const struct ls_node *n);
+/* The value of key in map m (the first, keys are unique), or NULL. */
+const struct ls_node *ls_node_get(const struct ls_node *m, const char *key);
+/* The key node of key in map m, or NULL. */
+const struct ls_node *ls_node_get_key(const struct ls_node *m, const char *key);
+
+/* "a map", "a sequence", "a scalar" or "null", for messages. */
+const char *ls_node_type_name(const struct ls_node *n);
+
+/*
+ * Deep-merges base (the `defaults:` block) under over (a scaler): values of
+ * over win, maps are merged key by key, sequences and scalars of over
+ * replace those of base; a null in over keeps a map of base. Every node
+ * copied from base has from_defaults set. Either side may be NULL.
+ * Returns 0 and *ret (NULL when both are NULL), or -ENOMEM.
+ */
+int ls_node_merge(const struct ls_node *over, const struct ls_node *base, struct ls_node **ret);
+
+#endif

@@ -1,0 +1,1102 @@
+/*
+ * test-config.c - lib/config: the config loader (config.h) and the scenario
+ * loader (scenario.h). YAML is written inline, one line per string literal,
+ * so the expected LINE:COL of every message can be counted by eye.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "config/scenario.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Loads yaml as "t.yaml"; *cfg gets the config or stays as it was. */
+static int load(const char *yaml, struct ls_config **cfg, struct ls_diag *d)
+{
+	return ls_config_load_string("t.yaml", yaml, strlen(yaml), cfg, d);
+}
+
+static void dump(const struct ls_diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "  diag[%zu] %s\n", i, d->msgs[i]);
+}
+
+/* Asserts that yaml fails with -EINVAL and exactly the messages expected, in order. */
+static void expect_errors(const char *yaml, const char *const *expected, size_t n)
+{
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_diag d;
+	int r;
+
+	ls_diag_init(&d);
+	r = load(yaml, &cfg, &d);
+	if (d.n != n)
+		dump(&d);
+	for (size_t i = 0; i < n && i < d.n; i++)
+		if (strcmp(d.msgs[i], expected[i]) != 0)
+			fprintf(stderr, "got  %s\nwant %s\n", d.msgs[i], expected[i]);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	ck_assert_uint_eq(d.n, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_eq(d.msgs[i], expected[i]);
+	ls_diag_release(&d);
+}
+
+static void expect_error(const char *yaml, const char *expected)
+{
+	expect_errors(yaml, &expected, 1);
+}
+
+/* Loads yaml that must be valid. */
+static struct ls_config *load_ok(const char *yaml)
+{
+	struct ls_config *cfg = NULL;
+	struct ls_diag d;
+	int r;
+
+	ls_diag_init(&d);
+	r = load(yaml, &cfg, &d);
+	if (r != 0)
+		dump(&d);
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_ptr_nonnull(cfg);
+	ls_diag_release(&d);
+	return cfg;
+}
+
+/* A valid config whose first scaler's policy block starts on line 9 (keys at column 7). */
+#define BASE                                                                                       \
+	"kafka:\n"                                                                                 \
+	"  clusters:\n"                                                                            \
+	"    - {name: main, bootstrapServers: \"k:9092\"}\n"                                       \
+	"scalers:\n"                                                                               \
+	"  - name: s\n"                                                                            \
+	"    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"                           \
+	"    kafka: {group: g, topics: [t]}\n"                                                     \
+	"    policy:\n"
+
+static const char full_yaml[] =
+    "kafka:\n"
+    "  clusters:\n"
+    "    - name: main\n"
+    "      bootstrapServers: \"kafka-0:9092,kafka-1:9092\"\n"
+    "      properties:\n"
+    "        security.protocol: SASL_SSL\n"
+    "        sasl.mechanism: SCRAM-SHA-512\n"
+    "        sasl.username: lagscale\n"
+    "        retries: 5\n"
+    "        enable.idempotence: true\n"
+    "    - name: backup\n"
+    "      bootstrapServers: b:9092\n"
+    "kubernetes:\n"
+    "  kubeconfig: /etc/kube.conf\n"
+    "  context: prod\n"
+    "leaderElection: {enabled: false, namespace: ops, leaseName: ls,\n"
+    "                 leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 5s}\n"
+    "server: {address: \"[::]:9090\"}\n"
+    "log: {format: json, level: debug}\n"
+    "defaults: {}\n"
+    "scalers:\n"
+    "  - name: orders\n"
+    "    target: {apiVersion: apps/v1, kind: StatefulSet, namespace: shop, name: order-consumer}\n"
+    "    kafka:\n"
+    "      cluster: backup\n"
+    "      group: order-processor\n"
+    "      topicPattern: \"^orders-\"\n"
+    "      partitions: \"0-11,14\"\n"
+    "      offsetResetPolicy: earliest\n"
+    "      isolationLevel: read_committed\n"
+    "    policy:\n"
+    "      mode: rate\n"
+    "      lagThreshold: 500\n"
+    "      activationLagThreshold: 10\n"
+    "      minReplicas: 2\n"
+    "      maxReplicas: 30\n"
+    "      idleReplicas: 0\n"
+    "      pollingInterval: 5s\n"
+    "      cooldownPeriod: 10m\n"
+    "      tolerance: 0.2\n"
+    "      allowIdleConsumers: true\n"
+    "      limitToPartitionsWithLag: true\n"
+    "      excludePersistentLag: true\n"
+    "      scaleToZeroOnInvalidOffset: true\n"
+    "      targetDrainTime: 1m30s\n"
+    "      perReplicaRate: 120.5\n"
+    "      maxConsumeRate: 2000\n"
+    "      behavior:\n"
+    "        scaleUp:   {stabilizationWindow: 30s, selectPolicy: Min,\n"
+    "                    policies: [{type: Pods, value: 2, period: 1m}]}\n"
+    "        scaleDown: {stabilizationWindow: 1h, selectPolicy: Disabled,\n"
+    "                    policies: [{type: Percent, value: 50, period: 30s},\n"
+    "                               {type: Pods, value: 1, period: 500ms}]}\n"
+    "      fallback: {failureThreshold: 5, replicas: 3, behavior: currentReplicasIfHigher}\n"
+    "  - name: audit\n"
+    "    target: {apiVersion: apps/v1, kind: Deployment, name: audit}\n"
+    "    kafka: {cluster: main, group: audit, topics: [audit, audit.v2]}\n";
+
+START_TEST(test_config_full)
+{
+	struct ls_config *cfg = load_ok(full_yaml);
+	const struct ls_config_scaler *s;
+	const struct ls_policy_params *p;
+
+	ck_assert_str_eq(cfg->path, "t.yaml");
+	ck_assert_uint_eq(cfg->n_clusters, 2);
+	ck_assert_str_eq(cfg->clusters[0].name, "main");
+	ck_assert_str_eq(cfg->clusters[0].bootstrap_servers, "kafka-0:9092,kafka-1:9092");
+	ck_assert_uint_eq(cfg->clusters[0].n_props, 5);
+	ck_assert_str_eq(cfg->clusters[0].props[0].key, "security.protocol");
+	ck_assert_str_eq(cfg->clusters[0].props[0].value, "SASL_SSL");
+	ck_assert_str_eq(cfg->clusters[0].props[2].key, "sasl.username");
+	ck_assert_str_eq(cfg->clusters[0].props[3].key, "retries");
+	ck_assert_str_eq(cfg->clusters[0].props[3].value, "5");
+	ck_assert_str_eq(cfg->clusters[0].props[4].value, "true");
+	ck_assert_str_eq(cfg->clusters[1].name, "backup");
+	ck_assert_uint_eq(cfg->clusters[1].n_props, 0);
+	ck_assert_str_eq(cfg->kubeconfig, "/etc/kube.conf");
+	ck_assert_str_eq(cfg->context, "prod");
+	ck_assert(!cfg->leader.enabled);
+	ck_assert_str_eq(cfg->leader.namespace_, "ops");
+	ck_assert_str_eq(cfg->leader.lease_name, "ls");
+	ck_assert_int_eq(cfg->leader.lease_duration_ms, 30000);
+	ck_assert_int_eq(cfg->leader.renew_deadline_ms, 20000);
+	ck_assert_int_eq(cfg->leader.retry_period_ms, 5000);
+	ck_assert_str_eq(cfg->server_address, "[::]:9090");
+	ck_assert_int_eq(cfg->log_format, LS_LOG_JSON);
+	ck_assert_int_eq(cfg->log_level, LS_LOG_DEBUG);
+	ck_assert_uint_eq(cfg->n_scalers, 2);
+
+	s = &cfg->scalers[0];
+	ck_assert_str_eq(s->name, "orders");
+	ck_assert_str_eq(s->target.api_version, "apps/v1");
+	ck_assert_str_eq(s->target.kind, "StatefulSet");
+	ck_assert_str_eq(s->target.namespace_, "shop");
+	ck_assert_str_eq(s->target.name, "order-consumer");
+	ck_assert_str_eq(s->kafka.cluster, "backup");
+	ck_assert_uint_eq(s->cluster_index, 1);
+	ck_assert_str_eq(s->kafka.group, "order-processor");
+	ck_assert_uint_eq(s->kafka.n_topics, 0);
+	ck_assert_str_eq(s->kafka.topic_pattern, "^orders-");
+	ck_assert_uint_eq(s->kafka.partitions.n, 2);
+	ck_assert_int_eq(s->kafka.partitions.r[0][0], 0);
+	ck_assert_int_eq(s->kafka.partitions.r[0][1], 11);
+	ck_assert_int_eq(s->kafka.partitions.r[1][0], 14);
+	ck_assert_int_eq(s->kafka.offset_reset, LS_RESET_EARLIEST);
+	ck_assert_int_eq(s->kafka.isolation, LS_ISOLATION_READ_COMMITTED);
+
+	p = &s->policy;
+	ck_assert_int_eq(p->mode, LS_MODE_RATE);
+	ck_assert_int_eq(p->lag_threshold, 500);
+	ck_assert_int_eq(p->activation_lag_threshold, 10);
+	ck_assert_int_eq(p->min_replicas, 2);
+	ck_assert_int_eq(p->max_replicas, 30);
+	ck_assert_int_eq(p->idle_replicas, 0);
+	ck_assert_int_eq(p->polling_interval_ms, 5000);
+	ck_assert_int_eq(p->cooldown_period_ms, 600000);
+	ck_assert_double_eq_tol(p->tolerance, 0.2, 1e-12);
+	ck_assert(p->allow_idle_consumers);
+	ck_assert(p->limit_to_partitions_with_lag);
+	ck_assert(p->exclude_persistent_lag);
+	ck_assert(p->scale_to_zero_on_invalid_offset);
+	ck_assert_int_eq(p->target_drain_time_ms, 90000);
+	ck_assert_double_eq_tol(p->per_replica_rate, 120.5, 1e-12);
+	ck_assert_double_eq_tol(p->max_consume_rate, 2000, 1e-12);
+	ck_assert_int_eq(p->scale_up.stabilization_window_ms, 30000);
+	ck_assert_int_eq(p->scale_up.select, LS_SELECT_MIN);
+	ck_assert_uint_eq(p->scale_up.n_policies, 1);
+	ck_assert_int_eq(p->scale_up.policies[0].type, LS_RATE_PODS);
+	ck_assert_int_eq(p->scale_up.policies[0].value, 2);
+	ck_assert_int_eq(p->scale_up.policies[0].period_ms, 60000);
+	ck_assert_int_eq(p->scale_down.stabilization_window_ms, 3600000);
+	ck_assert_int_eq(p->scale_down.select, LS_SELECT_DISABLED);
+	ck_assert_uint_eq(p->scale_down.n_policies, 2);
+	ck_assert_int_eq(p->scale_down.policies[0].type, LS_RATE_PERCENT);
+	ck_assert_int_eq(p->scale_down.policies[0].value, 50);
+	ck_assert_int_eq(p->scale_down.policies[0].period_ms, 30000);
+	ck_assert_int_eq(p->scale_down.policies[1].type, LS_RATE_PODS);
+	ck_assert_int_eq(p->scale_down.policies[1].period_ms, 500);
+	ck_assert_int_eq(p->fallback_failure_threshold, 5);
+	ck_assert_int_eq(p->fallback_replicas, 3);
+	ck_assert_int_eq(p->fallback_behavior, LS_FALLBACK_CURRENT_IF_HIGHER);
+	ck_assert_int_eq(p->offset_reset, LS_RESET_EARLIEST);
+
+	s = &cfg->scalers[1];
+	ck_assert_str_eq(s->kafka.cluster, "main");
+	ck_assert_uint_eq(s->cluster_index, 0);
+	ck_assert_uint_eq(s->kafka.n_topics, 2);
+	ck_assert_str_eq(s->kafka.topics[0], "audit");
+	ck_assert_str_eq(s->kafka.topics[1], "audit.v2");
+	ck_assert_ptr_null(s->kafka.topic_pattern);
+	ck_assert_uint_eq(s->kafka.partitions.n, 0);
+	ck_assert_str_eq(s->target.namespace_, "default");
+
+	ck_assert_ptr_eq(ls_config_find_scaler(cfg, "audit"), &cfg->scalers[1]);
+	ck_assert_ptr_null(ls_config_find_scaler(cfg, "nope"));
+	ls_config_free(cfg);
+	ls_config_free(NULL);
+}
+END_TEST
+
+START_TEST(test_config_defaults)
+{
+	struct ls_config *cfg = load_ok(BASE "      {}\n");
+	const struct ls_config_scaler *s = &cfg->scalers[0];
+
+	ck_assert_str_eq(cfg->kubeconfig, "");
+	ck_assert_str_eq(cfg->context, "");
+	ck_assert(cfg->leader.enabled);
+	ck_assert_str_eq(cfg->leader.namespace_, "lagscale");
+	ck_assert_str_eq(cfg->leader.lease_name, "lagscale");
+	ck_assert_int_eq(cfg->leader.lease_duration_ms, 15000);
+	ck_assert_int_eq(cfg->leader.renew_deadline_ms, 10000);
+	ck_assert_int_eq(cfg->leader.retry_period_ms, 2000);
+	ck_assert_str_eq(cfg->server_address, "0.0.0.0:8080");
+	ck_assert_int_eq(cfg->log_format, LS_LOG_TEXT);
+	ck_assert_int_eq(cfg->log_level, LS_LOG_INFO);
+	ck_assert_uint_eq(cfg->clusters[0].n_props, 0);
+	/* With exactly one cluster, kafka.cluster may be left out. */
+	ck_assert_str_eq(s->kafka.cluster, "main");
+	ck_assert_uint_eq(s->cluster_index, 0);
+	ck_assert_str_eq(s->target.namespace_, "default");
+	ck_assert_int_eq(s->kafka.offset_reset, LS_RESET_LATEST);
+	ck_assert_int_eq(s->kafka.isolation, LS_ISOLATION_READ_UNCOMMITTED);
+	ck_assert_uint_eq(s->kafka.partitions.n, 0);
+	ck_assert_int_eq(s->policy.offset_reset, LS_RESET_LATEST);
+	ls_config_free(cfg);
+}
+END_TEST
+
+/* The policy defaults come from ls_policy_params_init (lib/policy): DESIGN.md section 4. */
+static void assert_policy_defaults(const struct ls_policy_params *p)
+{
+	ck_assert_int_eq(p->mode, LS_MODE_LAG);
+	ck_assert_int_eq(p->lag_threshold, 1000);
+	ck_assert_int_eq(p->activation_lag_threshold, 0);
+	ck_assert_int_eq(p->min_replicas, 1);
+	ck_assert_int_eq(p->max_replicas, 24);
+	ck_assert_int_eq(p->idle_replicas, -1);
+	ck_assert_int_eq(p->polling_interval_ms, 15000);
+	ck_assert_int_eq(p->cooldown_period_ms, 300000);
+	ck_assert_double_eq_tol(p->tolerance, 0.1, 1e-12);
+	ck_assert(!p->allow_idle_consumers);
+	ck_assert(!p->limit_to_partitions_with_lag);
+	ck_assert(!p->exclude_persistent_lag);
+	ck_assert(!p->scale_to_zero_on_invalid_offset);
+	ck_assert_int_eq(p->target_drain_time_ms, 120000);
+	ck_assert_double_eq(p->per_replica_rate, 0);
+	ck_assert_double_eq(p->max_consume_rate, 0);
+	ck_assert_int_eq(p->scale_up.stabilization_window_ms, 0);
+	ck_assert_int_eq(p->scale_up.select, LS_SELECT_MAX);
+	ck_assert_uint_eq(p->scale_up.n_policies, 2);
+	ck_assert_int_eq(p->scale_up.policies[0].type, LS_RATE_PERCENT);
+	ck_assert_int_eq(p->scale_up.policies[0].value, 100);
+	ck_assert_int_eq(p->scale_up.policies[0].period_ms, 15000);
+	ck_assert_int_eq(p->scale_up.policies[1].type, LS_RATE_PODS);
+	ck_assert_int_eq(p->scale_up.policies[1].value, 4);
+	ck_assert_int_eq(p->scale_up.policies[1].period_ms, 15000);
+	ck_assert_int_eq(p->scale_down.stabilization_window_ms, 300000);
+	ck_assert_int_eq(p->scale_down.select, LS_SELECT_MAX);
+	ck_assert_uint_eq(p->scale_down.n_policies, 1);
+	ck_assert_int_eq(p->scale_down.policies[0].type, LS_RATE_PERCENT);
+	ck_assert_int_eq(p->scale_down.policies[0].value, 100);
+	ck_assert_int_eq(p->scale_down.policies[0].period_ms, 15000);
+	ck_assert_int_eq(p->fallback_failure_threshold, 3);
+	ck_assert_int_eq(p->fallback_replicas, 0);
+	ck_assert_int_eq(p->fallback_behavior, LS_FALLBACK_CURRENT);
+}
+
+START_TEST(test_config_policy_defaults)
+{
+	struct ls_config *cfg = load_ok(BASE "      {}\n");
+
+	assert_policy_defaults(&cfg->scalers[0].policy);
+	ls_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_null_means_default)
+{
+	struct ls_config *cfg = load_ok(BASE "      idleReplicas: null\n"
+	                                     "      mode: ~\n"
+	                                     "      lagThreshold:\n");
+	struct ls_policy_params def;
+
+	ls_policy_params_init(&def);
+	ck_assert_int_eq(cfg->scalers[0].policy.idle_replicas, def.idle_replicas);
+	ck_assert_int_eq(cfg->scalers[0].policy.mode, def.mode);
+	ck_assert_int_eq(cfg->scalers[0].policy.lag_threshold, def.lag_threshold);
+	ls_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_defaults_merge)
+{
+	struct ls_config *cfg =
+	    load_ok("kafka:\n"
+	            "  clusters:\n"
+	            "    - {name: main, bootstrapServers: \"k:9092\"}\n"
+	            "    - {name: other, bootstrapServers: \"o:9092\"}\n"
+	            "defaults:\n"
+	            "  target: {apiVersion: apps/v1, kind: Deployment, namespace: shop}\n"
+	            "  kafka: {cluster: main, group: shared, topics: [a, b]}\n"
+	            "  policy:\n"
+	            "    maxReplicas: 10\n"
+	            "    minReplicas: 2\n"
+	            "    behavior: {scaleDown: {stabilizationWindow: 60s,\n"
+	            "                           policies: [{type: Pods, value: 1, period: 1m}]}}\n"
+	            "scalers:\n"
+	            "  - name: one\n"
+	            "    target: {name: one}\n"
+	            "    kafka: {topics: [c]}\n"
+	            "    policy:\n"
+	            "      maxReplicas: 5\n"
+	            "      behavior: {scaleDown: {selectPolicy: Min}}\n"
+	            "  - name: two\n"
+	            "    target: {name: two, namespace: other-ns}\n"
+	            "    kafka: {cluster: other, group: own}\n");
+	const struct ls_config_scaler *a = &cfg->scalers[0], *b = &cfg->scalers[1];
+
+	/* Scaler values win; maps merge key by key. */
+	ck_assert_str_eq(a->target.api_version, "apps/v1");
+	ck_assert_str_eq(a->target.kind, "Deployment");
+	ck_assert_str_eq(a->target.namespace_, "shop");
+	ck_assert_str_eq(a->target.name, "one");
+	ck_assert_str_eq(a->kafka.cluster, "main");
+	ck_assert_str_eq(a->kafka.group, "shared");
+	/* Lists replace. */
+	ck_assert_uint_eq(a->kafka.n_topics, 1);
+	ck_assert_str_eq(a->kafka.topics[0], "c");
+	ck_assert_int_eq(a->policy.max_replicas, 5);
+	ck_assert_int_eq(a->policy.min_replicas, 2);
+	ck_assert_int_eq(a->policy.scale_down.stabilization_window_ms, 60000);
+	ck_assert_int_eq(a->policy.scale_down.select, LS_SELECT_MIN);
+	ck_assert_uint_eq(a->policy.scale_down.n_policies, 1);
+	ck_assert_int_eq(a->policy.scale_down.policies[0].period_ms, 60000);
+
+	ck_assert_str_eq(b->target.namespace_, "other-ns");
+	ck_assert_str_eq(b->kafka.cluster, "other");
+	ck_assert_uint_eq(b->cluster_index, 1);
+	ck_assert_str_eq(b->kafka.group, "own");
+	ck_assert_uint_eq(b->kafka.n_topics, 2);
+	ck_assert_str_eq(b->kafka.topics[1], "b");
+	ck_assert_int_eq(b->policy.max_replicas, 10);
+	ck_assert_int_eq(b->policy.min_replicas, 2);
+	ls_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_defaults_error_line)
+{
+	/* A bad value in defaults: is named once, at its own line, under "defaults". */
+	static const char *const want[] = {
+	    "t.yaml:5:25: defaults.policy.maxReplicas: must be >= 1, got 0",
+	    "t.yaml:5:28: defaults.policy.bogus: unknown key",
+	};
+
+	expect_errors("kafka:\n"
+	              "  clusters:\n"
+	              "    - {name: main, bootstrapServers: \"k:9092\"}\n"
+	              "defaults:\n"
+	              "  policy: {maxReplicas: 0, bogus: 1}\n"
+	              "scalers:\n"
+	              "  - name: a\n"
+	              "    target: {apiVersion: apps/v1, kind: Deployment, name: a}\n"
+	              "    kafka: {group: g, topics: [t]}\n"
+	              "  - name: b\n"
+	              "    target: {apiVersion: apps/v1, kind: Deployment, name: b}\n"
+	              "    kafka: {group: g, topics: [t]}\n",
+	              want, N(want));
+}
+END_TEST
+
+START_TEST(test_config_defaults_cross_check)
+{
+	/* maxReplicas from defaults, minReplicas from the scaler: the scaler's value is named. */
+	expect_error("kafka:\n"
+	             "  clusters:\n"
+	             "    - {name: main, bootstrapServers: \"k:9092\"}\n"
+	             "defaults: {policy: {maxReplicas: 3}, kafka: {cluster: nope}}\n"
+	             "scalers:\n"
+	             "  - name: a\n"
+	             "    target: {apiVersion: apps/v1, kind: Deployment, name: a}\n"
+	             "    kafka: {cluster: main, group: g, topics: [t]}\n"
+	             "    policy: {minReplicas: 4}\n",
+	             "t.yaml:9:27: scalers[0].policy.minReplicas: maxReplicas (3) must be >= "
+	             "minReplicas (4)");
+	/* An unknown cluster in defaults is named at the defaults' line. */
+	expect_error(
+	    "kafka:\n"
+	    "  clusters:\n"
+	    "    - {name: main, bootstrapServers: \"k:9092\"}\n"
+	    "defaults: {kafka: {cluster: nope}}\n"
+	    "scalers:\n"
+	    "  - name: a\n"
+	    "    target: {apiVersion: apps/v1, kind: Deployment, name: a}\n"
+	    "    kafka: {group: g, topics: [t]}\n"
+	    "  - name: b\n"
+	    "    target: {apiVersion: apps/v1, kind: Deployment, name: b}\n"
+	    "    kafka: {group: g, topics: [t]}\n",
+	    "t.yaml:4:29: defaults.kafka.cluster: no cluster named \"nope\" in kafka.clusters");
+}
+END_TEST
+
+/* Writes data to a new temporary file; returns its path (freed by the caller). */
+static char *temp_file(const char *data, size_t len)
+{
+	char *path = strdup("/tmp/ls-test-config-XXXXXX");
+	int fd;
+
+	ck_assert_ptr_nonnull(path);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+START_TEST(test_config_substitution)
+{
+	char *secret = temp_file("file-secret\n", 12);
+	char yaml[1024];
+	struct ls_config *cfg;
+	const struct ls_config_cluster *c;
+
+	setenv("LS_TEST_PASSWORD", "env-secret", 1);
+	setenv("LS_TEST_NS", "shop", 1);
+	snprintf(yaml, sizeof(yaml),
+	         "kafka:\n"
+	         "  clusters:\n"
+	         "    - name: main\n"
+	         "      bootstrapServers: ${env:LS_TEST_NS}-kafka:9092\n"
+	         "      properties:\n"
+	         "        sasl.password: ${env:LS_TEST_PASSWORD}\n"
+	         "        ssl.key.password: \"${file:%s}\"\n"
+	         "        mixed: a-${env:LS_TEST_NS}-${env:LS_TEST_NS}-${other}\n"
+	         "scalers:\n"
+	         "  - name: s\n"
+	         "    target: {apiVersion: apps/v1, kind: Deployment, name: d,\n"
+	         "             namespace: \"${env:LS_TEST_NS}\"}\n"
+	         "    kafka: {group: g, topics: [t]}\n",
+	         secret);
+	cfg = load_ok(yaml);
+	c = &cfg->clusters[0];
+	ck_assert_str_eq(c->bootstrap_servers, "shop-kafka:9092");
+	ck_assert_str_eq(c->props[0].value, "env-secret");
+	/* One trailing newline is stripped from files. */
+	ck_assert_str_eq(c->props[1].value, "file-secret");
+	ck_assert_str_eq(c->props[2].value, "a-shop-shop-${other}");
+	ck_assert_str_eq(cfg->scalers[0].target.namespace_, "shop");
+	ls_config_free(cfg);
+	unlink(secret);
+	free(secret);
+	unsetenv("LS_TEST_PASSWORD");
+	unsetenv("LS_TEST_NS");
+}
+END_TEST
+
+START_TEST(test_config_substitution_errors)
+{
+	char big[70 * 1024];
+	char *bigfile, yaml[1024];
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_diag d;
+
+	memset(big, 'x', sizeof(big));
+	bigfile = temp_file(big, sizeof(big));
+	setenv("LS_TEST_SECRET", "hunter2 is not a topic", 1);
+	unsetenv("LS_TEST_UNSET");
+	snprintf(yaml, sizeof(yaml),
+	         "kafka:\n"
+	         "  clusters:\n"
+	         "    - name: main\n"
+	         "      bootstrapServers: k:9092\n"
+	         "      properties:\n"
+	         "        sasl.password: ${env:LS_TEST_UNSET}\n"
+	         "        a: ${file:/nonexistent/ls-secret}\n"
+	         "        b: ${file:%s}\n"
+	         "        c: ${env:LS_TEST_SECRET\n"
+	         "scalers:\n"
+	         "  - name: s\n"
+	         "    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+	         "    kafka: {group: g, topics: [\"${env:LS_TEST_SECRET}\"]}\n",
+	         bigfile);
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(yaml, &cfg, &d), -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	if (d.n != 5)
+		dump(&d);
+	ck_assert_uint_eq(d.n, 5);
+	ck_assert_str_eq(d.msgs[0], "t.yaml:6:24: kafka.clusters[0].properties.sasl.password: "
+	                            "${env:LS_TEST_UNSET}: the environment variable is not set");
+	ck_assert_str_eq(d.msgs[1], "t.yaml:7:12: kafka.clusters[0].properties.a: "
+	                            "${file:/nonexistent/ls-secret}: cannot read "
+	                            "/nonexistent/ls-secret: No such file or directory");
+	ck_assert_ptr_nonnull(
+	    strstr(d.msgs[2], "t.yaml:8:12: kafka.clusters[0].properties.b: ${file:"));
+	ck_assert_ptr_nonnull(strstr(d.msgs[2], "}: the file is larger than 65536 bytes"));
+	ck_assert_str_eq(d.msgs[3], "t.yaml:9:12: kafka.clusters[0].properties.c: unterminated ${: "
+	                            "expected ${env:NAME}");
+	ck_assert_str_eq(d.msgs[4], "t.yaml:13:32: scalers[0].kafka.topics[0]: not a valid topic "
+	                            "name (1 to 249 of a-z, A-Z, 0-9, '.', '_', '-')");
+	/* No message shows a substituted value. */
+	for (size_t i = 0; i < d.n; i++)
+		ck_assert_ptr_null(strstr(d.msgs[i], "hunter2"));
+	ls_diag_release(&d);
+	unlink(bigfile);
+	free(bigfile);
+	unsetenv("LS_TEST_SECRET");
+}
+END_TEST
+
+struct error_case {
+	const char *yaml;
+	const char *msg;
+};
+
+/* One problem in a scaler's policy block (BASE + lines from line 9). */
+static const struct error_case policy_cases[] = {
+    {"      lagThreshold: 0\n", "t.yaml:9:21: scalers[0].policy.lagThreshold: must be >= 1, got 0"},
+    {"      activationLagThreshold: -1\n",
+     "t.yaml:9:31: scalers[0].policy.activationLagThreshold: must be >= 0, got -1"},
+    {"      minReplicas: -1\n", "t.yaml:9:20: scalers[0].policy.minReplicas: must be >= 0, got -1"},
+    {"      maxReplicas: 0\n", "t.yaml:9:20: scalers[0].policy.maxReplicas: must be >= 1, got 0"},
+    {"      maxReplicas: 2\n      minReplicas: 3\n",
+     "t.yaml:9:20: scalers[0].policy.maxReplicas: maxReplicas (2) must be >= minReplicas (3)"},
+    {"      idleReplicas: 1\n      minReplicas: 1\n",
+     "t.yaml:9:21: scalers[0].policy.idleReplicas: idleReplicas (1) must be lower than "
+     "minReplicas (1)"},
+    {"      idleReplicas: -1\n",
+     "t.yaml:9:21: scalers[0].policy.idleReplicas: must be >= 0, got -1"},
+    {"      maxReplicas: abc\n",
+     "t.yaml:9:20: scalers[0].policy.maxReplicas: expected an integer, got \"abc\""},
+    {"      maxReplicas: 99999999999\n",
+     "t.yaml:9:20: scalers[0].policy.maxReplicas: must be <= 2147483647, got 99999999999"},
+    {"      maxReplicas: [1]\n",
+     "t.yaml:9:20: scalers[0].policy.maxReplicas: expected a scalar, got a sequence"},
+    {"      tolerance: 1\n", "t.yaml:9:18: scalers[0].policy.tolerance: must be in [0, 1), got 1"},
+    {"      tolerance: -0.5\n",
+     "t.yaml:9:18: scalers[0].policy.tolerance: must be in [0, 1), got -0.5"},
+    {"      pollingInterval: 500ms\n",
+     "t.yaml:9:24: scalers[0].policy.pollingInterval: must be at least 1s, got 500ms"},
+    {"      pollingInterval: 5x\n",
+     "t.yaml:9:24: scalers[0].policy.pollingInterval: invalid duration \"5x\" (expected e.g. "
+     "500ms, 15s, 5m, 1h30m)"},
+    {"      cooldownPeriod: -1s\n",
+     "t.yaml:9:23: scalers[0].policy.cooldownPeriod: invalid duration \"-1s\" (expected e.g. "
+     "500ms, 15s, 5m, 1h30m)"},
+    {"      targetDrainTime: 0s\n",
+     "t.yaml:9:24: scalers[0].policy.targetDrainTime: must be more than 0s, got 0s"},
+    {"      perReplicaRate: 0\n",
+     "t.yaml:9:23: scalers[0].policy.perReplicaRate: must be auto or a number > 0, got \"0\""},
+    {"      perReplicaRate: fast\n",
+     "t.yaml:9:23: scalers[0].policy.perReplicaRate: must be auto or a number > 0, got \"fast\""},
+    {"      maxConsumeRate: -1\n",
+     "t.yaml:9:23: scalers[0].policy.maxConsumeRate: must be >= 0, got -1"},
+    {"      mode: lags\n",
+     "t.yaml:9:13: scalers[0].policy.mode: must be one of lag, rate; got \"lags\""},
+    {"      allowIdleConsumers: yes\n",
+     "t.yaml:9:27: scalers[0].policy.allowIdleConsumers: expected true or false, got \"yes\""},
+    {"      bogus: 1\n", "t.yaml:9:7: scalers[0].policy.bogus: unknown key"},
+    {"      maxReplica: 1\n",
+     "t.yaml:9:7: scalers[0].policy.maxReplica: unknown key (did you mean \"maxReplicas\"?)"},
+    {"      maxReplicas: 2\n      maxReplicas: 3\n",
+     "t.yaml:10:7: scalers[0].policy.maxReplicas: duplicate key (first at 9:7)"},
+    {"      behavior: {scaleUp: {selectPolicy: Maximum}}\n",
+     "t.yaml:9:42: scalers[0].policy.behavior.scaleUp.selectPolicy: must be one of Max, Min, "
+     "Disabled; got \"Maximum\""},
+    {"      behavior: {scaleDown: {stabilizationWindow: 2h}}\n",
+     "t.yaml:9:51: scalers[0].policy.behavior.scaleDown.stabilizationWindow: must be at most "
+     "1h, got 2h"},
+    {"      behavior: {scaleUp: {policies: []}}\n",
+     "t.yaml:9:38: scalers[0].policy.behavior.scaleUp.policies: at least one policy is "
+     "required unless selectPolicy is Disabled"},
+    {"      behavior: {scaleUp: {policies: [{type: Pods, value: 1}]}}\n",
+     "t.yaml:9:39: scalers[0].policy.behavior.scaleUp.policies[0].period: required"},
+    {"      behavior: {scaleUp: {policies: [{type: Pod, value: 1, period: 1s}]}}\n",
+     "t.yaml:9:46: scalers[0].policy.behavior.scaleUp.policies[0].type: must be one of Pods, "
+     "Percent; got \"Pod\""},
+    {"      behavior: {scaleUp: {policies: [{type: Pods, value: 0, period: 1s}]}}\n",
+     "t.yaml:9:59: scalers[0].policy.behavior.scaleUp.policies[0].value: must be >= 1, got 0"},
+    {"      behavior: {scaleUp: {policies: [{type: Pods, value: 1, period: 0s}]}}\n",
+     "t.yaml:9:70: scalers[0].policy.behavior.scaleUp.policies[0].period: must be more than "
+     "0s, got 0s"},
+    {"      behavior: {scaleUp: {policies: [1]}}\n",
+     "t.yaml:9:39: scalers[0].policy.behavior.scaleUp.policies[0]: expected a map, got a "
+     "scalar"},
+    {"      behavior: {scaleUp: {policies: [{type: Pods, value: 1, period: 1s},\n"
+     "          {type: Pods, value: 1, period: 1s}, {type: Pods, value: 1, period: 1s},\n"
+     "          {type: Pods, value: 1, period: 1s}, {type: Pods, value: 1, period: 1s},\n"
+     "          {type: Pods, value: 1, period: 1s}, {type: Pods, value: 1, period: 1s},\n"
+     "          {type: Pods, value: 1, period: 1s}, {type: Pods, value: 1, period: 1s}]}}\n",
+     "t.yaml:9:38: scalers[0].policy.behavior.scaleUp.policies: at most 8 policies are "
+     "allowed, got 9"},
+    {"      behavior: {scaleSideways: {}}\n",
+     "t.yaml:9:18: scalers[0].policy.behavior.scaleSideways: unknown key"},
+    {"      fallback: {failureThreshold: 0}\n",
+     "t.yaml:9:36: scalers[0].policy.fallback.failureThreshold: must be >= 1, got 0"},
+    {"      fallback: {replicas: -1}\n",
+     "t.yaml:9:28: scalers[0].policy.fallback.replicas: must be >= 0, got -1"},
+    {"      fallback: {behavior: sometimes}\n",
+     "t.yaml:9:28: scalers[0].policy.fallback.behavior: must be one of static, "
+     "currentReplicas, currentReplicasIfHigher, currentReplicasIfLower; got \"sometimes\""},
+    {"      fallback: 3\n",
+     "t.yaml:9:17: scalers[0].policy.fallback: expected a map, got a scalar"},
+    {"      - 1\n", "t.yaml:9:7: scalers[0].policy: expected a map, got a sequence"},
+};
+
+START_TEST(test_config_policy_errors)
+{
+	char yaml[2048];
+
+	for (size_t i = 0; i < N(policy_cases); i++) {
+		snprintf(yaml, sizeof(yaml), "%s%s", BASE, policy_cases[i].yaml);
+		expect_error(yaml, policy_cases[i].msg);
+	}
+}
+END_TEST
+
+#define CLUSTER "kafka:\n  clusters:\n    - {name: main, bootstrapServers: \"k:9092\"}\n"
+#define TARGET  "    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+
+/* Everything else: each YAML has one problem. */
+static const struct error_case other_cases[] = {
+    {"", "t.yaml:1:1: the document is empty"},
+    {"# nothing here\n", "t.yaml:1:1: the document is empty"},
+    {"- a\n- b\n", "t.yaml:1:1: the top level must be a map, got a sequence"},
+    {"just text\n", "t.yaml:1:1: the top level must be a map, got a scalar"},
+    {"a: [1, 2\nb: 3\n",
+     "t.yaml:2:2: did not find expected ',' or ']' (while parsing a flow sequence at 1:4)"},
+    {"a: b\n  c: d\n", "t.yaml:2:4: mapping values are not allowed in this context"},
+    {"a: 1\n---\nb: 2\n", "t.yaml:2:1: only one YAML document is allowed"},
+    {"a: *nowhere\n", "t.yaml:1:4: unknown or unfinished anchor \"nowhere\""},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\nbogus: 1\n",
+     "t.yaml:8:1: bogus: unknown key"},
+    {CLUSTER, "t.yaml:1:1: scalers: at least one scaler is required"},
+    {CLUSTER "scalers: []\n", "t.yaml:4:10: scalers: at least one scaler is required"},
+    {CLUSTER "scalers: {a: 1}\n", "t.yaml:4:10: scalers: expected a sequence, got a map"},
+    {CLUSTER "scalers:\n  -\n", "t.yaml:5:4: scalers[0]: expected a map, got null"},
+    {"scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:1:1: kafka.clusters: at least one cluster is required"},
+    {"kafka: {clusters: []}\nscalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:1:19: kafka.clusters: at least one cluster is required"},
+    {"kafka:\n  clusters:\n    - {name: main}\nscalers:\n  - name: s\n" TARGET
+     "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:3:7: kafka.clusters[0].bootstrapServers: required"},
+    {"kafka:\n  clusters:\n    - {name: m, bootstrapServers: a:1}\n"
+     "    - {name: m, bootstrapServers: b:1}\nscalers:\n  - name: s\n" TARGET
+     "    kafka: {cluster: m, group: g, topics: [t]}\n",
+     "t.yaml:4:14: kafka.clusters[1].name: duplicate cluster name (first at line 3)"},
+    {"kafka:\n  clusters:\n    - {name: m, bootstrapServers: a:1, properties: {x: [1]}}\n"
+     "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:3:56: kafka.clusters[0].properties.x: expected a string, got a sequence"},
+    {"kafka:\n  clusters:\n    - {name: a, bootstrapServers: a:1}\n"
+     "    - {name: b, bootstrapServers: b:1}\nscalers:\n  - name: s\n" TARGET
+     "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:8:12: scalers[0].kafka.cluster: required when more than one cluster is "
+     "configured"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {cluster: mian, group: g, topics: [t]}\n",
+     "t.yaml:7:22: scalers[0].kafka.cluster: no cluster named \"mian\" in kafka.clusters"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g}\n",
+     "t.yaml:7:12: scalers[0].kafka.topics: required (or topicPattern)"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: []}\n",
+     "t.yaml:7:31: scalers[0].kafka.topics: at least one topic is required (or topicPattern)"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t], topicPattern: x}\n",
+     "t.yaml:7:50: scalers[0].kafka.topicPattern: set either topics or topicPattern, not both"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topicPattern: \"a(\"}\n",
+     "t.yaml:7:37: scalers[0].kafka.topicPattern: invalid regular expression: Unmatched ( or "
+     "\\("},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t], partitions: a}\n",
+     "t.yaml:7:48: scalers[0].kafka.partitions: invalid partition list \"a\" (expected e.g. "
+     "\"0-11,14\")"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t, \"a b\"]}\n",
+     "t.yaml:7:35: scalers[0].kafka.topics[1]: not a valid topic name (1 to 249 of a-z, A-Z, "
+     "0-9, '.', '_', '-')"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {topics: [t]}\n",
+     "t.yaml:7:12: scalers[0].kafka.group: required"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: \"\", topics: [t]}\n",
+     "t.yaml:7:20: scalers[0].kafka.group: must not be empty"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t], offsetResetPolicy: newest}\n",
+     "t.yaml:7:55: scalers[0].kafka.offsetResetPolicy: must be one of latest, earliest; got "
+     "\"newest\""},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t], isolationLevel: serializable}\n",
+     "t.yaml:7:52: scalers[0].kafka.isolationLevel: must be one of read_uncommitted, "
+     "read_committed; got \"serializable\""},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET, "t.yaml:5:5: scalers[0].kafka: required"},
+    {CLUSTER "scalers:\n  - name: s\n    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:5:5: scalers[0].target: required"},
+    {CLUSTER "scalers:\n  - name: s\n    target: {apiVersion: apps/v1, kind: Deployment}\n"
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:6:13: scalers[0].target.name: required"},
+    {CLUSTER "scalers:\n  - target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:5:5: scalers[0].name: required"},
+    {CLUSTER "scalers:\n  - name: a b\n" TARGET "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:5:11: scalers[0].name: must be 1 to 253 of a-z, A-Z, 0-9, '.', '_', '-'"},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n"
+             "  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:8:11: scalers[1].name: duplicate scaler name \"s\" (first at line 5)"},
+    {CLUSTER "server: {address: localhost}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:19: server.address: expected host:port (e.g. 0.0.0.0:8080 or [::]:8080), got "
+     "\"localhost\""},
+    {CLUSTER "server: {address: \"::1:80\"}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:19: server.address: expected host:port (e.g. 0.0.0.0:8080 or [::]:8080), got "
+     "\"::1:80\""},
+    {CLUSTER "server: {address: \"h:70000\"}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:19: server.address: expected host:port (e.g. 0.0.0.0:8080 or [::]:8080), got "
+     "\"h:70000\""},
+    {CLUSTER "log: {format: xml}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:15: log.format: must be one of text, json; got \"xml\""},
+    {CLUSTER "log: {level: trace}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:14: log.level: must be one of debug, info, warn, error; got \"trace\""},
+    {CLUSTER "log: text\nscalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:6: log: expected a map, got a scalar"},
+    {CLUSTER "leaderElection: {leaseDuration: 5s}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:33: leaderElection.leaseDuration: leaseDuration (5s) must be greater than "
+     "renewDeadline (10s)"},
+    {CLUSTER "leaderElection: {retryPeriod: 10s}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:31: leaderElection.retryPeriod: renewDeadline (10s) must be greater than "
+     "retryPeriod (10s)"},
+    {CLUSTER "leaderElection: {renewDeadline: 0s}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:33: leaderElection.renewDeadline: must be more than 0s, got 0s"},
+    {CLUSTER "leaderElection: {enabled: 1}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:27: leaderElection.enabled: expected true or false, got \"1\""},
+    {CLUSTER "kubernetes: {kubeconfig: [a]}\nscalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:26: kubernetes.kubeconfig: expected a scalar, got a sequence"},
+    {CLUSTER "defaults: []\nscalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n",
+     "t.yaml:4:11: defaults: expected a map, got a sequence"},
+};
+
+START_TEST(test_config_errors)
+{
+	for (size_t i = 0; i < N(other_cases); i++)
+		expect_error(other_cases[i].yaml, other_cases[i].msg);
+}
+END_TEST
+
+START_TEST(test_config_several_errors)
+{
+	/* Every problem in one pass, in file order. */
+	static const char *const want[] = {
+	    "t.yaml:3:38: kafka.clusters[0].bootstrapServers: must not be empty",
+	    "t.yaml:4:7: log.colour: unknown key",
+	    "t.yaml:8:12: scalers[0].kafka.group: required",
+	    "t.yaml:10:20: scalers[0].policy.maxReplicas: must be >= 1, got 0",
+	    "t.yaml:11:18: scalers[0].policy.tolerance: must be in [0, 1), got 2",
+	    "t.yaml:12:11: scalers[1].name: duplicate scaler name \"s\" (first at line 6)",
+	    "t.yaml:13:13: scalers[1].target.kind: required",
+	};
+
+	expect_errors("kafka:\n"
+	              "  clusters:\n"
+	              "    - {name: main, bootstrapServers: \"\"}\n"
+	              "log: {colour: red}\n"
+	              "scalers:\n"
+	              "  - name: s\n" /* line 7 is the target */
+	              TARGET "    kafka: {topics: [t]}\n"
+	              "    policy:\n"
+	              "      maxReplicas: 0\n"
+	              "      tolerance: 2\n"
+	              "  - name: s\n"
+	              "    target: {apiVersion: apps/v1, name: d}\n"
+	              "    kafka: {group: g, topics: [t]}\n",
+	              want, N(want));
+}
+END_TEST
+
+START_TEST(test_config_aliases)
+{
+	struct ls_config *cfg =
+	    load_ok(CLUSTER "scalers:\n"
+	                    "  - name: a\n"
+	                    "    target: &t {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+	                    "    kafka: &k {group: g, topics: [t]}\n"
+	                    "  - name: b\n"
+	                    "    target: *t\n"
+	                    "    kafka: *k\n");
+
+	ck_assert_str_eq(cfg->scalers[1].target.name, "d");
+	ck_assert_str_eq(cfg->scalers[1].kafka.topics[0], "t");
+	ls_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_too_large)
+{
+	size_t len = 1024 * 1024 + 1;
+	char *big = malloc(len);
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_diag d;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, '#', len);
+	ls_diag_init(&d);
+	ck_assert_int_eq(ls_config_load_string("t.yaml", big, len, &cfg, &d), -E2BIG);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.msgs[0], "t.yaml: the document is larger than 1048576 bytes");
+	ls_diag_release(&d);
+	free(big);
+}
+END_TEST
+
+START_TEST(test_config_load_file)
+{
+	static const char yaml[] =
+	    CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n";
+	char *path = temp_file(yaml, strlen(yaml));
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(ls_config_load(path, &cfg, &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_str_eq(cfg->path, path);
+	ck_assert_str_eq(cfg->scalers[0].name, "s");
+	ls_config_free(cfg);
+
+	cfg = &sentinel;
+	ck_assert_int_eq(ls_config_load("/nonexistent/lagscale.yaml", &cfg, &d), -ENOENT);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.msgs[0],
+	                 "/nonexistent/lagscale.yaml: cannot read: No such file or directory");
+	ls_diag_release(&d);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+/* Scenarios (scenario.h). */
+
+static const char scenario_yaml[] =
+    "name: perfect-storm\n"
+    "duration: 90m\n"
+    "step: 500ms\n"
+    "partitions: 48\n"
+    "initialReplicas: 10\n"
+    "perReplicaRate: 120\n"
+    "startupDelay: 30s\n"
+    "maxConsumeRate: 5000\n"
+    "initialLag: 100000\n"
+    "produce:\n"
+    "  - {at: 0s, rate: 1000}\n"
+    "  - {at: 15m, rate: 10000}\n"
+    "  - {at: 45m, rate: 10000}\n"
+    "  - {at: 46m, rate: 1000}\n"
+    "consumerOutages: [{from: 60m, to: 62m}]\n"
+    "kafkaErrors: [{from: 70m, to: 72m}, {from: 80m, to: 81m}]\n"
+    "scaler:\n"
+    "  policy: {mode: rate, maxReplicas: 48, perReplicaRate: auto}\n"
+    "  kafka: {offsetResetPolicy: earliest}\n";
+
+static int load_scenario(const char *yaml, struct ls_scenario **s, struct ls_diag *d)
+{
+	return ls_scenario_load_string("storm.yaml", yaml, strlen(yaml), s, d);
+}
+
+START_TEST(test_config_scenario_full)
+{
+	struct ls_scenario *s = NULL;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(load_scenario(scenario_yaml, &s, &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_str_eq(s->name, "perfect-storm");
+	ck_assert_int_eq(s->duration_ms, 90 * 60000);
+	ck_assert_int_eq(s->step_ms, 500);
+	ck_assert_int_eq(s->partitions, 48);
+	ck_assert_int_eq(s->initial_replicas, 10);
+	ck_assert_double_eq(s->per_replica_rate, 120);
+	ck_assert_int_eq(s->startup_delay_ms, 30000);
+	ck_assert_double_eq(s->max_consume_rate, 5000);
+	ck_assert_int_eq(s->initial_lag, 100000);
+	ck_assert_uint_eq(s->n_produce, 4);
+	ck_assert_int_eq(s->produce[3].at_ms, 46 * 60000);
+	ck_assert_double_eq(s->produce[3].rate, 1000);
+	ck_assert_uint_eq(s->n_consumer_outages, 1);
+	ck_assert_int_eq(s->consumer_outages[0].from_ms, 3600000);
+	ck_assert_int_eq(s->consumer_outages[0].to_ms, 62 * 60000);
+	ck_assert_uint_eq(s->n_kafka_errors, 2);
+	ck_assert_int_eq(s->kafka_errors[1].from_ms, 80 * 60000);
+	ck_assert_int_eq(s->policy.mode, LS_MODE_RATE);
+	ck_assert_int_eq(s->policy.max_replicas, 48);
+	ck_assert_double_eq(s->policy.per_replica_rate, 0);
+	ck_assert_int_eq(s->policy.offset_reset, LS_RESET_EARLIEST);
+	ls_scenario_free(s);
+	ls_scenario_free(NULL);
+	ls_diag_release(&d);
+}
+END_TEST
+
+START_TEST(test_config_scenario_defaults)
+{
+	static const char yaml[] = "duration: 10m\n"
+	                           "partitions: 12\n"
+	                           "perReplicaRate: 100\n"
+	                           "produce: [{at: 0s, rate: 50}]\n";
+	struct ls_scenario *s = NULL;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(ls_scenario_load_string("dir/spike.yaml", yaml, strlen(yaml), &s, &d), 0);
+	ck_assert_str_eq(s->name, "spike");
+	ck_assert_int_eq(s->step_ms, 1000);
+	ck_assert_int_eq(s->startup_delay_ms, 0);
+	ck_assert_double_eq(s->max_consume_rate, 0);
+	ck_assert_int_eq(s->initial_lag, 0);
+	ck_assert_uint_eq(s->n_consumer_outages, 0);
+	ck_assert_uint_eq(s->n_kafka_errors, 0);
+	/* The policy block defaults exactly as in a config file. */
+	{
+		struct ls_policy_params def;
+
+		ls_policy_params_init(&def);
+		def.offset_reset = LS_RESET_LATEST;
+		ck_assert_int_eq(s->initial_replicas, def.min_replicas);
+		ck_assert_mem_eq(&s->policy, &def, sizeof(def));
+	}
+	ls_scenario_free(s);
+	ls_diag_release(&d);
+}
+END_TEST
+
+START_TEST(test_config_scenario_errors)
+{
+	static const char *const want[] = {
+	    "storm.yaml:1:1: perReplicaRate: required",
+	    "storm.yaml:1:11: duration: must be more than 0s, got 0s",
+	    "storm.yaml:2:13: partitions: must be >= 1, got 0",
+	    "storm.yaml:5:10: produce[1].at: must be later than the previous point's at",
+	    "storm.yaml:6:20: produce[2].rate: must be >= 0, got -5",
+	    "storm.yaml:7:34: consumerOutages[0].to: must be later than from",
+	    "storm.yaml:8:15: kafkaErrors[0]: expected a map, got a scalar",
+	    "storm.yaml:9:32: scaler.policy.maxReplicas: must be >= 1, got 0",
+	    "storm.yaml:10:37: scaler.kafka.offsetResetPolicy: must be one of latest, earliest; "
+	    "got "
+	    "\"none\"",
+	    "storm.yaml:11:1: bogus: unknown key",
+	};
+	struct ls_scenario sentinel, *s = &sentinel;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(load_scenario("duration: 0s\n"
+	                               "partitions: 0\n"
+	                               "produce:\n"
+	                               "  - {at: 1m, rate: 1}\n"
+	                               "  - {at: 1m, rate: 2}\n"
+	                               "  - {at: 2m, rate: -5}\n"
+	                               "consumerOutages: [{from: 5m, to: 5m}]\n"
+	                               "kafkaErrors: [1]\n"
+	                               "scaler: {policy: {maxReplicas: 0},\n"
+	                               "         kafka: {offsetResetPolicy: none}}\n"
+	                               "bogus: 1\n",
+	                               &s, &d),
+	                 -EINVAL);
+	ck_assert_ptr_eq(s, &sentinel);
+	if (d.n != N(want))
+		dump(&d);
+	ck_assert_uint_eq(d.n, N(want));
+	for (size_t i = 0; i < N(want); i++)
+		ck_assert_str_eq(d.msgs[i], want[i]);
+	ls_diag_release(&d);
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(load_scenario("duration: 1m\npartitions: 1\nperReplicaRate: 1\n", &s, &d),
+	                 -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.msgs[0],
+	                 "storm.yaml:1:1: produce: at least one point {at, rate} is required");
+	ls_diag_release(&d);
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(ls_scenario_load("/nonexistent/s.yaml", &s, &d), -ENOENT);
+	ck_assert_ptr_eq(s, &sentinel);
+	ck_assert_uint_eq(d.n, 1);
+	ls_diag_release(&d);
+}
+END_TEST
+
+START_TEST(test_config_scenario_produce_rate)
+{
+	struct ls_scenario *s = NULL;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(load_scenario(scenario_yaml, &s, &d), 0);
+	ck_assert_double_eq_tol(ls_scenario_produce_rate(s, 0), 1000, 1e-9);
+	/* Halfway up the ramp from 1000 to 10000 over 15 minutes. */
+	ck_assert_double_eq_tol(ls_scenario_produce_rate(s, 450000), 5500, 1e-9);
+	ck_assert_double_eq_tol(ls_scenario_produce_rate(s, 15 * 60000), 10000, 1e-9);
+	ck_assert_double_eq_tol(ls_scenario_produce_rate(s, 30 * 60000), 10000, 1e-9);
+	ck_assert_double_eq_tol(ls_scenario_produce_rate(s, 45 * 60000 + 30000), 5500, 1e-9);
+	ck_assert_double_eq_tol(ls_scenario_produce_rate(s, 46 * 60000), 1000, 1e-9);
+	/* Constant past the last point (and before the first). */
+	ck_assert_double_eq_tol(ls_scenario_produce_rate(s, 89 * 60000), 1000, 1e-9);
+	ck_assert_double_eq_tol(ls_scenario_produce_rate(s, -1000), 1000, 1e-9);
+	ls_scenario_free(s);
+	ls_diag_release(&d);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_test(tc, test_config_full);
+	tcase_add_test(tc, test_config_defaults);
+	tcase_add_test(tc, test_config_policy_defaults);
+	tcase_add_test(tc, test_config_null_means_default);
+	tcase_add_test(tc, test_config_defaults_merge);
+	tcase_add_test(tc, test_config_defaults_error_line);
+	tcase_add_test(tc, test_config_defaults_cross_check);
+	tcase_add_test(tc, test_config_substitution);
+	tcase_add_test(tc, test_config_substitution_errors);
+	tcase_add_test(tc, test_config_policy_errors);
+	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_config_several_errors);
+	tcase_add_test(tc, test_config_aliases);
+	tcase_add_test(tc, test_config_too_large);
+	tcase_add_test(tc, test_config_load_file);
+	tcase_add_test(tc, test_config_scenario_full);
+	tcase_add_test(tc, test_config_scenario_defaults);
+	tcase_add_test(tc, test_config_scenario_errors);
+	tcase_add_test(tc, test_config_scenario_produce_rate);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
