@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/node.h"
+#include "util/yamltree.h"
 #include "config/walk.h"
 #include "util/buf.h"
 

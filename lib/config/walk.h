@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/node.h"
+#include "util/yamltree.h"
 #include "policy/policy.h"
 #include "util/buf.h"
 

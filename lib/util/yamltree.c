@@ -1,5 +1,5 @@
-/* node.c - see node.h. */
-#include "config/node.h"
+/* yamltree.c - see yamltree.h. */
+#include "util/yamltree.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,7 +1,8 @@
 /*
- * node.h - internal to lib/config: a YAML document as a small tree of
- * nodes that remember where they came from (1-based line and column), so
- * the typed walk can name the exact place of every problem.
+ * yamltree.h - a YAML document as a small tree of nodes that remember where
+ * they came from (1-based line and column), so a loader can name the exact
+ * place of every problem. Used by lib/config (configuration and scenario
+ * files) and lib/kube (kubeconfig files).
  *
  * Only what a configuration file needs is kept: scalars (text, and whether
  * the scalar is a YAML null), maps (keys in file order, duplicates
@@ -11,8 +12,8 @@
  *
  * Not thread-safe; a tree belongs to one loader.
  */
-#ifndef LS_CONFIG_NODE_H
-#define LS_CONFIG_NODE_H
+#ifndef LS_UTIL_YAMLTREE_H
+#define LS_UTIL_YAMLTREE_H
 
 #include <stdarg.h>
 #include <stdbool.h>
