@@ -142,23 +142,36 @@ void ls_policy_state_free(struct ls_policy_state *st);
  * - a failed read (snap->err != 0): `error` holding the current replicas
  *   until fallback_failure_threshold consecutive failures, then `fallback`
  *   (never to 0 from a running workload); the cooldown does not run;
- * - inactive (total lag <= activationLagThreshold): after cooldownPeriod
+ * - inactive (total lag <= activationLagThreshold, and fewer messages
+ *   produced per pollingInterval than that: a consumer that keeps up shows
+ *   no lag but is not idle): after cooldownPeriod
  *   without activity, `deactivate` straight to idleReplicas (or
  *   minReplicas); within it, the scaling rules below with a floor of 1;
  * - scaling: the mode's recommendation (lag: ceil(lag / lagThreshold);
- *   rate: ceil((produce + backlog / targetDrainTime) / perReplicaRate)),
+ *   rate: ceil((produce + backlog / targetDrainTime) / perReplicaRate);
+ *   in lag mode, once perReplicaRate is set or learned (or a consume rate
+ *   per replica was seen with fewer replicas than now), never fewer than
+ *   ceil(produce / that rate), so that a consumer keeping up is not scaled
+ *   down into lag again: the flapping of lag-only scaling),
  *   unchanged within `tolerance` of the current replicas, capped at the
  *   partitions (or those with lag), at maxConsumeRate / perReplicaRate,
  *   clamped to [max(minReplicas, 1), maxReplicas], then stabilized and
  *   rate-limited as the HPA does. From 0 an active scaler gets >= 1.
  *
  * perReplicaRate auto (0): learned from the consume rate per replica of
- * intervals in which the replica count did not change. Intervals where the
- * replicas were saturated (lag at both ends, growing or worth at least 5 s
- * of consumption) give the capacity; the estimate is the highest of the
- * last 5 minutes, kept when no new one comes. Before the first, the prior
- * is lagThreshold per pollingInterval (the assumption lag mode makes),
- * raised to the highest consume rate per replica seen: a lower bound.
+ * intervals in which the replica count did not change. Each is a lower
+ * bound on a replica's capacity; it is the capacity when the replicas were
+ * saturated (lag at both ends, growing or worth at least 5 s of
+ * consumption) and settled (two such intervals in a row within 10% of each
+ * other, so no replica was still starting). The estimate is the highest
+ * capacity sample of the last 5 minutes, kept when no new one comes, and
+ * raised by any higher lower bound. Before the first: the highest lower
+ * bound ever seen (never a scale-down on a guess), and with
+ * no sample at all the prior lagThreshold per pollingInterval (the
+ * assumption lag mode makes). With maxConsumeRate set and the
+ * rate not measured yet, scale-ups after the first wait (up to 4 reads)
+ * for a measurement; the maxConsumeRate cap is a hard bound like
+ * maxReplicas, not held back by the down-window.
  */
 int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *p,
 		     const struct ls_policy_input *in, struct ls_decision *ret);

@@ -1,0 +1,181 @@
+/*
+ * simulate.c - `lagscale simulate --scenario FILE [--policy lag|rate|keda]
+ * [--csv F] [--svg F] [--output text|json]` (DESIGN.md sections 6 and 7).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "cmdutil.h"
+#include "config/scenario.h"
+#include "sim/chart.h"
+#include "sim/series.h"
+#include "sim/sim.h"
+#include "util/buf.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: lagscale simulate --scenario FILE [--policy lag|rate|keda] [--csv F] "
+		   "[--svg F] [--output text|json] [--trace]\n");
+}
+
+/* --trace: every decision on stderr, as `run` would log it. */
+static void trace(void *ctx, int64_t t_ms, const struct ls_decision *d)
+{
+	(void)ctx;
+	fprintf(stderr, "t=%7.1fs %-10s %3d -> %3d (recommended %d): %s\n", (double)t_ms / 1000.0,
+		ls_policy_action_name(d->action), d->current_replicas, d->desired_replicas,
+		d->recommended_replicas, d->reason);
+}
+
+int ls_cmd_simulate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"scenario", required_argument, NULL, 's'},
+		{"policy", required_argument, NULL, 'p'},
+		{"csv", required_argument, NULL, 'c'},
+		{"svg", required_argument, NULL, 'g'},
+		{"output", required_argument, NULL, 'o'},
+		{"trace", no_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL, *csv = NULL, *svg = NULL;
+	struct ls_sim_options so = {.policy = LS_SIM_SCENARIO};
+	struct ls_scenario *sc = NULL;
+	struct ls_series series;
+	struct ls_sim_result res;
+	struct ls_diag diag;
+	struct ls_buf out;
+	bool json = false;
+	int c, r, rc = LS_EXIT_USAGE;
+
+	ls_series_init(&series);
+	ls_diag_init(&diag);
+	ls_buf_init(&out, 0);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'p':
+			if (ls_sim_policy_parse(optarg, &so.policy) < 0) {
+				fprintf(stderr,
+					"lagscale simulate: --policy must be lag, rate or keda, "
+					"not \"%s\"\n",
+					optarg);
+				goto out;
+			}
+			break;
+		case 'c':
+			csv = optarg;
+			break;
+		case 'g':
+			svg = optarg;
+			break;
+		case 'o':
+			if (strcmp(optarg, "json") == 0)
+				json = true;
+			else if (strcmp(optarg, "text") == 0)
+				json = false;
+			else {
+				fprintf(stderr,
+					"lagscale simulate: --output must be text or json, not "
+					"\"%s\"\n",
+					optarg);
+				goto out;
+			}
+			break;
+		case 't':
+			so.on_decision = trace;
+			break;
+		case 'h':
+			usage(stdout);
+			rc = LS_EXIT_OK;
+			goto out;
+		default:
+			ls_cmdutil_bad_option("simulate", argv, c);
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "lagscale simulate: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		goto out;
+	}
+	if (!path) {
+		fprintf(stderr, "lagscale simulate: --scenario FILE is required\n");
+		usage(stderr);
+		goto out;
+	}
+
+	r = ls_scenario_load(path, &sc, &diag);
+	for (size_t i = 0; i < diag.n; i++)
+		fprintf(stderr, "%s\n", diag.msgs[i]);
+	if (r < 0) {
+		if (diag.n == 0)
+			fprintf(stderr, "%s: %s\n", path, strerror(-r));
+		goto out;
+	}
+
+	if (csv || svg)
+		so.series = &series;
+	r = ls_sim_run(sc, &so, &res);
+	if (r < 0) {
+		fprintf(stderr, "lagscale simulate: \"%s\": %s\n", path,
+			r == -EINVAL ? "the scenario's policy is inconsistent" : strerror(-r));
+		rc = r == -EINVAL ? LS_EXIT_USAGE : LS_EXIT_FAILURE;
+		goto out;
+	}
+
+	rc = LS_EXIT_FAILURE;
+	if (csv && (r = ls_series_write_csv(&series, csv)) < 0) {
+		fprintf(stderr, "lagscale simulate: cannot write \"%s\": %s\n", csv, strerror(-r));
+		goto out;
+	}
+	if (svg) {
+		char title[256], sub[256], a[32], b[32];
+		struct ls_chart_options co = {
+			.title = title,
+			.subtitle = sub,
+			.lag_threshold = (double)sc->policy.lag_threshold,
+			.max_consume_rate = sc->max_consume_rate,
+			.max_replicas = sc->policy.max_replicas,
+		};
+
+		snprintf(title, sizeof(title), "%s — policy %s", sc->name ? sc->name : path,
+			 ls_sim_policy_name(res.policy));
+		snprintf(sub, sizeof(sub),
+			 "peak lag %s, oldest message waited %.0f s, drained in %.0f s, "
+			 "%s replica-seconds, %d scale events",
+			 ls_policy_format_count(res.peak_lag, a, sizeof(a)), res.peak_lag_seconds,
+			 res.drain_seconds,
+			 ls_policy_format_count((int64_t)(res.replica_seconds + 0.5), b, sizeof(b)),
+			 res.scale_events);
+		r = ls_chart_write_svg(&series, &co, svg);
+		if (r < 0) {
+			fprintf(stderr, "lagscale simulate: cannot write \"%s\": %s\n", svg,
+				strerror(-r));
+			goto out;
+		}
+	}
+	r = json ? ls_sim_result_json(&res, sc->name ? sc->name : "", &out)
+		 : ls_sim_result_text(&res, sc, &out);
+	if (r < 0 || fwrite(ls_buf_str(&out), 1, out.len, stdout) != out.len ||
+	    fflush(stdout) != 0) {
+		fprintf(stderr, "lagscale simulate: cannot write the summary\n");
+		goto out;
+	}
+	rc = LS_EXIT_OK;
+out:
+	ls_buf_release(&out);
+	ls_diag_release(&diag);
+	ls_series_release(&series);
+	ls_scenario_free(sc);
+	return rc;
+}

@@ -1,0 +1,579 @@
+/* chart.c - see chart.h. Plain SVG 1.1, no scripts, no external fonts. */
+#include "sim/chart.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/policy.h"
+
+#define ML	   84 /* left margin: the left axis labels */
+#define MR	   84 /* right margin: the message age axis */
+#define MT	   80 /* title and subtitle */
+#define PANEL_H	   170
+#define PANEL_GAP  46
+#define MB	   56 /* the time axis */
+#define N_PANELS   3
+#define COL_LAG	   "#1f77b4"
+#define COL_AGE	   "#d62728"
+#define COL_CUR	   "#2ca02c"
+#define COL_DES	   "#9467bd"
+#define COL_PROD   "#7f7f7f"
+#define COL_CONS   "#17becf"
+#define COL_LIMIT  "#d62728"
+#define COL_GRID   "#e6e6e6"
+#define COL_AXIS   "#444444"
+
+struct frame {
+	double x0, x1, t_max; /* pixel range and time range [0, t_max] in seconds */
+	double unit_s;	      /* seconds per time-axis unit */
+	const char *unit;
+};
+
+struct panel {
+	double y0, y1; /* top and bottom pixels */
+};
+
+/* Columns: reduced points, one per pixel column at most. */
+struct col {
+	double t, lag, age, prod, cons;
+};
+
+static double nice_step(double range, int ticks)
+{
+	double raw = range / ticks, mag, f;
+
+	if (!(raw > 0))
+		return 1;
+	mag = pow(10, floor(log10(raw)));
+	f = raw / mag;
+	if (f <= 1)
+		f = 1;
+	else if (f <= 2)
+		f = 2;
+	else if (f <= 2.5)
+		f = 2.5;
+	else if (f <= 5)
+		f = 5;
+	else
+		f = 10;
+	return f * mag;
+}
+
+/* The top of an axis: a multiple of its tick step above max. */
+static double nice_max(double max, double *ret_step)
+{
+	double step;
+
+	if (!(max > 0))
+		max = 1;
+	step = nice_step(max * 1.08, 4);
+	*ret_step = step;
+	return ceil(max * 1.08 / step) * step;
+}
+
+/* "950", "1.5k", "12k", "2.5M". */
+static char *si(double v, char *out, size_t size)
+{
+	double a = fabs(v);
+
+	if (a >= 1e9)
+		snprintf(out, size, "%gG", round(v / 1e8) / 10);
+	else if (a >= 1e6)
+		snprintf(out, size, "%gM", round(v / 1e5) / 10);
+	else if (a >= 1e3)
+		snprintf(out, size, "%gk", round(v / 1e2) / 10);
+	else
+		snprintf(out, size, "%g", round(v * 10) / 10);
+	return out;
+}
+
+static int esc(struct ls_buf *b, const char *s)
+{
+	int r = 0;
+
+	for (; *s && r == 0; s++) {
+		switch (*s) {
+		case '&':
+			r = ls_buf_puts(b, "&amp;");
+			break;
+		case '<':
+			r = ls_buf_puts(b, "&lt;");
+			break;
+		case '>':
+			r = ls_buf_puts(b, "&gt;");
+			break;
+		case '"':
+			r = ls_buf_puts(b, "&quot;");
+			break;
+		default:
+			r = ls_buf_append(b, s, 1);
+		}
+	}
+	return r;
+}
+
+static double xpix(const struct frame *f, double t)
+{
+	return f->x0 + (f->t_max > 0 ? t / f->t_max : 0) * (f->x1 - f->x0);
+}
+
+static double ypix(const struct panel *p, double v, double vmax)
+{
+	double y = p->y1 - (vmax > 0 ? v / vmax : 0) * (p->y1 - p->y0);
+
+	return y < p->y0 ? p->y0 : y;
+}
+
+/* Frame, horizontal grid and the left (and optionally right) axis. */
+static int axes(struct ls_buf *b, const struct frame *f, const struct panel *p, double lmax,
+		double lstep, const char *llabel, double rmax, double rstep, const char *rlabel,
+		const char *title)
+{
+	char n[32];
+	int r = 0;
+
+	r |= ls_buf_printf(b, "<g font-size=\"11\" fill=\"%s\">\n", COL_AXIS);
+	for (double v = 0; v <= lmax + lstep / 2 && r == 0; v += lstep) {
+		double y = ypix(p, v, lmax);
+
+		r |= ls_buf_printf(b,
+				   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+				   "stroke=\"%s\"/>\n",
+				   f->x0, y, f->x1, y, COL_GRID);
+		r |= ls_buf_printf(b,
+				   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+				   f->x0 - 6, y + 4, si(v, n, sizeof(n)));
+	}
+	if (rmax > 0)
+		for (double v = 0; v <= rmax + rstep / 2 && r == 0; v += rstep)
+			r |= ls_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">%s</text>\n",
+					   f->x1 + 6, ypix(p, v, rmax) + 4, COL_AGE,
+					   si(v, n, sizeof(n)));
+	/* Vertical grid at the time ticks. */
+	{
+		double span = f->t_max / f->unit_s, step = nice_step(span, 8);
+
+		for (double u = 0; u <= span + 1e-9 && r == 0; u += step)
+			r |= ls_buf_printf(b,
+					   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+					   "stroke=\"%s\"/>\n",
+					   xpix(f, u * f->unit_s), p->y0, xpix(f, u * f->unit_s),
+					   p->y1, COL_GRID);
+	}
+	r |= ls_buf_printf(b,
+			   "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+			   "stroke=\"%s\"/>\n",
+			   f->x0, p->y0, f->x1 - f->x0, p->y1 - p->y0, COL_AXIS);
+	r |= ls_buf_printf(b,
+			   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+			   "transform=\"rotate(-90 %.1f %.1f)\">%s</text>\n",
+			   f->x0 - 58, (p->y0 + p->y1) / 2, f->x0 - 58, (p->y0 + p->y1) / 2, llabel);
+	if (rlabel)
+		r |= ls_buf_printf(b,
+				   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"%s\" "
+				   "transform=\"rotate(90 %.1f %.1f)\">%s</text>\n",
+				   f->x1 + 58, (p->y0 + p->y1) / 2, COL_AGE, f->x1 + 58,
+				   (p->y0 + p->y1) / 2, rlabel);
+	r |= ls_buf_printf(b,
+			   "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" font-weight=\"bold\">%s"
+			   "</text>\n</g>\n",
+			   f->x0, p->y0 - 8, title);
+	return r ? -ENOMEM : 0;
+}
+
+/* A legend row at the top right of a panel: colour, dash, label. */
+static int legend(struct ls_buf *b, const struct frame *f, const struct panel *p, int n,
+		  const char *const *colors, const char *const *dashes, const char *const *labels)
+{
+	double w = 0, x;
+	int r = 0;
+
+	for (int i = 0; i < n; i++)
+		w += 34 + 6.2 * (double)strlen(labels[i]);
+	x = f->x1 - w - 6;
+	r |= ls_buf_printf(b,
+			   "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"18\" fill=\"white\" "
+			   "fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n",
+			   x - 4, p->y0 + 4, w + 4);
+	for (int i = 0; i < n && r == 0; i++) {
+		r |= ls_buf_printf(b,
+				   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+				   "stroke=\"%s\" stroke-width=\"2.5\"%s%s%s/>\n",
+				   x, p->y0 + 13, x + 22, p->y0 + 13, colors[i],
+				   dashes[i] ? " stroke-dasharray=\"" : "", dashes[i] ? dashes[i] : "",
+				   dashes[i] ? "\"" : "");
+		r |= ls_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", x + 26,
+				   p->y0 + 17);
+		r |= esc(b, labels[i]);
+		r |= ls_buf_puts(b, "</text>\n");
+		x += 34 + 6.2 * (double)strlen(labels[i]);
+	}
+	return r ? -ENOMEM : 0;
+}
+
+enum field { F_LAG, F_AGE, F_PROD, F_CONS };
+
+static double field(const struct col *c, enum field fl)
+{
+	switch (fl) {
+	case F_LAG:
+		return c->lag;
+	case F_AGE:
+		return c->age;
+	case F_PROD:
+		return c->prod;
+	case F_CONS:
+		return c->cons;
+	}
+	return 0;
+}
+
+static int polyline(struct ls_buf *b, const struct frame *f, const struct panel *p,
+		    const struct col *cols, size_t n, enum field fl, double vmax, const char *color,
+		    const char *dash, bool area)
+{
+	int r = 0;
+
+	if (area) {
+		r |= ls_buf_printf(b, "<path fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" d=\"M%.1f %.1f",
+				   color, xpix(f, cols[0].t), p->y1);
+		for (size_t i = 0; i < n && r == 0; i++)
+			r |= ls_buf_printf(b, " L%.1f %.1f", xpix(f, cols[i].t),
+					   ypix(p, field(&cols[i], fl), vmax));
+		r |= ls_buf_printf(b, " L%.1f %.1f Z\"/>\n", xpix(f, cols[n - 1].t), p->y1);
+	}
+	r |= ls_buf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\"%s%s%s points=\"",
+			   color, dash ? " stroke-dasharray=\"" : "", dash ? dash : "",
+			   dash ? "\"" : "");
+	for (size_t i = 0; i < n && r == 0; i++)
+		r |= ls_buf_printf(b, "%s%.1f,%.1f", i ? " " : "", xpix(f, cols[i].t),
+				   ypix(p, field(&cols[i], fl), vmax));
+	r |= ls_buf_puts(b, "\"/>\n");
+	return r ? -ENOMEM : 0;
+}
+
+/* Replicas as a step line drawn from every change. */
+static int steps(struct ls_buf *b, const struct frame *f, const struct panel *p,
+		 const struct ls_series *s, bool desired, double vmax, const char *color,
+		 const char *dash)
+{
+	int32_t prev;
+	int r = 0;
+
+	prev = desired ? s->pts[0].desired_replicas : s->pts[0].current_replicas;
+	r |= ls_buf_printf(b,
+			   "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s%s%s d=\"M%.1f %.1f",
+			   color, desired ? "1.4" : "2", dash ? " stroke-dasharray=\"" : "",
+			   dash ? dash : "", dash ? "\"" : "", xpix(f, s->pts[0].t_s),
+			   ypix(p, prev, vmax));
+	for (size_t i = 1; i < s->n && r == 0; i++) {
+		int32_t v = desired ? s->pts[i].desired_replicas : s->pts[i].current_replicas;
+
+		if (v == prev)
+			continue;
+		r |= ls_buf_printf(b, " H%.1f V%.1f", xpix(f, s->pts[i].t_s), ypix(p, v, vmax));
+		prev = v;
+	}
+	r |= ls_buf_printf(b, " H%.1f\"/>\n", xpix(f, s->pts[s->n - 1].t_s));
+	return r ? -ENOMEM : 0;
+}
+
+static int hline(struct ls_buf *b, const struct frame *f, const struct panel *p, double v,
+		 double vmax, const char *color, const char *label)
+{
+	double y = ypix(p, v, vmax);
+	int r = 0;
+
+	if (v > vmax)
+		return 0;
+	r |= ls_buf_printf(b,
+			   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+			   "stroke-dasharray=\"2 3\"/>\n",
+			   f->x0, y, f->x1, y, color);
+	r |= ls_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"%s\">", f->x0 + 4,
+			   y - 3, color);
+	r |= esc(b, label);
+	r |= ls_buf_puts(b, "</text>\n");
+	return r ? -ENOMEM : 0;
+}
+
+/* Shades the spans whose decision was error or fallback, marks scale events. */
+static int events(struct ls_buf *b, const struct frame *f, const struct panel *p,
+		  const struct ls_series *s)
+{
+	int r = 0;
+	double shade_from = -1;
+
+	for (size_t i = 0; i < s->n && r == 0; i++) {
+		int a = s->pts[i].action;
+		bool failed = a == LS_ACTION_ERROR || a == LS_ACTION_FALLBACK;
+
+		if (a == LS_SERIES_NO_ACTION)
+			continue;
+		if (failed && shade_from < 0)
+			shade_from = s->pts[i].t_s;
+		if (!failed && shade_from >= 0) {
+			r |= ls_buf_printf(b,
+					   "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+					   "height=\"%.1f\" fill=\"#ff7f0e\" fill-opacity=\"0.18\"/>\n",
+					   xpix(f, shade_from), p->y0,
+					   xpix(f, s->pts[i].t_s) - xpix(f, shade_from), p->y1 - p->y0);
+			shade_from = -1;
+		}
+	}
+	if (shade_from >= 0)
+		r |= ls_buf_printf(b,
+				   "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+				   "fill=\"#ff7f0e\" fill-opacity=\"0.18\"/>\n",
+				   xpix(f, shade_from), p->y0, f->x1 - xpix(f, shade_from),
+				   p->y1 - p->y0);
+	for (size_t i = 1; i < s->n && r == 0; i++) {
+		int32_t a = s->pts[i - 1].current_replicas, c = s->pts[i].current_replicas;
+		double x = xpix(f, s->pts[i].t_s), y = p->y1;
+
+		if (a == c)
+			continue;
+		/* A small triangle on the time axis of the panel: up or down. */
+		if (c > a)
+			r |= ls_buf_printf(b,
+					   "<path d=\"M%.1f %.1f l-4 7 h8 Z\" fill=\"%s\">"
+					   "<title>%g s: %d → %d</title></path>\n",
+					   x, y - 8, COL_CUR, s->pts[i].t_s, a, c);
+		else
+			r |= ls_buf_printf(b,
+					   "<path d=\"M%.1f %.1f l-4 -7 h8 Z\" fill=\"%s\">"
+					   "<title>%g s: %d → %d</title></path>\n",
+					   x, y - 1, COL_AGE, s->pts[i].t_s, a, c);
+	}
+	return r ? -ENOMEM : 0;
+}
+
+int ls_chart_svg(const struct ls_series *s, const struct ls_chart_options *o, struct ls_buf *out)
+{
+	static const struct ls_chart_options none = {0};
+	struct frame f;
+	struct panel pl[N_PANELS];
+	struct col *cols = NULL;
+	size_t n_cols = 0, max_cols;
+	double lag_max = 0, age_max = 0, rate_max = 0, rep_max = 0;
+	double lag_top, lag_step, age_top = 0, age_step = 1, rate_top, rate_step, rep_top, rep_step;
+	int width, height, r = 0;
+	char buf[64];
+
+	if (!s || !out || s->n == 0)
+		return -EINVAL;
+	if (!o)
+		o = &none;
+	width = o->width > 0 ? o->width : 960;
+	height = MT + N_PANELS * PANEL_H + (N_PANELS - 1) * PANEL_GAP + MB;
+	f.x0 = ML;
+	f.x1 = width - MR;
+	f.t_max = s->pts[s->n - 1].t_s > 0 ? s->pts[s->n - 1].t_s : 1;
+	if (f.t_max <= 600) {
+		f.unit_s = 1;
+		f.unit = "s";
+	} else if (f.t_max <= 6 * 3600) {
+		f.unit_s = 60;
+		f.unit = "min";
+	} else {
+		f.unit_s = 3600;
+		f.unit = "h";
+	}
+	for (int i = 0; i < N_PANELS; i++) {
+		pl[i].y0 = MT + i * (PANEL_H + PANEL_GAP);
+		pl[i].y1 = pl[i].y0 + PANEL_H;
+	}
+
+	/* Reduce to pixel columns: max of lag and age, mean of the rates. */
+	max_cols = (size_t)(f.x1 - f.x0);
+	if (max_cols < 2)
+		max_cols = 2;
+	cols = calloc(s->n < max_cols ? s->n : max_cols, sizeof(*cols));
+	if (!cols)
+		return -ENOMEM;
+	{
+		size_t per = (s->n + max_cols - 1) / max_cols;
+
+		for (size_t i = 0; i < s->n; i += per) {
+			struct col c = {s->pts[i].t_s, 0, 0, 0, 0};
+			size_t k = 0;
+
+			for (size_t j = i; j < s->n && j < i + per; j++, k++) {
+				const struct ls_series_point *p = &s->pts[j];
+
+				if ((double)p->lag > c.lag)
+					c.lag = (double)p->lag;
+				if (p->lag_seconds > c.age)
+					c.age = p->lag_seconds;
+				c.prod += p->produce_rate;
+				c.cons += p->consume_rate;
+			}
+			c.prod /= (double)k;
+			c.cons /= (double)k;
+			cols[n_cols++] = c;
+		}
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct ls_series_point *p = &s->pts[i];
+
+		if ((double)p->lag > lag_max)
+			lag_max = (double)p->lag;
+		if (p->lag_seconds > age_max)
+			age_max = p->lag_seconds;
+		if (p->current_replicas > rep_max)
+			rep_max = p->current_replicas;
+		if (p->desired_replicas > rep_max)
+			rep_max = p->desired_replicas;
+	}
+	for (size_t i = 0; i < n_cols; i++) {
+		if (cols[i].prod > rate_max)
+			rate_max = cols[i].prod;
+		if (cols[i].cons > rate_max)
+			rate_max = cols[i].cons;
+	}
+	if (o->lag_threshold > lag_max)
+		lag_max = o->lag_threshold;
+	if (o->max_consume_rate > rate_max)
+		rate_max = o->max_consume_rate;
+	if (o->max_replicas > rep_max && o->max_replicas <= rep_max * 1.6 + 2)
+		rep_max = o->max_replicas;
+	lag_top = nice_max(lag_max, &lag_step);
+	if (age_max > 0)
+		age_top = nice_max(age_max, &age_step);
+	rate_top = nice_max(rate_max, &rate_step);
+	rep_top = nice_max(rep_max < 4 ? 4 : rep_max, &rep_step);
+	if (rep_step < 1) {
+		rep_step = 1;
+		rep_top = ceil(rep_top);
+	}
+
+	r |= ls_buf_printf(out,
+			   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+			   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+			   "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+			   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+			   width, height, width, height);
+	r |= ls_buf_printf(out, "<text x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\">", ML);
+	r |= esc(out, o->title ? o->title : "lagscale");
+	r |= ls_buf_puts(out, "</text>\n");
+	if (o->subtitle) {
+		r |= ls_buf_printf(out, "<text x=\"%d\" y=\"42\" font-size=\"12\" fill=\"#555555\">",
+				   ML);
+		r |= esc(out, o->subtitle);
+		r |= ls_buf_puts(out, "</text>\n");
+	}
+	if (r)
+		goto nomem;
+
+	/* Panel 1: lag (left) and message age (right). */
+	r = axes(out, &f, &pl[0], lag_top, lag_step, "lag (messages)", age_max > 0 ? age_top : 0,
+		 age_step, age_max > 0 ? "message age (s)" : NULL, "Lag and message age");
+	if (!r)
+		r = polyline(out, &f, &pl[0], cols, n_cols, F_LAG, lag_top, COL_LAG, NULL, true);
+	if (!r && age_max > 0)
+		r = polyline(out, &f, &pl[0], cols, n_cols, F_AGE, age_top, COL_AGE, NULL, false);
+	if (!r && o->lag_threshold > 0) {
+		snprintf(buf, sizeof(buf), "lagThreshold %s", si(o->lag_threshold, buf + 40, 24));
+		r = hline(out, &f, &pl[0], o->lag_threshold, lag_top, COL_AXIS, buf);
+	}
+	if (!r) {
+		static const char *const c[] = {COL_LAG, COL_AGE};
+		static const char *const d[] = {NULL, NULL};
+		static const char *const l[] = {"lag", "age of oldest message"};
+
+		r = legend(out, &f, &pl[0], age_max > 0 ? 2 : 1, c, d, l);
+	}
+
+	/* Panel 2: replicas. */
+	if (!r)
+		r = axes(out, &f, &pl[1], rep_top, rep_step, "replicas", 0, 0, NULL,
+			 "Replicas (▲ scale up, ▼ scale down, shaded: lag reads failing)");
+	if (!r)
+		r = events(out, &f, &pl[1], s);
+	if (!r)
+		r = steps(out, &f, &pl[1], s, true, rep_top, COL_DES, "5 3");
+	if (!r)
+		r = steps(out, &f, &pl[1], s, false, rep_top, COL_CUR, NULL);
+	if (!r && o->max_replicas > 0) {
+		snprintf(buf, sizeof(buf), "maxReplicas %d", o->max_replicas);
+		r = hline(out, &f, &pl[1], o->max_replicas, rep_top, COL_AXIS, buf);
+	}
+	if (!r) {
+		static const char *const c[] = {COL_CUR, COL_DES};
+		static const char *const d[] = {NULL, "5 3"};
+		static const char *const l[] = {"current", "desired"};
+
+		r = legend(out, &f, &pl[1], 2, c, d, l);
+	}
+
+	/* Panel 3: rates. */
+	if (!r)
+		r = axes(out, &f, &pl[2], rate_top, rate_step, "rate (msgs/s)", 0, 0, NULL,
+			 "Produce and consume rate");
+	if (!r)
+		r = polyline(out, &f, &pl[2], cols, n_cols, F_PROD, rate_top, COL_PROD, NULL, false);
+	if (!r)
+		r = polyline(out, &f, &pl[2], cols, n_cols, F_CONS, rate_top, COL_CONS, NULL, false);
+	if (!r && o->max_consume_rate > 0) {
+		snprintf(buf, sizeof(buf), "maxConsumeRate %s/s",
+			 si(o->max_consume_rate, buf + 40, 24));
+		r = hline(out, &f, &pl[2], o->max_consume_rate, rate_top, COL_LIMIT, buf);
+	}
+	if (!r) {
+		static const char *const c[] = {COL_PROD, COL_CONS};
+		static const char *const d[] = {NULL, NULL};
+		static const char *const l[] = {"produce", "consume"};
+
+		r = legend(out, &f, &pl[2], 2, c, d, l);
+	}
+	if (r)
+		goto out;
+
+	/* The shared time axis under the last panel. */
+	{
+		double span = f.t_max / f.unit_s, step = nice_step(span, 8);
+		double y = pl[N_PANELS - 1].y1;
+
+		r |= ls_buf_printf(out, "<g font-size=\"11\" fill=\"%s\">\n", COL_AXIS);
+		for (double u = 0; u <= span + 1e-9 && r == 0; u += step) {
+			double x = xpix(&f, u * f.unit_s);
+
+			r |= ls_buf_printf(out,
+					   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+					   "stroke=\"%s\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
+					   "text-anchor=\"middle\">%g</text>\n",
+					   x, y, x, y + 5, COL_AXIS, x, y + 18, round(u * 100) / 100);
+		}
+		r |= ls_buf_printf(out,
+				   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time since "
+				   "start (%s)</text>\n</g>\n</svg>\n",
+				   (f.x0 + f.x1) / 2, y + 40, f.unit);
+		if (r)
+			goto nomem;
+	}
+	r = 0;
+	goto out;
+nomem:
+	r = -ENOMEM;
+out:
+	free(cols);
+	return r;
+}
+
+int ls_chart_write_svg(const struct ls_series *s, const struct ls_chart_options *o,
+		       const char *path)
+{
+	struct ls_buf b;
+	int r;
+
+	ls_buf_init(&b, 0);
+	r = ls_chart_svg(s, o, &b);
+	if (r == 0)
+		r = ls_sim_write_file(path, ls_buf_str(&b), b.len);
+	ls_buf_release(&b);
+	return r;
+}

@@ -1,0 +1,37 @@
+/*
+ * chart.h - an SVG chart of a recorded series (series.h), written by
+ * lagscale itself: three stacked panels sharing the time axis — lag and
+ * message age, replicas (current and desired, scale events marked,
+ * failed reads shaded), produce and consume rate — with labelled axes,
+ * ticks, units and a legend. Used by `lagscale simulate --svg`, `lagscale
+ * demo` and the e2e closed-loop test.
+ *
+ * Long series are reduced to about one point per pixel column: peaks of
+ * lag and age are kept (the maximum of each column), rates are averaged,
+ * replica changes are all drawn.
+ */
+#ifndef LS_SIM_CHART_H
+#define LS_SIM_CHART_H
+
+#include <stdint.h>
+
+#include "sim/series.h"
+#include "util/buf.h"
+
+struct ls_chart_options {
+	const char *title;	 /* NULL: "lagscale" */
+	const char *subtitle;	 /* NULL: none; e.g. the summary numbers */
+	double lag_threshold;	 /* > 0: a dashed line on the lag panel */
+	double max_consume_rate; /* > 0: a dashed line on the rate panel */
+	int32_t max_replicas;	 /* > 0: a dashed line on the replicas panel */
+	int width;		 /* pixels; 0: 960 */
+};
+
+/* Appends the SVG document to out. 0, -EINVAL (NULL s/out or an empty
+ * series), or -ENOMEM / -E2BIG from out. */
+int ls_chart_svg(const struct ls_series *s, const struct ls_chart_options *o, struct ls_buf *out);
+/* Writes it to path ("-": stdout). 0 or a negative errno. */
+int ls_chart_write_svg(const struct ls_series *s, const struct ls_chart_options *o,
+		       const char *path);
+
+#endif

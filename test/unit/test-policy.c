@@ -1,0 +1,1029 @@
+/* test-policy.c - the decision engine, rule by rule (DESIGN.md section 5). */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/policy-internal.h"
+#include "policy/policy.h"
+
+#define S(x) ((int64_t)(x) * 1000)
+
+/* A snapshot of one topic "orders": committed[i] / end[i] per partition. */
+static void snap_parts(struct ls_lag_snapshot *s, int64_t t_ms, int n, const int64_t *committed,
+		       const int64_t *end)
+{
+	memset(s, 0, sizeof(*s));
+	s->time_ms = t_ms;
+	s->produce_rate = -1;
+	s->consume_rate = -1;
+	s->topics = calloc(1, sizeof(*s->topics));
+	ck_assert_ptr_nonnull(s->topics);
+	s->n_topics = 1;
+	s->topics[0].topic = strdup("orders");
+	s->topics[0].parts = calloc((size_t)n, sizeof(*s->topics[0].parts));
+	ck_assert_ptr_nonnull(s->topics[0].parts);
+	s->topics[0].n_parts = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		struct ls_partition_offsets *p = &s->topics[0].parts[i];
+
+		p->partition = i;
+		p->committed = committed[i];
+		p->end = end[i];
+		p->log_start = LS_OFFSET_UNKNOWN;
+	}
+	ls_lag_snapshot_compute(s, LS_RESET_LATEST);
+}
+
+/* total lag spread evenly over n partitions; `base` moves the offsets. */
+static void snap_lag(struct ls_lag_snapshot *s, int64_t t_ms, int n, int64_t total, int64_t base)
+{
+	int64_t c[256], e[256];
+
+	ck_assert_int_le(n, 256);
+	for (int i = 0; i < n; i++) {
+		int64_t lag = total / n + (i < total % n);
+
+		e[i] = base + 1000000;
+		c[i] = e[i] - lag;
+	}
+	snap_parts(s, t_ms, n, c, e);
+}
+
+static void snap_failed(struct ls_lag_snapshot *s, int64_t t_ms)
+{
+	memset(s, 0, sizeof(*s));
+	s->time_ms = t_ms;
+	s->err = -ETIMEDOUT;
+	snprintf(s->errmsg, sizeof(s->errmsg), "Local: Broker transport failure");
+	s->produce_rate = -1;
+	s->consume_rate = -1;
+}
+
+/* One round with lag spread over n partitions; applies the decision. */
+static struct ls_decision round_lag(struct ls_policy_state *st, const struct ls_policy_params *p,
+				    int64_t now, int n, int64_t lag, int32_t *replicas)
+{
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = now, .snap = &s, .current_replicas = *replicas,
+				     .paused_replicas = -1};
+	struct ls_decision d;
+
+	snap_lag(&s, now, n, lag, 0);
+	ck_assert_int_eq(ls_policy_decide(st, p, &in, &d), 0);
+	ls_lag_snapshot_release(&s);
+	if (d.desired_replicas != *replicas) {
+		ls_policy_applied(st, now, *replicas, d.desired_replicas);
+		*replicas = d.desired_replicas;
+	}
+	return d;
+}
+
+/* Damping off: every rule below shows alone. */
+static void params_undamped(struct ls_policy_params *p)
+{
+	ls_policy_params_init(p);
+	p->scale_down.stabilization_window_ms = 0;
+	p->scale_up.policies[1].value = 1000;
+	p->max_replicas = 1000;
+}
+
+START_TEST(test_policy_params_defaults)
+{
+	struct ls_policy_params p;
+
+	ls_policy_params_init(&p);
+	ck_assert_int_eq(p.mode, LS_MODE_LAG);
+	ck_assert_int_eq(p.lag_threshold, 1000);
+	ck_assert_int_eq(p.activation_lag_threshold, 0);
+	ck_assert_int_eq(p.min_replicas, 1);
+	ck_assert_int_eq(p.max_replicas, 24);
+	ck_assert_int_eq(p.idle_replicas, -1);
+	ck_assert_int_eq(p.polling_interval_ms, 15000);
+	ck_assert_int_eq(p.cooldown_period_ms, 300000);
+	ck_assert_double_eq_tol(p.tolerance, 0.1, 1e-12);
+	ck_assert(!p.allow_idle_consumers && !p.limit_to_partitions_with_lag &&
+		  !p.exclude_persistent_lag && !p.scale_to_zero_on_invalid_offset);
+	ck_assert_int_eq(p.target_drain_time_ms, 120000);
+	ck_assert_double_eq(p.per_replica_rate, 0);
+	ck_assert_double_eq(p.max_consume_rate, 0);
+	ck_assert_int_eq(p.scale_up.stabilization_window_ms, 0);
+	ck_assert_int_eq(p.scale_up.select, LS_SELECT_MAX);
+	ck_assert_int_eq(p.scale_up.n_policies, 2);
+	ck_assert_int_eq(p.scale_up.policies[0].type, LS_RATE_PERCENT);
+	ck_assert_int_eq(p.scale_up.policies[0].value, 100);
+	ck_assert_int_eq(p.scale_up.policies[0].period_ms, 15000);
+	ck_assert_int_eq(p.scale_up.policies[1].type, LS_RATE_PODS);
+	ck_assert_int_eq(p.scale_up.policies[1].value, 4);
+	ck_assert_int_eq(p.scale_down.stabilization_window_ms, 300000);
+	ck_assert_int_eq(p.scale_down.n_policies, 1);
+	ck_assert_int_eq(p.scale_down.policies[0].type, LS_RATE_PERCENT);
+	ck_assert_int_eq(p.scale_down.policies[0].value, 100);
+	ck_assert_int_eq(p.fallback_failure_threshold, 3);
+	ck_assert_int_eq(p.fallback_replicas, 0);
+	ck_assert_int_eq(p.fallback_behavior, LS_FALLBACK_CURRENT);
+	ck_assert_int_eq(p.offset_reset, LS_RESET_LATEST);
+	ck_assert_int_eq(ls_policy_params_validate(&p), 0);
+}
+END_TEST
+
+static void bad_threshold(struct ls_policy_params *p)
+{
+	p->lag_threshold = 0;
+}
+static void bad_activation(struct ls_policy_params *p)
+{
+	p->activation_lag_threshold = -1;
+}
+static void bad_min(struct ls_policy_params *p)
+{
+	p->min_replicas = -1;
+}
+static void bad_max(struct ls_policy_params *p)
+{
+	p->max_replicas = 0;
+	p->min_replicas = 0;
+}
+static void bad_min_over_max(struct ls_policy_params *p)
+{
+	p->min_replicas = 30;
+}
+static void bad_idle(struct ls_policy_params *p)
+{
+	p->idle_replicas = -2;
+}
+static void bad_polling(struct ls_policy_params *p)
+{
+	p->polling_interval_ms = 0;
+}
+static void bad_tolerance(struct ls_policy_params *p)
+{
+	p->tolerance = -0.1;
+}
+static void bad_drain(struct ls_policy_params *p)
+{
+	p->mode = LS_MODE_RATE;
+	p->target_drain_time_ms = 0;
+}
+static void bad_rate(struct ls_policy_params *p)
+{
+	p->per_replica_rate = -5;
+}
+static void bad_consume(struct ls_policy_params *p)
+{
+	p->max_consume_rate = -1;
+}
+static void bad_policy_value(struct ls_policy_params *p)
+{
+	p->scale_up.policies[0].value = 0;
+}
+static void bad_policy_period(struct ls_policy_params *p)
+{
+	p->scale_down.policies[0].period_ms = 0;
+}
+static void bad_n_policies(struct ls_policy_params *p)
+{
+	p->scale_down.n_policies = LS_POLICY_MAX_RATE_POLICIES + 1;
+}
+static void bad_window(struct ls_policy_params *p)
+{
+	p->scale_down.stabilization_window_ms = -1;
+}
+static void bad_select(struct ls_policy_params *p)
+{
+	p->scale_up.select = (enum ls_select_policy)7;
+}
+static void bad_mode(struct ls_policy_params *p)
+{
+	p->mode = (enum ls_policy_mode)9;
+}
+static void bad_fallback(struct ls_policy_params *p)
+{
+	p->fallback_behavior = (enum ls_fallback_behavior)9;
+}
+static void bad_fallback_threshold(struct ls_policy_params *p)
+{
+	p->fallback_failure_threshold = -1;
+}
+
+static void (*const bad_params[])(struct ls_policy_params *) = {
+	bad_threshold, bad_activation, bad_min,	      bad_max,		 bad_min_over_max,
+	bad_idle,      bad_polling,    bad_tolerance, bad_drain,	 bad_rate,
+	bad_consume,   bad_policy_value, bad_policy_period, bad_n_policies, bad_window,
+	bad_select,    bad_mode,       bad_fallback,  bad_fallback_threshold,
+};
+
+START_TEST(test_policy_invalid_params)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = 0, .snap = &s, .current_replicas = 1,
+				     .paused_replicas = -1};
+	struct ls_decision d, keep;
+
+	ck_assert_ptr_nonnull(st);
+	snap_lag(&s, 0, 4, 4000, 0);
+	ls_policy_params_init(&p);
+	bad_params[_i](&p);
+	ck_assert_int_eq(ls_policy_params_validate(&p), -EINVAL);
+	memset(&d, 0xab, sizeof(d));
+	keep = d;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), -EINVAL);
+	ck_assert_mem_eq(&d, &keep, sizeof(d));
+	ls_lag_snapshot_release(&s);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_invalid_input)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = 0, .snap = &s, .current_replicas = 1,
+				     .paused_replicas = -1};
+	struct ls_decision d, keep;
+
+	snap_lag(&s, 0, 4, 4000, 0);
+	ls_policy_params_init(&p);
+	memset(&d, 0x5a, sizeof(d));
+	keep = d;
+	ck_assert_int_eq(ls_policy_decide(NULL, &p, &in, &d), -EINVAL);
+	ck_assert_int_eq(ls_policy_decide(st, NULL, &in, &d), -EINVAL);
+	ck_assert_int_eq(ls_policy_decide(st, &p, NULL, &d), -EINVAL);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, NULL), -EINVAL);
+	in.snap = NULL;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), -EINVAL);
+	in.snap = &s;
+	in.current_replicas = -1;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), -EINVAL);
+	in.current_replicas = 1;
+	in.paused_replicas = -2;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), -EINVAL);
+	ck_assert_int_eq(ls_policy_params_validate(NULL), -EINVAL);
+	ck_assert_mem_eq(&d, &keep, sizeof(d));
+	/* A rejected call leaves the state unseeded. */
+	in.paused_replicas = -1;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.recommended_replicas, 4);
+	ls_lag_snapshot_release(&s);
+	ls_policy_state_free(st);
+	ls_policy_state_free(NULL);
+	ls_policy_applied(NULL, 0, 1, 2);
+}
+END_TEST
+
+/* lag mode, one fresh round, no damping. */
+static const struct {
+	int64_t lag;
+	int partitions;
+	int32_t current;
+	int64_t threshold;
+	int32_t recommended, desired;
+} lag_rows[] = {
+	{4500, 12, 2, 1000, 5, 5},	/* ceil(4,500 / 1,000) */
+	{45000, 12, 2, 1000, 12, 12},	/* capped at the partitions */
+	{1000, 12, 3, 1000, 1, 1},	/* down: no window here */
+	{0, 12, 3, 1000, 1, 1},		/* never below 1 while active... lag 0 is inactive */
+	{10500, 12, 10, 1000, 10, 10},	/* ratio 1.05: within tolerance */
+	{9100, 12, 10, 1000, 10, 10},	/* ratio 0.91: within tolerance */
+	{11500, 12, 10, 1000, 12, 12},	/* ratio 1.15 */
+	{8500, 12, 10, 1000, 9, 9},	/* ratio 0.85 */
+	{200, 4, 1, 100, 2, 2},		/* the HPA docs: 200m / 100m doubles */
+	{100, 4, 2, 100, 1, 1},		/* the HPA docs: 50m per pod / 100m halves */
+	{1000000, 64, 63, 3000, 64, 64}, /* KEDA 2908: not stuck at 63 */
+	{192000, 64, 63, 3000, 63, 63},	/* 64 x 3,000 over 63: ratio 1.016, honest tolerance */
+};
+
+START_TEST(test_policy_lag_recommendation)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+	int32_t cur = lag_rows[_i].current;
+
+	params_undamped(&p);
+	p.lag_threshold = lag_rows[_i].threshold;
+	p.cooldown_period_ms = S(3600);
+	d = round_lag(st, &p, S(100), lag_rows[_i].partitions, lag_rows[_i].lag, &cur);
+	ck_assert_int_eq(d.recommended_replicas, lag_rows[_i].recommended);
+	ck_assert_int_eq(d.desired_replicas, lag_rows[_i].desired);
+	ck_assert_int_eq(d.total_lag, lag_rows[_i].lag);
+	ck_assert_int_eq(d.partition_count, lag_rows[_i].partitions);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_reason_reads_at_a_glance)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+	int32_t cur = 2;
+	char buf[32];
+
+	ls_policy_params_init(&p);
+	d = round_lag(st, &p, S(0), 12, 45000, &cur);
+	ck_assert_str_eq(d.reason, "lag 45,000 over 12 partitions needs 45 replicas at 1,000 each; "
+				   "capped at 12 partitions; scale-up limited to +4 per 15s");
+	ck_assert_int_eq(d.action, LS_ACTION_SCALE_UP);
+	ck_assert_int_eq(d.recommended_replicas, 12);
+	ck_assert_int_eq(d.desired_replicas, 6);
+	ck_assert_str_eq(ls_policy_format_count(0, buf, sizeof(buf)), "0");
+	ck_assert_str_eq(ls_policy_format_count(999, buf, sizeof(buf)), "999");
+	ck_assert_str_eq(ls_policy_format_count(1000, buf, sizeof(buf)), "1,000");
+	ck_assert_str_eq(ls_policy_format_count(-1234567, buf, sizeof(buf)), "-1,234,567");
+	ck_assert_str_eq(ls_policy_format_count(INT64_MAX, buf, sizeof(buf)),
+			 "9,223,372,036,854,775,807");
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_action_names)
+{
+	ck_assert_str_eq(ls_policy_action_name(LS_ACTION_NONE), "none");
+	ck_assert_str_eq(ls_policy_action_name(LS_ACTION_SCALE_UP), "scale_up");
+	ck_assert_str_eq(ls_policy_action_name(LS_ACTION_SCALE_DOWN), "scale_down");
+	ck_assert_str_eq(ls_policy_action_name(LS_ACTION_ACTIVATE), "activate");
+	ck_assert_str_eq(ls_policy_action_name(LS_ACTION_DEACTIVATE), "deactivate");
+	ck_assert_str_eq(ls_policy_action_name(LS_ACTION_FALLBACK), "fallback");
+	ck_assert_str_eq(ls_policy_action_name(LS_ACTION_PAUSED), "paused");
+	ck_assert_str_eq(ls_policy_action_name(LS_ACTION_ERROR), "error");
+}
+END_TEST
+
+/* Per-partition lag with invalid offsets (no committed offset). */
+static const struct {
+	enum ls_offset_reset reset;
+	bool zero;
+	int64_t expect;
+} invalid_rows[] = {
+	{LS_RESET_LATEST, false, 1 + 500},
+	{LS_RESET_EARLIEST, false, (800 - 200) + 500},
+	{LS_RESET_LATEST, true, 0 + 500},
+	{LS_RESET_EARLIEST, true, 0 + 500},
+};
+
+START_TEST(test_policy_invalid_offsets)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int64_t c[2] = {LS_OFFSET_NONE, 1000}, e[2] = {800, 1500};
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = 0, .snap = &s, .current_replicas = 1,
+				     .paused_replicas = -1};
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.offset_reset = invalid_rows[_i].reset;
+	p.scale_to_zero_on_invalid_offset = invalid_rows[_i].zero;
+	snap_parts(&s, 0, 2, c, e);
+	s.topics[0].parts[0].log_start = 200;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.total_lag, invalid_rows[_i].expect);
+	ls_lag_snapshot_release(&s);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_exclude_persistent_lag)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	/* Partition 0 is stuck at 100 with 9,000 behind it; 1 and 2 move. */
+	int64_t c1[3] = {100, 1000, 2000}, e1[3] = {9100, 1500, 2500};
+	int64_t c2[3] = {100, 1400, 2400}, e2[3] = {9100, 2000, 3000};
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = S(0), .snap = &s, .current_replicas = 2,
+				     .paused_replicas = -1};
+	struct ls_decision d;
+
+	params_undamped(&p);
+	p.exclude_persistent_lag = true;
+	snap_parts(&s, S(0), 3, c1, e1);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	/* First sight: no previous offset, the lag counts. */
+	ck_assert_int_eq(d.scaling_lag, 10000);
+	ck_assert_int_eq(d.recommended_replicas, 3);
+	ls_lag_snapshot_release(&s);
+
+	snap_parts(&s, S(15), 3, c2, e2);
+	in.now_ms = S(15);
+	in.current_replicas = 3;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.total_lag, 9000 + 600 + 600);
+	ck_assert_int_eq(d.scaling_lag, 1200);
+	ck_assert(d.active);
+	ck_assert_int_eq(d.recommended_replicas, 2);
+	ck_assert_ptr_nonnull(strstr(d.reason, "9,000 persistent on 1 left out"));
+	/* The engine's own rates from the offsets it remembers. */
+	ck_assert_double_eq_tol(d.produce_rate, 1000.0 / 15, 1e-9);
+	ck_assert_double_eq_tol(d.consume_rate, 800.0 / 15, 1e-9);
+	ls_lag_snapshot_release(&s);
+
+	/* Only persistent lag left: still active, scaled to the floor. */
+	{
+		int64_t c3[3] = {100, 2000, 3000}, e3[3] = {9100, 2000, 3000};
+
+		snap_parts(&s, S(30), 3, c3, e3);
+		in.now_ms = S(30);
+		in.current_replicas = 2;
+		ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+		ck_assert(d.active);
+		ck_assert_int_eq(d.scaling_lag, 0);
+		ck_assert_int_eq(d.desired_replicas, 1);
+		ck_assert_int_eq(d.action, LS_ACTION_SCALE_DOWN);
+		ls_lag_snapshot_release(&s);
+	}
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_limit_to_partitions_with_lag)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int64_t c[12], e[12];
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = 0, .snap = &s, .current_replicas = 1,
+				     .paused_replicas = -1};
+	struct ls_decision d;
+
+	for (int i = 0; i < 12; i++) {
+		e[i] = 10000;
+		c[i] = i < 3 ? 0 : 10000;
+	}
+	params_undamped(&p);
+	p.limit_to_partitions_with_lag = true;
+	snap_parts(&s, 0, 12, c, e);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.recommended_replicas, 3);
+	ck_assert_ptr_nonnull(strstr(d.reason, "capped at 3 partitions with lag"));
+
+	/* allowIdleConsumers alone lifts the partition cap. */
+	p.limit_to_partitions_with_lag = false;
+	p.allow_idle_consumers = true;
+	ls_policy_state_free(st);
+	st = ls_policy_state_new();
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.recommended_replicas, 30);
+	ls_lag_snapshot_release(&s);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_dead_zone_reaches_all_partitions)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = 60;
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.lag_threshold = 3000;
+	p.max_replicas = 100;
+	/* Lag far above what 64 partitions x 3,000 carry: KEDA's capped
+	 * metric would hold at 63; the cap on replicas reaches 64. */
+	for (int i = 0; i < 10; i++)
+		d = round_lag(st, &p, S(15 * i), 64, 5000000, &cur);
+	ck_assert_int_eq(cur, 64);
+	ck_assert_int_eq(d.recommended_replicas, 64);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_activation_and_cooldown)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = 3;
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.min_replicas = 0;
+	p.idle_replicas = 0;
+	p.activation_lag_threshold = 50;
+	/* Lag at the activation threshold is inactive; the seeded history
+	 * holds 3 and the cooldown runs from the first round. */
+	for (int64_t t = 0; t < 300; t += 15) {
+		d = round_lag(st, &p, S(t), 6, 50, &cur);
+		ck_assert(!d.active);
+		ck_assert_int_eq(cur, 3);
+	}
+	d = round_lag(st, &p, S(300), 6, 50, &cur);
+	ck_assert_int_eq(d.action, LS_ACTION_DEACTIVATE);
+	ck_assert_int_eq(cur, 0);
+	ck_assert_ptr_nonnull(strstr(d.reason, "idleReplicas 0"));
+	d = round_lag(st, &p, S(315), 6, 0, &cur);
+	ck_assert_int_eq(d.action, LS_ACTION_NONE);
+	ck_assert_int_eq(cur, 0);
+
+	/* From 0, active: at least 1 at once (here 4, the Pods policy). */
+	d = round_lag(st, &p, S(330), 6, 5500, &cur);
+	ck_assert_int_eq(d.action, LS_ACTION_ACTIVATE);
+	ck_assert_int_eq(d.recommended_replicas, 6);
+	ck_assert_int_eq(cur, 4);
+	d = round_lag(st, &p, S(345), 6, 5500, &cur);
+	ck_assert_int_eq(cur, 6);
+
+	/* With scale-up disabled, activation still gives 1. */
+	p.scale_up.select = LS_SELECT_DISABLED;
+	ls_policy_state_free(st);
+	st = ls_policy_state_new();
+	cur = 0;
+	d = round_lag(st, &p, S(0), 6, 5500, &cur);
+	ck_assert_int_eq(d.action, LS_ACTION_ACTIVATE);
+	ck_assert_int_eq(cur, 1);
+	d = round_lag(st, &p, S(15), 6, 5500, &cur);
+	ck_assert_int_eq(cur, 1);
+	ck_assert_ptr_nonnull(strstr(d.reason, "scale-up disabled"));
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_inactive_goes_to_min_replicas)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = 5;
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.min_replicas = 2;
+	p.cooldown_period_ms = S(60);
+	p.scale_down.stabilization_window_ms = S(600);
+	d = round_lag(st, &p, S(0), 6, 0, &cur);
+	ck_assert_int_eq(cur, 5);
+	d = round_lag(st, &p, S(60), 6, 0, &cur);
+	/* The cooldown, not the longer down-window, decides going idle. */
+	ck_assert_int_eq(d.action, LS_ACTION_DEACTIVATE);
+	ck_assert_int_eq(cur, 2);
+	ck_assert_ptr_nonnull(strstr(d.reason, "minReplicas 2"));
+	ls_policy_state_free(st);
+}
+END_TEST
+
+/* The HPA behavior limits (HPA docs, "Scaling Policies"). */
+static const struct {
+	enum ls_select_policy select;
+	int32_t current, target, expect;
+	bool down;
+} behavior_rows[] = {
+	/* scaleUp defaults: max(100%, +4). */
+	{LS_SELECT_MAX, 10, 100, 20, false},
+	{LS_SELECT_MAX, 2, 100, 6, false},
+	{LS_SELECT_MIN, 10, 100, 14, false},
+	{LS_SELECT_DISABLED, 10, 100, 10, false},
+	/* The docs' scale-down example: Pods 4/60s and Percent 10/60s. With
+	 * 80 replicas, Max removes 8 (10%), Min removes 4. */
+	{LS_SELECT_MAX, 80, 10, 72, true},
+	{LS_SELECT_MIN, 80, 10, 76, true},
+	{LS_SELECT_DISABLED, 80, 10, 80, true},
+	/* Below 40 replicas the Pods policy removes more under Max. */
+	{LS_SELECT_MAX, 30, 10, 26, true},
+};
+
+START_TEST(test_policy_behavior_policies)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = behavior_rows[_i].current;
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.max_replicas = 1000;
+	p.allow_idle_consumers = true;
+	p.scale_down.stabilization_window_ms = 0;
+	if (behavior_rows[_i].down) {
+		p.scale_down.policies[0] = (struct ls_rate_policy){LS_RATE_PODS, 4, S(60)};
+		p.scale_down.policies[1] = (struct ls_rate_policy){LS_RATE_PERCENT, 10, S(60)};
+		p.scale_down.n_policies = 2;
+		p.scale_down.select = behavior_rows[_i].select;
+	} else {
+		p.scale_up.select = behavior_rows[_i].select;
+	}
+	d = round_lag(st, &p, S(0), 10, (int64_t)behavior_rows[_i].target * 1000, &cur);
+	ck_assert_int_eq(d.recommended_replicas, behavior_rows[_i].target);
+	ck_assert_int_eq(d.desired_replicas, behavior_rows[_i].expect);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_behavior_counts_the_period)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = 80;
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.max_replicas = 1000;
+	p.allow_idle_consumers = true;
+	p.scale_down.stabilization_window_ms = 0;
+	p.scale_down.policies[0] = (struct ls_rate_policy){LS_RATE_PERCENT, 10, S(60)};
+	/* 80 → 72 at t=0; within the same minute nothing more may go, since
+	 * the period started at 80 and 10% of it is gone already. */
+	d = round_lag(st, &p, S(0), 10, 10000, &cur);
+	ck_assert_int_eq(cur, 72);
+	d = round_lag(st, &p, S(15), 10, 10000, &cur);
+	ck_assert_int_eq(cur, 72);
+	ck_assert_ptr_nonnull(strstr(d.reason, "scale-down limited to -10% per 1m"));
+	/* A new period: 10% of 72 is 7.2, the HPA removes 8 (64.8 → 64). */
+	d = round_lag(st, &p, S(60), 10, 10000, &cur);
+	ck_assert_int_eq(cur, 64);
+
+	/* Scale-up: 10 → 20 at t=0, held within the 15 s period. */
+	ls_policy_params_init(&p);
+	p.max_replicas = 1000;
+	p.allow_idle_consumers = true;
+	ls_policy_state_free(st);
+	st = ls_policy_state_new();
+	cur = 10;
+	d = round_lag(st, &p, S(0), 10, 100000, &cur);
+	ck_assert_int_eq(cur, 20);
+	d = round_lag(st, &p, S(10), 10, 100000, &cur);
+	ck_assert_int_eq(cur, 20);
+	d = round_lag(st, &p, S(15), 10, 100000, &cur);
+	ck_assert_int_eq(cur, 40);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_stabilization_windows)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = 10;
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.cooldown_period_ms = S(3600);
+	/* Scale-down: the highest recommendation of the last 5 minutes. A
+	 * fresh state is seeded with 10, so a restart does not drop at once. */
+	for (int64_t t = 0; t < 300; t += 15) {
+		d = round_lag(st, &p, S(t), 12, t == 120 ? 6000 : 2000, &cur);
+		ck_assert_int_eq(cur, 10);
+	}
+	ck_assert_ptr_nonnull(strstr(d.reason, "scale-down held at 10 by the 5m stabilization"));
+	/* At 300 s the seed leaves the window; 6 (t=120) is the highest. */
+	d = round_lag(st, &p, S(300), 12, 2000, &cur);
+	ck_assert_int_eq(cur, 6);
+	ck_assert_int_eq(d.action, LS_ACTION_SCALE_DOWN);
+	d = round_lag(st, &p, S(420), 12, 2000, &cur);
+	ck_assert_int_eq(cur, 2);
+
+	/* Scale-up window: the lowest recommendation of the last minute. */
+	ls_policy_params_init(&p);
+	p.scale_up.stabilization_window_ms = S(60);
+	ls_policy_state_free(st);
+	st = ls_policy_state_new();
+	cur = 2;
+	for (int64_t t = 0; t < 60; t += 15) {
+		d = round_lag(st, &p, S(t), 12, 8000, &cur);
+		ck_assert_int_eq(cur, 2);
+	}
+	ck_assert_ptr_nonnull(strstr(d.reason, "scale-up held at 2 by the 1m stabilization"));
+	d = round_lag(st, &p, S(60), 12, 8000, &cur);
+	ck_assert_int_eq(cur, 6); /* +4 per 15 s */
+	ls_policy_state_free(st);
+}
+END_TEST
+
+/* The four fallback behaviors (KEDA's fallback), applied at the threshold. */
+static const struct {
+	enum ls_fallback_behavior b;
+	int32_t current, fb_replicas, expect;
+} fallback_rows[] = {
+	{LS_FALLBACK_STATIC, 5, 8, 8},
+	{LS_FALLBACK_STATIC, 5, 2, 2},
+	{LS_FALLBACK_STATIC, 5, 0, 5}, /* never to zero on an error */
+	{LS_FALLBACK_CURRENT, 5, 8, 5},
+	{LS_FALLBACK_CURRENT_IF_HIGHER, 5, 8, 8},
+	{LS_FALLBACK_CURRENT_IF_HIGHER, 9, 8, 9},
+	{LS_FALLBACK_CURRENT_IF_LOWER, 5, 8, 5},
+	{LS_FALLBACK_CURRENT_IF_LOWER, 9, 8, 8},
+	{LS_FALLBACK_CURRENT_IF_LOWER, 9, 0, 9}, /* never to zero */
+	{LS_FALLBACK_STATIC, 5, 500, 24},	 /* maxReplicas */
+};
+
+START_TEST(test_policy_fallback_behaviors)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.snap = &s, .current_replicas = fallback_rows[_i].current,
+				     .paused_replicas = -1};
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.min_replicas = 0;
+	p.fallback_behavior = fallback_rows[_i].b;
+	p.fallback_replicas = fallback_rows[_i].fb_replicas;
+	snap_failed(&s, 0);
+	for (int i = 1; i <= 2; i++) {
+		in.now_ms = S(15 * i);
+		ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+		ck_assert_int_eq(d.action, LS_ACTION_ERROR);
+		ck_assert_int_eq(d.desired_replicas, fallback_rows[_i].current);
+		ck_assert_int_eq(d.total_lag, -1);
+		ck_assert_int_eq(d.partition_count, -1);
+		ck_assert_int_eq(d.consecutive_failures, i);
+		ck_assert(!d.fallback);
+	}
+	ck_assert_ptr_nonnull(strstr(d.reason, "2 of 3 before fallback"));
+	ck_assert_ptr_nonnull(strstr(d.reason, "Broker transport failure"));
+	in.now_ms = S(45);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.action, LS_ACTION_FALLBACK);
+	ck_assert(d.fallback);
+	ck_assert_int_eq(d.desired_replicas, fallback_rows[_i].expect);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_broker_outage_never_scales_to_zero)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.snap = &s, .current_replicas = 5, .paused_replicas = -1};
+	struct ls_decision d;
+	int32_t cur = 5;
+
+	ls_policy_params_init(&p);
+	p.min_replicas = 0;
+	p.idle_replicas = 0;
+	p.cooldown_period_ms = S(60);
+	p.fallback_behavior = LS_FALLBACK_STATIC;
+	p.fallback_replicas = 0;
+	/* KEDA issues: a broker outage read as zero lag scaled consumers to
+	 * zero. Here an hour of failed reads keeps all 5. */
+	snap_failed(&s, 0);
+	for (int64_t t = 0; t < 3600; t += 15) {
+		in.now_ms = S(t);
+		ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+		ck_assert_int_eq(d.desired_replicas, 5);
+	}
+	/* Back with no lag: the cooldown starts again from the outage. */
+	d = round_lag(st, &p, S(3600), 6, 0, &cur);
+	ck_assert_int_eq(d.consecutive_failures, 0);
+	ck_assert_int_eq(cur, 5);
+	d = round_lag(st, &p, S(3660), 6, 0, &cur);
+	ck_assert_int_eq(d.action, LS_ACTION_DEACTIVATE);
+	ck_assert_int_eq(cur, 0);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_paused)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = 0, .snap = &s, .current_replicas = 2, .paused = true,
+				     .paused_replicas = -1};
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	snap_lag(&s, 0, 12, 50000, 0);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.action, LS_ACTION_PAUSED);
+	ck_assert_int_eq(d.desired_replicas, 2);
+	ck_assert_int_eq(d.total_lag, 50000);
+	in.paused = false;
+	in.paused_replicas = 7;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.action, LS_ACTION_PAUSED);
+	ck_assert_int_eq(d.desired_replicas, 7);
+	ck_assert_ptr_nonnull(strstr(d.reason, "paused-replicas"));
+	/* Paused on a failed read too. */
+	ls_lag_snapshot_release(&s);
+	snap_failed(&s, 0);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.action, LS_ACTION_PAUSED);
+	ck_assert_int_eq(d.consecutive_failures, 0);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+/* rate mode with a set perReplicaRate. */
+static const struct {
+	double produce, per, max_consume;
+	int64_t backlog;
+	int32_t current, recommended;
+} rate_rows[] = {
+	{1000, 100, 0, 12000, 5, 11},	 /* (1,000 + 12,000/120) / 100 */
+	{1000, 120, 0, 0, 5, 9},	 /* base load of the perfect storm */
+	{10000, 120, 0, 240000, 9, 48},	 /* needs 101: the 48 partitions cap */
+	{0, 1000, 5000, 500000, 1, 5},	 /* maxConsumeRate: 5 x 1,000 */
+	{980, 100, 0, 0, 10, 10},	 /* within tolerance */
+	{0, 100, 0, 0, 3, 1},		 /* nothing to do: the floor */
+};
+
+START_TEST(test_policy_rate_mode)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = 0, .snap = &s,
+				     .current_replicas = rate_rows[_i].current,
+				     .paused_replicas = -1};
+	struct ls_decision d;
+
+	params_undamped(&p);
+	p.mode = LS_MODE_RATE;
+	p.per_replica_rate = rate_rows[_i].per;
+	p.max_consume_rate = rate_rows[_i].max_consume;
+	p.cooldown_period_ms = S(3600);
+	snap_lag(&s, 0, 48, rate_rows[_i].backlog, 0);
+	s.produce_rate = rate_rows[_i].produce;
+	s.consume_rate = 0;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.recommended_replicas, rate_rows[_i].recommended);
+	ck_assert_double_eq(d.per_replica_rate, rate_rows[_i].per);
+	ls_lag_snapshot_release(&s);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+/* Offsets of one partition moving at `produce` and `consume` msgs/s. */
+static void rate_round(struct ls_policy_state *st, const struct ls_policy_params *p, int64_t t,
+		       int64_t end, int64_t committed, int32_t cur, double prod, double cons,
+		       struct ls_decision *d)
+{
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = S(t), .snap = &s, .current_replicas = cur,
+				     .paused_replicas = -1};
+	int64_t c[1] = {committed}, e[1] = {end};
+
+	snap_parts(&s, S(t), 1, c, e);
+	s.produce_rate = prod;
+	s.consume_rate = cons;
+	ck_assert_int_eq(ls_policy_decide(st, p, &in, d), 0);
+	ls_lag_snapshot_release(&s);
+}
+
+START_TEST(test_policy_rate_learns_per_replica_rate)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.mode = LS_MODE_RATE;
+	p.allow_idle_consumers = true;
+	p.max_replicas = 100;
+	/* Prior: lagThreshold per pollingInterval, 1,000 / 15 s. */
+	rate_round(st, &p, 0, 1000, 1000, 4, 200, -1, &d);
+	ck_assert_double_eq_tol(d.per_replica_rate, 1000.0 / 15, 1e-9);
+	ck_assert_ptr_nonnull(strstr(d.reason, "(prior)"));
+	/* Unsaturated (no lag): 4 replicas consumed 400/s, at least 100 each. */
+	rate_round(st, &p, 15, 7000, 7000, 4, 400, 400, &d);
+	ck_assert_double_eq_tol(d.per_replica_rate, 100, 1e-9);
+	ck_assert_ptr_nonnull(strstr(d.reason, "(observed)"));
+	/* Saturated: lag grows while 4 replicas consume 480/s: 120 each. */
+	rate_round(st, &p, 30, 7000 + 15 * 1000, 7000 + 15 * 480, 4, 1000, 480, &d);
+	rate_round(st, &p, 45, 7000 + 30 * 1000, 7000 + 30 * 480, 4, 1000, 480, &d);
+	/* One saturated interval is only a lower bound (a replica may still
+	 * have been starting); two alike in a row are the capacity. */
+	ck_assert_ptr_nonnull(strstr(d.reason, "(observed)"));
+	rate_round(st, &p, 60, 7000 + 45 * 1000, 7000 + 45 * 480, 4, 1000, 480, &d);
+	ck_assert_double_eq_tol(d.per_replica_rate, 120, 1e-9);
+	ck_assert_ptr_nonnull(strstr(d.reason, "(learned)"));
+	/* A changed replica count gives no sample; the estimate holds. */
+	rate_round(st, &p, 75, 7000 + 60 * 1000, 7000 + 60 * 480, 8, 1000, 100, &d);
+	ck_assert_double_eq_tol(d.per_replica_rate, 120, 1e-9);
+	/* Slower samples later do not lower it within the window. */
+	rate_round(st, &p, 90, 7000 + 75 * 1000, 7000 + 60 * 480 + 15 * 400, 8, 1000, 400, &d);
+	rate_round(st, &p, 105, 7000 + 90 * 1000, 7000 + 60 * 480 + 30 * 400, 8, 1000, 400, &d);
+	ck_assert_double_eq_tol(d.per_replica_rate, 120, 1e-9);
+	/* Long after the window the learned rate is kept. */
+	rate_round(st, &p, 3600, 50000010, 50000000, 8, 0, 0, &d);
+	ck_assert_double_eq_tol(d.per_replica_rate, 120, 1e-9);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_max_consume_rate_in_lag_mode)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = 1;
+	struct ls_decision d;
+
+	params_undamped(&p);
+	p.per_replica_rate = 1000;
+	p.max_consume_rate = 5000;
+	d = round_lag(st, &p, 0, 48, 500000, &cur);
+	ck_assert_int_eq(d.recommended_replicas, 5);
+	ck_assert_ptr_nonnull(strstr(d.reason, "capped at 5 by maxConsumeRate 5,000/s"));
+	/* Never below one, even when one replica is more than downstream bears. */
+	p.max_consume_rate = 300;
+	d = round_lag(st, &p, S(15), 48, 500000, &cur);
+	ck_assert_int_eq(d.recommended_replicas, 1);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_flapping_lag_within_tolerance)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = 4, last_dir = 0;
+	int64_t last_change = -1000000;
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	/* Lag zig-zags around what 4 replicas carry, with an occasional
+	 * spike and dip: no direction reversal within 5 minutes. */
+	for (int64_t t = 0; t < 3600; t += 15) {
+		int64_t lag = 4000 + ((t / 15) % 2 ? 350 : -350);
+		int32_t before = cur;
+
+		if (t % 600 == 0)
+			lag = 6500;
+		if (t % 600 == 300)
+			lag = 1500;
+		d = round_lag(st, &p, S(t), 12, lag, &cur);
+		if (cur != before) {
+			int32_t dir = cur > before ? 1 : -1;
+
+			ck_assert_msg(dir == last_dir || S(t) - last_change >= S(300),
+				      "reversal at %lld: %s", (long long)t, d.reason);
+			last_dir = dir;
+			last_change = S(t);
+		}
+	}
+	ls_policy_state_free(st);
+}
+END_TEST
+
+START_TEST(test_policy_history_is_bounded)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = 1;
+
+	ls_policy_params_init(&p);
+	p.max_replicas = 100;
+	for (int64_t t = 0; t < 24 * 3600; t += 5)
+		round_lag(st, &p, S(t), 64, (t / 5) % 7 * 10000, &cur);
+	/* 300 s window at a 5 s interval: 60 recommendations at most. */
+	ck_assert_int_le(st->n_recs, 61);
+	ck_assert_int_le(st->n_events, 4);
+	ck_assert_int_le(st->alloc_recs, 128);
+	ck_assert_int_le(st->n_samples, LS_RATE_MAX_SAMPLES);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+static Suite *policy_suite(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_policy_params_defaults);
+	tcase_add_loop_test(tc, test_policy_invalid_params, 0,
+			    (int)(sizeof(bad_params) / sizeof(bad_params[0])));
+	tcase_add_test(tc, test_policy_invalid_input);
+	tcase_add_loop_test(tc, test_policy_lag_recommendation, 0,
+			    (int)(sizeof(lag_rows) / sizeof(lag_rows[0])));
+	tcase_add_test(tc, test_policy_reason_reads_at_a_glance);
+	tcase_add_test(tc, test_policy_action_names);
+	tcase_add_loop_test(tc, test_policy_invalid_offsets, 0,
+			    (int)(sizeof(invalid_rows) / sizeof(invalid_rows[0])));
+	tcase_add_test(tc, test_policy_exclude_persistent_lag);
+	tcase_add_test(tc, test_policy_limit_to_partitions_with_lag);
+	tcase_add_test(tc, test_policy_dead_zone_reaches_all_partitions);
+	tcase_add_test(tc, test_policy_activation_and_cooldown);
+	tcase_add_test(tc, test_policy_inactive_goes_to_min_replicas);
+	tcase_add_loop_test(tc, test_policy_behavior_policies, 0,
+			    (int)(sizeof(behavior_rows) / sizeof(behavior_rows[0])));
+	tcase_add_test(tc, test_policy_behavior_counts_the_period);
+	tcase_add_test(tc, test_policy_stabilization_windows);
+	tcase_add_loop_test(tc, test_policy_fallback_behaviors, 0,
+			    (int)(sizeof(fallback_rows) / sizeof(fallback_rows[0])));
+	tcase_add_test(tc, test_policy_broker_outage_never_scales_to_zero);
+	tcase_add_test(tc, test_policy_paused);
+	tcase_add_loop_test(tc, test_policy_rate_mode, 0,
+			    (int)(sizeof(rate_rows) / sizeof(rate_rows[0])));
+	tcase_add_test(tc, test_policy_rate_learns_per_replica_rate);
+	tcase_add_test(tc, test_policy_max_consume_rate_in_lag_mode);
+	tcase_add_test(tc, test_policy_flapping_lag_within_tolerance);
+	tcase_add_test(tc, test_policy_history_is_bounded);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(policy_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
