@@ -1,0 +1,74 @@
+"""`lagscale lag --output json` agrees with Kafka's own ConsumerGroupCommand.
+
+Three groups on two multi-partition topics: one with a live member, one
+whose members left after committing, one that joined but never committed.
+For every partition Kafka reports, lagscale must report the same committed
+offset (CURRENT-OFFSET, null for "-"), end offset (LOG-END-OFFSET) and, where
+Kafka computes one, the same lag.
+"""
+import json
+
+from e2e import (KAFKA, KAFKA_TOOL, Proc, check, commit, create_topic, describe_group,
+                 done, lagscale, produce, uid)
+
+a, b = uid("orders"), uid("payments")
+create_topic(a, 6)
+create_topic(b, 3)
+for p in range(6):
+    produce(a, 20 + 7 * p, p)
+for p in range(3):
+    produce(b, 15, p)
+
+with_members, no_members, never = uid("g-live"), uid("g-gone"), uid("g-never")
+
+# A group without members: offsets committed, nobody connected.
+commit(no_members, *[(a, p, 3 * p) for p in range(6)], (b, 0, 15), (b, 1, 4))
+
+# A group with a live member that consumed 30 messages and committed them.
+live = Proc([KAFKA_TOOL, "member", "-b", KAFKA, "-g", with_members, "-t", a, "-n", "30"])
+# A group whose member joined but never committed anything.
+idle = Proc([KAFKA_TOOL, "member", "-b", KAFKA, "-g", never, "-t", b, "-n", "0"])
+try:
+    check(live.wait_for(lambda out: "ready" in out, 60), "live member ready")
+    check(idle.wait_for(lambda out: "ready" in out, 60), "idle member ready")
+
+    for group, topics in ((with_members, [a]), (no_members, [a, b]), (never, [b])):
+        kafka, raw = describe_group(group)
+        check(len(kafka) > 0, "Kafka describes %s" % group, raw.stdout + raw.stderr)
+        args = ["lag", "--bootstrap-servers", KAFKA, "--group", group, "--output", "json"]
+        for t in topics:
+            args += ["--topic", t]
+        r = lagscale(*args)
+        check(r.returncode == 0, "lagscale lag %s exits 0" % group, r.stderr)
+        got = json.loads(r.stdout)
+        ours = {}
+        for t in got["topics"]:
+            for p in t["partitions"]:
+                ours[(t["topic"], p["partition"])] = (p["committed"], p["end"], p["lag"])
+        for key, (cur, end, lag) in sorted(kafka.items()):
+            mine = ours.get(key)
+            check(mine is not None, "%s %s:%d reported" % (group, key[0], key[1]))
+            if mine is None:
+                continue
+            check(mine[0] == cur, "%s %s:%d committed" % (group, *key),
+                  "lagscale %s, Kafka %s" % (mine[0], cur))
+            check(mine[1] == end, "%s %s:%d end offset" % (group, *key),
+                  "lagscale %s, Kafka %s" % (mine[1], end))
+            if lag is not None:
+                check(mine[2] == lag, "%s %s:%d lag" % (group, *key),
+                      "lagscale %s, Kafka %s" % (mine[2], lag))
+            else:
+                # No commit: lagscale counts 1 under the default `latest`.
+                check(mine[2] == 1, "%s %s:%d lag without commit" % (group, *key), str(mine))
+        check(got["partitionCount"] == len(ours), "%s partitionCount" % group)
+        check(got["totalLag"] == sum(v[2] for v in ours.values()), "%s totalLag" % group)
+
+    # Without --topic: every topic the group committed to (both for no_members).
+    r = lagscale("lag", "--bootstrap-servers", KAFKA, "--group", no_members, "--output", "json")
+    got = json.loads(r.stdout)
+    check(sorted(t["topic"] for t in got["topics"]) == sorted([a, b]),
+          "without --topic: the group's committed topics", r.stdout)
+finally:
+    live.stop()
+    idle.stop()
+done()
