@@ -64,8 +64,15 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	(void)rk;
-	(void)level;
+	struct ls_kafka *k = rd_kafka_opaque(rk);
+
+	/* Errors and warnings (syslog levels 0-4), such as a refused SASL
+	 * login, explain a failed round better than the round's own code. */
+	if (k && level <= 4) {
+		pthread_mutex_lock(&k->mu);
+		snprintf(k->last_error, sizeof(k->last_error), "%s", buf);
+		pthread_mutex_unlock(&k->mu);
+	}
 	ls_log(LS_LOG_DEBUG, NULL, "librdkafka %s: %s", fac, buf);
 }
 
@@ -723,9 +730,10 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 	if (err) {
 		char why[256];
 
+		/* Error callbacks are served by polling the handle. */
+		rd_kafka_poll(k->rk[meta_level], 100);
 		last_error(k, why, sizeof(why));
-		snprintf(errbuf, sizeof(errbuf), "cannot read metadata from \"%s\": %s (%s)",
-			 k->bootstrap, rd_kafka_err2str(err), why);
+		snprintf(errbuf, sizeof(errbuf), "%s: %s", rd_kafka_err2str(err), why);
 		r = err == RD_KAFKA_RESP_ERR__TIMED_OUT ? -ETIMEDOUT : -EIO;
 		goto cluster_fail;
 	}
@@ -786,7 +794,8 @@ cluster_fail:
 		s->partition_count = -1;
 		s->produce_rate = -1;
 		s->consume_rate = -1;
-		snprintf(s->errmsg, sizeof(s->errmsg), "Kafka cluster \"%s\": %s", k->name, errbuf);
+		snprintf(s->errmsg, sizeof(s->errmsg), "Kafka cluster \"%s\" at %s: %s", k->name,
+			 k->bootstrap, errbuf);
 	}
 	ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": %s", k->name, errbuf);
 	/* A cluster that does not answer metadata gets a fresh client. */

@@ -36,7 +36,7 @@ struct ls_topic_offsets {
 struct ls_lag_snapshot {
 	int64_t time_ms; /* monotonic ms of the read; virtual ms in the simulator */
 	int err;	 /* 0, or a negative errno: the read failed, nothing below is known */
-	char errmsg[256];
+	char errmsg[512];
 	struct ls_topic_offsets *topics; /* sorted by name */
 	size_t n_topics;
 	int64_t total_lag;
