@@ -40,8 +40,8 @@
 #define TOPIC	   "orders"
 #define GROUP	   "order-processor"
 #define TICK_MS	   10
-#define COMMIT_MS  25
-#define WARMUP_MS  2000
+#define COMMIT_MS  10
+#define WARMUP_MAX_MS 15000
 
 /* The perfect-storm curve (test/scenarios/perfect-storm.yaml) on a topic a
  * laptop's in-process consumers can serve: 24 partitions, 500 msgs/s per
@@ -69,6 +69,13 @@ static const char demo_scenario[] =
 	"    targetDrainTime: 2m\n"
 	"    perReplicaRate: auto\n";
 
+static const char *const demo_topics[] = {TOPIC};
+static const struct ls_kafka_query demo_query = {
+	.group = GROUP,
+	.topics = demo_topics,
+	.n_topics = 1,
+};
+
 static volatile sig_atomic_t interrupted;
 
 static void on_interrupt(int sig)
@@ -79,13 +86,13 @@ static void on_interrupt(int sig)
 
 /* The shared clock: virtual ms since the start. */
 struct demo_clock {
-	int64_t start_real_ms;
+	atomic_llong start_real_ms; /* set by the main thread when the story starts */
 	double scale; /* virtual per real */
 };
 
 static int64_t vnow(const struct demo_clock *c)
 {
-	return (int64_t)((double)(ls_clock_mono_ms() - c->start_real_ms) * c->scale);
+	return (int64_t)((double)(ls_clock_mono_ms() - atomic_load(&c->start_real_ms)) * c->scale);
 }
 
 /*
@@ -307,17 +314,19 @@ struct producer {
 static void *producer_main(void *arg)
 {
 	struct producer *p = arg;
-	int64_t last = vnow(p->clock);
+	int64_t last = ls_clock_mono_ms();
 	double owed = 0;
 	int next_part = 0;
 
 	while (!atomic_load(&p->stop)) {
-		int64_t now = vnow(p->clock);
-		double rate = ls_scenario_produce_rate(p->sc, now);
+		int64_t real = ls_clock_mono_ms();
+		double rate = ls_scenario_produce_rate(p->sc, vnow(p->clock));
 		long long n;
 
-		owed += rate * (double)(now - last) / 1000.0 / p->msg_scale;
-		last = now;
+		/* Real time drives the amount, so the clock's start may move
+		 * (the warm-up) without a burst. */
+		owed += rate * (double)(real - last) * p->clock->scale / 1000.0 / p->msg_scale;
+		last = real;
 		n = (long long)owed;
 		owed -= (double)n;
 		/* Round-robin, as a keyless producer spreads messages. */
@@ -535,14 +544,30 @@ int ls_cmd_demo(int argc, char **argv)
 	replicas_set(&reps, sc->initial_replicas, 0);
 	if (fleet_start(&fleet, sc->policy.max_replicas) < 0)
 		goto out;
-	fleet_resize(&fleet, sc->initial_replicas);
-	/* "Your system is running smoothly": producer and consumers run at
-	 * the base rate for a moment before the story's clock starts. */
-	clk.start_real_ms = ls_clock_mono_ms() + WARMUP_MS;
+	/* "Your system is running smoothly": the producer runs at the base
+	 * rate and every consumer of the pool takes partitions once, so all
+	 * are connected, until they keep up; then the story's clock starts
+	 * with the initial replicas. */
+	atomic_store(&clk.start_real_ms, ls_clock_mono_ms() + WARMUP_MAX_MS);
+	fleet_resize(&fleet, fleet.pool);
 	if (pthread_create(&prod.thread, NULL, producer_main, &prod) != 0)
 		goto out;
 	producer_started = true;
-	ls_clock_sleep_ms(WARMUP_MS);
+	for (int64_t until = ls_clock_mono_ms() + WARMUP_MAX_MS;
+	     ls_clock_mono_ms() < until && !interrupted;) {
+		struct ls_lag_snapshot s;
+		int64_t lag;
+
+		ls_clock_sleep_ms(200);
+		ls_kafka_collect(kafka, &demo_query, 1, 2000, &s);
+		lag = s.err ? -1 : s.total_lag;
+		ls_lag_snapshot_release(&s);
+		/* Within about a second of production: caught up. */
+		if (lag >= 0 && (double)lag * prod.msg_scale <= ls_scenario_produce_rate(sc, 0))
+			break;
+	}
+	fleet_resize(&fleet, sc->initial_replicas);
+	atomic_store(&clk.start_real_ms, ls_clock_mono_ms());
 
 	while (!interrupted) {
 		int64_t now = vnow(&clk);
@@ -560,10 +585,7 @@ int ls_cmd_demo(int argc, char **argv)
 			struct ls_decision d;
 			struct ls_series_point pt;
 
-			ls_kafka_collect(kafka, &(struct ls_kafka_query){.group = GROUP,
-									 .topics = (const char *[]){TOPIC},
-									 .n_topics = 1},
-					 1, 2000, &snap);
+			ls_kafka_collect(kafka, &demo_query, 1, 2000, &snap);
 			if (!snap.err) {
 				to_virtual(&snap, now, prod.msg_scale);
 				ls_lag_snapshot_compute(&snap, sc->policy.offset_reset);

@@ -26,6 +26,9 @@
 /* Lag worth this many seconds of consumption means the replicas never ran
  * out of work during the interval: they were saturated. */
 #define LS_SATURATED_BACKLOG_S 5.0
+/* A learned per-replica rate loses half its weight in this time unless a
+ * new saturated sample confirms it. */
+#define LS_RATE_HALF_LIFE_MS (6 * 3600 * 1000LL)
 /* Two saturated intervals in a row within this fraction of each other:
  * the replicas had all started, the sample is the capacity. */
 #define LS_SETTLED_FRACTION 0.1
@@ -80,7 +83,8 @@ struct ls_policy_state {
 
 	struct ls_rate_sample samples[LS_RATE_MAX_SAMPLES]; /* ring */
 	size_t n_samples, first_sample;
-	double rate_estimate; /* last saturated estimate, sticky; 0 none */
+	double rate_estimate; /* last saturated estimate, fading; 0 none */
+	int64_t rate_estimate_ms; /* when rate_estimate was last brought up to date */
 	double lb_best;	      /* the highest lower bound ever seen; 0 none */
 	int32_t lb_replicas;  /* the replica count it was seen with */
 

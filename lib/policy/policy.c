@@ -334,7 +334,7 @@ enum rate_source { RATE_SET, RATE_LEARNED, RATE_LOWER_BOUND, RATE_PRIOR };
  * interval).
  */
 static double rate_estimate(struct ls_policy_state *st, const struct ls_policy_params *p,
-			    enum rate_source *ret_src)
+			    int64_t now_ms, enum rate_source *ret_src)
 {
 	double sat = 0, lb = 0, est;
 	enum rate_source src;
@@ -352,7 +352,16 @@ static double rate_estimate(struct ls_policy_state *st, const struct ls_policy_p
 		if (!s->saturated && s->per_replica > lb)
 			lb = s->per_replica;
 	}
-	if (sat > 0)
+	/* A capacity once measured fades only slowly: a saturated-looking
+	 * interval can read low (a rebalance pauses every replica), and an
+	 * estimate too low keeps a target over-provisioned for good, while
+	 * one too high is corrected by the backlog term as soon as lag
+	 * appears. */
+	if (st->rate_estimate > 0)
+		st->rate_estimate *= pow(0.5, (double)(now_ms - st->rate_estimate_ms) /
+						      (double)LS_RATE_HALF_LIFE_MS);
+	st->rate_estimate_ms = now_ms;
+	if (sat > st->rate_estimate)
 		st->rate_estimate = sat;
 	if (st->rate_estimate > 0) {
 		est = st->rate_estimate;
@@ -492,7 +501,7 @@ static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_par
 	int ret, which;
 
 	lo = p->min_replicas > 1 ? p->min_replicas : 1;
-	rate = rate_estimate(st, p, &src);
+	rate = rate_estimate(st, p, in->now_ms, &src);
 	d->per_replica_rate = rate;
 
 	if (!d->active) {

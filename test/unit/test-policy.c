@@ -1,5 +1,6 @@
 /* test-policy.c - the decision engine, rule by rule (DESIGN.md section 5). */
 #include <check.h>
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -899,9 +900,11 @@ START_TEST(test_policy_rate_learns_per_replica_rate)
 	rate_round(st, &p, 90, 7000 + 75 * 1000, 7000 + 60 * 480 + 15 * 400, 8, 1000, 400, &d);
 	rate_round(st, &p, 105, 7000 + 90 * 1000, 7000 + 60 * 480 + 30 * 400, 8, 1000, 400, &d);
 	ck_assert_double_eq_tol(d.per_replica_rate, 120, 1e-9);
-	/* Long after the window the learned rate is kept. */
+	/* Long after the window the learned rate is kept, fading with a
+	 * half-life of 6 h from its last confirmation (t = 105 s). */
 	rate_round(st, &p, 3600, 50000010, 50000000, 8, 0, 0, &d);
-	ck_assert_double_eq_tol(d.per_replica_rate, 120, 1e-9);
+	ck_assert_double_eq_tol(d.per_replica_rate, 120 * pow(0.5, (3600 - 105) / 21600.0), 1e-6);
+	ck_assert_ptr_nonnull(strstr(d.reason, "(learned)"));
 	ls_policy_state_free(st);
 }
 END_TEST
