@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "policy/policy.h"
+#include "util/buf.h"
 
 void ls_series_init(struct ls_series *s)
 {
@@ -81,6 +82,63 @@ int ls_series_write_csv(const struct ls_series *s, const char *path)
 	r = ls_series_csv(s, &b);
 	if (r == 0)
 		r = ls_sim_write_file(path, ls_buf_str(&b), b.len);
+	ls_buf_release(&b);
+	return r;
+}
+
+static int parse_action(const char *name, int *ret)
+{
+	if (!*name) {
+		*ret = LS_SERIES_NO_ACTION;
+		return 0;
+	}
+	for (int a = LS_ACTION_NONE; a <= LS_ACTION_ERROR; a++) {
+		if (strcmp(name, ls_policy_action_name((enum ls_action)a)) == 0) {
+			*ret = a;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int ls_series_read_csv(const char *path, struct ls_series *s, char *errbuf, size_t errlen)
+{
+	struct ls_buf b;
+	char *line, *next;
+	int r, lineno = 0;
+
+	ls_buf_init(&b, 64 << 20);
+	r = ls_buf_read_file(&b, path);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
+		goto out;
+	}
+	for (line = b.data; line && *line; line = next) {
+		struct ls_series_point p;
+		long long lag;
+		char action[32] = "";
+		int n;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (++lineno == 1 || !*line)
+			continue; /* the header */
+		n = sscanf(line, "%lf,%lf,%lf,%lld,%lf,%d,%d,%31s", &p.t_s, &p.produce_rate,
+			   &p.consume_rate, &lag, &p.lag_seconds, &p.current_replicas,
+			   &p.desired_replicas, action);
+		if (n < 7 || parse_action(action, &p.action) < 0) {
+			snprintf(errbuf, errlen, "%s:%d: not a series line", path, lineno);
+			r = -EINVAL;
+			goto out;
+		}
+		p.lag = lag;
+		r = ls_series_append(s, &p);
+		if (r < 0)
+			goto out;
+	}
+	r = 0;
+out:
 	ls_buf_release(&b);
 	return r;
 }

@@ -47,6 +47,13 @@ int ls_series_csv(const struct ls_series *s, struct ls_buf *out);
 /* Writes the CSV to path ("-": stdout). 0 or a negative errno. */
 int ls_series_write_csv(const struct ls_series *s, const char *path);
 
+/*
+ * Reads a CSV written by ls_series_csv (the e2e closed-loop test records
+ * real runs in it) and appends its points to s. 0, -EINVAL naming the bad
+ * line in errbuf, or a negative errno when the file cannot be read.
+ */
+int ls_series_read_csv(const char *path, struct ls_series *s, char *errbuf, size_t errlen);
+
 /* Writes data to path atomically enough for a report ("-": stdout). */
 int ls_sim_write_file(const char *path, const char *data, size_t len);
 

@@ -8,11 +8,16 @@
  *   kafka-tool commit  -b B -g GROUP TOPIC:PART:OFFSET...
  *   kafka-tool member  -b B -g GROUP -t TOPIC [-n CONSUME]
  *   kafka-tool consume -b B -g GROUP -t TOPIC --rate MSGS_PER_S
+ *   kafka-tool curve   -b B -t TOPIC --scenario FILE
  *
  * Every command takes -X key=value for librdkafka properties. `member`
  * consumes CONSUME messages, commits, pauses, prints "ready" and stays in
  * the group until SIGTERM or SIGINT. `consume` processes at a fixed rate and
  * commits once a second, until SIGTERM (a replica in the closed-loop test).
+ * `curve` produces following a scenario file's produce curve (the format of
+ * `lagscale simulate`), in real time, until the scenario's duration, and
+ * prints "SECONDS PRODUCED" once a second (the cumulative count, for the
+ * age of the oldest unconsumed message).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +28,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "config/scenario.h"
 
 static volatile sig_atomic_t stop;
 
@@ -55,7 +62,7 @@ static void set(rd_kafka_conf_t *conf, const char *k, const char *v)
 }
 
 struct opts {
-	const char *bootstrap, *topic, *group, *txid;
+	const char *bootstrap, *topic, *group, *txid, *scenario;
 	int partition;
 	long long count;
 	double rate;
@@ -257,6 +264,54 @@ static int cmd_consume(const struct opts *o)
 	return 0;
 }
 
+static int cmd_curve(const struct opts *o)
+{
+	rd_kafka_conf_t *conf = conf_from(o);
+	struct ls_scenario *sc = NULL;
+	struct ls_diag diag;
+	long long start, last_print = 0, produced = 0;
+	double owed = 0;
+	rd_kafka_t *rk;
+	char err[512];
+
+	ls_diag_init(&diag);
+	if (!o->scenario || ls_scenario_load(o->scenario, &sc, &diag) < 0)
+		die("--scenario", diag.n ? diag.msgs[0] : "required");
+	set(conf, "linger.ms", "5");
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (!rk)
+		die("producer", err);
+	start = now_ms();
+	for (long long last = start; !stop;) {
+		long long t = now_ms() - start;
+		double rate = ls_scenario_produce_rate(sc, t);
+
+		if (t >= sc->duration_ms)
+			break;
+		owed += rate * (double)(now_ms() - last) / 1000.0;
+		last = now_ms();
+		for (; owed >= 1; owed -= 1) {
+			if (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(o->topic),
+					      RD_KAFKA_V_VALUE("curve", 5),
+					      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					      RD_KAFKA_V_END) == 0)
+				produced++;
+		}
+		rd_kafka_poll(rk, 0);
+		if (t - last_print >= 1000) {
+			printf("%.3f %lld\n", (double)t / 1000.0, produced);
+			fflush(stdout);
+			last_print = t;
+		}
+		usleep(5000);
+	}
+	rd_kafka_flush(rk, 30000);
+	rd_kafka_destroy(rk);
+	ls_scenario_free(sc);
+	ls_diag_release(&diag);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -264,6 +319,7 @@ int main(int argc, char **argv)
 		{"abort", no_argument, NULL, 'A'},
 		{"open", no_argument, NULL, 'O'},
 		{"rate", required_argument, NULL, 'r'},
+		{"scenario", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	struct opts o = {.partition = -1, .count = 0};
@@ -271,7 +327,7 @@ int main(int argc, char **argv)
 	int c;
 
 	if (argc < 2)
-		die("usage", "kafka-tool produce|commit|member|consume ...");
+		die("usage", "kafka-tool produce|commit|member|consume|curve ...");
 	cmd = argv[1];
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -305,6 +361,9 @@ int main(int argc, char **argv)
 		case 'r':
 			o.rate = strtod(optarg, NULL);
 			break;
+		case 's':
+			o.scenario = optarg;
+			break;
 		case 'X': {
 			char *eq = strchr(optarg, '=');
 
@@ -330,6 +389,8 @@ int main(int argc, char **argv)
 		return cmd_member(&o);
 	if (strcmp(cmd, "consume") == 0)
 		return cmd_consume(&o);
+	if (strcmp(cmd, "curve") == 0)
+		return cmd_curve(&o);
 	die("usage", cmd);
 	return 2;
 }
