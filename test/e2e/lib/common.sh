@@ -1,0 +1,214 @@
+# shellcheck shell=bash
+# Shared settings and helpers of test/e2e/env (sourced, not run).
+
+# --- ports (all on 127.0.0.1; each one overridable) -------------------------
+KAFKA_PORT=${LAGSCALE_E2E_KAFKA_PORT:-39092}
+KAFKA_SASL_SSL_PORT=${LAGSCALE_E2E_KAFKA_SASL_SSL_PORT:-39093}
+KAFKA_CONTROLLER_PORT=${LAGSCALE_E2E_KAFKA_CONTROLLER_PORT:-39094}
+ETCD_PORT=${LAGSCALE_E2E_ETCD_PORT:-32379}
+ETCD_PEER_PORT=${LAGSCALE_E2E_ETCD_PEER_PORT:-32380}
+APISERVER_PORT=${LAGSCALE_E2E_APISERVER_PORT:-36443}
+KCM_PORT=${LAGSCALE_E2E_KCM_PORT:-36444}
+WITH_KCM=${LAGSCALE_E2E_WITH_KCM:-1}
+
+# --- readiness timeouts (seconds) ------------------------------------------
+KAFKA_TIMEOUT=${LAGSCALE_E2E_KAFKA_TIMEOUT:-120}
+ETCD_TIMEOUT=${LAGSCALE_E2E_ETCD_TIMEOUT:-60}
+APISERVER_TIMEOUT=${LAGSCALE_E2E_APISERVER_TIMEOUT:-120}
+KCM_TIMEOUT=${LAGSCALE_E2E_KCM_TIMEOUT:-90}
+
+# --- layout of the cache ----------------------------------------------------
+BIN="$H/bin"          # built Go binaries (+ .stamp files)
+PKI="$H/pki"          # CAs, certificates, keys, tokens, SCRAM password
+RUN="$H/run"          # data directories, configs, pid files
+LOGS="$H/logs"        # one log per server
+ENV_FILE="$H/env"
+LOCK_FILE="$H/lock"
+mkdir -p "$BIN" "$PKI" "$RUN" "$LOGS"
+
+ALL_COMPONENTS=(kafka etcd kube-apiserver kube-controller-manager)
+
+log() { printf '[e2e-env] %s\n' "$*" >&2; }
+die() { printf '[e2e-env] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Run "$@" holding an exclusive lock on $LOCK_FILE (fd 9), so that concurrent
+# `up`/`down`/`build` calls run one after the other. Servers are started with
+# fd 9 closed so that they do not hold the lock.
+with_lock() {
+  exec 9>>"$LOCK_FILE"
+  if ! flock -n 9; then
+    log "waiting for the lock $LOCK_FILE (another env command is running)"
+    flock -w "${LAGSCALE_E2E_LOCK_TIMEOUT:-3600}" 9 || die "timed out waiting for $LOCK_FILE"
+  fi
+  "$@"
+}
+
+# --- tools ------------------------------------------------------------------
+GO=${LAGSCALE_E2E_GO:-}
+if [ -z "$GO" ]; then
+  if [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; else GO=$(command -v go || true); fi
+fi
+JAVA=${LAGSCALE_E2E_JAVA:-$(command -v java || true)}
+KCAT=$(command -v kcat || command -v kafkacat || true)
+
+APT_UPDATED=0
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  command -v apt-get >/dev/null || die "missing packages ($*) and no apt-get"
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  log "installing Debian packages: $*"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ $APT_UPDATED = 0 ]; then
+    $sudo apt-get update -qq >&2 || log "apt-get update failed (continuing)"
+    APT_UPDATED=1
+  fi
+  $sudo apt-get install -y -qq --no-install-recommends "$@" >&2 || die "apt-get install $* failed"
+}
+
+# Install whatever is missing: kcat (uses the system librdkafka 2.0.2),
+# librdkafka-dev, openssl, curl, flock, a JDK >= 17 and Maven.
+ensure_tools() {
+  local pkgs=()
+  command -v openssl >/dev/null || pkgs+=(openssl)
+  command -v curl >/dev/null || pkgs+=(curl ca-certificates)
+  command -v flock >/dev/null || pkgs+=(util-linux)
+  command -v setsid >/dev/null || pkgs+=(util-linux)
+  command -v kcat >/dev/null || command -v kafkacat >/dev/null || pkgs+=(kcat)
+  [ -f /usr/include/librdkafka/rdkafka.h ] || pkgs+=(librdkafka-dev)
+  if [ -z "$JAVA" ] || ! "$JAVA" -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then
+    pkgs+=(openjdk-17-jre-headless)
+  fi
+  command -v mvn >/dev/null || pkgs+=(maven)
+  apt_install "${pkgs[@]}"
+  JAVA=${LAGSCALE_E2E_JAVA:-$(command -v java)}
+  KCAT=$(command -v kcat || command -v kafkacat)
+  [ -n "$GO" ] && [ -x "$GO" ] || die "no Go toolchain (set LAGSCALE_E2E_GO); Go >= 1.26 is needed"
+}
+
+# --- processes ----------------------------------------------------------------
+pidfile() { echo "$RUN/$1.pid"; }
+
+# True if the pid file of component $1 names a live process that is ours
+# (its command line mentions the cache dir), so a recycled pid is never killed.
+pid_alive() {
+  local f pid
+  f=$(pidfile "$1")
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$H/" || return 1
+  # a zombie is not alive
+  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
+
+# start_daemon NAME CMD... : start CMD in its own session, detached, stdout and
+# stderr to $LOGS/NAME.log, and write its pid to $RUN/NAME.pid.
+start_daemon() {
+  local name=$1
+  shift
+  local logf="$LOGS/$name.log"
+  [ -f "$logf" ] && mv -f "$logf" "$logf.prev"
+  # The subshell closes every inherited fd above 2 (our lock on fd 9, and any
+  # pipe of a caller such as a test runner, which would otherwise wait for the
+  # servers to exit), then execs setsid, which execs the server without a
+  # fork (a background subshell is no process group leader): $! is the
+  # server's own pid.
+  (
+    for f in /proc/$BASHPID/fd/*; do
+      f=${f##*/}
+      [[ $f =~ ^[0-9]+$ ]] && ((f > 2)) && eval "exec $f>&-"
+    done
+    exec setsid "$@"
+  ) </dev/null >>"$logf" 2>&1 &
+  echo $! >"$(pidfile "$name")"
+  log "$name: started (pid $!, log $logf)"
+}
+
+# stop_component NAME: SIGTERM, wait up to 30 s, then SIGKILL. Idempotent.
+stop_component() {
+  local name=$1 f pid i
+  f=$(pidfile "$name")
+  if pid_alive "$name"; then
+    pid=$(cat "$f")
+    log "$name: stopping (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 300; i++)); do
+      pid_alive "$name" || break
+      sleep 0.1
+    done
+    if pid_alive "$name"; then
+      log "$name: still running after 30 s, SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do pid_alive "$name" || break; sleep 0.1; done
+    fi
+  fi
+  rm -f "$f"
+}
+
+# wait_ready NAME TIMEOUT CHECK...: poll CHECK until it succeeds; fail with the
+# log path if the process dies or TIMEOUT passes.
+wait_ready() {
+  local name=$1 timeout=$2 t0=$SECONDS
+  shift 2
+  while ! "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$name"; then
+      tail -n 30 "$LOGS/$name.log" >&2 || true
+      die "$name exited during startup; log: $LOGS/$name.log"
+    fi
+    if ((SECONDS - t0 >= timeout)); then
+      tail -n 30 "$LOGS/$name.log" >&2 || true
+      die "$name not ready after ${timeout} s; log: $LOGS/$name.log"
+    fi
+    sleep 0.5
+  done
+  log "$name: ready in $((SECONDS - t0)) s"
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+require_ports_free() {
+  local name=$1 p
+  shift
+  for p in "$@"; do
+    port_free "$p" || die "$name: port 127.0.0.1:$p is already in use by another process (override it, see test/e2e/README.md)"
+  done
+}
+
+# --- env file ---------------------------------------------------------------------
+write_env_file() {
+  local tmp="$ENV_FILE.tmp.$$"
+  {
+    echo "# lagscale e2e environment; written by $ENV_CMD up"
+    envline LAGSCALE_E2E_HOME "$H"
+    envline LAGSCALE_E2E_ENV "$ENV_CMD"
+    envline LAGSCALE_E2E_LOGS "$LOGS"
+    envline LAGSCALE_E2E_KAFKA_VERSION "$KAFKA_VERSION"
+    envline LAGSCALE_E2E_KAFKA "127.0.0.1:$KAFKA_PORT"
+    envline LAGSCALE_E2E_KAFKA_SASL_SSL "127.0.0.1:$KAFKA_SASL_SSL_PORT"
+    envline LAGSCALE_E2E_KAFKA_CA "$PKI/kafka-ca.crt"
+    envline LAGSCALE_E2E_SCRAM_MECHANISM SCRAM-SHA-512
+    envline LAGSCALE_E2E_SCRAM_USER "$SCRAM_USER"
+    envline LAGSCALE_E2E_SCRAM_PASSWORD "$(cat "$PKI/scram-password")"
+    envline LAGSCALE_E2E_KAFKA_CLASSPATH "$KAFKA_CLASSPATH"
+    envline LAGSCALE_E2E_KAFKA_PIDFILE "$(pidfile kafka)"
+    envline LAGSCALE_E2E_LIBRDKAFKA_SCRAM_OK "$(librdkafka_scram_ok && echo 1 || echo 0)"
+    envline LAGSCALE_E2E_JAVA "$JAVA"
+    envline LAGSCALE_E2E_KCAT "$KCAT"
+    envline LAGSCALE_E2E_KUBE_VERSION "$KUBE_VERSION"
+    envline LAGSCALE_E2E_ETCD "http://127.0.0.1:$ETCD_PORT"
+    envline LAGSCALE_E2E_APISERVER "https://127.0.0.1:$APISERVER_PORT"
+    envline LAGSCALE_E2E_KUBE_CA "$PKI/kube-ca.crt"
+    envline LAGSCALE_E2E_ADMIN_TOKEN "$(token_of admin)"
+    envline LAGSCALE_E2E_LAGSCALE_TOKEN "$(token_of lagscale)"
+    envline LAGSCALE_E2E_KUBECONFIG "$PKI/admin.kubeconfig"
+    envline LAGSCALE_E2E_KUBECONFIG_LAGSCALE "$PKI/lagscale.kubeconfig"
+    envline LAGSCALE_E2E_KUBECTL "$BIN/kubectl"
+    envline LAGSCALE_E2E_HELM "$BIN/helm"
+    envline LAGSCALE_E2E_HAS_KCM "$WITH_KCM"
+  } >"$tmp"
+  mv -f "$tmp" "$ENV_FILE"
+}
+
+envline() { printf 'export %s=%q\n' "$1" "$2"; }
