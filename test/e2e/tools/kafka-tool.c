@@ -244,9 +244,17 @@ static int cmd_consume(const struct opts *o)
 		long long allowed = (long long)((double)(now_ms() - start) * o->rate / 1000.0);
 		rd_kafka_message_t *m;
 
+		/* A replica does not save up idle time (a rebalance, an empty
+		 * topic) beyond a second's worth of work. */
+		if (allowed - done > (long long)o->rate) {
+			start = now_ms() - (long long)((double)(done + (long long)o->rate) * 1000.0 /
+						      o->rate);
+			allowed = done + (long long)o->rate;
+		}
+
 		if (done >= allowed) {
-			/* Keep the membership alive while waiting for budget. */
-			rd_kafka_poll(rk, 0);
+			/* At capacity. Heartbeats run in librdkafka's threads;
+			 * the poll below comes well within max.poll.interval.ms. */
 			usleep(2000);
 		} else if ((m = rd_kafka_consumer_poll(rk, 100))) {
 			if (!m->err)
