@@ -2,6 +2,7 @@
 #include "controller/controller.h"
 
 #include <errno.h>
+#include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,10 @@
 
 #include "controller/sources.h"
 #include "kafka/kafka.h"
+#include "kube/kube.h"
+#include "kube/leader.h"
+#include "metrics/app.h"
+#include "metrics/server.h"
 #include "util/backoff.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -24,6 +29,15 @@ struct scaler_rt {
 	int64_t next_due_ms;
 	int32_t current;
 	bool failing; /* the last read failed: log the recovery once */
+	struct ls_metrics_scaler *metrics; /* NULL when it could not be allocated */
+	/* Kubernetes: the last failure of each kind, so each is logged once
+	 * (and its end too); the target's uid for Events. */
+	char read_err[256];
+	char write_err[256];
+	bool pause_warned;
+	bool fallback_seen; /* FallbackActivated was recorded for this spell */
+	bool have_current;  /* current holds replicas read from the cluster */
+	char uid[64];
 };
 
 /* One round of one cluster, run on a collector thread. */
@@ -37,6 +51,9 @@ struct cluster_rt {
 	struct ls_lag_snapshot *snaps;
 	size_t n_due;
 	int64_t timeout_ms;
+	int64_t started_ms;		    /* monotonic start and end of the round */
+	int64_t finished_ms;
+	struct ls_metrics_cluster *metrics; /* NULL when it could not be allocated */
 };
 
 struct ls_controller {
@@ -45,9 +62,237 @@ struct ls_controller {
 	struct scaler_rt *scalers;
 	struct cluster_rt *clusters;
 	uint64_t rng;
+	/* Metrics belong to the loop's thread; the text rendered from them is
+	 * handed to the HTTP server (if any) once per round. */
+	struct ls_metrics_app *metrics;
+	struct ls_buf exposition;
+	bool metrics_dirty;
+	bool ready;
+	/* Kubernetes (NULL without a cluster): the loop's client, the Event
+	 * recorder, and the leader elector (NULL without leader election). */
+	struct ls_kube *kube;
+	struct ls_kube_recorder *events;
+	struct ls_kube_leader *leader;
+	bool leader_started;
+	bool leading;		 /* as last logged */
+	char holder[256];	 /* the leader seen last, as logged */
+	char leader_err[512];	 /* the elector's error, as logged */
+	char event_err[256];	 /* the last failure to record an Event, as logged */
 };
 
 static volatile sig_atomic_t never_stop;
+
+/* librdkafka may quote a property's value in an error: never a secret's. */
+static void scrub_secrets(char *msg, size_t size, const struct ls_config_cluster *cl)
+{
+	for (size_t i = 0; i < cl->n_props; i++)
+		if (ls_log_key_is_secret(cl->props[i].key))
+			ls_log_scrub(msg, size, cl->props[i].value);
+}
+
+/* The arrays one cluster's rounds use, sized for n_scalers. */
+static int cluster_arrays(struct cluster_rt *cl, size_t n_scalers)
+{
+	cl->due = calloc(n_scalers + 1, sizeof(*cl->due));
+	cl->queries = calloc(n_scalers + 1, sizeof(*cl->queries));
+	cl->snaps = calloc(n_scalers + 1, sizeof(*cl->snaps));
+	return cl->due && cl->queries && cl->snaps ? 0 : -ENOMEM;
+}
+
+static void cluster_free_arrays(struct cluster_rt *cl)
+{
+	free(cl->due);
+	free(cl->queries);
+	free(cl->snaps);
+	cl->due = NULL;
+	cl->queries = NULL;
+	cl->snaps = NULL;
+}
+
+static void cluster_release(struct cluster_rt *cl)
+{
+	ls_metrics_cluster_free(cl->metrics); /* never touched by the collector thread */
+	cl->metrics = NULL;
+	if (cl->abandoned)
+		return; /* its thread still uses these; the process exit frees them */
+	ls_kafka_free(cl->kafka);
+	cluster_free_arrays(cl);
+	memset(cl, 0, sizeof(*cl));
+}
+
+/* A scaler with no history: a fresh policy state, the assumed replicas. */
+static int scaler_init(struct ls_controller *c, struct scaler_rt *s,
+		       const struct ls_config_scaler *sc)
+{
+	const struct ls_policy_params *p = &sc->policy;
+
+	s->cfg = sc;
+	s->policy = ls_policy_state_new();
+	if (!s->policy)
+		return -ENOMEM;
+	s->current = c->opts.assume_replicas >= 0 ? c->opts.assume_replicas : p->min_replicas;
+	/* Spread the first rounds a little so scalers don't align. */
+	s->next_due_ms = 0;
+	if (!c->opts.once) {
+		int64_t spread = p->polling_interval_ms / 10;
+
+		if (spread > 1000)
+			spread = 1000;
+		s->next_due_ms =
+		    ls_clock_mono_ms() + (int64_t)ls_rand_below(&c->rng, (uint64_t)spread + 1);
+	}
+	return 0;
+}
+
+static void scaler_release(struct scaler_rt *s)
+{
+	ls_policy_state_free(s->policy);
+	ls_lag_snapshot_release(&s->prev);
+	ls_metrics_scaler_free(s->metrics);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The metric series of a scaler and of a cluster. Without them lagscale
+ * still scales: a failure only leaves the series out. */
+static void scaler_metrics(struct ls_controller *c, struct scaler_rt *s)
+{
+	char target[512];
+
+	snprintf(target, sizeof(target), "%s/%s", s->cfg->target.kind, s->cfg->target.name);
+	if (ls_metrics_scaler_new(c->metrics, s->cfg->name, s->cfg->target.namespace_, target,
+				  &s->metrics) < 0)
+		ls_log(LS_LOG_DEBUG, s->cfg->name, "no memory for the scaler's metrics");
+}
+
+static void cluster_metrics(struct ls_controller *c, struct cluster_rt *cl, const char *name)
+{
+	if (ls_metrics_cluster_new(c->metrics, name, &cl->metrics) < 0)
+		ls_log(LS_LOG_DEBUG, NULL, "no memory for the metrics of cluster \"%s\"", name);
+}
+
+/* /healthz fails after three of the shortest polling intervals without a
+ * finished round (DESIGN.md section 8). */
+static void health_limit(struct ls_controller *c)
+{
+	int64_t shortest = INT64_MAX;
+
+	if (!c->opts.server)
+		return;
+	for (size_t i = 0; i < c->cfg->n_scalers; i++)
+		if (c->cfg->scalers[i].policy.polling_interval_ms < shortest)
+			shortest = c->cfg->scalers[i].policy.polling_interval_ms;
+	if (shortest != INT64_MAX)
+		ls_metrics_server_set_stale_after(c->opts.server, 3 * shortest);
+}
+
+/* Renders the metrics once and hands the text to the HTTP server. */
+static void publish(struct ls_controller *c)
+{
+	c->metrics_dirty = false;
+	if (!c->opts.server)
+		return;
+	ls_buf_reset(&c->exposition);
+	if (ls_metrics_app_render(c->metrics, &c->exposition) < 0) {
+		ls_log(LS_LOG_DEBUG, NULL, "no memory to render the metrics");
+		return;
+	}
+	ls_metrics_server_publish(c->opts.server, &c->exposition);
+}
+
+/* The Kubernetes client, the Event recorder and the leader elector. No I/O. */
+static int kube_setup(struct ls_controller *c, char *errbuf, size_t errlen)
+{
+	const struct ls_config_leader *l = &c->cfg->leader;
+	struct ls_kube_options ko = {.stop = c->opts.stop};
+	struct ls_kube_leader_options lo = {
+		.namespace_ = l->namespace_,
+		.name = l->lease_name,
+		.params = {l->lease_duration_ms, l->renew_deadline_ms, l->retry_period_ms},
+	};
+	const char *pod = getenv("POD_NAME");
+	char instance[256] = "lagscale";
+	int r;
+
+	if (!c->opts.kube)
+		return 0;
+	r = ls_kube_new(c->opts.kube, &ko, &c->kube);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "Kubernetes: %s",
+			 r == -ENOMEM ? "out of memory" : "the server is not a URL");
+		return r;
+	}
+	/* reportingInstance: the pod (downward API), else the host. */
+	if (pod && pod[0])
+		snprintf(instance, sizeof(instance), "%s", pod);
+	else if (gethostname(instance, sizeof(instance)) < 0 || !instance[0])
+		snprintf(instance, sizeof(instance), "lagscale");
+	instance[sizeof(instance) - 1] = '\0';
+	r = ls_kube_recorder_new("lagscale.io/lagscale", instance, &c->events);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		return r;
+	}
+	/* Dry-run writes nothing, so it needs no Lease. */
+	if (!l->enabled || c->opts.dry_run)
+		return 0;
+	r = ls_kube_leader_new(c->opts.kube, &lo, &c->leader);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "leaderElection: %s",
+			 r == -EINVAL ? "needs a namespace, a leaseName and leaseDuration > "
+					"renewDeadline > retryPeriod"
+				      : "out of memory");
+		return r;
+	}
+	ls_metrics_app_set_leader(c->metrics, false);
+	return 0;
+}
+
+/* Logs (once each) becoming the leader, losing it, a new leader, an error. */
+static void leader_poll(struct ls_controller *c)
+{
+	struct ls_kube_leader_status st;
+	const struct ls_config_leader *l = &c->cfg->leader;
+
+	if (!c->leader || !c->leader_started)
+		return;
+	ls_kube_leader_status(c->leader, &st);
+	if (st.leading != c->leading) {
+		c->leading = st.leading;
+		if (st.leading)
+			ls_log(LS_LOG_INFO, NULL, "leading: holding lease \"%s/%s\" as \"%s\"",
+			       l->namespace_, l->lease_name, ls_kube_leader_identity(c->leader));
+		else
+			ls_log(LS_LOG_WARN, NULL,
+			       "not leading any more: lease \"%s/%s\" was not renewed in time or "
+			       "was taken; deciding without writing",
+			       l->namespace_, l->lease_name);
+		ls_controller_set_leader(c, st.leading);
+		publish(c);
+	}
+	if (!st.leading && strcmp(st.holder, c->holder) != 0) {
+		snprintf(c->holder, sizeof(c->holder), "%s", st.holder);
+		if (st.holder[0] && strcmp(st.holder, ls_kube_leader_identity(c->leader)) != 0)
+			ls_log(LS_LOG_INFO, NULL,
+			       "following: lease \"%s/%s\" is held by \"%s\"; deciding without "
+			       "writing",
+			       l->namespace_, l->lease_name, st.holder);
+	}
+	if (strcmp(st.errmsg, c->leader_err) != 0) {
+		/* Without the Lease nothing is written: say how to get one. */
+		if (st.errmsg[0] && (st.error == -ENOENT || st.error == -EACCES))
+			ls_log(LS_LOG_ERROR, NULL,
+			       "leader election: %s; nothing is written until this works (create "
+			       "namespace \"%s\" or set leaderElection.namespace, grant "
+			       "get/create/update on leases there, or set leaderElection.enabled: "
+			       "false)",
+			       st.errmsg, l->namespace_);
+		else if (st.errmsg[0])
+			ls_log(LS_LOG_WARN, NULL, "leader election: %s", st.errmsg);
+		else if (c->leader_err[0])
+			ls_log(LS_LOG_INFO, NULL, "leader election works again");
+		snprintf(c->leader_err, sizeof(c->leader_err), "%s", st.errmsg);
+	}
+}
 
 int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_options *opts,
 		      struct ls_controller **ret, char *errbuf, size_t errlen)
@@ -61,49 +306,44 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 	c->opts = *opts;
 	if (!c->opts.stop)
 		c->opts.stop = &never_stop;
+	ls_buf_init(&c->exposition, 0);
 	c->rng = (uint64_t)ls_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
 	c->scalers = calloc(cfg->n_scalers + 1, sizeof(*c->scalers));
 	c->clusters = calloc(cfg->n_clusters + 1, sizeof(*c->clusters));
 	if (!c->scalers || !c->clusters)
 		goto fail;
+	r = ls_metrics_app_new(LS_VERSION, rd_kafka_version_str(), &c->metrics);
+	if (r < 0)
+		goto fail;
+	/* Until leader election says otherwise, this instance acts. */
+	ls_metrics_app_set_leader(c->metrics, true);
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
 		struct cluster_rt *cl = &c->clusters[i];
 		char err[384];
 
-		cl->due = calloc(cfg->n_scalers + 1, sizeof(*cl->due));
-		cl->queries = calloc(cfg->n_scalers + 1, sizeof(*cl->queries));
-		cl->snaps = calloc(cfg->n_scalers + 1, sizeof(*cl->snaps));
-		if (!cl->due || !cl->queries || !cl->snaps)
+		r = cluster_arrays(cl, cfg->n_scalers);
+		if (r < 0)
 			goto fail;
 		r = ls_controller_kafka_new(&cfg->clusters[i], &cl->kafka, err, sizeof(err));
 		if (r < 0) {
+			scrub_secrets(err, sizeof(err), &cfg->clusters[i]);
 			snprintf(errbuf, errlen, "Kafka cluster \"%s\": %s", cfg->clusters[i].name,
 				 err);
 			goto fail;
 		}
+		cluster_metrics(c, cl, cfg->clusters[i].name);
 	}
 	for (size_t i = 0; i < cfg->n_scalers; i++) {
-		struct scaler_rt *s = &c->scalers[i];
-		const struct ls_policy_params *p = &cfg->scalers[i].policy;
-
-		s->cfg = &cfg->scalers[i];
-		s->policy = ls_policy_state_new();
-		if (!s->policy) {
-			r = -ENOMEM;
+		r = scaler_init(c, &c->scalers[i], &cfg->scalers[i]);
+		if (r < 0)
 			goto fail;
-		}
-		s->current = opts->assume_replicas >= 0 ? opts->assume_replicas : p->min_replicas;
-		/* Spread the first rounds a little so scalers don't align. */
-		s->next_due_ms = 0;
-		if (!opts->once) {
-			int64_t spread = p->polling_interval_ms / 10;
-
-			if (spread > 1000)
-				spread = 1000;
-			s->next_due_ms = ls_clock_mono_ms() +
-					 (int64_t)ls_rand_below(&c->rng, (uint64_t)spread + 1);
-		}
+		scaler_metrics(c, &c->scalers[i]);
 	}
+	r = kube_setup(c, errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	health_limit(c);
+	publish(c);
 	*ret = c;
 	return 0;
 fail:
@@ -115,25 +355,39 @@ fail:
 
 void ls_controller_free(struct ls_controller *c)
 {
+	bool abandoned = false;
+
 	if (!c)
 		return;
+	/* Stops the election (releasing a Lease still held) first. */
+	ls_kube_leader_free(c->leader);
+	ls_kube_recorder_free(c->events);
+	ls_kube_free(c->kube);
 	for (size_t i = 0; c->clusters && i < c->cfg->n_clusters; i++) {
-		struct cluster_rt *cl = &c->clusters[i];
-
-		if (cl->abandoned)
-			continue; /* its thread still uses these; the process exit frees them */
-		ls_kafka_free(cl->kafka);
-		free(cl->due);
-		free(cl->queries);
-		free(cl->snaps);
+		abandoned = abandoned || c->clusters[i].abandoned;
+		cluster_release(&c->clusters[i]);
 	}
-	for (size_t i = 0; c->scalers && i < c->cfg->n_scalers; i++) {
-		ls_policy_state_free(c->scalers[i].policy);
-		ls_lag_snapshot_release(&c->scalers[i].prev);
-	}
-	free(c->clusters);
+	for (size_t i = 0; c->scalers && i < c->cfg->n_scalers; i++)
+		scaler_release(&c->scalers[i]);
+	ls_metrics_app_free(c->metrics);
+	ls_buf_release(&c->exposition);
+	/* A collector thread that outlived a stop still reads and writes its
+	 * cluster_rt: the array is left to the process exit. */
+	if (!abandoned)
+		free(c->clusters);
 	free(c->scalers);
 	free(c);
+}
+
+void ls_controller_set_leader(struct ls_controller *c, bool leader)
+{
+	ls_metrics_app_set_leader(c->metrics, leader);
+	c->metrics_dirty = true;
+}
+
+bool ls_controller_is_leader(const struct ls_controller *c)
+{
+	return !c->leader || ls_kube_leader_is_leader(c->leader);
 }
 
 static void *collect_thread(void *arg)
@@ -141,6 +395,7 @@ static void *collect_thread(void *arg)
 	struct cluster_rt *cl = arg;
 
 	ls_kafka_collect(cl->kafka, cl->queries, cl->n_due, cl->timeout_ms, cl->snaps);
+	cl->finished_ms = ls_clock_mono_ms();
 	return NULL;
 }
 
@@ -189,6 +444,178 @@ void ls_controller_print_decision(FILE *out, enum ls_output fmt, int64_t wall_ms
 	ls_buf_release(&b);
 }
 
+/* --- Kubernetes: read the target, set its replicas, record Events ------- */
+
+static struct ls_kube_target kube_target(const struct ls_config_scaler *sc)
+{
+	struct ls_kube_target t = {sc->target.api_version, sc->target.kind, sc->target.namespace_,
+				   sc->target.name};
+
+	return t;
+}
+
+/* "NAMESPACE/KIND/NAME", as the decisions name it. */
+static const char *target_name(const struct ls_config_scaler *sc, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s/%s", sc->target.namespace_, sc->target.kind, sc->target.name);
+	return out;
+}
+
+/* Records an Event on the scaler's target; only the leader does (dry-run
+ * sends it with ?dryRun=All). A failure is logged once and otherwise
+ * ignored: Events are for people, scaling goes on without them. */
+static void record_event(struct ls_controller *c, struct scaler_rt *s, const char *type,
+			 const char *reason, const char *action, const char *note)
+{
+	struct ls_kube_target t = kube_target(s->cfg);
+	struct ls_kube_event ev = {&t, s->uid, type, reason, action, note};
+	char what[512];
+	int r;
+
+	if (!c->kube || (!c->opts.dry_run && !ls_controller_is_leader(c)))
+		return;
+	r = ls_kube_event_record(c->events, c->kube, &ev, ls_clock_wall_ms(), ls_clock_mono_ms(),
+				 c->opts.dry_run);
+	if (r == 0) {
+		c->event_err[0] = '\0';
+		return;
+	}
+	if (strcmp(c->event_err, ls_kube_errmsg(c->kube)) != 0) {
+		snprintf(c->event_err, sizeof(c->event_err), "%s", ls_kube_errmsg(c->kube));
+		ls_log(LS_LOG_WARN, s->cfg->name, "recording event %s on \"%s\" failed: %s", reason,
+		       target_name(s->cfg, what, sizeof(what)), c->event_err);
+	}
+}
+
+/*
+ * Reads the target's replicas and pause annotations into in (and
+ * s->current). A failure is logged once, with the API's message, and
+ * returned; another scaler's target is not affected.
+ */
+static int read_target(struct ls_controller *c, struct scaler_rt *s, struct ls_policy_input *in)
+{
+	struct ls_kube_target t = kube_target(s->cfg);
+	struct ls_kube_scale ks;
+	char what[512];
+	int r;
+
+	target_name(s->cfg, what, sizeof(what));
+	r = ls_kube_scale_get(c->kube, &t, &ks);
+	if (r < 0) {
+		if (strcmp(s->read_err, ls_kube_errmsg(c->kube)) != 0) {
+			snprintf(s->read_err, sizeof(s->read_err), "%s", ls_kube_errmsg(c->kube));
+			ls_log(LS_LOG_ERROR, s->cfg->name, "cannot read \"%s\": %s", what,
+			       s->read_err);
+		}
+		ls_metrics_scaler_count_error(s->metrics, "scale");
+		return r;
+	}
+	if (s->read_err[0]) {
+		ls_log(LS_LOG_INFO, s->cfg->name, "reading \"%s\" works again", what);
+		s->read_err[0] = '\0';
+	}
+	if (ks.pause_error[0] && !s->pause_warned)
+		ls_log(LS_LOG_WARN, s->cfg->name, "\"%s\": %s; left alone as if paused", what,
+		       ks.pause_error);
+	s->pause_warned = ks.pause_error[0] != '\0';
+	snprintf(s->uid, sizeof(s->uid), "%s", ks.uid);
+	/* A follower learns the leader's changes as they show, so that its
+	 * rate limits are warm when it takes over. */
+	if (c->leader && s->have_current && ks.replicas != s->current &&
+	    !ls_controller_is_leader(c))
+		ls_policy_applied(s->policy, in->now_ms, s->current, ks.replicas);
+	s->have_current = true;
+	s->current = ks.replicas;
+	in->current_replicas = ks.replicas;
+	in->paused = ks.paused;
+	in->paused_replicas = ks.paused_replicas;
+	return 0;
+}
+
+/* The decision printed when the target could not be read: nothing is known
+ * of its replicas, so nothing is decided. */
+static void target_error_decision(const struct scaler_rt *s, const struct ls_lag_snapshot *snap,
+				  struct ls_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->action = LS_ACTION_ERROR;
+	d->current_replicas = s->current;
+	d->recommended_replicas = s->current;
+	d->desired_replicas = s->current;
+	d->total_lag = snap->err ? -1 : snap->total_lag;
+	d->scaling_lag = -1;
+	d->partition_count = snap->err ? -1 : snap->partition_count;
+	d->produce_rate = -1;
+	d->consume_rate = -1;
+	d->per_replica_rate = -1;
+	snprintf(d->reason, sizeof(d->reason), "cannot read the target: %s", s->read_err);
+}
+
+static const char *event_reason(const struct ls_decision *d, int32_t from)
+{
+	switch (d->action) {
+	case LS_ACTION_ACTIVATE:
+		return "Activated";
+	case LS_ACTION_DEACTIVATE:
+		return "Deactivated";
+	case LS_ACTION_FALLBACK:
+		return "FallbackActivated";
+	default:
+		return d->desired_replicas > from ? "ScaledUp" : "ScaledDown";
+	}
+}
+
+/*
+ * Sets the decided replicas on the cluster. Only the leader writes (a
+ * follower returns false at once); dry-run sends the patch with
+ * ?dryRun=All and changes nothing. Returns whether the replicas were
+ * changed; *failed when the patch was refused.
+ */
+static bool apply(struct ls_controller *c, struct scaler_rt *s, const struct ls_policy_input *in,
+		  const struct ls_decision *d, bool *failed)
+{
+	struct ls_kube_target t = kube_target(s->cfg);
+	int32_t from = s->current, to = d->desired_replicas;
+	char what[512], note[LS_KUBE_NOTE_MAX + 1];
+	bool dry = c->opts.dry_run;
+	int r;
+
+	if (!dry && !ls_controller_is_leader(c))
+		return false;
+	target_name(s->cfg, what, sizeof(what));
+	r = ls_kube_scale_set(c->kube, &t, to, dry);
+	if (r < 0) {
+		if (strcmp(s->write_err, ls_kube_errmsg(c->kube)) != 0) {
+			snprintf(s->write_err, sizeof(s->write_err), "%s", ls_kube_errmsg(c->kube));
+			ls_log(LS_LOG_ERROR, s->cfg->name,
+			       "cannot set the replicas of \"%s\" from %d to %d%s: %s", what, from, to,
+			       dry ? " (dry-run)" : "", s->write_err);
+		}
+		ls_metrics_scaler_count_error(s->metrics, "scale");
+		snprintf(note, sizeof(note), "setting replicas from %d to %d failed: %s", from, to,
+			 ls_kube_errmsg(c->kube));
+		record_event(c, s, "Warning", "ScaleFailed", "Scale", note);
+		*failed = true;
+		return false;
+	}
+	if (s->write_err[0]) {
+		ls_log(LS_LOG_INFO, s->cfg->name, "setting the replicas of \"%s\" works again",
+		       what);
+		s->write_err[0] = '\0';
+	}
+	ls_metrics_scaler_count_scale(s->metrics, from, to);
+	snprintf(note, sizeof(note), "replicas %d -> %d: %s", from, to, d->reason);
+	record_event(c, s, d->action == LS_ACTION_FALLBACK ? "Warning" : "Normal",
+		     event_reason(d, from), "Scale", note);
+	if (dry)
+		return false;
+	/* Paused: the change is the person's, not a step of the policy. */
+	if (d->action != LS_ACTION_PAUSED)
+		ls_policy_applied(s->policy, in->now_ms, from, to);
+	s->current = to;
+	return true;
+}
+
 /* Decides and acts for one scaler whose read has come back. */
 static int reconcile(struct ls_controller *c, struct scaler_rt *s, struct ls_lag_snapshot *snap)
 {
@@ -201,11 +628,16 @@ static int reconcile(struct ls_controller *c, struct scaler_rt *s, struct ls_lag
 		.paused_replicas = -1,
 	};
 	struct ls_decision d;
-	bool applied = false;
+	bool applied = false, failed = false;
 	int r;
 
 	if (!snap->err)
 		ls_lag_snapshot_rates(s->prev.time_ms ? &s->prev : NULL, snap);
+	/* Counts a failed read as a "collect" error; a good one updates the
+	 * lag series and the lag-seconds history. */
+	if (ls_metrics_scaler_observe_lag(s->metrics, snap) == -ENOMEM)
+		ls_log(LS_LOG_DEBUG, s->cfg->name, "no memory for some lag series");
+	c->metrics_dirty = true;
 	if (snap->err) {
 		if (!s->failing)
 			ls_log(LS_LOG_WARN, s->cfg->name, "reading lag failed: %s", snap->errmsg);
@@ -214,19 +646,40 @@ static int reconcile(struct ls_controller *c, struct scaler_rt *s, struct ls_lag
 		ls_log(LS_LOG_INFO, s->cfg->name, "reading lag works again");
 		s->failing = false;
 	}
+	/* With a cluster, the real replicas and pause annotations; without a
+	 * target nothing can be decided for this scaler (the others go on). */
+	if (c->kube && read_target(c, s, &in) < 0) {
+		target_error_decision(s, snap, &d);
+		failed = true;
+		goto print;
+	}
 	r = ls_policy_decide(s->policy, p, &in, &d);
 	if (r < 0) {
 		ls_log(LS_LOG_ERROR, s->cfg->name, "the policy refused the input: %s",
 		       strerror(-r));
+		ls_metrics_scaler_count_error(s->metrics, "decide");
 		return r;
 	}
-	if (d.desired_replicas != s->current) {
+	ls_metrics_scaler_observe_decision(s->metrics, d.current_replicas, d.recommended_replicas,
+					   d.desired_replicas, d.active, d.fallback);
+	if (d.desired_replicas != s->current && c->kube) {
+		applied = apply(c, s, &in, &d, &failed);
+	} else if (d.desired_replicas != s->current) {
+		ls_metrics_scaler_count_scale(s->metrics, s->current, d.desired_replicas);
 		/* Dry-run assumes the change was made, so the next decisions
 		 * follow from it as they would in the cluster. */
 		ls_policy_applied(s->policy, in.now_ms, s->current, d.desired_replicas);
 		s->current = d.desired_replicas;
 		applied = !c->opts.dry_run;
 	}
+	if (c->kube && snap->err)
+		record_event(c, s, "Warning", "LagReadFailed", "ReadLag", snap->errmsg);
+	/* Fallback without a change of replicas is worth an Event once. */
+	if (c->kube && d.fallback && !s->fallback_seen &&
+	    !(applied && d.action == LS_ACTION_FALLBACK))
+		record_event(c, s, "Warning", "FallbackActivated", "Scale", d.reason);
+	s->fallback_seen = d.fallback;
+print:
 	ls_controller_print_decision(c->opts.out ? c->opts.out : stdout, c->opts.output,
 				     ls_clock_wall_ms(), s->cfg, &d, applied);
 	if (!snap->err) {
@@ -234,7 +687,7 @@ static int reconcile(struct ls_controller *c, struct scaler_rt *s, struct ls_lag
 		s->prev = *snap;
 		memset(snap, 0, sizeof(*snap));
 	}
-	return d.action == LS_ACTION_ERROR || d.action == LS_ACTION_FALLBACK ? 1 : 0;
+	return d.action == LS_ACTION_ERROR || d.action == LS_ACTION_FALLBACK || failed ? 1 : 0;
 }
 
 static int64_t collect_timeout(const struct ls_controller *c, const struct cluster_rt *cl)
@@ -273,6 +726,7 @@ static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 		if (cl->n_due == 0)
 			continue;
 		cl->timeout_ms = collect_timeout(c, cl);
+		cl->started_ms = ls_clock_mono_ms();
 		if (pthread_create(&cl->thread, NULL, collect_thread, cl) != 0) {
 			/* No thread to spare: collect on this one instead. */
 			collect_thread(cl);
@@ -316,6 +770,9 @@ static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 	for (size_t ci = 0; ci < c->cfg->n_clusters; ci++) {
 		struct cluster_rt *cl = &c->clusters[ci];
 
+		if (cl->n_due)
+			ls_metrics_cluster_observe_collect(
+			    cl->metrics, (double)(cl->finished_ms - cl->started_ms) / 1000.0);
 		for (size_t i = 0; i < cl->n_due; i++) {
 			struct scaler_rt *s = &c->scalers[cl->due[i]];
 			int64_t iv = s->cfg->policy.polling_interval_ms;
@@ -333,28 +790,280 @@ static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 	return 0;
 }
 
-int ls_controller_run(struct ls_controller *c)
+static bool reload_requested(const struct ls_controller *c)
+{
+	return c->opts.reload && *c->opts.reload;
+}
+
+/* A round finished: the metrics and /healthz say so, /readyz from the first. */
+static void round_done(struct ls_controller *c)
+{
+	if (c->metrics_dirty)
+		publish(c);
+	if (!c->opts.server)
+		return;
+	ls_metrics_server_tick(c->opts.server, ls_clock_mono_ms());
+	if (!c->ready) {
+		ls_metrics_server_set_ready(c->opts.server, true);
+		c->ready = true;
+	}
+}
+
+static int run_loop(struct ls_controller *c)
 {
 	bool any_error = false;
 
 	while (!*c->opts.stop) {
-		int64_t now = ls_clock_mono_ms(), next = INT64_MAX;
-		int r = round_once(c, now, &any_error);
+		int64_t now, next = INT64_MAX;
+		int r;
 
+		if (reload_requested(c))
+			return LS_CONTROLLER_RELOAD;
+		now = ls_clock_mono_ms();
+		r = round_once(c, now, &any_error);
 		if (r == -EINTR)
 			break;
 		if (r < 0)
 			return r;
+		round_done(c);
 		if (c->opts.once)
 			return any_error ? 1 : 0;
 		for (size_t i = 0; i < c->cfg->n_scalers; i++)
 			if (c->scalers[i].next_due_ms < next)
 				next = c->scalers[i].next_due_ms;
-		while (!*c->opts.stop && ls_clock_mono_ms() < next) {
+		while (!*c->opts.stop && !reload_requested(c) && ls_clock_mono_ms() < next) {
 			int64_t wait = next - ls_clock_mono_ms();
 
+			leader_poll(c);
 			ls_clock_sleep_ms(wait < STOP_POLL_MS ? wait : STOP_POLL_MS);
 		}
 	}
 	return 0;
+}
+
+int ls_controller_run(struct ls_controller *c)
+{
+	const struct ls_config_leader *l = &c->cfg->leader;
+	int r;
+
+	if (c->leader && !c->leader_started) {
+		r = ls_kube_leader_start(c->leader);
+		if (r < 0)
+			return r;
+		c->leader_started = true;
+		ls_log(LS_LOG_INFO, NULL, "leader election: lease \"%s/%s\", identity \"%s\"",
+		       l->namespace_, l->lease_name, ls_kube_leader_identity(c->leader));
+		/* A lone instance leads from its first round. */
+		ls_kube_leader_wait_first(c->leader, l->renew_deadline_ms);
+		leader_poll(c);
+	}
+	r = run_loop(c);
+	if (r != LS_CONTROLLER_RELOAD && c->leader && c->leader_started) {
+		/* Release the Lease now, so another instance takes over at
+		 * once instead of after leaseDuration. */
+		ls_kube_leader_stop(c->leader);
+		if (c->leading)
+			ls_log(LS_LOG_INFO, NULL, "released lease \"%s/%s\"", l->namespace_,
+			       l->lease_name);
+		c->leading = false;
+		ls_controller_set_leader(c, false);
+	}
+	return r;
+}
+
+/*
+ * Reload. A scaler keeps its history (policy state, last snapshot, replica
+ * count, schedule, metric series) only when nothing of it changed; any
+ * change may alter what its history means, so it starts fresh. A Kafka
+ * client is kept when its cluster's name, bootstrap servers and properties
+ * are all the same, so unchanged clusters keep their connections.
+ */
+static bool str_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool rules_eq(const struct ls_scaling_rules *a, const struct ls_scaling_rules *b)
+{
+	if (a->stabilization_window_ms != b->stabilization_window_ms || a->select != b->select ||
+	    a->n_policies != b->n_policies)
+		return false;
+	for (size_t i = 0; i < a->n_policies; i++)
+		if (a->policies[i].type != b->policies[i].type ||
+		    a->policies[i].value != b->policies[i].value ||
+		    a->policies[i].period_ms != b->policies[i].period_ms)
+			return false;
+	return true;
+}
+
+static bool policy_eq(const struct ls_policy_params *a, const struct ls_policy_params *b)
+{
+	return a->mode == b->mode && a->lag_threshold == b->lag_threshold &&
+	       a->activation_lag_threshold == b->activation_lag_threshold &&
+	       a->min_replicas == b->min_replicas && a->max_replicas == b->max_replicas &&
+	       a->idle_replicas == b->idle_replicas &&
+	       a->polling_interval_ms == b->polling_interval_ms &&
+	       a->cooldown_period_ms == b->cooldown_period_ms && a->tolerance == b->tolerance &&
+	       a->allow_idle_consumers == b->allow_idle_consumers &&
+	       a->limit_to_partitions_with_lag == b->limit_to_partitions_with_lag &&
+	       a->exclude_persistent_lag == b->exclude_persistent_lag &&
+	       a->scale_to_zero_on_invalid_offset == b->scale_to_zero_on_invalid_offset &&
+	       a->target_drain_time_ms == b->target_drain_time_ms &&
+	       a->per_replica_rate == b->per_replica_rate &&
+	       a->max_consume_rate == b->max_consume_rate && rules_eq(&a->scale_up, &b->scale_up) &&
+	       rules_eq(&a->scale_down, &b->scale_down) &&
+	       a->fallback_failure_threshold == b->fallback_failure_threshold &&
+	       a->fallback_replicas == b->fallback_replicas &&
+	       a->fallback_behavior == b->fallback_behavior && a->offset_reset == b->offset_reset;
+}
+
+static bool scaler_eq(const struct ls_config_scaler *a, const struct ls_config_scaler *b)
+{
+	const struct ls_config_scaler_kafka *ka = &a->kafka, *kb = &b->kafka;
+
+	if (!str_eq(a->name, b->name) || !str_eq(a->target.api_version, b->target.api_version) ||
+	    !str_eq(a->target.kind, b->target.kind) ||
+	    !str_eq(a->target.namespace_, b->target.namespace_) ||
+	    !str_eq(a->target.name, b->target.name) || !str_eq(ka->cluster, kb->cluster) ||
+	    !str_eq(ka->group, kb->group) || !str_eq(ka->topic_pattern, kb->topic_pattern) ||
+	    ka->n_topics != kb->n_topics || ka->partitions.n != kb->partitions.n ||
+	    ka->offset_reset != kb->offset_reset || ka->isolation != kb->isolation)
+		return false;
+	for (size_t i = 0; i < ka->n_topics; i++)
+		if (!str_eq(ka->topics[i], kb->topics[i]))
+			return false;
+	for (size_t i = 0; i < ka->partitions.n; i++)
+		if (ka->partitions.r[i][0] != kb->partitions.r[i][0] ||
+		    ka->partitions.r[i][1] != kb->partitions.r[i][1])
+			return false;
+	return policy_eq(&a->policy, &b->policy);
+}
+
+static bool cluster_eq(const struct ls_config_cluster *a, const struct ls_config_cluster *b)
+{
+	if (!str_eq(a->name, b->name) || !str_eq(a->bootstrap_servers, b->bootstrap_servers) ||
+	    a->n_props != b->n_props)
+		return false;
+	for (size_t i = 0; i < a->n_props; i++)
+		if (!str_eq(a->props[i].key, b->props[i].key) ||
+		    !str_eq(a->props[i].value, b->props[i].value))
+			return false;
+	return true;
+}
+
+int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, char *errbuf,
+			 size_t errlen)
+{
+	const struct ls_config *old = c->cfg;
+	struct scaler_rt *scalers = calloc(cfg->n_scalers + 1, sizeof(*scalers));
+	struct cluster_rt *clusters = calloc(cfg->n_clusters + 1, sizeof(*clusters));
+	/* Index of the old scaler/cluster each new one takes over, or SIZE_MAX. */
+	size_t *from_s = calloc(cfg->n_scalers + 1, sizeof(*from_s));
+	size_t *from_c = calloc(cfg->n_clusters + 1, sizeof(*from_c));
+	bool *kept_s = calloc(old->n_scalers + 1, sizeof(*kept_s));
+	bool *kept_c = calloc(old->n_clusters + 1, sizeof(*kept_c));
+	size_t n_kept = 0;
+	int r = -ENOMEM;
+
+	if (!scalers || !clusters || !from_s || !from_c || !kept_s || !kept_c)
+		goto fail;
+	/* Phase 1: everything that can fail, the running state untouched. */
+	for (size_t i = 0; i < cfg->n_clusters; i++) {
+		char err[384];
+
+		from_c[i] = SIZE_MAX;
+		for (size_t j = 0; j < old->n_clusters && from_c[i] == SIZE_MAX; j++)
+			if (!kept_c[j] && !c->clusters[j].abandoned &&
+			    cluster_eq(&old->clusters[j], &cfg->clusters[i])) {
+				from_c[i] = j;
+				kept_c[j] = true;
+			}
+		r = cluster_arrays(&clusters[i], cfg->n_scalers);
+		if (r < 0)
+			goto fail;
+		if (from_c[i] != SIZE_MAX)
+			continue;
+		r = ls_controller_kafka_new(&cfg->clusters[i], &clusters[i].kafka, err, sizeof(err));
+		if (r < 0) {
+			scrub_secrets(err, sizeof(err), &cfg->clusters[i]);
+			snprintf(errbuf, errlen, "Kafka cluster \"%s\": %s", cfg->clusters[i].name,
+				 err);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_scalers; i++) {
+		from_s[i] = SIZE_MAX;
+		for (size_t j = 0; j < old->n_scalers && from_s[i] == SIZE_MAX; j++)
+			if (!kept_s[j] && scaler_eq(&old->scalers[j], &cfg->scalers[i])) {
+				from_s[i] = j;
+				kept_s[j] = true;
+				n_kept++;
+			}
+		if (from_s[i] != SIZE_MAX)
+			continue;
+		r = scaler_init(c, &scalers[i], &cfg->scalers[i]);
+		if (r < 0)
+			goto fail;
+	}
+
+	/* Phase 2: cannot fail. Retire what is not carried over first, so the
+	 * series of a changed scaler are gone before its new ones exist (the
+	 * same labels would otherwise name the same series). */
+	for (size_t j = 0; j < old->n_scalers; j++)
+		if (!kept_s[j])
+			scaler_release(&c->scalers[j]);
+	for (size_t j = 0; j < old->n_clusters; j++)
+		if (!kept_c[j])
+			cluster_release(&c->clusters[j]);
+	for (size_t i = 0; i < cfg->n_clusters; i++) {
+		struct cluster_rt *cl = &clusters[i];
+
+		if (from_c[i] != SIZE_MAX) {
+			struct cluster_rt *o = &c->clusters[from_c[i]];
+
+			cl->kafka = o->kafka;
+			cl->metrics = o->metrics;
+			cluster_free_arrays(o);
+		} else {
+			cluster_metrics(c, cl, cfg->clusters[i].name);
+		}
+	}
+	for (size_t i = 0; i < cfg->n_scalers; i++) {
+		struct scaler_rt *s = &scalers[i];
+
+		if (from_s[i] != SIZE_MAX) {
+			*s = c->scalers[from_s[i]];
+			s->cfg = &cfg->scalers[i];
+		} else {
+			scaler_metrics(c, s);
+		}
+	}
+	free(c->scalers);
+	free(c->clusters);
+	c->scalers = scalers;
+	c->clusters = clusters;
+	c->cfg = cfg;
+	health_limit(c);
+	publish(c);
+	ls_log(LS_LOG_DEBUG, NULL, "reload: %zu scaler%s kept, %zu new or changed", n_kept,
+	       n_kept == 1 ? "" : "s", cfg->n_scalers - n_kept);
+	r = 0;
+	goto out;
+fail:
+	if (r == -ENOMEM)
+		snprintf(errbuf, errlen, "out of memory");
+	for (size_t i = 0; clusters && i < cfg->n_clusters; i++)
+		cluster_release(&clusters[i]); /* only what phase 1 made: kafka is NULL when kept */
+	for (size_t i = 0; scalers && i < cfg->n_scalers; i++)
+		scaler_release(&scalers[i]);
+	free(scalers);
+	free(clusters);
+out:
+	free(from_s);
+	free(from_c);
+	free(kept_s);
+	free(kept_c);
+	return r;
 }

@@ -8,6 +8,12 @@
  * signal handler sets) ends the loop within about 100 ms, even while a
  * collection round is still waiting on a broker.
  *
+ * Metrics (lib/metrics/app.h) are updated as the loop goes; with a server
+ * in the options, the exposition text is rendered once per round and
+ * published to it, each finished round is reported to /healthz (which fails
+ * after three of the shortest polling intervals without one) and the first
+ * makes /readyz pass.
+ *
  * Thread-safety: one thread drives a controller; it starts one short-lived
  * collector thread per cluster per round internally.
  */
@@ -24,6 +30,12 @@
 
 enum ls_output { LS_OUTPUT_TEXT = 0, LS_OUTPUT_JSON };
 
+/* ls_controller_run's answer to a reload request. */
+#define LS_CONTROLLER_RELOAD 2
+
+struct ls_metrics_server;
+struct ls_kube_config;
+
 struct ls_controller_options {
 	bool dry_run;		 /* print decisions, change nothing */
 	bool once;		 /* one round for every scaler, then return */
@@ -31,7 +43,20 @@ struct ls_controller_options {
 	enum ls_output output;
 	FILE *out;			   /* where decisions go; NULL: stdout */
 	volatile sig_atomic_t *stop;	   /* non-zero: return as soon as possible */
+	volatile sig_atomic_t *reload;	   /* non-zero: return LS_CONTROLLER_RELOAD between rounds */
+	struct ls_metrics_server *server;  /* /metrics /healthz /readyz, or NULL; borrowed */
 	int64_t collect_timeout_ms;	   /* per round; 0: min(10 s, pollingInterval) */
+	/*
+	 * The cluster (lib/kube), borrowed; NULL: none, only with dry_run
+	 * (current replicas assumed, as above). With it, every round reads
+	 * each target's /scale and pause annotations, and sets replicas with
+	 * a merge patch when the decision differs (dry_run: ?dryRun=All, so
+	 * the server validates and checks RBAC but persists nothing), and
+	 * records Events. With cfg->leader.enabled (and not dry_run) a Lease
+	 * elects the one instance that writes; the others decide all the
+	 * same and print "applied":false.
+	 */
+	const struct ls_kube_config *kube;
 };
 
 struct ls_controller;
@@ -47,9 +72,39 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 /*
  * Runs until *opts->stop, or one round with opts->once. Returns 0; with
  * once, 1 when any scaler's round ended in error (so `run --once` can exit
- * non-zero), or a negative errno when the loop itself cannot go on.
+ * non-zero); LS_CONTROLLER_RELOAD when *opts->reload was set (checked
+ * between rounds: the caller loads the new config, clears the flag, calls
+ * ls_controller_reload and runs again, the schedule going on where it
+ * was); or a negative errno when the loop itself cannot go on.
  */
 int ls_controller_run(struct ls_controller *c);
+
+/*
+ * Switches to cfg (which must outlive the controller, like the first one):
+ * scalers whose name and every setting are unchanged keep their history
+ * (policy state, previous snapshot, replicas, schedule, metric series);
+ * changed and new scalers start fresh; removed scalers' metric series
+ * disappear. Kafka clients of clusters with the same name, bootstrap
+ * servers and properties are kept, others are made anew. Call it between
+ * runs, from the thread that runs the loop. Returns 0, after which the
+ * controller no longer refers to the previous config (the caller may free
+ * it); -EINVAL with errbuf naming the cluster whose properties librdkafka
+ * refused, or -ENOMEM: the controller then goes on with the previous
+ * config, unchanged.
+ */
+int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, char *errbuf,
+			 size_t errlen);
+
+/* Sets lagscale_is_leader (1 from the start: without leader election, the
+ * only instance acts). For the leader elector. */
+void ls_controller_set_leader(struct ls_controller *c, bool leader);
+
+/*
+ * True when this instance may write (scale, Events): it holds the Lease,
+ * or leader election is not used (disabled, dry-run, no cluster). Any
+ * thread (it asks the elector, which is thread-safe).
+ */
+bool ls_controller_is_leader(const struct ls_controller *c);
 
 /* Frees everything; a client still stuck in a collector thread is left to
  * the process exit rather than waited for. _free(NULL) is a no-op. */

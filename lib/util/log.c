@@ -50,7 +50,23 @@ bool ls_log_enabled(enum ls_log_level level)
 	return level >= g_level;
 }
 
-void ls_logv(enum ls_log_level level, const char *scaler, const char *fmt, va_list ap)
+/* Appends s as a double-quoted value for the text format. */
+static void text_quote(struct ls_buf *b, const char *s)
+{
+	ls_buf_puts(b, "\"");
+	for (const char *p = s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			ls_buf_printf(b, "\\%c", *p);
+		else if (*p == '\n')
+			ls_buf_puts(b, "\\n");
+		else
+			ls_buf_append(b, p, 1);
+	}
+	ls_buf_puts(b, "\"");
+}
+
+static void log_line(enum ls_log_level level, const char *scaler, const struct ls_log_field *fields,
+		     size_t n_fields, const char *fmt, va_list ap)
 {
 	struct ls_buf line, msg;
 	char ts[40];
@@ -69,14 +85,41 @@ void ls_logv(enum ls_log_level level, const char *scaler, const char *fmt, va_li
 			ls_buf_puts(&line, ",\"scaler\":");
 			ls_buf_json_string(&line, scaler);
 		}
-		ls_buf_puts(&line, ",\"msg\":");
+		ls_buf_puts(&line, ",\"message\":");
 		ls_buf_json_string(&line, ls_buf_str(&msg));
+		if (n_fields) {
+			ls_buf_puts(&line, ",\"fields\":{");
+			for (size_t i = 0; i < n_fields; i++) {
+				const char *v = fields[i].value;
+
+				if (i)
+					ls_buf_puts(&line, ",");
+				ls_buf_json_string(&line, fields[i].key);
+				ls_buf_puts(&line, ":");
+				if (v)
+					ls_buf_json_string(&line,
+							   ls_log_redact_value(fields[i].key, v));
+				else
+					ls_buf_puts(&line, "null");
+			}
+			ls_buf_puts(&line, "}");
+		}
 		ls_buf_puts(&line, "}\n");
 	} else {
 		ls_buf_printf(&line, "%s %-5s ", ts, level_names[level]);
 		if (scaler)
 			ls_buf_printf(&line, "scaler=\"%s\" ", scaler);
-		ls_buf_printf(&line, "%s\n", ls_buf_str(&msg));
+		ls_buf_puts(&line, ls_buf_str(&msg));
+		for (size_t i = 0; i < n_fields; i++) {
+			const char *v = fields[i].value;
+
+			ls_buf_printf(&line, " %s=", fields[i].key);
+			if (v)
+				text_quote(&line, ls_log_redact_value(fields[i].key, v));
+			else
+				ls_buf_puts(&line, "-");
+		}
+		ls_buf_puts(&line, "\n");
 	}
 	/* One write per line, so concurrent lines never interleave. */
 	if (write(fileno(out), ls_buf_str(&line), line.len) < 0) {
@@ -85,6 +128,21 @@ void ls_logv(enum ls_log_level level, const char *scaler, const char *fmt, va_li
 out:
 	ls_buf_release(&line);
 	ls_buf_release(&msg);
+}
+
+void ls_logv(enum ls_log_level level, const char *scaler, const char *fmt, va_list ap)
+{
+	log_line(level, scaler, NULL, 0, fmt, ap);
+}
+
+void ls_log_fields(enum ls_log_level level, const char *scaler, const struct ls_log_field *fields,
+		   size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(level, scaler, fields, n, fmt, ap);
+	va_end(ap);
 }
 
 void ls_log(enum ls_log_level level, const char *scaler, const char *fmt, ...)
@@ -115,4 +173,32 @@ bool ls_log_key_is_secret(const char *key)
 const char *ls_log_redact_value(const char *key, const char *value)
 {
 	return ls_log_key_is_secret(key) ? "[redacted]" : value;
+}
+
+void ls_log_scrub(char *text, size_t size, const char *secret)
+{
+	static const char mark[] = "[redacted]";
+	size_t slen, mlen = sizeof(mark) - 1;
+	char *p;
+
+	if (!text || !size || !secret || !*secret)
+		return;
+	slen = strlen(secret);
+	p = text;
+	while ((p = strstr(p, secret)) != NULL) {
+		size_t off = (size_t)(p - text), tail = strlen(p + slen);
+
+		/* Move the rest of the text to after the mark, within size. */
+		if (off + mlen >= size) {
+			memcpy(p, mark, size - 1 - off);
+			text[size - 1] = '\0';
+			return;
+		}
+		if (off + mlen + tail >= size)
+			tail = size - 1 - off - mlen;
+		memmove(p + mlen, p + slen, tail);
+		memcpy(p, mark, mlen);
+		p[mlen + tail] = '\0';
+		p += mlen;
+	}
 }

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 enum ls_log_level { LS_LOG_DEBUG = 0, LS_LOG_INFO, LS_LOG_WARN, LS_LOG_ERROR };
@@ -31,12 +32,30 @@ bool ls_log_enabled(enum ls_log_level level);
 
 /*
  * Writes one line: RFC 3339 time, level, the scaler (NULL for none) and the
- * message. In json format: {"time":..,"level":..,"scaler":..,"msg":..}.
+ * message. In json format: {"time":..,"level":..,"scaler":..,"message":..}
+ * ("scaler" only when there is one).
  */
 void ls_log(enum ls_log_level level, const char *scaler, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void ls_logv(enum ls_log_level level, const char *scaler, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
+
+/* A key and a value to log beside the message. */
+struct ls_log_field {
+	const char *key;
+	const char *value; /* NULL logs as null (json) or - (text) */
+};
+
+/*
+ * ls_log with n fields: in json a "fields" object after "message"
+ * ({"time":..,"level":..,"scaler":..,"message":..,"fields":{"k":"v"}}), in
+ * text ` k="v"` pairs after the message (quotes, backslashes and newlines
+ * escaped). The value of every key ls_log_key_is_secret() names is written
+ * as "[redacted]", so configuration and librdkafka properties can be
+ * logged as they are.
+ */
+void ls_log_fields(enum ls_log_level level, const char *scaler, const struct ls_log_field *fields,
+		   size_t n, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #define LS_DEBUG(...) ls_log(LS_LOG_DEBUG, NULL, __VA_ARGS__)
 #define LS_INFO(...)  ls_log(LS_LOG_INFO, NULL, __VA_ARGS__)
@@ -52,5 +71,14 @@ bool ls_log_key_is_secret(const char *key);
 
 /* Returns value, or "[redacted]" when key names a secret. */
 const char *ls_log_redact_value(const char *key, const char *value);
+
+/*
+ * Replaces, in place, every occurrence of secret in the NUL-terminated text
+ * (of buffer size size) with "[redacted]", truncating at size if need be.
+ * For messages from libraries (librdkafka, libcurl, kubeconfig parsing)
+ * that may quote a value lagscale knows is secret. An empty or NULL secret
+ * changes nothing.
+ */
+void ls_log_scrub(char *text, size_t size, const char *secret);
 
 #endif

@@ -17,6 +17,7 @@ commit(group, *[(topic, p, 0) for p in range(4)])
 interval = 2.0
 cfg = write_config("""
 kafka: {clusters: [{name: k, bootstrapServers: "%s"}]}
+server: {address: "127.0.0.1:0"}
 scalers:
   - name: outage
     target: {apiVersion: apps/v1, kind: Deployment, name: c}

@@ -13,6 +13,7 @@ commit(group, (topic, 0, 0), (topic, 1, 0))
 interval = 2.0
 cfg = write_config("""
 kafka: {clusters: [{name: k, bootstrapServers: "%s"}]}
+server: {address: "127.0.0.1:0"}
 scalers:
   - name: grow
     target: {apiVersion: apps/v1, kind: Deployment, name: c}

@@ -227,6 +227,7 @@ static char *config_for(const char *group, const char *reset, long threshold)
 		 "  clusters:\n"
 		 "    - name: mock\n"
 		 "      bootstrapServers: \"%s\"\n"
+		 "server: {address: \"127.0.0.1:0\"}\n"
 		 "scalers:\n"
 		 "  - name: orders\n"
 		 "    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: c}\n"
@@ -320,6 +321,7 @@ START_TEST(test_run_stops_on_sigint_while_broker_unreachable)
 	 * SIGINT still ends the process within a second. */
 	char *cfg = ls_test_write_temp(
 		"kafka: {clusters: [{name: dead, bootstrapServers: \"127.0.0.1:1\"}]}\n"
+		"server: {address: \"127.0.0.1:0\"}\n"
 		"scalers:\n"
 		"  - name: s\n"
 		"    target: {apiVersion: apps/v1, kind: Deployment, name: c}\n"

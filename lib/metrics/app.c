@@ -1,0 +1,480 @@
+/* app.c - see app.h. */
+#include "metrics/app.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics/lagtime.h"
+#include "metrics/metrics.h"
+
+enum {
+	F_LAG = 0,
+	F_PART_LAG,
+	F_LAG_SECONDS,
+	F_PRODUCE,
+	F_CONSUME,
+	F_CURRENT,
+	F_RECOMMENDED,
+	F_DESIRED,
+	F_EVENTS,
+	F_ERRORS,
+	F_COLLECT,
+	F_ACTIVE,
+	F_FALLBACK,
+	F_LEADER,
+	F_BUILD,
+	N_FAMILIES
+};
+
+static const char *const scaler_labels[] = {"scaler", "namespace", "target", NULL};
+static const char *const part_labels[] = {"scaler", "namespace", "target",
+                                          "topic",  "partition", NULL};
+static const char *const event_labels[] = {"scaler", "namespace", "target", "direction", NULL};
+static const char *const error_labels[] = {"scaler", "namespace", "target", "stage", NULL};
+static const char *const cluster_labels[] = {"cluster", NULL};
+static const char *const build_labels[] = {"version", "librdkafka", NULL};
+
+/* Collection rounds take milliseconds on a healthy cluster and up to the
+ * round's timeout (10 s at most) on a sick one. */
+static const double collect_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                        0.5,   1,    2.5,   5,    10,  30};
+
+static const struct {
+	const char *name;
+	const char *help;
+	enum ls_metrics_type type;
+	const char *const *labels;
+} families[N_FAMILIES] = {
+    [F_LAG] = {"lagscale_lag_messages",
+               "Messages of the scaler's topics its consumer group has not consumed yet.",
+               LS_METRICS_GAUGE, scaler_labels},
+    [F_PART_LAG] = {"lagscale_partition_lag_messages",
+                    "Messages of one partition the consumer group has not consumed yet.",
+                    LS_METRICS_GAUGE, part_labels},
+    [F_LAG_SECONDS] = {"lagscale_lag_seconds",
+                       "Estimated seconds the oldest unconsumed message has waited, from "
+                       "the history of end offsets.",
+                       LS_METRICS_GAUGE, scaler_labels},
+    [F_PRODUCE] = {"lagscale_produce_rate",
+                   "Messages per second produced to the scaler's partitions.", LS_METRICS_GAUGE,
+                   scaler_labels},
+    [F_CONSUME] = {"lagscale_consume_rate", "Messages per second the consumer group committed.",
+                   LS_METRICS_GAUGE, scaler_labels},
+    [F_CURRENT] = {"lagscale_replicas_current",
+                   "Replicas of the target when the scaler last decided.", LS_METRICS_GAUGE,
+                   scaler_labels},
+    [F_RECOMMENDED] = {"lagscale_replicas_recommended",
+                       "Replicas the policy recommends, before damping.", LS_METRICS_GAUGE,
+                       scaler_labels},
+    [F_DESIRED] = {"lagscale_replicas_desired",
+                   "Replicas lagscale sets now (or would set, in dry-run).", LS_METRICS_GAUGE,
+                   scaler_labels},
+    [F_EVENTS] = {"lagscale_scale_events_total",
+                  "Replica changes made (or assumed, in dry-run), by direction.",
+                  LS_METRICS_COUNTER, event_labels},
+    [F_ERRORS] = {"lagscale_errors_total",
+                  "Errors by stage: collect (reading lag), decide (the policy), scale "
+                  "(changing replicas).",
+                  LS_METRICS_COUNTER, error_labels},
+    [F_COLLECT] = {"lagscale_collect_duration_seconds",
+                   "Duration of one collection round of a Kafka cluster.", LS_METRICS_HISTOGRAM,
+                   cluster_labels},
+    [F_ACTIVE] = {"lagscale_scaler_active",
+                  "1 when the scaler's lag is above its activation threshold.", LS_METRICS_GAUGE,
+                  scaler_labels},
+    [F_FALLBACK] = {"lagscale_fallback_active",
+                    "1 while the fallback behavior decides, after repeated failed reads.",
+                    LS_METRICS_GAUGE, scaler_labels},
+    [F_LEADER] = {"lagscale_is_leader",
+                  "1 when this instance is the leader (or runs without leader election).",
+                  LS_METRICS_GAUGE, NULL},
+    [F_BUILD] = {"lagscale_build_info", "Versions of lagscale and librdkafka; always 1.",
+                 LS_METRICS_GAUGE, build_labels},
+};
+
+struct ls_metrics_app {
+	struct ls_metrics *reg;
+	struct ls_metrics_family *f[N_FAMILIES];
+	struct ls_metrics_series *leader;
+};
+
+#define N_FIXED_STAGES 3
+#define N_EXTRA_STAGES 4
+static const char *const fixed_stages[N_FIXED_STAGES] = {"collect", "decide", "scale"};
+
+struct part_topic {
+	char *name;
+	size_t n;
+	int32_t *ids;
+};
+
+struct ls_metrics_scaler {
+	struct ls_metrics_app *app;
+	char *labels[3]; /* scaler, namespace, target */
+	struct ls_metrics_series *lag, *lag_seconds, *produce, *consume;
+	struct ls_metrics_series *current, *recommended, *desired, *active, *fallback;
+	struct ls_metrics_series *up, *down;
+	struct ls_metrics_series *errors[N_FIXED_STAGES + N_EXTRA_STAGES + 1];
+	char *extra_stages[N_EXTRA_STAGES];
+	/* The partitions of the last good read and their series, flattened in
+	 * snapshot order. */
+	struct part_topic *ptopics;
+	size_t n_ptopics;
+	struct ls_metrics_series **parts;
+	size_t n_parts;
+	struct ls_metrics_lagtime_table *lagtime;
+	double lag_seconds_value;
+};
+
+struct ls_metrics_cluster {
+	struct ls_metrics_series *hist;
+};
+
+int ls_metrics_app_new(const char *version, const char *librdkafka_version,
+                       struct ls_metrics_app **ret)
+{
+	struct ls_metrics_app *a = NULL;
+	struct ls_metrics_series *build;
+	const char *bv[] = {version, librdkafka_version};
+	int r = -EINVAL;
+
+	if (!version || !librdkafka_version || !ret)
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	r = ls_metrics_new(&a->reg);
+	for (size_t i = 0; r == 0 && i < N_FAMILIES; i++) {
+		bool hist = families[i].type == LS_METRICS_HISTOGRAM;
+
+		r = ls_metrics_family_new(
+		    a->reg, families[i].name, families[i].help, families[i].type,
+		    families[i].labels, hist ? collect_bounds : NULL,
+		    hist ? sizeof(collect_bounds) / sizeof(collect_bounds[0]) : 0, &a->f[i]);
+	}
+	if (r == 0)
+		r = ls_metrics_series_get(a->f[F_LEADER], NULL, &a->leader);
+	if (r == 0)
+		r = ls_metrics_series_get(a->f[F_BUILD], bv, &build);
+	if (r < 0) {
+		ls_metrics_app_free(a);
+		return r;
+	}
+	ls_metrics_set(build, 1);
+	*ret = a;
+	return 0;
+}
+
+void ls_metrics_app_free(struct ls_metrics_app *a)
+{
+	if (!a)
+		return;
+	ls_metrics_free(a->reg);
+	free(a);
+}
+
+int ls_metrics_app_render(const struct ls_metrics_app *a, struct ls_buf *out)
+{
+	return ls_metrics_render(a->reg, out);
+}
+
+struct ls_metrics *ls_metrics_app_registry(struct ls_metrics_app *a)
+{
+	return a->reg;
+}
+
+void ls_metrics_app_set_leader(struct ls_metrics_app *a, bool leader)
+{
+	ls_metrics_set(a->leader, leader ? 1 : 0);
+}
+
+static void parts_clear(struct ls_metrics_scaler *s)
+{
+	for (size_t i = 0; i < s->n_parts; i++)
+		ls_metrics_series_remove(s->parts[i]);
+	for (size_t i = 0; i < s->n_ptopics; i++) {
+		free(s->ptopics[i].name);
+		free(s->ptopics[i].ids);
+	}
+	free(s->ptopics);
+	free(s->parts);
+	s->ptopics = NULL;
+	s->parts = NULL;
+	s->n_ptopics = 0;
+	s->n_parts = 0;
+}
+
+void ls_metrics_scaler_free(struct ls_metrics_scaler *s)
+{
+	struct ls_metrics_series *all[] = {
+	    s ? s->lag : NULL,     s ? s->lag_seconds : NULL, s ? s->produce : NULL,
+	    s ? s->consume : NULL, s ? s->current : NULL,     s ? s->recommended : NULL,
+	    s ? s->desired : NULL, s ? s->active : NULL,      s ? s->fallback : NULL,
+	    s ? s->up : NULL,      s ? s->down : NULL};
+
+	if (!s)
+		return;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		ls_metrics_series_remove(all[i]);
+	for (size_t i = 0; i < sizeof(s->errors) / sizeof(s->errors[0]); i++)
+		ls_metrics_series_remove(s->errors[i]);
+	for (size_t i = 0; i < N_EXTRA_STAGES; i++)
+		free(s->extra_stages[i]);
+	parts_clear(s);
+	ls_metrics_lagtime_table_free(s->lagtime);
+	for (size_t i = 0; i < 3; i++)
+		free(s->labels[i]);
+	free(s);
+}
+
+/* The series of family fi with the scaler's labels, plus one more. */
+static int scaler_series(struct ls_metrics_scaler *s, int fi, const char *extra,
+                         struct ls_metrics_series **ret)
+{
+	const char *v[] = {s->labels[0], s->labels[1], s->labels[2], extra, NULL};
+
+	return ls_metrics_series_get(s->app->f[fi], v, ret);
+}
+
+int ls_metrics_scaler_new(struct ls_metrics_app *a, const char *scaler, const char *namespace_,
+                          const char *target, struct ls_metrics_scaler **ret)
+{
+	struct ls_metrics_scaler *s;
+	int r = -ENOMEM;
+
+	if (!a || !scaler || !namespace_ || !target || !ret)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->app = a;
+	s->labels[0] = strdup(scaler);
+	s->labels[1] = strdup(namespace_);
+	s->labels[2] = strdup(target);
+	if (!s->labels[0] || !s->labels[1] || !s->labels[2])
+		goto fail;
+	r = ls_metrics_lagtime_table_new(&s->lagtime);
+	if (r == 0)
+		r = scaler_series(s, F_CURRENT, NULL, &s->current);
+	if (r == 0)
+		r = scaler_series(s, F_RECOMMENDED, NULL, &s->recommended);
+	if (r == 0)
+		r = scaler_series(s, F_DESIRED, NULL, &s->desired);
+	if (r == 0)
+		r = scaler_series(s, F_EVENTS, "up", &s->up);
+	if (r == 0)
+		r = scaler_series(s, F_EVENTS, "down", &s->down);
+	for (size_t i = 0; r == 0 && i < N_FIXED_STAGES; i++)
+		r = scaler_series(s, F_ERRORS, fixed_stages[i], &s->errors[i]);
+	if (r == 0)
+		r = scaler_series(s, F_ACTIVE, NULL, &s->active);
+	if (r == 0)
+		r = scaler_series(s, F_FALLBACK, NULL, &s->fallback);
+	if (r < 0)
+		goto fail;
+	*ret = s;
+	return 0;
+fail:
+	ls_metrics_scaler_free(s);
+	return r;
+}
+
+static bool same_parts(const struct ls_metrics_scaler *s, const struct ls_lag_snapshot *snap)
+{
+	if (s->n_ptopics != snap->n_topics)
+		return false;
+	for (size_t i = 0; i < snap->n_topics; i++) {
+		const struct ls_topic_offsets *t = &snap->topics[i];
+
+		if (s->ptopics[i].n != t->n_parts || strcmp(s->ptopics[i].name, t->topic) != 0)
+			return false;
+		for (size_t j = 0; j < t->n_parts; j++)
+			if (s->ptopics[i].ids[j] != t->parts[j].partition)
+				return false;
+	}
+	return true;
+}
+
+/* Replaces the partition series with those of snap's partitions. */
+static int parts_relayout(struct ls_metrics_scaler *s, const struct ls_lag_snapshot *snap)
+{
+	size_t n = 0, k = 0;
+	int r = 0;
+
+	parts_clear(s);
+	for (size_t i = 0; i < snap->n_topics; i++)
+		n += snap->topics[i].n_parts;
+	s->ptopics = calloc(snap->n_topics + 1, sizeof(*s->ptopics));
+	s->parts = calloc(n + 1, sizeof(*s->parts));
+	if (!s->ptopics || !s->parts) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < snap->n_topics && r == 0; i++) {
+		const struct ls_topic_offsets *t = &snap->topics[i];
+		struct part_topic *pt = &s->ptopics[i];
+
+		pt->name = strdup(t->topic);
+		pt->ids = calloc(t->n_parts + 1, sizeof(*pt->ids));
+		s->n_ptopics++;
+		if (!pt->name || !pt->ids) {
+			r = -ENOMEM;
+			break;
+		}
+		pt->n = t->n_parts;
+		for (size_t j = 0; j < t->n_parts && r == 0; j++) {
+			char id[16];
+			const char *v[] = {s->labels[0], s->labels[1], s->labels[2], t->topic, id};
+
+			pt->ids[j] = t->parts[j].partition;
+			snprintf(id, sizeof(id), "%" PRId32, t->parts[j].partition);
+			r = ls_metrics_series_get(s->app->f[F_PART_LAG], v, &s->parts[k]);
+			if (r == 0)
+				s->n_parts = ++k;
+		}
+	}
+out:
+	if (r < 0)
+		parts_clear(s); /* the next read tries again */
+	return r;
+}
+
+int ls_metrics_scaler_observe_lag(struct ls_metrics_scaler *s, const struct ls_lag_snapshot *snap)
+{
+	size_t k = 0;
+	double secs;
+	int r = 0;
+
+	if (!s || !snap)
+		return -EINVAL;
+	if (snap->err) {
+		ls_metrics_add(s->errors[0], 1);
+		return 0;
+	}
+	if (!s->lag)
+		r = scaler_series(s, F_LAG, NULL, &s->lag);
+	if (r == 0 && !s->lag_seconds)
+		r = scaler_series(s, F_LAG_SECONDS, NULL, &s->lag_seconds);
+	if (r == 0 && !s->produce && snap->produce_rate >= 0)
+		r = scaler_series(s, F_PRODUCE, NULL, &s->produce);
+	if (r == 0 && !s->consume && snap->consume_rate >= 0)
+		r = scaler_series(s, F_CONSUME, NULL, &s->consume);
+	if (r == 0 && !same_parts(s, snap))
+		r = parts_relayout(s, snap);
+	ls_metrics_set(s->lag, (double)snap->total_lag);
+	if (snap->produce_rate >= 0)
+		ls_metrics_set(s->produce, snap->produce_rate);
+	if (snap->consume_rate >= 0)
+		ls_metrics_set(s->consume, snap->consume_rate);
+	for (size_t i = 0; s->n_parts && i < snap->n_topics; i++)
+		for (size_t j = 0; j < snap->topics[i].n_parts; j++)
+			ls_metrics_set(s->parts[k++], (double)snap->topics[i].parts[j].lag);
+	if (ls_metrics_lagtime_table_update(s->lagtime, snap, &secs) == 0) {
+		s->lag_seconds_value = secs;
+		ls_metrics_set(s->lag_seconds, secs);
+	} else if (r == 0) {
+		r = -ENOMEM;
+	}
+	return r;
+}
+
+void ls_metrics_scaler_observe_decision(struct ls_metrics_scaler *s, int32_t current,
+                                        int32_t recommended, int32_t desired, bool active,
+                                        bool fallback)
+{
+	if (!s)
+		return;
+	ls_metrics_set(s->current, current);
+	ls_metrics_set(s->recommended, recommended);
+	ls_metrics_set(s->desired, desired);
+	ls_metrics_set(s->active, active ? 1 : 0);
+	ls_metrics_set(s->fallback, fallback ? 1 : 0);
+}
+
+void ls_metrics_scaler_count_scale(struct ls_metrics_scaler *s, int32_t from, int32_t to)
+{
+	if (!s || from == to)
+		return;
+	ls_metrics_add(to > from ? s->up : s->down, 1);
+}
+
+/* The series that counts errors of `stage`, created on first use; NULL
+ * only when even the "other" series cannot be allocated. */
+static struct ls_metrics_series *error_series(struct ls_metrics_scaler *s, const char *stage)
+{
+	const size_t other = N_FIXED_STAGES + N_EXTRA_STAGES;
+
+	for (size_t i = 0; i < N_FIXED_STAGES; i++)
+		if (strcmp(stage, fixed_stages[i]) == 0)
+			return s->errors[i];
+	/* "other" is the overflow series: never an extra of its own, so no
+	 * series is held twice. */
+	for (size_t j = 0; strcmp(stage, "other") != 0 && j < N_EXTRA_STAGES; j++) {
+		struct ls_metrics_series **slot = &s->errors[N_FIXED_STAGES + j];
+
+		if (s->extra_stages[j] && strcmp(s->extra_stages[j], stage) == 0)
+			return *slot;
+		if (!s->extra_stages[j]) {
+			char *name = strdup(stage);
+
+			if (!name || scaler_series(s, F_ERRORS, stage, slot) < 0) {
+				free(name);
+				break;
+			}
+			s->extra_stages[j] = name;
+			return *slot;
+		}
+	}
+	if (!s->errors[other] && scaler_series(s, F_ERRORS, "other", &s->errors[other]) < 0)
+		return NULL;
+	return s->errors[other];
+}
+
+void ls_metrics_scaler_count_error(struct ls_metrics_scaler *s, const char *stage)
+{
+	if (s && stage)
+		ls_metrics_add(error_series(s, stage), 1);
+}
+
+double ls_metrics_scaler_lag_seconds(const struct ls_metrics_scaler *s)
+{
+	return s ? s->lag_seconds_value : 0;
+}
+
+int ls_metrics_cluster_new(struct ls_metrics_app *a, const char *cluster,
+                           struct ls_metrics_cluster **ret)
+{
+	struct ls_metrics_cluster *c;
+	const char *v[] = {cluster};
+	int r;
+
+	if (!a || !cluster || !ret)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	r = ls_metrics_series_get(a->f[F_COLLECT], v, &c->hist);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+void ls_metrics_cluster_free(struct ls_metrics_cluster *c)
+{
+	if (!c)
+		return;
+	ls_metrics_series_remove(c->hist);
+	free(c);
+}
+
+void ls_metrics_cluster_observe_collect(struct ls_metrics_cluster *c, double seconds)
+{
+	if (c)
+		ls_metrics_observe(c->hist, seconds);
+}

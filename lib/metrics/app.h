@@ -1,0 +1,110 @@
+/*
+ * app.h - lagscale's own metrics (DESIGN.md section 8), on top of the
+ * generic registry of metrics.h. The names, types and labels are a
+ * contract with dashboards and alerts (deploy/monitoring/):
+ *
+ *   lagscale_lag_messages{scaler,namespace,target}                  gauge
+ *   lagscale_partition_lag_messages{scaler,namespace,target,topic,partition} gauge
+ *   lagscale_lag_seconds{scaler,namespace,target}                   gauge
+ *       the estimated wait of the oldest unconsumed message (lagtime.h),
+ *       the largest over the scaler's partitions
+ *   lagscale_produce_rate{...}, lagscale_consume_rate{...}          gauge, msgs/s
+ *       (absent until the second read of a scaler gives a rate)
+ *   lagscale_replicas_current, _recommended, _desired{...}          gauge
+ *   lagscale_scale_events_total{scaler,namespace,target,direction}  counter
+ *       direction "up" or "down"
+ *   lagscale_errors_total{scaler,namespace,target,stage}            counter
+ *       stage "collect" (reading lag), "decide" (the policy), "scale"
+ *       (changing replicas), or another the caller names
+ *   lagscale_scaler_active{...}, lagscale_fallback_active{...}       gauge 0/1
+ *   lagscale_collect_duration_seconds{cluster}                      histogram
+ *   lagscale_is_leader                                              gauge 0/1
+ *   lagscale_build_info{version,librdkafka}                         gauge 1
+ *
+ * `target` is "KIND/NAME" of the scaled workload, `namespace` its
+ * namespace. A scaler's series exist from ls_metrics_scaler_new() to
+ * ls_metrics_scaler_free(), so a scaler removed by a reload disappears
+ * from the next scrape.
+ *
+ * Thread-safety: as metrics.h; everything here belongs to the reconcile
+ * loop's thread.
+ */
+#ifndef LS_METRICS_APP_H
+#define LS_METRICS_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/offsets.h"
+
+struct ls_buf;
+struct ls_metrics;
+
+struct ls_metrics_app;
+struct ls_metrics_scaler;
+struct ls_metrics_cluster;
+
+/*
+ * A registry with every family declared, lagscale_build_info set from the
+ * two version strings and lagscale_is_leader at 0. 0, -EINVAL (a NULL
+ * version), -ENOMEM; *ret untouched on failure. _free(NULL) is a no-op;
+ * free every scaler and cluster handle first.
+ */
+int ls_metrics_app_new(const char *version, const char *librdkafka_version,
+                       struct ls_metrics_app **ret);
+void ls_metrics_app_free(struct ls_metrics_app *a);
+
+/* Appends the exposition text (ls_metrics_render). */
+int ls_metrics_app_render(const struct ls_metrics_app *a, struct ls_buf *out);
+
+/* The registry underneath (tests look families up in it). */
+struct ls_metrics *ls_metrics_app_registry(struct ls_metrics_app *a);
+
+void ls_metrics_app_set_leader(struct ls_metrics_app *a, bool leader);
+
+/*
+ * The series of one scaler, created at 0 (replicas, events in both
+ * directions, errors of the three named stages, active and fallback).
+ * Strings are copied. 0, -EINVAL, -ENOMEM (nothing left behind);
+ * *ret untouched on failure. _free removes every series of the scaler;
+ * NULL is a no-op.
+ */
+int ls_metrics_scaler_new(struct ls_metrics_app *a, const char *scaler, const char *namespace_,
+                          const char *target, struct ls_metrics_scaler **ret);
+void ls_metrics_scaler_free(struct ls_metrics_scaler *s);
+
+/*
+ * One read of the scaler's lag. A failed read (snap->err) counts an error
+ * of stage "collect" and leaves the lag series at their last values (a
+ * failed read is unknown, not zero). A good one sets the total, the
+ * per-partition lag (series of partitions no longer read are removed),
+ * the rates when known, and adds a sample to the lag-seconds estimator.
+ * Series are allocated only when the set of partitions changes. Returns 0
+ * or -ENOMEM (some series then keep old values).
+ */
+int ls_metrics_scaler_observe_lag(struct ls_metrics_scaler *s, const struct ls_lag_snapshot *snap);
+
+/* What the policy decided this round. */
+void ls_metrics_scaler_observe_decision(struct ls_metrics_scaler *s, int32_t current,
+                                        int32_t recommended, int32_t desired, bool active,
+                                        bool fallback);
+
+/* A change of replicas from `from` to `to` was made (or assumed in dry-run):
+ * counts a scale event in its direction; nothing when equal. */
+void ls_metrics_scaler_count_scale(struct ls_metrics_scaler *s, int32_t from, int32_t to);
+
+/* Counts an error of `stage` ("collect", "decide", "scale", or up to four
+ * other names, each a series of its own; further names count as "other"). */
+void ls_metrics_scaler_count_error(struct ls_metrics_scaler *s, const char *stage);
+
+/* The latest lag-seconds estimate (for tests and logs). */
+double ls_metrics_scaler_lag_seconds(const struct ls_metrics_scaler *s);
+
+/* The collect-duration histogram of one Kafka cluster. Same returns as
+ * ls_metrics_scaler_new; _free removes the series. */
+int ls_metrics_cluster_new(struct ls_metrics_app *a, const char *cluster,
+                           struct ls_metrics_cluster **ret);
+void ls_metrics_cluster_free(struct ls_metrics_cluster *c);
+void ls_metrics_cluster_observe_collect(struct ls_metrics_cluster *c, double seconds);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * server.h - the HTTP endpoints of a running lagscale (libmicrohttpd, on
+ * its own thread):
+ *
+ *   GET /metrics   the exposition text the loop last published, as it is
+ *   GET /healthz   200 "ok" while the loop finishes ticks; 503 when none
+ *                  finished for longer than the stale limit (three polling
+ *                  intervals), so a loop stuck on a Kafka request makes the
+ *                  kubelet restart the pod
+ *   GET /readyz    200 once the loop said it is ready (config loaded, first
+ *                  tick done), 503 before
+ *
+ * HEAD works too; other methods get 405, other paths 404.
+ *
+ * The endpoints never wait for the loop: the loop renders the text once
+ * per tick and publishes it by swapping buffers under a mutex; a scrape
+ * holds the mutex only to copy the text. Health is two numbers and a flag
+ * under the same mutex.
+ *
+ * Thread-safety: every function may be called from any thread, except
+ * _free, which must not race with any other call on the same server.
+ */
+#ifndef LS_METRICS_SERVER_H
+#define LS_METRICS_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ls_buf;
+struct ls_metrics_server;
+
+/*
+ * Parses "host:port", "[v6]:port" or ":port" (every IPv4 address) with
+ * port 0-65535, and starts listening there (port 0: a free port, see
+ * ls_metrics_server_port). The health clock starts now: /healthz turns 503
+ * if no tick is reported within the stale limit (default 45 s). Returns 0
+ * and *ret; -EINVAL when the address does not parse or resolve, -ENOMEM,
+ * or the negative errno of binding (e.g. -EADDRINUSE); errbuf says which.
+ * *ret untouched on failure.
+ */
+int ls_metrics_server_new(const char *address, struct ls_metrics_server **ret, char *errbuf,
+                          size_t errlen);
+
+/* Closes the listening socket and every connection, joins the thread and
+ * frees everything. Returns within a moment: a scrape in progress is cut
+ * off. NULL is a no-op. */
+void ls_metrics_server_free(struct ls_metrics_server *s);
+
+/* The port listened on (the one picked, after port 0). */
+int ls_metrics_server_port(const struct ls_metrics_server *s);
+
+/*
+ * Publishes text as the next /metrics answer by swapping the buffers:
+ * afterwards *text holds the previously published buffer, reset (empty,
+ * its memory kept), ready for the next render, so steady state allocates
+ * nothing.
+ */
+void ls_metrics_server_publish(struct ls_metrics_server *s, struct ls_buf *text);
+
+/* The loop finished a tick at mono_ms (ls_clock_mono_ms()). */
+void ls_metrics_server_tick(struct ls_metrics_server *s, int64_t mono_ms);
+
+/* /healthz fails when no tick finished in the last stale_ms (> 0). */
+void ls_metrics_server_set_stale_after(struct ls_metrics_server *s, int64_t stale_ms);
+
+void ls_metrics_server_set_ready(struct ls_metrics_server *s, bool ready);
+
+/*
+ * The health rule, exposed for tests: healthy when now_ms - last_tick_ms
+ * <= stale_ms.
+ */
+bool ls_metrics_server_healthy(int64_t last_tick_ms, int64_t now_ms, int64_t stale_ms);
+
+#endif

@@ -1,0 +1,715 @@
+/*
+ * test-metrics.c - lib/metrics: the registry and its exposition text, the
+ * lag-seconds estimator, lagscale's own series, the HTTP endpoints (on
+ * 127.0.0.1 only), and log redaction (what a scrape or a log line may show).
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "metrics/app.h"
+#include "metrics/lagtime.h"
+#include "metrics/metrics.h"
+#include "metrics/server.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+static char *render(const struct ls_metrics *m)
+{
+	struct ls_buf b;
+
+	ls_buf_init(&b, 0);
+	ck_assert_int_eq(ls_metrics_render(m, &b), 0);
+	if (!b.data)
+		return strdup("");
+	return ls_buf_steal(&b);
+}
+
+START_TEST(test_metrics_exposition_exact)
+{
+	static const char *const labels[] = {"scaler", "topic", NULL};
+	static const double bounds[] = {0.1, 1, 2.5};
+	struct ls_metrics *m = NULL;
+	struct ls_metrics_family *g, *c, *h;
+	struct ls_metrics_series *a, *b, *total, *hist, *again;
+	const char *va[] = {"orders", "o"}, *vb[] = {"billing", "b"}, *vh[] = {"main"};
+	static const char *const hl[] = {"cluster", NULL};
+	char *text;
+
+	ck_assert_int_eq(ls_metrics_new(&m), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x_lag", "Lag in messages.", LS_METRICS_GAUGE,
+	                                       labels, NULL, 0, &g),
+	                 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x_events_total", "Events.", LS_METRICS_COUNTER,
+	                                       NULL, NULL, 0, &c),
+	                 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x_seconds", "Durations.", LS_METRICS_HISTOGRAM,
+	                                       hl, bounds, 3, &h),
+	                 0);
+	/* A family without series renders nothing. */
+	text = render(m);
+	ck_assert_str_eq(text, "");
+	free(text);
+
+	ck_assert_int_eq(ls_metrics_series_get(g, va, &a), 0);
+	ck_assert_int_eq(ls_metrics_series_get(g, vb, &b), 0);
+	ck_assert_int_eq(ls_metrics_series_get(g, va, &again), 0);
+	ck_assert_ptr_eq(a, again);
+	ck_assert_int_eq(ls_metrics_series_get(c, NULL, &total), 0);
+	ck_assert_int_eq(ls_metrics_series_get(h, vh, &hist), 0);
+	ls_metrics_set(a, 315);
+	ls_metrics_set(b, 0.25);
+	ls_metrics_add(total, 2);
+	ls_metrics_add(total, -5);  /* a counter never goes down */
+	ls_metrics_set(total, 100); /* nor is it set */
+	ls_metrics_observe(hist, 0.05);
+	ls_metrics_observe(hist, 0.1); /* le is inclusive */
+	ls_metrics_observe(hist, 2);
+	ls_metrics_observe(hist, 7);
+	ck_assert(ls_metrics_value(total) == 2);
+	ck_assert(ls_metrics_value(hist) == 4);
+	text = render(m);
+	ck_assert_str_eq(text, "# HELP x_lag Lag in messages.\n"
+	                       "# TYPE x_lag gauge\n"
+	                       "x_lag{scaler=\"orders\",topic=\"o\"} 315\n"
+	                       "x_lag{scaler=\"billing\",topic=\"b\"} 0.25\n"
+	                       "# HELP x_events_total Events.\n"
+	                       "# TYPE x_events_total counter\n"
+	                       "x_events_total 2\n"
+	                       "# HELP x_seconds Durations.\n"
+	                       "# TYPE x_seconds histogram\n"
+	                       "x_seconds_bucket{cluster=\"main\",le=\"0.1\"} 2\n"
+	                       "x_seconds_bucket{cluster=\"main\",le=\"1\"} 2\n"
+	                       "x_seconds_bucket{cluster=\"main\",le=\"2.5\"} 3\n"
+	                       "x_seconds_bucket{cluster=\"main\",le=\"+Inf\"} 4\n"
+	                       "x_seconds_sum{cluster=\"main\"} 9.15\n"
+	                       "x_seconds_count{cluster=\"main\"} 4\n");
+	free(text);
+	ls_metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_escaping)
+{
+	static const char *const labels[] = {"v", NULL};
+	struct ls_metrics *m = NULL;
+	struct ls_metrics_family *f;
+	struct ls_metrics_series *s, *s2;
+	const char *v[] = {"a\\b\"c\nd"};
+	const char *v2[] = {"a\\b\\\"c\\nd"}; /* what the escaped form would be, unescaped */
+	char *text;
+
+	ck_assert_int_eq(ls_metrics_new(&m), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x", "Back\\slash and\nnewline \"quoted\".",
+	                                       LS_METRICS_GAUGE, labels, NULL, 0, &f),
+	                 0);
+	ck_assert_int_eq(ls_metrics_series_get(f, v, &s), 0);
+	/* Distinct values stay distinct after escaping. */
+	ck_assert_int_eq(ls_metrics_series_get(f, v2, &s2), 0);
+	ck_assert_ptr_ne(s, s2);
+	ls_metrics_set(s, 1);
+	ls_metrics_set(s2, 2);
+	text = render(m);
+	ck_assert_str_eq(text, "# HELP x Back\\\\slash and\\nnewline \"quoted\".\n"
+	                       "# TYPE x gauge\n"
+	                       "x{v=\"a\\\\b\\\"c\\nd\"} 1\n"
+	                       "x{v=\"a\\\\b\\\\\\\"c\\\\nd\"} 2\n");
+	free(text);
+	ls_metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_removal)
+{
+	static const char *const labels[] = {"scaler", NULL};
+	struct ls_metrics *m = NULL;
+	struct ls_metrics_family *f;
+	struct ls_metrics_series *s[40];
+	char name[16], *text;
+
+	ck_assert_int_eq(ls_metrics_new(&m), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x", "X.", LS_METRICS_GAUGE, labels, NULL, 0, &f),
+	                 0);
+	/* Enough series to make the hash table grow. */
+	for (int i = 0; i < 40; i++) {
+		const char *v[] = {name};
+
+		snprintf(name, sizeof(name), "s%d", i);
+		ck_assert_int_eq(ls_metrics_series_get(f, v, &s[i]), 0);
+		ls_metrics_set(s[i], i);
+	}
+	ck_assert_uint_eq(ls_metrics_family_size(f), 40);
+	for (int i = 0; i < 40; i++)
+		if (i != 1 && i != 39)
+			ls_metrics_series_remove(s[i]);
+	ls_metrics_series_remove(NULL);
+	ck_assert_uint_eq(ls_metrics_family_size(f), 2);
+	text = render(m);
+	ck_assert_str_eq(text,
+	                 "# HELP x X.\n# TYPE x gauge\nx{scaler=\"s1\"} 1\nx{scaler=\"s39\"} 39\n");
+	free(text);
+	/* Looked up again after removals, a removed series is new and at 0. */
+	{
+		const char *v[] = {"s5"};
+		struct ls_metrics_series *again;
+
+		ck_assert_int_eq(ls_metrics_series_get(f, v, &again), 0);
+		ck_assert(ls_metrics_value(again) == 0);
+		ck_assert_uint_eq(ls_metrics_family_size(f), 3);
+	}
+	ls_metrics_series_remove(s[1]);
+	ls_metrics_series_remove(s[39]);
+	text = render(m);
+	ck_assert_str_eq(text, "# HELP x X.\n# TYPE x gauge\nx{scaler=\"s5\"} 0\n");
+	free(text);
+	ls_metrics_free(m);
+	ls_metrics_free(NULL);
+}
+END_TEST
+
+START_TEST(test_metrics_refuses_bad_declarations)
+{
+	static const char *const bad_label[] = {"1x", NULL};
+	static const char *const le[] = {"le", NULL};
+	static const char *const reserved[] = {"__name", NULL};
+	static const double down[] = {1, 0.5};
+	static const double inf[] = {1, INFINITY};
+	struct ls_metrics *m = NULL;
+	struct ls_metrics_family *f, *sentinel = (struct ls_metrics_family *)&m;
+	struct ls_metrics_series *s, *ss = (struct ls_metrics_series *)&m;
+	const char *nullv[] = {NULL};
+	static const char *const one[] = {"a", NULL};
+
+	ck_assert_int_eq(ls_metrics_new(&m), 0);
+	f = sentinel;
+	ck_assert_int_eq(ls_metrics_family_new(m, "9x", "", LS_METRICS_GAUGE, NULL, NULL, 0, &f),
+	                 -EINVAL);
+	ck_assert_int_eq(ls_metrics_family_new(m, "", "", LS_METRICS_GAUGE, NULL, NULL, 0, &f),
+	                 -EINVAL);
+	ck_assert_int_eq(ls_metrics_family_new(m, "a-b", "", LS_METRICS_GAUGE, NULL, NULL, 0, &f),
+	                 -EINVAL);
+	ck_assert_int_eq(
+	    ls_metrics_family_new(m, "x", "", LS_METRICS_GAUGE, bad_label, NULL, 0, &f), -EINVAL);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x", "", LS_METRICS_GAUGE, reserved, NULL, 0, &f),
+	                 -EINVAL);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x", "", LS_METRICS_HISTOGRAM, le, NULL, 0, &f),
+	                 -EINVAL);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x", "", LS_METRICS_HISTOGRAM, NULL, down, 2, &f),
+	                 -EINVAL);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x", "", LS_METRICS_HISTOGRAM, NULL, inf, 2, &f),
+	                 -EINVAL);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x", "", LS_METRICS_GAUGE, NULL, down, 1, &f),
+	                 -EINVAL);
+	ck_assert_int_eq(
+	    ls_metrics_family_new(m, "x", "", (enum ls_metrics_type)7, NULL, NULL, 0, &f), -EINVAL);
+	/* ret_ is left alone on every failure. */
+	ck_assert_ptr_eq(f, sentinel);
+	ck_assert_int_eq(
+	    ls_metrics_family_new(m, "ns:x_total", "", LS_METRICS_COUNTER, one, NULL, 0, &f), 0);
+	ck_assert_int_eq(
+	    ls_metrics_family_new(m, "ns:x_total", "", LS_METRICS_GAUGE, NULL, NULL, 0, &sentinel),
+	    -EINVAL);
+	s = ss;
+	ck_assert_int_eq(ls_metrics_series_get(f, NULL, &s), -EINVAL);
+	ck_assert_int_eq(ls_metrics_series_get(f, nullv, &s), -EINVAL);
+	ck_assert_ptr_eq(s, ss);
+	ls_metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_format_value)
+{
+	char b[40];
+
+	ck_assert_str_eq(ls_metrics_format_value(0, b, sizeof(b)), "0");
+	ck_assert_str_eq(ls_metrics_format_value(-0.0, b, sizeof(b)), "0");
+	ck_assert_str_eq(ls_metrics_format_value(45000, b, sizeof(b)), "45000");
+	ck_assert_str_eq(ls_metrics_format_value(-3, b, sizeof(b)), "-3");
+	ck_assert_str_eq(ls_metrics_format_value(0.1, b, sizeof(b)), "0.1");
+	ck_assert_str_eq(ls_metrics_format_value(1.0 / 3, b, sizeof(b)), "0.3333333333333333");
+	ck_assert_str_eq(ls_metrics_format_value(1e300, b, sizeof(b)), "1e+300");
+	ck_assert_str_eq(ls_metrics_format_value(NAN, b, sizeof(b)), "NaN");
+	ck_assert_str_eq(ls_metrics_format_value(INFINITY, b, sizeof(b)), "+Inf");
+	ck_assert_str_eq(ls_metrics_format_value(-INFINITY, b, sizeof(b)), "-Inf");
+}
+END_TEST
+
+/* lagtime: the worked example of lagtime.h. */
+START_TEST(test_metrics_lagtime_interpolates)
+{
+	struct ls_metrics_lagtime lt;
+
+	ls_metrics_lagtime_init(&lt);
+	ck_assert(ls_metrics_lagtime_estimate(&lt, 1000, 5) == 0); /* nothing known */
+	ls_metrics_lagtime_add(&lt, 0, 100);
+	ls_metrics_lagtime_add(&lt, 10000, 200);
+	ls_metrics_lagtime_add(&lt, 20000, 400);
+	/* No lag: 0 however old the samples. */
+	ck_assert(ls_metrics_lagtime_estimate(&lt, 60000, 400) == 0);
+	ck_assert(ls_metrics_lagtime_estimate(&lt, 60000, 500) == 0);
+	/* On a sample: offset 200 was the end at 10 s. */
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 20000, 200), 10.0, 1e-9);
+	/* Between samples, linearly: 150 is halfway between 0 s and 10 s. */
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 20000, 150), 15.0, 1e-9);
+	/* 300 is halfway between 10 s and 20 s: 5 s at 20 s, 35 s at 50 s. */
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 20000, 300), 5.0, 1e-9);
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 50000, 300), 35.0, 1e-9);
+	/* Older than the ring: extrapolated at the ring's rate (300 msgs in
+	 * 20 s = 15/s): offset 40 is 60 messages = 4 s before 0 s. */
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 20000, 40), 24.0, 1e-9);
+}
+END_TEST
+
+START_TEST(test_metrics_lagtime_flat_runs_and_bounds)
+{
+	struct ls_metrics_lagtime lt;
+
+	ls_metrics_lagtime_init(&lt);
+	/* Idle at 100 for a long time, then a burst. */
+	for (int i = 0; i <= 100; i++)
+		ls_metrics_lagtime_add(&lt, i * 1000, 100);
+	ck_assert_uint_eq(lt.n, 2); /* a run is its first and last sample */
+	ls_metrics_lagtime_add(&lt, 101000, 150);
+	ck_assert_uint_eq(lt.n, 3);
+	/* The message at 100 came after the run's last sample at 100 s. */
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 101000, 100), 1.0, 1e-9);
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 101000, 125), 0.5, 1e-9);
+	/* Older than the ring with no production in it: the oldest sample
+	 * is a lower bound. */
+	ls_metrics_lagtime_init(&lt);
+	ls_metrics_lagtime_add(&lt, 5000, 100);
+	ls_metrics_lagtime_add(&lt, 9000, 100);
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 9000, 50), 4.0, 1e-9);
+	/* Samples out of order are ignored; a lower end restarts the ring. */
+	ls_metrics_lagtime_add(&lt, 8000, 120);
+	ck_assert_uint_eq(lt.n, 2);
+	ls_metrics_lagtime_add(&lt, 10000, 10);
+	ck_assert_uint_eq(lt.n, 1);
+	ls_metrics_lagtime_add(&lt, 11000, -1);
+	ck_assert_uint_eq(lt.n, 1);
+	/* The ring is bounded: the oldest samples go first. */
+	ls_metrics_lagtime_init(&lt);
+	for (int i = 0; i < 3 * LS_METRICS_LAGTIME_SAMPLES; i++)
+		ls_metrics_lagtime_add(&lt, i * 1000, i * 10);
+	ck_assert_uint_eq(lt.n, LS_METRICS_LAGTIME_SAMPLES);
+	ck_assert_int_eq(lt.time_ms[lt.head],
+	                 (3 * LS_METRICS_LAGTIME_SAMPLES - LS_METRICS_LAGTIME_SAMPLES) * 1000);
+	/* Steady 10 msgs/s: a lag of 50 messages is 5 s, inside or beyond the ring. */
+	ck_assert_double_eq_tol(
+	    ls_metrics_lagtime_estimate(&lt, (3 * LS_METRICS_LAGTIME_SAMPLES - 1) * 1000,
+	                                (3 * LS_METRICS_LAGTIME_SAMPLES - 1) * 10 - 50),
+	    5.0, 1e-9);
+	ck_assert_double_eq_tol(
+	    ls_metrics_lagtime_estimate(&lt, (3 * LS_METRICS_LAGTIME_SAMPLES - 1) * 1000, 0),
+	    (3 * LS_METRICS_LAGTIME_SAMPLES - 1), 1e-6);
+}
+END_TEST
+
+/* A snapshot of one topic with the given (partition, committed, end). */
+static void make_snap(struct ls_lag_snapshot *s, int64_t t, const char *topic, size_t n,
+                      const int64_t (*pce)[3])
+{
+	memset(s, 0, sizeof(*s));
+	s->time_ms = t;
+	s->produce_rate = -1;
+	s->consume_rate = -1;
+	s->n_topics = 1;
+	s->topics = calloc(1, sizeof(*s->topics));
+	s->topics[0].topic = strdup(topic);
+	s->topics[0].n_parts = n;
+	s->topics[0].parts = calloc(n, sizeof(*s->topics[0].parts));
+	for (size_t i = 0; i < n; i++) {
+		s->topics[0].parts[i].partition = (int32_t)pce[i][0];
+		s->topics[0].parts[i].committed = pce[i][1];
+		s->topics[0].parts[i].end = pce[i][2];
+		s->topics[0].parts[i].log_start = LS_OFFSET_UNKNOWN;
+	}
+	ls_lag_snapshot_compute(s, LS_RESET_LATEST);
+}
+
+START_TEST(test_metrics_lagtime_table_follows_partitions)
+{
+	struct ls_metrics_lagtime_table *t = NULL;
+	struct ls_lag_snapshot s;
+	double max = -1;
+	const int64_t a[][3] = {{0, 100, 100}, {1, 0, 0}};
+	const int64_t b[][3] = {{0, 100, 200}, {1, 0, 50}};
+	const int64_t c[][3] = {{0, 100, 300}, {2, 0, 10}};
+
+	ck_assert_int_eq(ls_metrics_lagtime_table_new(&t), 0);
+	make_snap(&s, 0, "orders", 2, a);
+	ck_assert_int_eq(ls_metrics_lagtime_table_update(t, &s, &max), 0);
+	ck_assert(max == 0);
+	ls_lag_snapshot_release(&s);
+	make_snap(&s, 10000, "orders", 2, b);
+	ck_assert_int_eq(ls_metrics_lagtime_table_update(t, &s, &max), 0);
+	/* Partition 0: offset 100 was the end at 0 s: 10 s. Partition 1: same. */
+	ck_assert_double_eq_tol(max, 10.0, 1e-9);
+	ls_lag_snapshot_release(&s);
+	/* Partition 1 goes, 2 comes: 0 keeps its history, 2 starts empty. */
+	make_snap(&s, 20000, "orders", 2, c);
+	ck_assert_int_eq(ls_metrics_lagtime_table_update(t, &s, &max), 0);
+	ck_assert_uint_eq(ls_metrics_lagtime_table_size(t), 2);
+	ck_assert_double_eq_tol(max, 20.0, 1e-9);
+	/* A failed read is refused and changes nothing. */
+	s.err = -ETIMEDOUT;
+	max = -1;
+	ck_assert_int_eq(ls_metrics_lagtime_table_update(t, &s, &max), -EINVAL);
+	ck_assert(max == -1);
+	ls_lag_snapshot_release(&s);
+	ls_metrics_lagtime_table_free(t);
+	ls_metrics_lagtime_table_free(NULL);
+}
+END_TEST
+
+START_TEST(test_metrics_app_scaler_series)
+{
+	struct ls_metrics_app *a = NULL;
+	struct ls_metrics_scaler *s1 = NULL, *s2 = NULL;
+	struct ls_metrics_cluster *cl = NULL;
+	struct ls_lag_snapshot snap;
+	struct ls_buf b;
+	const int64_t p[][3] = {{0, 10, 110}, {3, 5, 5}};
+	const int64_t q[][3] = {{0, 10, 210}};
+
+	ls_buf_init(&b, 0);
+	ck_assert_int_eq(ls_metrics_app_new("1.2.3", "2.0.2", &a), 0);
+	ck_assert_int_eq(ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", &s1), 0);
+	ck_assert_int_eq(ls_metrics_scaler_new(a, "billing", "shop", "Deployment/bc", &s2), 0);
+	ck_assert_int_eq(ls_metrics_cluster_new(a, "main", &cl), 0);
+	ls_metrics_app_set_leader(a, true);
+	make_snap(&snap, 1000, "orders", 2, p);
+	snap.produce_rate = 12.5;
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s1, &snap), 0);
+	ls_lag_snapshot_release(&snap);
+	ls_metrics_scaler_observe_decision(s1, 1, 3, 2, true, false);
+	ls_metrics_scaler_count_scale(s1, 1, 2);
+	ls_metrics_scaler_count_scale(s1, 2, 2);
+	ls_metrics_scaler_count_error(s1, "scale");
+	ls_metrics_scaler_count_error(s1, "events");
+	ls_metrics_scaler_count_error(s1, "events");
+	ls_metrics_cluster_observe_collect(cl, 0.02);
+	snap.err = -ETIMEDOUT; /* a zeroed, failed read */
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s2, &snap), 0);
+	ck_assert_int_eq(ls_metrics_app_render(a, &b), 0);
+	{
+		const char *t = ls_buf_str(&b);
+		const char *want[] = {
+		    "lagscale_lag_messages{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\"} 100\n",
+		    "lagscale_partition_lag_messages{scaler=\"orders\",namespace=\"shop\","
+		    "target=\"Deployment/oc\",topic=\"orders\",partition=\"0\"} 100\n",
+		    "lagscale_partition_lag_messages{scaler=\"orders\",namespace=\"shop\","
+		    "target=\"Deployment/oc\",topic=\"orders\",partition=\"3\"} 0\n",
+		    "lagscale_lag_seconds{scaler=\"orders\",namespace=\"shop\",target=\"Deployment/"
+		    "oc\"} 0\n",
+		    "lagscale_produce_rate{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\"} 12.5\n",
+		    "lagscale_replicas_current{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\"} 1\n",
+		    "lagscale_replicas_recommended{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\"} 3\n",
+		    "lagscale_replicas_desired{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\"} 2\n",
+		    "lagscale_scale_events_total{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\",direction=\"up\"} 1\n",
+		    "lagscale_scale_events_total{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\",direction=\"down\"} 0\n",
+		    "lagscale_errors_total{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\",stage=\"scale\"} 1\n",
+		    "lagscale_errors_total{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\",stage=\"events\"} 2\n",
+		    "lagscale_errors_total{scaler=\"billing\",namespace=\"shop\",target="
+		    "\"Deployment/bc\",stage=\"collect\"} 1\n",
+		    "lagscale_collect_duration_seconds_count{cluster=\"main\"} 1\n",
+		    "lagscale_scaler_active{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\"} 1\n",
+		    "lagscale_fallback_active{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\"} 0\n",
+		    "# TYPE lagscale_is_leader gauge\nlagscale_is_leader 1\n",
+		    "lagscale_build_info{version=\"1.2.3\",librdkafka=\"2.0.2\"} 1\n",
+		};
+
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			ck_assert_msg(strstr(t, want[i]), "missing %s in\n%s", want[i], t);
+		/* A failed read is unknown: no lag series for billing yet, and no
+		 * consume rate before it is known. */
+		ck_assert_ptr_null(strstr(t, "lagscale_lag_messages{scaler=\"billing\""));
+		ck_assert_ptr_null(strstr(t, "lagscale_consume_rate"));
+	}
+	/* Partition 3 goes: its series goes with it. Lag seconds, now from
+	 * two samples (end 110 at 1 s, 210 at 2 s: 100 msgs/s): offset 10 is
+	 * extrapolated to 0 s, so 2 s at 2 s. */
+	make_snap(&snap, 2000, "orders", 1, q);
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s1, &snap), 0);
+	ls_lag_snapshot_release(&snap);
+	ck_assert_double_eq_tol(ls_metrics_scaler_lag_seconds(s1), 2.0, 1e-9);
+	ls_buf_reset(&b);
+	ck_assert_int_eq(ls_metrics_app_render(a, &b), 0);
+	ck_assert_ptr_null(strstr(ls_buf_str(&b), "partition=\"3\""));
+	ck_assert_ptr_nonnull(strstr(ls_buf_str(&b), "partition=\"0\"} 200\n"));
+	/* A removed scaler's series all disappear; the other's stay. */
+	ls_metrics_scaler_free(s1);
+	ls_metrics_cluster_free(cl);
+	ls_buf_reset(&b);
+	ck_assert_int_eq(ls_metrics_app_render(a, &b), 0);
+	ck_assert_ptr_null(strstr(ls_buf_str(&b), "orders"));
+	ck_assert_ptr_null(strstr(ls_buf_str(&b), "cluster=\"main\""));
+	ck_assert_ptr_nonnull(strstr(ls_buf_str(&b), "scaler=\"billing\""));
+	ls_metrics_scaler_free(s2);
+	ls_metrics_scaler_free(NULL);
+	ls_buf_reset(&b);
+	ck_assert_int_eq(ls_metrics_app_render(a, &b), 0);
+	ck_assert_ptr_null(strstr(ls_buf_str(&b), "scaler="));
+	ls_buf_release(&b);
+	ls_metrics_app_free(a);
+	ls_metrics_app_free(NULL);
+}
+END_TEST
+
+START_TEST(test_metrics_app_error_stages_are_bounded)
+{
+	struct ls_metrics_app *a = NULL;
+	struct ls_metrics_scaler *s = NULL, *sentinel = (struct ls_metrics_scaler *)&a;
+	struct ls_buf b;
+	char stage[16];
+
+	{
+		struct ls_metrics_app *as = (struct ls_metrics_app *)&b;
+		struct ls_metrics_cluster *cs = (struct ls_metrics_cluster *)&b;
+
+		ck_assert_int_eq(ls_metrics_app_new(NULL, "2", &as), -EINVAL);
+		ck_assert_ptr_eq(as, (struct ls_metrics_app *)&b);
+		ck_assert_int_eq(ls_metrics_app_new("1", "2", &a), 0);
+		ck_assert_int_eq(ls_metrics_cluster_new(a, NULL, &cs), -EINVAL);
+		ck_assert_ptr_eq(cs, (struct ls_metrics_cluster *)&b);
+	}
+	ck_assert_int_eq(ls_metrics_scaler_new(a, NULL, "ns", "t", &sentinel), -EINVAL);
+	ck_assert_ptr_eq(sentinel, (struct ls_metrics_scaler *)&a);
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(NULL, NULL), -EINVAL);
+	ck_assert_int_eq(ls_metrics_scaler_new(a, "s", "ns", "t", &s), 0);
+	for (int i = 0; i < 10; i++) {
+		snprintf(stage, sizeof(stage), "st%d", i);
+		ls_metrics_scaler_count_error(s, stage);
+	}
+	ls_metrics_scaler_count_error(s, "other");
+	ls_buf_init(&b, 0);
+	ck_assert_int_eq(ls_metrics_app_render(a, &b), 0);
+	ck_assert_ptr_nonnull(strstr(ls_buf_str(&b), "stage=\"st3\"} 1\n"));
+	ck_assert_ptr_null(strstr(ls_buf_str(&b), "stage=\"st4\""));
+	ck_assert_ptr_nonnull(strstr(ls_buf_str(&b), "stage=\"other\"} 7\n"));
+	ls_buf_release(&b);
+	ls_metrics_scaler_free(s);
+	ls_metrics_app_free(a);
+}
+END_TEST
+
+/* One HTTP/1.0 request to 127.0.0.1:port; returns the status, body in out. */
+static int http_get(int port, const char *method, const char *path, char *out, size_t outlen)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = {.tv_sec = 5};
+	char req[256], resp[8192];
+	size_t got = 0;
+	ssize_t n;
+	int fd, status = -1;
+	const char *body;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", method, path);
+	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (got < sizeof(resp) - 1 && (n = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+		got += (size_t)n;
+	resp[got] = '\0';
+	close(fd);
+	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+		return -1;
+	body = strstr(resp, "\r\n\r\n");
+	snprintf(out, outlen, "%s", body ? body + 4 : "");
+	if (strstr(resp, "text/plain; version=0.0.4"))
+		strncat(out, "[exposition content type]", outlen - strlen(out) - 1);
+	return status;
+}
+
+START_TEST(test_metrics_server_endpoints)
+{
+	struct ls_metrics_server *s = NULL, *sentinel = (struct ls_metrics_server *)&s;
+	struct ls_buf text;
+	char body[8192], err[256];
+	int port;
+
+	ck_assert_int_eq(ls_metrics_server_new("127.0.0.1:0", &s, err, sizeof(err)), 0);
+	port = ls_metrics_server_port(s);
+	ck_assert_int_gt(port, 0);
+	/* Before the first tick: alive (the clock started), not ready. */
+	ck_assert_int_eq(http_get(port, "GET", "/healthz", body, sizeof(body)), 200);
+	ck_assert_int_eq(http_get(port, "GET", "/readyz", body, sizeof(body)), 503);
+	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "[exposition content type]");
+	ls_buf_init(&text, 0);
+	ls_buf_puts(&text, "x 1\n");
+	ls_metrics_server_publish(s, &text);
+	ck_assert_uint_eq(text.len, 0); /* the previous (empty) text came back */
+	ls_metrics_server_tick(s, ls_clock_mono_ms());
+	ls_metrics_server_set_ready(s, true);
+	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "x 1\n[exposition content type]");
+	ck_assert_int_eq(http_get(port, "HEAD", "/metrics", body, sizeof(body)), 200);
+	ck_assert_int_eq(http_get(port, "GET", "/readyz", body, sizeof(body)), 200);
+	ls_buf_puts(&text, "x 2\n");
+	ls_metrics_server_publish(s, &text);
+	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "x 2\n[exposition content type]");
+	/* A tick older than the limit: 503, with the reason. */
+	ls_metrics_server_set_stale_after(s, 1000);
+	ls_metrics_server_tick(s, ls_clock_mono_ms() - 5000);
+	ck_assert_int_eq(http_get(port, "GET", "/healthz", body, sizeof(body)), 503);
+	ck_assert_ptr_nonnull(strstr(body, "stale"));
+	ls_metrics_server_tick(s, ls_clock_mono_ms());
+	ck_assert_int_eq(http_get(port, "GET", "/healthz", body, sizeof(body)), 200);
+	ck_assert_int_eq(http_get(port, "GET", "/nope", body, sizeof(body)), 404);
+	ck_assert_int_eq(http_get(port, "POST", "/metrics", body, sizeof(body)), 405);
+	/* The port is taken: the second server says so, ret_ untouched. */
+	{
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+		ck_assert_int_eq(ls_metrics_server_new(addr, &sentinel, err, sizeof(err)),
+		                 -EADDRINUSE);
+		ck_assert_ptr_eq(sentinel, (struct ls_metrics_server *)&s);
+	}
+	ls_buf_release(&text);
+	ls_metrics_server_free(s);
+	ls_metrics_server_free(NULL);
+}
+END_TEST
+
+START_TEST(test_metrics_server_bad_address)
+{
+	static const char *const bad[] = {
+	    "",          "8080",  "127.0.0.1:",  "127.0.0.1:65536", "127.0.0.1:x",
+	    "[::1]8080", "a:b:c", "999.1.1.1:80"};
+	struct ls_metrics_server *s = (struct ls_metrics_server *)&bad;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_msg(ls_metrics_server_new(bad[i], &s, err, sizeof(err)) == -EINVAL, "%s",
+		              bad[i]);
+		ck_assert_msg(err[0], "no message for %s", bad[i]);
+	}
+	ck_assert_int_eq(ls_metrics_server_new(NULL, &s, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_eq(s, (struct ls_metrics_server *)&bad);
+	ck_assert(ls_metrics_server_healthy(1000, 4000, 3000));
+	ck_assert(!ls_metrics_server_healthy(1000, 4001, 3000));
+}
+END_TEST
+
+/* Logs: a librdkafka property that holds a secret never reaches a line. */
+START_TEST(test_metrics_log_redacts_secrets)
+{
+	FILE *f = tmpfile();
+	char line[2048];
+	size_t n;
+	const struct ls_log_field fields[] = {
+	    {"sasl.username", "lagscale"},
+	    {"sasl.password", "hunter2"},
+	    {"ssl.key.location", "/etc/tls/key.pem"},
+	    {"ssl.key.password", "s3cret"},
+	    {"token", "eyJhbGciOi"},
+	};
+
+	ck_assert_ptr_nonnull(f);
+	ls_log_setup(LS_LOG_DEBUG, LS_LOG_JSON, f);
+	ls_log_fields(LS_LOG_INFO, "orders", fields, 5, "kafka client for \"%s\"", "main");
+	ls_log_setup(LS_LOG_DEBUG, LS_LOG_TEXT, f);
+	ls_log_fields(LS_LOG_WARN, NULL, fields, 5, "text form");
+	fflush(f);
+	rewind(f);
+	n = fread(line, 1, sizeof(line) - 1, f);
+	line[n] = '\0';
+	fclose(f);
+	ls_log_setup(LS_LOG_INFO, LS_LOG_TEXT, NULL);
+	ck_assert_ptr_null(strstr(line, "hunter2"));
+	ck_assert_ptr_null(strstr(line, "s3cret"));
+	ck_assert_ptr_null(strstr(line, "eyJhbGciOi"));
+	ck_assert_msg(strstr(line,
+	                     "\"level\":\"info\",\"scaler\":\"orders\","
+	                     "\"message\":\"kafka client for \\\"main\\\"\","
+	                     "\"fields\":{\"sasl.username\":\"lagscale\","
+	                     "\"sasl.password\":\"[redacted]\","
+	                     "\"ssl.key.location\":\"/etc/tls/key.pem\","
+	                     "\"ssl.key.password\":\"[redacted]\",\"token\":\"[redacted]\"}}\n"),
+	              "%s", line);
+	ck_assert_msg(strstr(line,
+	                     "warn  text form sasl.username=\"lagscale\" "
+	                     "sasl.password=\"[redacted]\" ssl.key.location=\"/etc/tls/key.pem\""),
+	              "%s", line);
+	/* A secret's value inside free text (a library's error message). */
+	{
+		char msg[128] = "auth failed for password hunter2 (hunter2)";
+
+		ls_log_scrub(msg, sizeof(msg), "hunter2");
+		ck_assert_str_eq(msg, "auth failed for password [redacted] ([redacted])");
+		ls_log_scrub(msg, sizeof(msg), "");
+		ck_assert_str_eq(msg, "auth failed for password [redacted] ([redacted])");
+	}
+}
+END_TEST
+
+static Suite *metrics_suite(void)
+{
+	Suite *s = suite_create("metrics");
+	TCase *tc = tcase_create("registry");
+	TCase *lt = tcase_create("lagtime");
+	TCase *app = tcase_create("app");
+	TCase *srv = tcase_create("server");
+	TCase *log = tcase_create("log");
+
+	tcase_add_test(tc, test_metrics_exposition_exact);
+	tcase_add_test(tc, test_metrics_escaping);
+	tcase_add_test(tc, test_metrics_removal);
+	tcase_add_test(tc, test_metrics_refuses_bad_declarations);
+	tcase_add_test(tc, test_metrics_format_value);
+	tcase_add_test(lt, test_metrics_lagtime_interpolates);
+	tcase_add_test(lt, test_metrics_lagtime_flat_runs_and_bounds);
+	tcase_add_test(lt, test_metrics_lagtime_table_follows_partitions);
+	tcase_add_test(app, test_metrics_app_scaler_series);
+	tcase_add_test(app, test_metrics_app_error_stages_are_bounded);
+	tcase_add_test(srv, test_metrics_server_endpoints);
+	tcase_add_test(srv, test_metrics_server_bad_address);
+	tcase_add_test(log, test_metrics_log_redacts_secrets);
+	suite_add_tcase(s, tc);
+	suite_add_tcase(s, lt);
+	suite_add_tcase(s, app);
+	suite_add_tcase(s, srv);
+	suite_add_tcase(s, log);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(metrics_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
