@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmdutil.h"
 #include "config/config.h"
 
 int ls_cmd_check_config(int argc, char **argv)
@@ -18,10 +19,7 @@ int ls_cmd_check_config(int argc, char **argv)
 	}
 	ls_diag_init(&diag);
 	r = ls_config_load(argv[1], &cfg, &diag);
-	for (size_t i = 0; i < diag.n; i++)
-		fprintf(stderr, "%s\n", diag.msgs[i]);
-	if (r < 0 && diag.n == 0)
-		fprintf(stderr, "%s: %s\n", argv[1], strerror(-r));
+	ls_cmdutil_print_diag(&diag, argv[1], r);
 	ls_diag_release(&diag);
 	if (r < 0)
 		return LS_EXIT_USAGE;

@@ -40,3 +40,11 @@ void ls_cmdutil_bad_option(const char *cmd, char **argv, int c)
 	else
 		fprintf(stderr, "lagscale %s: unknown option %s\n", cmd, word);
 }
+
+void ls_cmdutil_print_diag(const struct ls_diag *diag, const char *path, int r)
+{
+	for (size_t i = 0; i < diag->n; i++)
+		fprintf(stderr, "%s\n", diag->msgs[i]);
+	if (r < 0 && diag->n == 0)
+		fprintf(stderr, "%s: %s\n", path, strerror(-r));
+}

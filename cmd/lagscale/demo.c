@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmdutil.h"
 #include "config/scenario.h"
 #include "kafka/kafka.h"
 #include "kafka/mock.h"
@@ -485,8 +486,7 @@ int ls_cmd_demo(int argc, char **argv)
 			rc = LS_EXIT_OK;
 			goto out;
 		default:
-			fprintf(stderr, "lagscale demo: %s %s\n", argv[optind - 1],
-				c == ':' ? "needs a value" : "is not an option");
+			ls_cmdutil_bad_option("demo", argv, c);
 			fputs(usage_text, stderr);
 			goto out;
 		}
@@ -498,8 +498,7 @@ int ls_cmd_demo(int argc, char **argv)
 	rc = LS_EXIT_FAILURE;
 	if (ls_scenario_load_string("demo", demo_scenario, sizeof(demo_scenario) - 1, &sc, &diag) <
 	    0) {
-		for (size_t i = 0; i < diag.n; i++)
-			fprintf(stderr, "%s\n", diag.msgs[i]);
+		ls_cmdutil_print_diag(&diag, "demo", -EINVAL);
 		goto out;
 	}
 	st = ls_policy_state_new();

@@ -239,9 +239,10 @@ int ls_cmd_lag(int argc, char **argv)
 	}
 
 	if (config) {
-		if (ls_config_load(config, &cfg, &diag) < 0) {
-			for (size_t i = 0; i < diag.n; i++)
-				fprintf(stderr, "%s\n", diag.msgs[i]);
+		int r = ls_config_load(config, &cfg, &diag);
+
+		if (r < 0) {
+			ls_cmdutil_print_diag(&diag, config, r);
 			goto out;
 		}
 		if (scaler && !ls_config_find_scaler(cfg, scaler)) {

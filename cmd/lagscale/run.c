@@ -224,10 +224,7 @@ int ls_cmd_run(int argc, char **argv)
 	}
 	r = ls_config_load(config, &cfg, &diag);
 	if (r < 0) {
-		for (size_t i = 0; i < diag.n; i++)
-			fprintf(stderr, "%s\n", diag.msgs[i]);
-		if (diag.n == 0)
-			fprintf(stderr, "%s: %s\n", config, strerror(-r));
+		ls_cmdutil_print_diag(&diag, config, r);
 		goto out;
 	}
 	ls_log_setup(cfg->log_level, cfg->log_format, NULL);

@@ -115,13 +115,9 @@ int ls_cmd_simulate(int argc, char **argv)
 	}
 
 	r = ls_scenario_load(path, &sc, &diag);
-	for (size_t i = 0; i < diag.n; i++)
-		fprintf(stderr, "%s\n", diag.msgs[i]);
-	if (r < 0) {
-		if (diag.n == 0)
-			fprintf(stderr, "%s: %s\n", path, strerror(-r));
+	ls_cmdutil_print_diag(&diag, path, r);
+	if (r < 0)
 		goto out;
-	}
 
 	if (csv || svg)
 		so.series = &series;
