@@ -734,3 +734,44 @@ int ls_config_load(const char *path, struct ls_config **ret_cfg, struct ls_diag 
 	free(dir);
 	return r;
 }
+
+static bool str_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool ls_config_scaler_equal(const struct ls_config_scaler *a, const struct ls_config_scaler *b)
+{
+	const struct ls_config_scaler_kafka *ka = &a->kafka, *kb = &b->kafka;
+
+	if (!str_eq(a->name, b->name) || !str_eq(a->target.api_version, b->target.api_version) ||
+	    !str_eq(a->target.kind, b->target.kind) ||
+	    !str_eq(a->target.namespace_, b->target.namespace_) ||
+	    !str_eq(a->target.name, b->target.name) || !str_eq(ka->cluster, kb->cluster) ||
+	    !str_eq(ka->group, kb->group) || !str_eq(ka->topic_pattern, kb->topic_pattern) ||
+	    ka->n_topics != kb->n_topics || ka->partitions.n != kb->partitions.n ||
+	    ka->offset_reset != kb->offset_reset || ka->isolation != kb->isolation)
+		return false;
+	for (size_t i = 0; i < ka->n_topics; i++)
+		if (!str_eq(ka->topics[i], kb->topics[i]))
+			return false;
+	for (size_t i = 0; i < ka->partitions.n; i++)
+		if (ka->partitions.r[i][0] != kb->partitions.r[i][0] ||
+		    ka->partitions.r[i][1] != kb->partitions.r[i][1])
+			return false;
+	return ls_policy_params_equal(&a->policy, &b->policy);
+}
+
+bool ls_config_cluster_equal(const struct ls_config_cluster *a, const struct ls_config_cluster *b)
+{
+	if (!str_eq(a->name, b->name) || !str_eq(a->bootstrap_servers, b->bootstrap_servers) ||
+	    a->n_props != b->n_props)
+		return false;
+	for (size_t i = 0; i < a->n_props; i++)
+		if (!str_eq(a->props[i].key, b->props[i].key) ||
+		    !str_eq(a->props[i].value, b->props[i].value))
+			return false;
+	return true;
+}

@@ -119,6 +119,15 @@ int ls_config_load_string(const char *name, const char *yaml, size_t len,
 
 void ls_config_free(struct ls_config *cfg);
 
+/*
+ * True when every setting of the two is the same (names, target, Kafka
+ * query, policy; or a cluster's name, bootstrap servers and properties):
+ * a reload keeps what it built for them only then.
+ */
+bool ls_config_scaler_equal(const struct ls_config_scaler *a, const struct ls_config_scaler *b);
+bool ls_config_cluster_equal(const struct ls_config_cluster *a,
+			     const struct ls_config_cluster *b);
+
 /* The scaler named name, or NULL. */
 const struct ls_config_scaler *ls_config_find_scaler(const struct ls_config *cfg,
 						     const char *name);

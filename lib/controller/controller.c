@@ -878,81 +878,6 @@ int ls_controller_run(struct ls_controller *c)
  * client is kept when its cluster's name, bootstrap servers and properties
  * are all the same, so unchanged clusters keep their connections.
  */
-static bool str_eq(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-static bool rules_eq(const struct ls_scaling_rules *a, const struct ls_scaling_rules *b)
-{
-	if (a->stabilization_window_ms != b->stabilization_window_ms || a->select != b->select ||
-	    a->n_policies != b->n_policies)
-		return false;
-	for (size_t i = 0; i < a->n_policies; i++)
-		if (a->policies[i].type != b->policies[i].type ||
-		    a->policies[i].value != b->policies[i].value ||
-		    a->policies[i].period_ms != b->policies[i].period_ms)
-			return false;
-	return true;
-}
-
-static bool policy_eq(const struct ls_policy_params *a, const struct ls_policy_params *b)
-{
-	return a->mode == b->mode && a->lag_threshold == b->lag_threshold &&
-	       a->activation_lag_threshold == b->activation_lag_threshold &&
-	       a->min_replicas == b->min_replicas && a->max_replicas == b->max_replicas &&
-	       a->idle_replicas == b->idle_replicas &&
-	       a->polling_interval_ms == b->polling_interval_ms &&
-	       a->cooldown_period_ms == b->cooldown_period_ms && a->tolerance == b->tolerance &&
-	       a->allow_idle_consumers == b->allow_idle_consumers &&
-	       a->limit_to_partitions_with_lag == b->limit_to_partitions_with_lag &&
-	       a->exclude_persistent_lag == b->exclude_persistent_lag &&
-	       a->scale_to_zero_on_invalid_offset == b->scale_to_zero_on_invalid_offset &&
-	       a->target_drain_time_ms == b->target_drain_time_ms &&
-	       a->per_replica_rate == b->per_replica_rate &&
-	       a->max_consume_rate == b->max_consume_rate && rules_eq(&a->scale_up, &b->scale_up) &&
-	       rules_eq(&a->scale_down, &b->scale_down) &&
-	       a->fallback_failure_threshold == b->fallback_failure_threshold &&
-	       a->fallback_replicas == b->fallback_replicas &&
-	       a->fallback_behavior == b->fallback_behavior && a->offset_reset == b->offset_reset;
-}
-
-static bool scaler_eq(const struct ls_config_scaler *a, const struct ls_config_scaler *b)
-{
-	const struct ls_config_scaler_kafka *ka = &a->kafka, *kb = &b->kafka;
-
-	if (!str_eq(a->name, b->name) || !str_eq(a->target.api_version, b->target.api_version) ||
-	    !str_eq(a->target.kind, b->target.kind) ||
-	    !str_eq(a->target.namespace_, b->target.namespace_) ||
-	    !str_eq(a->target.name, b->target.name) || !str_eq(ka->cluster, kb->cluster) ||
-	    !str_eq(ka->group, kb->group) || !str_eq(ka->topic_pattern, kb->topic_pattern) ||
-	    ka->n_topics != kb->n_topics || ka->partitions.n != kb->partitions.n ||
-	    ka->offset_reset != kb->offset_reset || ka->isolation != kb->isolation)
-		return false;
-	for (size_t i = 0; i < ka->n_topics; i++)
-		if (!str_eq(ka->topics[i], kb->topics[i]))
-			return false;
-	for (size_t i = 0; i < ka->partitions.n; i++)
-		if (ka->partitions.r[i][0] != kb->partitions.r[i][0] ||
-		    ka->partitions.r[i][1] != kb->partitions.r[i][1])
-			return false;
-	return policy_eq(&a->policy, &b->policy);
-}
-
-static bool cluster_eq(const struct ls_config_cluster *a, const struct ls_config_cluster *b)
-{
-	if (!str_eq(a->name, b->name) || !str_eq(a->bootstrap_servers, b->bootstrap_servers) ||
-	    a->n_props != b->n_props)
-		return false;
-	for (size_t i = 0; i < a->n_props; i++)
-		if (!str_eq(a->props[i].key, b->props[i].key) ||
-		    !str_eq(a->props[i].value, b->props[i].value))
-			return false;
-	return true;
-}
-
 int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, char *errbuf,
 			 size_t errlen)
 {
@@ -976,7 +901,7 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 		from_c[i] = SIZE_MAX;
 		for (size_t j = 0; j < old->n_clusters && from_c[i] == SIZE_MAX; j++)
 			if (!kept_c[j] && !c->clusters[j].abandoned &&
-			    cluster_eq(&old->clusters[j], &cfg->clusters[i])) {
+			    ls_config_cluster_equal(&old->clusters[j], &cfg->clusters[i])) {
 				from_c[i] = j;
 				kept_c[j] = true;
 			}
@@ -996,7 +921,7 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 	for (size_t i = 0; i < cfg->n_scalers; i++) {
 		from_s[i] = SIZE_MAX;
 		for (size_t j = 0; j < old->n_scalers && from_s[i] == SIZE_MAX; j++)
-			if (!kept_s[j] && scaler_eq(&old->scalers[j], &cfg->scalers[i])) {
+			if (!kept_s[j] && ls_config_scaler_equal(&old->scalers[j], &cfg->scalers[i])) {
 				from_s[i] = j;
 				kept_s[j] = true;
 				n_kept++;

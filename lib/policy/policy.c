@@ -840,3 +840,37 @@ out:
 	*ret = d;
 	return 0;
 }
+
+static bool rules_eq(const struct ls_scaling_rules *a, const struct ls_scaling_rules *b)
+{
+	if (a->stabilization_window_ms != b->stabilization_window_ms || a->select != b->select ||
+	    a->n_policies != b->n_policies)
+		return false;
+	for (size_t i = 0; i < a->n_policies; i++)
+		if (a->policies[i].type != b->policies[i].type ||
+		    a->policies[i].value != b->policies[i].value ||
+		    a->policies[i].period_ms != b->policies[i].period_ms)
+			return false;
+	return true;
+}
+
+bool ls_policy_params_equal(const struct ls_policy_params *a, const struct ls_policy_params *b)
+{
+	return a->mode == b->mode && a->lag_threshold == b->lag_threshold &&
+	       a->activation_lag_threshold == b->activation_lag_threshold &&
+	       a->min_replicas == b->min_replicas && a->max_replicas == b->max_replicas &&
+	       a->idle_replicas == b->idle_replicas &&
+	       a->polling_interval_ms == b->polling_interval_ms &&
+	       a->cooldown_period_ms == b->cooldown_period_ms && a->tolerance == b->tolerance &&
+	       a->allow_idle_consumers == b->allow_idle_consumers &&
+	       a->limit_to_partitions_with_lag == b->limit_to_partitions_with_lag &&
+	       a->exclude_persistent_lag == b->exclude_persistent_lag &&
+	       a->scale_to_zero_on_invalid_offset == b->scale_to_zero_on_invalid_offset &&
+	       a->target_drain_time_ms == b->target_drain_time_ms &&
+	       a->per_replica_rate == b->per_replica_rate &&
+	       a->max_consume_rate == b->max_consume_rate && rules_eq(&a->scale_up, &b->scale_up) &&
+	       rules_eq(&a->scale_down, &b->scale_down) &&
+	       a->fallback_failure_threshold == b->fallback_failure_threshold &&
+	       a->fallback_replicas == b->fallback_replicas &&
+	       a->fallback_behavior == b->fallback_behavior && a->offset_reset == b->offset_reset;
+}

@@ -121,6 +121,10 @@ void ls_policy_params_init(struct ls_policy_params *p);
  */
 int ls_policy_params_validate(const struct ls_policy_params *p);
 
+/* True when every field of a and b is the same (a reload keeps a scaler's
+ * history only then). */
+bool ls_policy_params_equal(const struct ls_policy_params *a, const struct ls_policy_params *b);
+
 /* The HPA's default behavior (also what ls_policy_params_init sets). */
 void ls_policy_rules_default_up(struct ls_scaling_rules *r);
 void ls_policy_rules_default_down(struct ls_scaling_rules *r);
