@@ -1,8 +1,13 @@
-/* test-util.c - lib/util: strict parsing (parse.h). */
+/* test-util.c - lib/util: strict parsing (parse.h), lag math (offsets.h),
+ * buffers with caps (buf.h), backoff. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "util/backoff.h"
+#include "util/buf.h"
+#include "util/offsets.h"
 #include "util/parse.h"
 
 START_TEST(test_util_duration)
@@ -115,6 +120,116 @@ START_TEST(test_util_ranges)
 }
 END_TEST
 
+START_TEST(test_util_partition_lag)
+{
+	/* committed, end, log start → lag under latest / earliest / zeroed. */
+	static const struct {
+		int64_t committed, end, log_start;
+		int64_t latest, earliest, zeroed;
+	} t[] = {
+		{40, 100, 0, 60, 60, 60},			/* committed: end - committed */
+		{LS_OFFSET_NONE, 100, 30, 1, 70, 0},		/* never committed */
+		{LS_OFFSET_NONE, 100, LS_OFFSET_UNKNOWN, 1, 100, 0}, /* log start not read */
+		{LS_OFFSET_NONE, 0, 0, 1, 0, 0},		/* empty partition */
+		{120, 100, 0, 0, 0, 0},				/* past the end (LSO): no lag */
+		{7, LS_OFFSET_UNKNOWN, 0, 0, 0, 0},		/* end unknown */
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct ls_partition_offsets p = {.partition = 0, .committed = t[i].committed,
+						 .end = t[i].end, .log_start = t[i].log_start};
+
+		ck_assert_int_eq(ls_offsets_partition_lag(&p, LS_RESET_LATEST, false), t[i].latest);
+		ck_assert_int_eq(ls_offsets_partition_lag(&p, LS_RESET_EARLIEST, false),
+				 t[i].earliest);
+		ck_assert_int_eq(ls_offsets_partition_lag(&p, LS_RESET_EARLIEST, true), t[i].zeroed);
+	}
+}
+END_TEST
+
+static void one_topic(struct ls_lag_snapshot *s, int64_t time_ms,
+		      const struct ls_partition_offsets *parts, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	s->time_ms = time_ms;
+	s->topics = calloc(1, sizeof(*s->topics));
+	s->topics[0].topic = strdup("orders");
+	s->topics[0].parts = calloc(n, sizeof(*parts));
+	memcpy(s->topics[0].parts, parts, n * sizeof(*parts));
+	s->topics[0].n_parts = n;
+	s->n_topics = 1;
+}
+
+START_TEST(test_util_snapshot_totals_and_rates)
+{
+	const struct ls_partition_offsets a[] = {{0, 10, 100, 0, 0}, {1, LS_OFFSET_NONE, 50, 0, 0}};
+	const struct ls_partition_offsets b[] = {{0, 40, 160, 0, 0}, {1, 5, 70, 0, 0}};
+	struct ls_lag_snapshot prev, cur, copy;
+
+	one_topic(&prev, 1000, a, 2);
+	one_topic(&cur, 11000, b, 2);
+	ls_lag_snapshot_compute(&prev, LS_RESET_LATEST);
+	ck_assert_int_eq(prev.total_lag, 90 + 1);
+	ck_assert_int_eq(prev.partition_count, 2);
+	ls_lag_snapshot_compute(&cur, LS_RESET_LATEST);
+	/* 10 s apart: produced 60 + 20, committed 30 (partition 1 had no
+	 * committed offset before, so it is left out of the consume rate). */
+	ls_lag_snapshot_rates(&prev, &cur);
+	ck_assert_double_eq_tol(cur.produce_rate, 8.0, 1e-9);
+	ck_assert_double_eq_tol(cur.consume_rate, 3.0, 1e-9);
+	ls_lag_snapshot_rates(NULL, &cur);
+	ck_assert_double_eq(cur.produce_rate, -1);
+	ck_assert_ptr_nonnull(ls_lag_snapshot_find(&cur, "orders", 1));
+	ck_assert_ptr_null(ls_lag_snapshot_find(&cur, "orders", 2));
+	ck_assert_ptr_null(ls_lag_snapshot_find(&cur, "payments", 0));
+	ck_assert_int_eq(ls_lag_snapshot_copy(&cur, &copy), 0);
+	ck_assert_int_eq(copy.topics[0].parts[1].committed, 5);
+	ck_assert_ptr_ne(copy.topics[0].parts, cur.topics[0].parts);
+	ls_lag_snapshot_release(&copy);
+	ls_lag_snapshot_release(&prev);
+	ls_lag_snapshot_release(&cur);
+	ck_assert_ptr_null(cur.topics);
+}
+END_TEST
+
+START_TEST(test_util_buf_cap)
+{
+	struct ls_buf b;
+
+	ls_buf_init(&b, 8);
+	ck_assert_int_eq(ls_buf_puts(&b, "12345"), 0);
+	/* Past the cap: refused, and the buffer stays as it was. */
+	ck_assert_int_eq(ls_buf_puts(&b, "6789"), -E2BIG);
+	ck_assert_str_eq(ls_buf_str(&b), "12345");
+	ck_assert_int_eq(ls_buf_printf(&b, "%d", 123456), -E2BIG);
+	ck_assert_str_eq(ls_buf_str(&b), "12345");
+	ls_buf_reset(&b);
+	ck_assert_int_eq(ls_buf_json_string(&b, "a\"\n"), 0);
+	ck_assert_str_eq(ls_buf_str(&b), "\"a\\\"\\n\"");
+	ls_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_util_backoff)
+{
+	struct ls_backoff b;
+
+	ls_backoff_init(&b, 100, 1000, 42);
+	for (int i = 0; i < 10; i++) {
+		int64_t d = ls_backoff_next(&b);
+		int64_t full = 100LL << (i < 4 ? i : 4);
+
+		if (full > 1000)
+			full = 1000;
+		/* Full jitter in the upper half: [d/2, d]. */
+		ck_assert_int_ge(d, full / 2);
+		ck_assert_int_le(d, full);
+	}
+	ls_backoff_reset(&b);
+	ck_assert_int_le(ls_backoff_next(&b), 100);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -124,6 +239,10 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_format_duration);
 	tcase_add_test(tc, test_util_numbers);
 	tcase_add_test(tc, test_util_ranges);
+	tcase_add_test(tc, test_util_partition_lag);
+	tcase_add_test(tc, test_util_snapshot_totals_and_rates);
+	tcase_add_test(tc, test_util_buf_cap);
+	tcase_add_test(tc, test_util_backoff);
 	suite_add_tcase(s, tc);
 	return s;
 }
