@@ -98,8 +98,10 @@ def assess(run, rows):
         check(first_up is not None and first_up - cross <= 2 * POLL + 1,
               "%s: scale-up within two polling intervals of the lag crossing" % name,
               "crossed at %.0f s, scaled up at %s" % (cross, first_up))
-    # 2. The backlog drains after the spike (before the outage).
-    after_spike = [r for r in rows if 125 <= r[0] < OUTAGE[0]]
+    # 2. The backlog drains after the spike. (Not necessarily before the
+    # outage: a real backlog is uneven across partitions, and the last of
+    # it drains only as fast as the few consumers owning those partitions.)
+    after_spike = [r for r in rows if r[0] >= 125]
     check(any(r[3] < THRESHOLD for r in after_spike), "%s: the backlog drains" % name,
           "lag after the spike: %s" % [r[3] for r in after_spike][-5:])
     # 3. Scale-down waits for the stabilization window after the last
