@@ -664,48 +664,28 @@ static int config_new(const char *name, struct ls_config **ret)
 	return 0;
 }
 
-static int config_load(const char *name, const char *yaml, size_t len, const char *base_dir,
-                       struct ls_config **ret_cfg, struct ls_diag *diag)
+/* The build step of ls_walk_document: ctx is where the config goes. */
+static int config_build(struct ls_walk *w, const struct ls_node *root, void *ctx)
 {
-	struct ls_config *cfg = NULL;
-	struct ls_node *root = NULL;
-	struct ls_report rep;
-	struct ls_walk w;
+	struct ls_config **cfg = ctx;
 	int r;
 
-	ls_report_init(&rep, name);
-	ls_walk_init(&w, &rep);
-	w.base_dir = base_dir;
-	r = ls_node_parse(&rep, yaml, len, &root);
+	r = config_new(w->rep->name, cfg);
 	if (r < 0)
-		goto out;
-	if (root->type != LS_NODE_MAP) {
-		ls_report_add(&rep, root->line, root->col, NULL,
-		              "the top level must be a map, got %s", ls_node_type_name(root));
-		r = -EINVAL;
-		goto out;
-	}
-	r = config_new(name, &cfg);
+		return r;
+	ls_walk_map(w, root, top_keys);
+	r = walk_clusters(w, root, *cfg);
 	if (r < 0)
-		goto out;
-	ls_walk_map(&w, root, top_keys);
-	r = walk_clusters(&w, root, cfg);
-	if (r < 0)
-		goto out;
-	walk_kubernetes(&w, root, cfg);
-	walk_leader(&w, root, cfg);
-	walk_server_log(&w, root, cfg);
-	r = walk_scalers(&w, root, cfg);
-	if (r == 0 && rep.oom)
-		r = -ENOMEM;
-	else if (r == 0 && ls_report_failed(&rep))
-		r = -EINVAL;
-out:
-	if (r == -ENOMEM)
-		ls_report_add(&rep, 0, 0, NULL, "out of memory");
-	ls_report_flush(&rep, diag);
-	ls_walk_release(&w);
-	ls_node_free(root);
+		return r;
+	walk_kubernetes(w, root, *cfg);
+	walk_leader(w, root, *cfg);
+	walk_server_log(w, root, *cfg);
+	return walk_scalers(w, root, *cfg);
+}
+
+/* Hands the built config over, or frees it when the load failed. */
+static int config_result(int r, struct ls_config *cfg, struct ls_config **ret_cfg)
+{
 	if (r < 0) {
 		ls_config_free(cfg);
 		return r;
@@ -717,22 +697,18 @@ out:
 int ls_config_load_string(const char *name, const char *yaml, size_t len,
                           struct ls_config **ret_cfg, struct ls_diag *diag)
 {
-	return config_load(name, yaml, len, NULL, ret_cfg, diag);
+	struct ls_config *cfg = NULL;
+	int r = ls_walk_document(name, yaml, len, NULL, config_build, &cfg, diag);
+
+	return config_result(r, cfg, ret_cfg);
 }
 
 int ls_config_load(const char *path, struct ls_config **ret_cfg, struct ls_diag *diag)
 {
-	struct ls_buf data;
-	char *dir = NULL;
-	int r;
+	struct ls_config *cfg = NULL;
+	int r = ls_walk_file(path, config_build, &cfg, diag);
 
-	r = ls_node_read_file(path, &data, &dir, diag);
-	if (r < 0)
-		return r;
-	r = config_load(path, ls_buf_str(&data), data.len, dir, ret_cfg, diag);
-	ls_buf_release(&data);
-	free(dir);
-	return r;
+	return config_result(r, cfg, ret_cfg);
 }
 
 static bool str_eq(const char *a, const char *b)

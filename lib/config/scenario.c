@@ -195,8 +195,8 @@ static char *default_name(const char *path)
 	return strndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
 }
 
-static int scenario_load(const char *name, const char *yaml, size_t len, const char *base_dir,
-                         struct ls_scenario **ret, struct ls_diag *diag)
+/* The build step of ls_walk_document: ctx is where the scenario goes. */
+static int scenario_build(struct ls_walk *w, const struct ls_node *root, void *ctx)
 {
 	static const char *const keys[] = {"name",
 	                                   "duration",
@@ -212,81 +212,60 @@ static int scenario_load(const char *name, const char *yaml, size_t len, const c
 	                                   "kafkaErrors",
 	                                   "scaler",
 	                                   NULL};
-	struct ls_scenario *s = NULL;
-	struct ls_node *root = NULL;
-	struct ls_report rep;
-	struct ls_walk w;
+	struct ls_scenario *s = calloc(1, sizeof(*s));
 	int rd, rs, r;
 
-	ls_report_init(&rep, name);
-	ls_walk_init(&w, &rep);
-	w.base_dir = base_dir;
-	r = ls_node_parse(&rep, yaml, len, &root);
-	if (r < 0)
-		goto out;
-	if (root->type != LS_NODE_MAP) {
-		ls_report_add(&rep, root->line, root->col, NULL,
-		              "the top level must be a map, got %s", ls_node_type_name(root));
-		r = -EINVAL;
-		goto out;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		r = -ENOMEM;
-		goto out;
-	}
+	*(struct ls_scenario **)ctx = s;
+	if (!s)
+		return -ENOMEM;
 	s->step_ms = 1000;
 	s->initial_replicas = -1;
 	ls_policy_params_init(&s->policy);
-	ls_walk_map(&w, root, keys);
-	ls_walk_string(&w, root, "name", LS_WALK_NONEMPTY, &s->name);
-	rd = ls_walk_duration(&w, root, "duration", 0, true, INT64_MAX, &s->duration_ms);
+	ls_walk_map(w, root, keys);
+	ls_walk_string(w, root, "name", LS_WALK_NONEMPTY, &s->name);
+	rd = ls_walk_duration(w, root, "duration", 0, true, INT64_MAX, &s->duration_ms);
 	if (rd == 0)
-		ls_walk_missing(&w, root, "duration", NULL);
-	rs = ls_walk_duration(&w, root, "step", 0, true, INT64_MAX, &s->step_ms);
-	if (ls_walk_int32(&w, root, "partitions", 1, INT32_MAX, &s->partitions) == 0)
-		ls_walk_missing(&w, root, "partitions", NULL);
-	ls_walk_int32(&w, root, "initialReplicas", 0, INT32_MAX, &s->initial_replicas);
-	if (ls_walk_double(&w, root, "perReplicaRate", 0, true, INFINITY, false,
+		ls_walk_missing(w, root, "duration", NULL);
+	rs = ls_walk_duration(w, root, "step", 0, true, INT64_MAX, &s->step_ms);
+	if (ls_walk_int32(w, root, "partitions", 1, INT32_MAX, &s->partitions) == 0)
+		ls_walk_missing(w, root, "partitions", NULL);
+	ls_walk_int32(w, root, "initialReplicas", 0, INT32_MAX, &s->initial_replicas);
+	if (ls_walk_double(w, root, "perReplicaRate", 0, true, INFINITY, false,
 	                   &s->per_replica_rate) == 0)
-		ls_walk_missing(&w, root, "perReplicaRate", NULL);
-	ls_walk_duration(&w, root, "startupDelay", 0, false, INT64_MAX, &s->startup_delay_ms);
-	ls_walk_double(&w, root, "maxConsumeRate", 0, false, INFINITY, false, &s->max_consume_rate);
-	ls_walk_int64(&w, root, "initialLag", 0, INT64_MAX, &s->initial_lag);
-	r = walk_produce(&w, root, s);
+		ls_walk_missing(w, root, "perReplicaRate", NULL);
+	ls_walk_duration(w, root, "startupDelay", 0, false, INT64_MAX, &s->startup_delay_ms);
+	ls_walk_double(w, root, "maxConsumeRate", 0, false, INFINITY, false, &s->max_consume_rate);
+	ls_walk_int64(w, root, "initialLag", 0, INT64_MAX, &s->initial_lag);
+	r = walk_produce(w, root, s);
 	if (r == 0)
-		r = walk_windows(&w, root, "consumerOutages", &s->consumer_outages,
+		r = walk_windows(w, root, "consumerOutages", &s->consumer_outages,
 		                 &s->n_consumer_outages);
 	if (r == 0)
-		r = walk_windows(&w, root, "kafkaErrors", &s->kafka_errors, &s->n_kafka_errors);
+		r = walk_windows(w, root, "kafkaErrors", &s->kafka_errors, &s->n_kafka_errors);
 	if (r < 0)
-		goto out;
-	walk_scaler(&w, root, s);
+		return r;
+	walk_scaler(w, root, s);
 	if (rd == 1 && rs >= 0 && s->duration_ms / s->step_ms > MAX_STEPS) {
-		size_t m = ls_walk_push_key(&w, "duration");
+		size_t m = ls_walk_push_key(w, "duration");
 
-		ls_walk_error(&w, ls_node_get(root, "duration"),
+		ls_walk_error(w, ls_node_get(root, "duration"),
 		              "more than %lld steps of the given step", MAX_STEPS);
-		ls_walk_pop(&w, m);
+		ls_walk_pop(w, m);
 	}
 	/* Unset, the workload starts where the policy would keep it. */
 	if (s->initial_replicas < 0)
 		s->initial_replicas = s->policy.min_replicas;
 	if (!s->name) {
-		s->name = default_name(name);
+		s->name = default_name(w->rep->name);
 		if (!s->name)
-			rep.oom = true;
+			return -ENOMEM;
 	}
-	if (rep.oom)
-		r = -ENOMEM;
-	else if (ls_report_failed(&rep))
-		r = -EINVAL;
-out:
-	if (r == -ENOMEM)
-		ls_report_add(&rep, 0, 0, NULL, "out of memory");
-	ls_report_flush(&rep, diag);
-	ls_walk_release(&w);
-	ls_node_free(root);
+	return 0;
+}
+
+/* Hands the built scenario over, or frees it when the load failed. */
+static int scenario_result(int r, struct ls_scenario *s, struct ls_scenario **ret)
+{
 	if (r < 0) {
 		ls_scenario_free(s);
 		return r;
@@ -298,20 +277,16 @@ out:
 int ls_scenario_load_string(const char *name, const char *yaml, size_t len,
                             struct ls_scenario **ret, struct ls_diag *diag)
 {
-	return scenario_load(name, yaml, len, NULL, ret, diag);
+	struct ls_scenario *s = NULL;
+	int r = ls_walk_document(name, yaml, len, NULL, scenario_build, &s, diag);
+
+	return scenario_result(r, s, ret);
 }
 
 int ls_scenario_load(const char *path, struct ls_scenario **ret, struct ls_diag *diag)
 {
-	struct ls_buf data;
-	char *dir = NULL;
-	int r;
+	struct ls_scenario *s = NULL;
+	int r = ls_walk_file(path, scenario_build, &s, diag);
 
-	r = ls_node_read_file(path, &data, &dir, diag);
-	if (r < 0)
-		return r;
-	r = scenario_load(path, ls_buf_str(&data), data.len, dir, ret, diag);
-	ls_buf_release(&data);
-	free(dir);
-	return r;
+	return scenario_result(r, s, ret);
 }

@@ -737,3 +737,52 @@ void ls_walk_policy(struct ls_walk *w, const struct ls_node *n, struct ls_policy
 		ls_walk_pop(w, mark);
 	}
 }
+
+int ls_walk_document(const char *name, const char *yaml, size_t len, const char *base_dir,
+		     ls_walk_build_fn build, void *ctx, struct ls_diag *diag)
+{
+	struct ls_node *root = NULL;
+	struct ls_report rep;
+	struct ls_walk w;
+	int r;
+
+	ls_report_init(&rep, name);
+	ls_walk_init(&w, &rep);
+	w.base_dir = base_dir;
+	r = ls_node_parse(&rep, yaml, len, &root);
+	if (r < 0)
+		goto out;
+	if (root->type != LS_NODE_MAP) {
+		ls_report_add(&rep, root->line, root->col, NULL,
+			      "the top level must be a map, got %s", ls_node_type_name(root));
+		r = -EINVAL;
+		goto out;
+	}
+	r = build(&w, root, ctx);
+	if (r == 0 && rep.oom)
+		r = -ENOMEM;
+	else if (r == 0 && ls_report_failed(&rep))
+		r = -EINVAL;
+out:
+	if (r == -ENOMEM)
+		ls_report_add(&rep, 0, 0, NULL, "out of memory");
+	ls_report_flush(&rep, diag);
+	ls_walk_release(&w);
+	ls_node_free(root);
+	return r;
+}
+
+int ls_walk_file(const char *path, ls_walk_build_fn build, void *ctx, struct ls_diag *diag)
+{
+	struct ls_buf data;
+	char *dir = NULL;
+	int r;
+
+	r = ls_node_read_file(path, &data, &dir, diag);
+	if (r < 0)
+		return r;
+	r = ls_walk_document(path, ls_buf_str(&data), data.len, dir, build, ctx, diag);
+	ls_buf_release(&data);
+	free(dir);
+	return r;
+}

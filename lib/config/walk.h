@@ -43,6 +43,25 @@ struct ls_walk {
 	const struct ls_node *owner;
 };
 
+/*
+ * Fills a loader's object from a document's top-level map; w->rep->name is
+ * the document's name. Returns 0, or a negative errno that stops the walk
+ * (errors it reported are counted afterwards, not returned).
+ */
+typedef int (*ls_walk_build_fn)(struct ls_walk *w, const struct ls_node *root, void *ctx);
+
+/*
+ * The frame of a loader: parses the YAML (name used in messages, base_dir
+ * for relative ${file:} paths, NULL for the working directory), checks the
+ * top level is a map, runs build, and turns what was reported into the
+ * result: 0, -EINVAL (every problem in diag) or -ENOMEM. The caller frees
+ * what build allocated when the result is negative.
+ */
+int ls_walk_document(const char *name, const char *yaml, size_t len, const char *base_dir,
+		     ls_walk_build_fn build, void *ctx, struct ls_diag *diag);
+/* The same for a file (size-capped), its directory as base_dir. */
+int ls_walk_file(const char *path, ls_walk_build_fn build, void *ctx, struct ls_diag *diag);
+
 void ls_walk_init(struct ls_walk *w, struct ls_report *rep);
 void ls_walk_release(struct ls_walk *w);
 
