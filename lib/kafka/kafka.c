@@ -1,6 +1,7 @@
 /* kafka.c - see kafka.h. */
 #include "kafka/kafka.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -208,6 +209,32 @@ void ls_kafka_get_stats(const struct ls_kafka *k, struct ls_kafka_stats *ret)
 		*ret = k->stats;
 	else
 		memset(ret, 0, sizeof(*ret));
+}
+
+void ls_kafka_library_info(struct ls_kafka_library *ret)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	size_t size = sizeof(ret->features);
+	int v = RD_KAFKA_VERSION;
+	int (*fn)(void) = rd_kafka_version;
+	void *addr;
+	Dl_info dl;
+
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->version, sizeof(ret->version), "%s", rd_kafka_version_str());
+	/* RD_KAFKA_VERSION is 0xMMmmrrxx; the last byte is the pre-release. */
+	snprintf(ret->built_against, sizeof(ret->built_against), "%d.%d.%d", (v >> 24) & 0xff,
+		 (v >> 16) & 0xff, (v >> 8) & 0xff);
+	/* ISO C has no cast from a function to an object pointer; dladdr
+	 * takes the address either way. */
+	memcpy(&addr, &fn, sizeof(addr));
+	if (dladdr(addr, &dl) && dl.dli_fname)
+		snprintf(ret->path, sizeof(ret->path), "%s", dl.dli_fname);
+	if (conf && rd_kafka_conf_get(conf, "builtin.features", ret->features, &size) !=
+			    RD_KAFKA_CONF_OK)
+		ret->features[0] = '\0';
+	if (conf)
+		rd_kafka_conf_destroy(conf);
 }
 
 static int ensure_handle(struct ls_kafka *k, int level, char *errbuf, size_t errlen)

@@ -91,7 +91,23 @@ struct ls_kafka_query {
 int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, size_t n,
 		     int64_t timeout_ms, struct ls_lag_snapshot *ret_snaps);
 
-/* Topic names from the last metadata (for tests and `lag`); NULL-safe. */
+/* The request counters of a client; zeros for NULL. */
 void ls_kafka_get_stats(const struct ls_kafka *k, struct ls_kafka_stats *ret);
+
+/*
+ * What librdkafka the process really runs (Debian 12's 2.0.2 has the same
+ * soname as the 2.8 lagscale is built against, so the build-time version
+ * proves nothing). ret->version is rd_kafka_version_str() of the loaded
+ * library; ret->path is the file it was loaded from ("" if unknown);
+ * ret->features its builtin.features ("" if unreadable). Strings are
+ * truncated to their buffers. Thread-safe.
+ */
+struct ls_kafka_library {
+	char version[32];
+	char built_against[32]; /* the rdkafka.h this binary was compiled with */
+	char path[512];
+	char features[512];
+};
+void ls_kafka_library_info(struct ls_kafka_library *ret);
 
 #endif
