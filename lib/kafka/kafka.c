@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -24,8 +25,13 @@ struct ls_kafka {
 	size_t n_props;
 	rd_kafka_t *rk[N_LEVELS]; /* one handle per isolation level, made on demand */
 	bool broken[N_LEVELS];	  /* a request outlived its deadline: recreate */
-	pthread_mutex_t mu;	  /* guards last_error (written by librdkafka threads) */
+	bool proven[N_LEVELS];	  /* a metadata request has succeeded on the handle */
+	pthread_mutex_t mu;	  /* guards the fields below (librdkafka threads write them) */
 	char last_error[256];
+	/* The broker refused the client (authentication or TLS): set by
+	 * error_cb, cleared at the start of a round. Retrying does not help,
+	 * so the round ends at once instead of at its deadline. */
+	char refused[384];
 	struct ls_kafka_stats stats;
 };
 
@@ -51,13 +57,65 @@ struct wquery {
 	char errmsg[256];
 };
 
+/*
+ * The cause of a refusal, for the one-line message; NULL for errors that a
+ * retry may cure (a broker down, a timeout). librdkafka reports a failed
+ * TLS handshake either as an SSL error (a certificate that does not
+ * verify) or as a transport error whose text says so (a listener that
+ * speaks no TLS: "SSL handshake failed: Disconnected: connecting to a
+ * PLAINTEXT broker listener?"), and a plaintext client on a TLS listener as
+ * a transport error that asks "connecting to a SSL listener?". Those texts
+ * are librdkafka's own and stable since 1.x.
+ */
+static const char *refusal_cause(int err, const char *reason)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+		/* A token refresh callback that failed (OIDC token endpoint,
+		 * AWS credentials) reports through the same code. */
+		if (strstr(reason, "OAUTHBEARER token"))
+			return "no OAUTHBEARER token could be had";
+		return "the broker refused the login";
+	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+		return "the broker refused the login";
+	case RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM:
+	case RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE:
+		return "the broker does not accept this SASL mechanism";
+	case RD_KAFKA_RESP_ERR__SSL:
+		return "the TLS handshake failed";
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+		if (strstr(reason, "SSL handshake failed"))
+			return "the TLS handshake failed";
+		if (strstr(reason, "connecting to a SSL listener?"))
+			return "the listener expects TLS (check security.protocol)";
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* Copies a librdkafka message as one line: control characters become spaces. */
+static void one_line(char *out, size_t size, const char *msg)
+{
+	size_t i;
+
+	for (i = 0; msg[i] && i + 1 < size; i++)
+		out[i] = (unsigned char)msg[i] < 0x20 ? ' ' : msg[i];
+	out[i] = '\0';
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct ls_kafka *k = opaque;
+	const char *cause = refusal_cause(err, reason);
+	char line[256];
 
 	(void)rk;
+	one_line(line, sizeof(line), reason);
 	pthread_mutex_lock(&k->mu);
-	snprintf(k->last_error, sizeof(k->last_error), "%s", reason);
+	snprintf(k->last_error, sizeof(k->last_error), "%s", line);
+	if (cause && !k->refused[0])
+		snprintf(k->refused, sizeof(k->refused), "%s: %s", cause, line);
 	pthread_mutex_unlock(&k->mu);
 	ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": %s: %s", k->name,
 	       rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
@@ -70,8 +128,11 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 	/* Errors and warnings (syslog levels 0-4), such as a refused SASL
 	 * login, explain a failed round better than the round's own code. */
 	if (k && level <= 4) {
+		char line[256];
+
+		one_line(line, sizeof(line), buf);
 		pthread_mutex_lock(&k->mu);
-		snprintf(k->last_error, sizeof(k->last_error), "%s", buf);
+		snprintf(k->last_error, sizeof(k->last_error), "%s", line);
 		pthread_mutex_unlock(&k->mu);
 	}
 	ls_log(LS_LOG_DEBUG, NULL, "librdkafka %s: %s", fac, buf);
@@ -134,6 +195,44 @@ fail:
 	return NULL;
 }
 
+/*
+ * librdkafka checks the OIDC settings only when a handle starts, and then
+ * its token refresh fails on every round at run time. Each setting that
+ * the client-credentials grant needs is checked here instead, so that a
+ * missing one is a configuration error naming the property.
+ */
+static int check_oidc(const rd_kafka_conf_t *conf, char *errbuf, size_t errlen)
+{
+	static const char *const needed[] = {"sasl.oauthbearer.client.id",
+					     "sasl.oauthbearer.client.secret",
+					     "sasl.oauthbearer.token.endpoint.url"};
+	char val[512];
+	size_t size = sizeof(val);
+
+	if (rd_kafka_conf_get(conf, "sasl.oauthbearer.method", val, &size) != RD_KAFKA_CONF_OK ||
+	    strcasecmp(val, "oidc") != 0)
+		return 0;
+	size = sizeof(val);
+	if (rd_kafka_conf_get(conf, "sasl.mechanism", val, &size) != RD_KAFKA_CONF_OK ||
+	    strcmp(val, "OAUTHBEARER") != 0) {
+		snprintf(errbuf, errlen,
+			 "property \"sasl.oauthbearer.method\": oidc needs sasl.mechanism OAUTHBEARER");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		size = sizeof(val);
+		val[0] = '\0';
+		/* A value longer than the buffer reports its size: it is set. */
+		if (rd_kafka_conf_get(conf, needed[i], val, &size) == RD_KAFKA_CONF_OK &&
+		    size > 1)
+			continue;
+		snprintf(errbuf, errlen, "property \"%s\" is needed with sasl.oauthbearer.method oidc",
+			 needed[i]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ls_kafka_new(const char *name, const char *bootstrap_servers,
 		 const struct ls_kafka_prop *props, size_t n_props, struct ls_kafka **ret,
 		 char *errbuf, size_t errlen)
@@ -165,7 +264,10 @@ int ls_kafka_new(const char *name, const char *bootstrap_servers,
 		r = -EINVAL;
 		goto fail;
 	}
+	r = check_oidc(conf, errbuf, errlen);
 	rd_kafka_conf_destroy(conf);
+	if (r < 0)
+		goto fail;
 	*ret = k;
 	return 0;
 fail:
@@ -184,6 +286,7 @@ static void destroy_handle(struct ls_kafka *k, int level)
 	rd_kafka_destroy_flags(k->rk[level], RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	k->rk[level] = NULL;
 	k->broken[level] = false;
+	k->proven[level] = false;
 }
 
 void ls_kafka_free(struct ls_kafka *k)
@@ -263,6 +366,54 @@ static int64_t remaining(int64_t deadline)
 	int64_t r = deadline - ls_clock_mono_ms();
 
 	return r > 0 ? r : 0;
+}
+
+/*
+ * The round's metadata request. On a handle that has not yet had an
+ * answer (new, or after a failed round), a refused login or TLS handshake
+ * would otherwise show only when the whole deadline has passed: there the
+ * request is made in growing slices (200 ms, 400 ms, ...), and between them
+ * the handle's error callbacks are served, so that a refusal ends the round
+ * at once. A broker that is merely slow still answers within a later,
+ * longer slice. On success the handle is proven and later rounds make one
+ * plain request. Returns librdkafka's error; *ret_refused is set (and
+ * errbuf holds the refusal) when the broker refused the client.
+ */
+static rd_kafka_resp_err_t fetch_metadata(struct ls_kafka *k, int level, int64_t deadline,
+					  const struct rd_kafka_metadata **ret_md,
+					  bool *ret_refused, char *errbuf, size_t errlen)
+{
+	rd_kafka_t *rk = k->rk[level];
+	int64_t slice = 200;
+	rd_kafka_resp_err_t err;
+
+	*ret_refused = false;
+	if (k->proven[level]) {
+		err = rd_kafka_metadata(rk, 1, NULL, ret_md, (int)remaining(deadline));
+		if (err)
+			k->proven[level] = false;
+		return err;
+	}
+	for (;;) {
+		int64_t left = remaining(deadline);
+
+		err = rd_kafka_metadata(rk, 1, NULL, ret_md, (int)(slice < left ? slice : left));
+		if (!err) {
+			k->proven[level] = true;
+			return err;
+		}
+		rd_kafka_poll(rk, 0);
+		pthread_mutex_lock(&k->mu);
+		if (k->refused[0]) {
+			snprintf(errbuf, errlen, "%s", k->refused);
+			*ret_refused = true;
+		}
+		pthread_mutex_unlock(&k->mu);
+		if (*ret_refused || remaining(deadline) == 0)
+			return err;
+		if (slice < 3200)
+			slice *= 2;
+	}
 }
 
 static int cmp_i32(const void *a, const void *b)
@@ -730,6 +881,7 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 	size_t n_ts = 0;
 	bool levels[N_LEVELS] = {false, false};
 	int meta_level = -1;
+	bool refused = false;
 	char errbuf[512] = "";
 	int r = 0;
 	rd_kafka_resp_err_t err;
@@ -753,7 +905,14 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 		goto out;
 
 	k->stats.metadata_requests++;
-	err = rd_kafka_metadata(k->rk[meta_level], 1, NULL, &md, (int)remaining(deadline));
+	pthread_mutex_lock(&k->mu);
+	k->refused[0] = '\0';
+	pthread_mutex_unlock(&k->mu);
+	err = fetch_metadata(k, meta_level, deadline, &md, &refused, errbuf, sizeof(errbuf));
+	if (err && refused) {
+		r = -EACCES;
+		goto cluster_fail;
+	}
 	if (err) {
 		char why[256];
 

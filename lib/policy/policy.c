@@ -32,9 +32,16 @@ struct reason {
 	size_t len;
 };
 
+/*
+ * Appends to the reason. A reason that does not fit ends at the last whole
+ * word with "..." (a person reads "...in state AUTH" as the end of
+ * librdkafka's text, not as a cut), and later additions are dropped.
+ */
 __attribute__((format(printf, 2, 3))) static void say(struct reason *r, const char *fmt, ...)
 {
+	static const char more[] = "...";
 	va_list ap;
+	size_t cut;
 	int n;
 
 	if (r->len + 1 >= r->size)
@@ -44,9 +51,19 @@ __attribute__((format(printf, 2, 3))) static void say(struct reason *r, const ch
 	va_end(ap);
 	if (n < 0)
 		return;
-	r->len += (size_t)n;
-	if (r->len >= r->size)
-		r->len = r->size - 1;
+	if (r->len + (size_t)n < r->size) {
+		r->len += (size_t)n;
+		return;
+	}
+	cut = r->size - sizeof(more);
+	while (cut > 0 && r->buf[cut] != ' ')
+		cut--;
+	while (cut > 0 && (r->buf[cut - 1] == ' ' || r->buf[cut - 1] == ',' ||
+			   r->buf[cut - 1] == ';' || r->buf[cut - 1] == ':'))
+		cut--;
+	memcpy(r->buf + cut, more, sizeof(more));
+	/* Full: nothing more is appended. */
+	r->len = r->size - 1;
 }
 
 char *ls_policy_format_count(int64_t v, char *out, size_t size)

@@ -105,7 +105,7 @@ struct ls_decision {
 	bool active;		      /* lag above activationLagThreshold */
 	bool fallback;		      /* the fallback behavior decided */
 	int32_t consecutive_failures;
-	char reason[320]; /* one line a person reads at a glance */
+	char reason[512]; /* one line; a longer one ends at a whole word with "..." */
 };
 
 /* Fills p with every default of DESIGN.md section 4. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util/clock.h"
 #include "kafka/mock.h"
 
 static struct ls_kafka_mock *mock;
@@ -191,6 +192,72 @@ START_TEST(test_lag_unreachable_broker)
 	ck_assert_ptr_nonnull(strstr(r.err, "127.0.0.1:1"));
 	ck_assert_ptr_null(strstr(r.err, "hunter2"));
 	ck_assert_ptr_null(strstr(r.out, "hunter2"));
+	ls_test_run_release(&r);
+}
+END_TEST
+
+/*
+ * TLS to a listener that speaks no TLS (the mock cluster is PLAINTEXT): the
+ * handshake fails at once, so the read ends at once, not at its timeout,
+ * with one line naming the cluster and the cause.
+ */
+START_TEST(test_lag_tls_to_plaintext_listener_fails_at_once)
+{
+	const char *args[] = {"lag",	 "--bootstrap-servers", bootstraps, "--group", "g-full",
+			      "--timeout", "20s", "-X", "security.protocol=SSL", NULL};
+	struct ls_test_run r;
+	long long t0 = ls_clock_mono_ms();
+	long long took;
+
+	ck_assert_int_eq(ls_test_run_lagscale(args, 60000, &r), 0);
+	took = ls_clock_mono_ms() - t0;
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(took < 10000, "took %lld ms against a 20 s timeout", took);
+	ck_assert_ptr_nonnull(strstr(r.err, bootstraps));
+	ck_assert_ptr_nonnull(strstr(r.err, "the TLS handshake failed"));
+	/* One line. */
+	ck_assert_ptr_nonnull(strchr(r.err, '\n'));
+	ck_assert_ptr_null(strchr(r.err, '\n') + 1 < r.err + strlen(r.err)
+				   ? strchr(strchr(r.err, '\n') + 1, '\n')
+				   : NULL);
+	ls_test_run_release(&r);
+}
+END_TEST
+
+/* OIDC: a missing setting is a usage error naming it (exit 2); a token
+ * endpoint that does not answer ends the read at once, naming the cause. */
+START_TEST(test_lag_oidc_settings)
+{
+	const char *missing[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-full",
+				 "-X", "security.protocol=SASL_PLAINTEXT",
+				 "-X", "sasl.mechanism=OAUTHBEARER",
+				 "-X", "sasl.oauthbearer.method=oidc",
+				 "-X", "sasl.oauthbearer.client.id=lagscale",
+				 "-X", "sasl.oauthbearer.client.secret=s3cr3t-value", NULL};
+	const char *down[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-full",
+			      "--timeout", "20s",
+			      "-X", "security.protocol=SASL_PLAINTEXT",
+			      "-X", "sasl.mechanism=OAUTHBEARER",
+			      "-X", "sasl.oauthbearer.method=oidc",
+			      "-X", "sasl.oauthbearer.client.id=lagscale",
+			      "-X", "sasl.oauthbearer.client.secret=s3cr3t-value",
+			      "-X", "sasl.oauthbearer.token.endpoint.url=http://127.0.0.1:1/token", NULL};
+	struct ls_test_run r;
+	long long t0;
+
+	ck_assert_int_eq(ls_test_run_lagscale(missing, 20000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "sasl.oauthbearer.token.endpoint.url"));
+	ck_assert_ptr_null(strstr(r.err, "s3cr3t-value"));
+	ls_test_run_release(&r);
+
+	t0 = ls_clock_mono_ms();
+	ck_assert_int_eq(ls_test_run_lagscale(down, 60000, &r), 0);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(ls_clock_mono_ms() - t0 < 10000, "a dead token endpoint waited for the timeout");
+	ck_assert_ptr_nonnull(strstr(r.err, "no OAUTHBEARER token could be had"));
+	ck_assert_ptr_nonnull(strstr(r.err, bootstraps));
+	ck_assert_ptr_null(strstr(r.err, "s3cr3t-value"));
 	ls_test_run_release(&r);
 }
 END_TEST
@@ -384,6 +451,8 @@ int main(void)
 	tcase_add_test(tc, test_lag_group_without_commits);
 	tcase_add_test(tc, test_lag_missing_topic_fails);
 	tcase_add_test(tc, test_lag_unreachable_broker);
+	tcase_add_test(tc, test_lag_tls_to_plaintext_listener_fails_at_once);
+	tcase_add_test(tc, test_lag_oidc_settings);
 	tcase_add_test(tc, test_lag_bad_flags);
 	tcase_add_test(tc, test_lag_config_matches_flags);
 	tcase_add_test(tc, test_run_dry_run_once);

@@ -744,6 +744,35 @@ START_TEST(test_policy_fallback_behaviors)
 }
 END_TEST
 
+/* A long Kafka error (librdkafka's SASL messages run to hundreds of bytes)
+ * never leaves a reason cut mid-word: it ends at a whole word with "...". */
+START_TEST(test_policy_long_reason_ends_at_a_word)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.snap = &s, .current_replicas = 3, .paused_replicas = -1};
+	struct ls_decision d;
+	size_t len, n = 0;
+
+	ls_policy_params_init(&p);
+	snap_failed(&s, 0);
+	while (n + 12 < sizeof(s.errmsg))
+		n += (size_t)snprintf(s.errmsg + n, sizeof(s.errmsg) - n, "broker%04zu ", n);
+	in.now_ms = S(15);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	len = strlen(d.reason);
+	ck_assert_uint_lt(len, sizeof(d.reason));
+	ck_assert_uint_gt(len, sizeof(d.reason) / 2);
+	ck_assert_str_eq(d.reason + len - 3, "...");
+	/* The word before "..." is whole: "broker" and four digits. */
+	ck_assert(d.reason[len - 4] >= '0' && d.reason[len - 4] <= '9');
+	ck_assert_int_eq(memcmp(d.reason + len - 13, "broker", 6), 0);
+	ck_assert_int_eq(d.reason[len - 14], ' ');
+	ls_policy_state_free(st);
+}
+END_TEST
+
 START_TEST(test_policy_broker_outage_never_scales_to_zero)
 {
 	struct ls_policy_params p;
@@ -1006,6 +1035,7 @@ static Suite *policy_suite(void)
 			    (int)(sizeof(behavior_rows) / sizeof(behavior_rows[0])));
 	tcase_add_test(tc, test_policy_behavior_counts_the_period);
 	tcase_add_test(tc, test_policy_stabilization_windows);
+	tcase_add_test(tc, test_policy_long_reason_ends_at_a_word);
 	tcase_add_loop_test(tc, test_policy_fallback_behaviors, 0,
 			    (int)(sizeof(fallback_rows) / sizeof(fallback_rows[0])));
 	tcase_add_test(tc, test_policy_broker_outage_never_scales_to_zero);
