@@ -187,6 +187,10 @@ static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, cha
 			  rderr, sizeof(rderr));
 	rd_kafka_conf_set(conf, "enable.auto.commit", "false", rderr, sizeof(rderr));
 	rd_kafka_conf_set_opaque(conf, k);
+	/* OAUTHBEARER tokens (OIDC, AWS MSK IAM) are refreshed on librdkafka's
+	 * background thread: the handle's main queue is only served when a
+	 * round goes wrong, which is too late for a token about to expire. */
+	rd_kafka_conf_enable_sasl_queue(conf, 1);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	return conf;
@@ -342,6 +346,7 @@ void ls_kafka_library_info(struct ls_kafka_library *ret)
 
 static int ensure_handle(struct ls_kafka *k, int level, char *errbuf, size_t errlen)
 {
+	rd_kafka_error_t *sasl_err;
 	rd_kafka_conf_t *conf;
 
 	if (k->broken[level]) {
@@ -357,6 +362,12 @@ static int ensure_handle(struct ls_kafka *k, int level, char *errbuf, size_t err
 	if (!k->rk[level]) {
 		rd_kafka_conf_destroy(conf);
 		return -EINVAL;
+	}
+	sasl_err = rd_kafka_sasl_background_callbacks_enable(k->rk[level]);
+	if (sasl_err) {
+		ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": SASL background callbacks: %s",
+		       k->name, rd_kafka_error_string(sasl_err));
+		rd_kafka_error_destroy(sasl_err);
 	}
 	return 0;
 }

@@ -12,13 +12,26 @@
  *      (RD_KAFKA_OFFSET_END), in chunks of LS_KAFKA_CHUNK partitions; log
  *      start offsets the same way where `earliest` needs them.
  *
- * librdkafka 2.0.2 traps honoured here (DESIGN.md section 10): the handle is
- * a consumer with a group.id of its own that never subscribes; partitions
- * are always passed explicitly; offsets_for_times is chunked and its return
- * value checked, and a leader error refreshes metadata and retries once;
- * isolation.level is set explicitly; every request has a deadline, and a
- * client whose request outlives its deadline is destroyed and recreated at
- * the start of the next round.
+ * librdkafka traps honoured here (DESIGN.md section 10), each measured
+ * again on 2.8.0 against the mock cluster and still there: a handle with no
+ * consumer group crashes librdkafka when ListConsumerGroupOffsets meets
+ * NOT_COORDINATOR (rd_kafka_cgrp_op on a NULL group), so the handle is a
+ * consumer with a group.id of its own that never subscribes; NULL
+ * partitions ("all") return no partition, so partitions are always passed
+ * explicitly; one group per ListConsumerGroupOffsets call; isolation.level
+ * defaults to read_committed, so it is set explicitly; offsets_for_times
+ * fails the whole call on one partition's error and costs more than
+ * linearly with its list, so it is chunked, its return value checked, and a
+ * leader error refreshes metadata and retries once. Every request has a
+ * deadline, and a client whose request outlives its deadline is destroyed
+ * and recreated at the start of the next round.
+ *
+ * Errors that a retry cannot cure end a round at once, not at its
+ * deadline: a refused login, an unsupported SASL mechanism, a failed TLS
+ * handshake (a certificate that does not verify, a listener without TLS), a
+ * TLS listener spoken to in plaintext, and an OAUTHBEARER token that could
+ * not be had. OAUTHBEARER tokens (OIDC) are refreshed on librdkafka's
+ * background thread.
  *
  * Thread-safety: a struct ls_kafka is used by one thread at a time.
  */
@@ -33,9 +46,10 @@
 
 /*
  * Partitions per offsets_for_times call. Its cost grows faster than
- * linearly with the list on 2.0.2: on the mock cluster, 20,000 partitions
- * take 150 ms in chunks of 2,000 and 40 ms in chunks of 500 (see
- * test/bench/bench-collect); smaller chunks only add calls.
+ * linearly with the list, on 2.0.2 and on 2.8.0: on the mock cluster,
+ * 20,000 partitions take 150 ms in chunks of 2,000 and 40 ms in chunks of
+ * 500 on 2.0.2 (see test/bench/bench-collect); smaller chunks only add
+ * calls.
  */
 #define LS_KAFKA_CHUNK 500
 
@@ -86,7 +100,10 @@ struct ls_kafka_query {
  * set (e.g. a missing topic, a group the broker refused). Returns 0 when the
  * round ran, even if some queries failed; a negative errno when the whole
  * cluster failed (unreachable, auth refused, timed out), in which case every
- * snapshot carries that error too.
+ * snapshot carries that error too: -EACCES when the broker refused the
+ * client (login, SASL mechanism, TLS), -ETIMEDOUT or -EIO otherwise. The
+ * message names the cluster, its bootstrap servers and the cause, on one
+ * line.
  */
 int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, size_t n,
 		     int64_t timeout_ms, struct ls_lag_snapshot *ret_snaps);
