@@ -262,6 +262,37 @@ START_TEST(test_lag_oidc_settings)
 }
 END_TEST
 
+/*
+ * `lagscale version` names the librdkafka really loaded: the one meson
+ * built against (not Debian 12's 2.0.2, which has the same soname), from
+ * its directory when that is not a system one, with SCRAM and OIDC.
+ */
+START_TEST(test_version_names_the_loaded_librdkafka)
+{
+	const char *args[] = {"version", NULL};
+	const char *want = getenv("LS_RDKAFKA_VERSION");
+	const char *libdir = getenv("LS_RDKAFKA_LIBDIR");
+	struct ls_test_run r;
+	char line[128];
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_int_eq(ls_test_run_lagscale(args, 20000, &r), 0);
+	ck_assert_int_eq(r.status, 0);
+	snprintf(line, sizeof(line), "\nlibrdkafka %s (built against %s, loaded from ", want, want);
+	ck_assert_msg(strstr(r.out, line), "want \"%s\" in:\n%s", line + 1, r.out);
+	if (libdir && libdir[0] && strncmp(libdir, "/usr/", 5) != 0) {
+		snprintf(line, sizeof(line), "loaded from %s/librdkafka.so", libdir);
+		ck_assert_msg(strstr(r.out, line), "want \"%s\" in:\n%s", line, r.out);
+	}
+	ck_assert_ptr_nonnull(strstr(r.out, "\nlibrdkafka features: "));
+	ck_assert_ptr_nonnull(strstr(r.out, "sasl_scram"));
+	ck_assert_ptr_nonnull(strstr(r.out, "sasl_oauthbearer"));
+	ck_assert_ptr_nonnull(strstr(r.out, "oidc"));
+	ck_assert_ptr_nonnull(strstr(r.out, "ssl"));
+	ls_test_run_release(&r);
+}
+END_TEST
+
 START_TEST(test_lag_bad_flags)
 {
 	const char *missing[] = {"lag", "--group", "g", NULL};
@@ -453,6 +484,7 @@ int main(void)
 	tcase_add_test(tc, test_lag_unreachable_broker);
 	tcase_add_test(tc, test_lag_tls_to_plaintext_listener_fails_at_once);
 	tcase_add_test(tc, test_lag_oidc_settings);
+	tcase_add_test(tc, test_version_names_the_loaded_librdkafka);
 	tcase_add_test(tc, test_lag_bad_flags);
 	tcase_add_test(tc, test_lag_config_matches_flags);
 	tcase_add_test(tc, test_run_dry_run_once);
