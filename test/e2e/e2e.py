@@ -116,6 +116,30 @@ def describe_group(group):
     return rows, p
 
 
+def describe_members(group):
+    """Kafka's own view of the owners: {(topic, partition): (consumer id, host,
+    client id)}, each None for "-"; and {"state": ..., "assignor": ...,
+    "members": N} from --state."""
+    p = kafka_java("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                   "--bootstrap-server", KAFKA, "--describe", "--group", group)
+    owners = {}
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if len(f) < 9 or f[0] != group or not f[2].isdigit():
+            continue
+        owners[(f[1], int(f[2]))] = tuple(None if v == "-" else v for v in f[6:9])
+    s = kafka_java("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                   "--bootstrap-server", KAFKA, "--describe", "--group", group, "--state")
+    state = {}
+    lines = [l.split() for l in s.stdout.splitlines() if l.strip()]
+    for head, row in zip(lines, lines[1:]):
+        if head and head[0] == "GROUP" and row and row[0] == group:
+            cols = dict(zip(head, row))
+            state = {"state": cols.get("STATE"), "assignor": cols.get("ASSIGNMENT-STRATEGY"),
+                     "members": int(cols.get("#MEMBERS", "0"))}
+    return owners, state
+
+
 def write_config(text):
     fd, path = tempfile.mkstemp(prefix="lagscale-e2e-", suffix=".yaml")
     with os.fdopen(fd, "w") as f:
@@ -162,3 +186,65 @@ class Proc:
         self.out.close()
         self.err.close()
         return self.p.returncode
+
+
+# --- the broker's secured listeners (test/e2e/README.md, "Kafka") -------------
+
+def _env(name):
+    return os.environ[name]
+
+
+def sasl_props(protocol, mechanism, password=None, scope=None, **over):
+    """librdkafka properties for one SASL listener and mechanism, with the
+    environment's credentials (password/client secret overridable)."""
+    props = {"security.protocol": protocol, "sasl.mechanism": mechanism}
+    if protocol == "SASL_SSL":
+        props["ssl.ca.location"] = _env("LAGSCALE_E2E_KAFKA_CA")
+    if mechanism == "PLAIN":
+        props["sasl.username"] = _env("LAGSCALE_E2E_PLAIN_USER")
+        props["sasl.password"] = password or _env("LAGSCALE_E2E_PLAIN_PASSWORD")
+    elif mechanism.startswith("SCRAM-"):
+        props["sasl.username"] = _env("LAGSCALE_E2E_SCRAM_USER")
+        props["sasl.password"] = password or _env("LAGSCALE_E2E_SCRAM_PASSWORD")
+    elif mechanism == "OAUTHBEARER":
+        props["sasl.oauthbearer.method"] = "oidc"
+        props["sasl.oauthbearer.client.id"] = _env("LAGSCALE_E2E_OIDC_CLIENT_ID")
+        props["sasl.oauthbearer.client.secret"] = password or _env("LAGSCALE_E2E_OIDC_CLIENT_SECRET")
+        props["sasl.oauthbearer.token.endpoint.url"] = _env("LAGSCALE_E2E_OIDC_TOKEN_URL")
+        props["sasl.oauthbearer.scope"] = scope or _env("LAGSCALE_E2E_OIDC_SCOPE")
+    props.update(over)
+    return props
+
+
+def sasl_bootstrap(protocol):
+    return _env("LAGSCALE_E2E_KAFKA_" + protocol)
+
+
+def mtls_props(**over):
+    props = {"security.protocol": "SSL",
+             "ssl.ca.location": _env("LAGSCALE_E2E_KAFKA_CA"),
+             "ssl.certificate.location": _env("LAGSCALE_E2E_KAFKA_CLIENT_CERT"),
+             "ssl.key.location": _env("LAGSCALE_E2E_KAFKA_CLIENT_KEY")}
+    props.update(over)
+    return props
+
+
+def secrets():
+    """Every secret of the environment: none may ever be printed."""
+    return [os.environ[n] for n in ("LAGSCALE_E2E_PLAIN_PASSWORD", "LAGSCALE_E2E_SCRAM_PASSWORD",
+                                    "LAGSCALE_E2E_OIDC_CLIENT_SECRET")
+            if os.environ.get(n)]
+
+
+def xflags(props):
+    """-X key=value flags for `lagscale lag`."""
+    out = []
+    for k, v in props.items():
+        out += ["-X", "%s=%s" % (k, v)]
+    return out
+
+
+def oidc_stats():
+    import urllib.request
+    with urllib.request.urlopen(_env("LAGSCALE_E2E_OIDC_STATS_URL"), timeout=10) as r:
+        return json.loads(r.read().decode())

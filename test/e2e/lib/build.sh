@@ -26,7 +26,8 @@ go_env() {
 }
 
 stamp_of() { # stamp_of DIR LDFLAGS
-  { cat "$1/go.mod" "$1/go.sum"; echo "$2"; "$GO" version; } | sha256sum | cut -c1-32
+  # (a module without requirements, like go/oidc, has no go.sum)
+  { cat "$1/go.mod"; cat "$1/go.sum" 2>/dev/null; echo "$2"; "$GO" version; } | sha256sum | cut -c1-32
 }
 
 # go_build NAME DIR LDFLAGS BIN=PKG... : build each PKG of wrapper module DIR
@@ -62,7 +63,23 @@ go_build() {
   log "built ${bins[*]} in $((SECONDS - t0)) s"
 }
 
+# The OIDC token server: our own source, so its hash goes into the ldflags
+# (and so into the stamp): an edit rebuilds it.
+build_go_oidc() {
+  local src
+  src=$(cat "$E2E_DIR"/go/oidc/*.go | sha256sum | cut -c1-16)
+  go_build oidc "$E2E_DIR/go/oidc" "-X main.sourceHash=$src" oidc=lagscale.test/e2e/oidc
+}
+
+# Everything an instance needs: the Kafka jars of its version, the OIDC
+# server, and (unless LAGSCALE_E2E_KAFKA_ONLY=1) the Kubernetes binaries.
+build_needed() {
+  build_kafka
+  if [ "$KAFKA_ONLY" = 1 ]; then build_go_oidc; else build_go_all; fi
+}
+
 build_go_all() {
+  build_go_oidc
   local v ld="" minor
   minor=${KUBE_VERSION#v1.}
   minor=${minor%%.*}
@@ -88,8 +105,10 @@ build_go_all() {
 
 # Kafka jars from Maven Central, via the pom in test/e2e/kafka.
 build_kafka() {
-  local stamp t0=$SECONDS props=(-Dkafka.version="$KAFKA_VERSION")
-  [ "$KAFKA_MAJOR" -ge 4 ] && props+=(-Dkafka.major=4)
+  # kafka.major selects the pom's logging profile (kafka3: reload4j, kafka4: log4j2)
+  local stamp t0=$SECONDS props=(-Dkafka.version="$KAFKA_VERSION" -Dkafka.major="$KAFKA_MAJOR")
+  [[ $KAFKA_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "bad Kafka version '$KAFKA_VERSION'"
+  [ "$KAFKA_MAJOR" -ge 3 ] || die "Kafka $KAFKA_VERSION: 3.x (KRaft) or newer is needed"
   stamp=$({ cat "$E2E_DIR/kafka/pom.xml"; echo "${props[*]}"; } | sha256sum | cut -c1-32)
   if [ "$(cat "$KAFKA_LIBS/.stamp" 2>/dev/null)" != "$stamp" ]; then
     log "downloading Apache Kafka $KAFKA_VERSION jars from Maven Central"

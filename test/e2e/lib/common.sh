@@ -1,14 +1,35 @@
 # shellcheck shell=bash
 # Shared settings and helpers of test/e2e/env (sourced, not run).
 
+# --- instance -------------------------------------------------------------------
+# One cache ($H: Go binaries, Maven repository, Kafka jars, Go caches) can hold
+# several environments: the default one lives in $H itself, a named one
+# (LAGSCALE_E2E_INSTANCE=NAME) in $H/instances/NAME with its own pki/, run/,
+# logs/, env file and lock. A named instance usually sets
+# LAGSCALE_E2E_PORT_OFFSET (added to every default port) and
+# LAGSCALE_E2E_KAFKA_ONLY=1 (no etcd/apiserver), e.g. the Kafka 3.9 one.
+INSTANCE=${LAGSCALE_E2E_INSTANCE:-}
+[ -z "$INSTANCE" ] || [[ $INSTANCE =~ ^[A-Za-z0-9._-]+$ ]] || {
+  echo "[e2e-env] ERROR: bad LAGSCALE_E2E_INSTANCE '$INSTANCE'" >&2
+  exit 2
+}
+if [ -n "$INSTANCE" ]; then I="$H/instances/$INSTANCE"; else I="$H"; fi
+mkdir -p "$I"
+KAFKA_ONLY=${LAGSCALE_E2E_KAFKA_ONLY:-0}
+PORT_OFFSET=${LAGSCALE_E2E_PORT_OFFSET:-0}
+[[ $PORT_OFFSET =~ ^[0-9]+$ ]] || { echo "[e2e-env] ERROR: bad LAGSCALE_E2E_PORT_OFFSET" >&2; exit 2; }
+
 # --- ports (all on 127.0.0.1; each one overridable) -------------------------
-KAFKA_PORT=${LAGSCALE_E2E_KAFKA_PORT:-39092}
-KAFKA_SASL_SSL_PORT=${LAGSCALE_E2E_KAFKA_SASL_SSL_PORT:-39093}
-KAFKA_CONTROLLER_PORT=${LAGSCALE_E2E_KAFKA_CONTROLLER_PORT:-39094}
-ETCD_PORT=${LAGSCALE_E2E_ETCD_PORT:-32379}
-ETCD_PEER_PORT=${LAGSCALE_E2E_ETCD_PEER_PORT:-32380}
-APISERVER_PORT=${LAGSCALE_E2E_APISERVER_PORT:-36443}
-KCM_PORT=${LAGSCALE_E2E_KCM_PORT:-36444}
+KAFKA_PORT=${LAGSCALE_E2E_KAFKA_PORT:-$((39092 + PORT_OFFSET))}
+KAFKA_SASL_SSL_PORT=${LAGSCALE_E2E_KAFKA_SASL_SSL_PORT:-$((39093 + PORT_OFFSET))}
+KAFKA_CONTROLLER_PORT=${LAGSCALE_E2E_KAFKA_CONTROLLER_PORT:-$((39094 + PORT_OFFSET))}
+KAFKA_SASL_PLAINTEXT_PORT=${LAGSCALE_E2E_KAFKA_SASL_PLAINTEXT_PORT:-$((39095 + PORT_OFFSET))}
+KAFKA_SSL_PORT=${LAGSCALE_E2E_KAFKA_SSL_PORT:-$((39096 + PORT_OFFSET))}
+OIDC_PORT=${LAGSCALE_E2E_OIDC_PORT:-$((39097 + PORT_OFFSET))}
+ETCD_PORT=${LAGSCALE_E2E_ETCD_PORT:-$((32379 + PORT_OFFSET))}
+ETCD_PEER_PORT=${LAGSCALE_E2E_ETCD_PEER_PORT:-$((32380 + PORT_OFFSET))}
+APISERVER_PORT=${LAGSCALE_E2E_APISERVER_PORT:-$((36443 + PORT_OFFSET))}
+KCM_PORT=${LAGSCALE_E2E_KCM_PORT:-$((36444 + PORT_OFFSET))}
 WITH_KCM=${LAGSCALE_E2E_WITH_KCM:-1}
 
 # --- readiness timeouts (seconds) ------------------------------------------
@@ -16,17 +37,21 @@ KAFKA_TIMEOUT=${LAGSCALE_E2E_KAFKA_TIMEOUT:-120}
 ETCD_TIMEOUT=${LAGSCALE_E2E_ETCD_TIMEOUT:-60}
 APISERVER_TIMEOUT=${LAGSCALE_E2E_APISERVER_TIMEOUT:-120}
 KCM_TIMEOUT=${LAGSCALE_E2E_KCM_TIMEOUT:-90}
+OIDC_TIMEOUT=${LAGSCALE_E2E_OIDC_TIMEOUT:-30}
 
 # --- layout of the cache ----------------------------------------------------
+# shared by every instance of the cache:
 BIN="$H/bin"          # built Go binaries (+ .stamp files)
-PKI="$H/pki"          # CAs, certificates, keys, tokens, SCRAM password
-RUN="$H/run"          # data directories, configs, pid files
-LOGS="$H/logs"        # one log per server
-ENV_FILE="$H/env"
-LOCK_FILE="$H/lock"
+BUILD_LOCK_FILE="$H/build.lock"
+# per instance ($I is $H for the default one):
+PKI="$I/pki"          # CAs, certificates, keys, tokens, SASL passwords, OIDC key
+RUN="$I/run"          # data directories, configs, pid files
+LOGS="$I/logs"        # one log per server
+ENV_FILE="$I/env"
+LOCK_FILE="$I/lock"
 mkdir -p "$BIN" "$PKI" "$RUN" "$LOGS"
 
-ALL_COMPONENTS=(kafka etcd kube-apiserver kube-controller-manager)
+ALL_COMPONENTS=(oidc kafka etcd kube-apiserver kube-controller-manager)
 
 log() { printf '[e2e-env] %s\n' "$*" >&2; }
 die() { printf '[e2e-env] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -41,6 +66,22 @@ with_lock() {
     flock -w "${LAGSCALE_E2E_LOCK_TIMEOUT:-3600}" 9 || die "timed out waiting for $LOCK_FILE"
   fi
   "$@"
+}
+
+# Run "$@" holding the cache-wide build lock (fd 8): builds and downloads into
+# the shared bin/, m2/, go/ and kafka/ run one at a time, whichever instance
+# asks. Always taken after (never before) an instance lock, so no deadlock.
+with_build_lock() {
+  exec 8>>"$BUILD_LOCK_FILE"
+  if ! flock -n 8; then
+    log "waiting for the build lock $BUILD_LOCK_FILE (another build is running)"
+    flock -w "${LAGSCALE_E2E_LOCK_TIMEOUT:-3600}" 8 || die "timed out waiting for $BUILD_LOCK_FILE"
+  fi
+  "$@"
+  local rc=$?
+  flock -u 8
+  exec 8>&-
+  return $rc
 }
 
 # --- tools ------------------------------------------------------------------
@@ -66,8 +107,9 @@ apt_install() {
   $sudo apt-get install -y -qq --no-install-recommends "$@" >&2 || die "apt-get install $* failed"
 }
 
-# Install whatever is missing: kcat (uses the system librdkafka 2.0.2),
-# librdkafka-dev, openssl, curl, flock, a JDK >= 17 and Maven.
+# Install whatever is missing: kcat (Debian's, on the system librdkafka 2.0.2;
+# used for PLAINTEXT only), openssl, curl, flock, a JDK >= 17 and Maven.
+# lagscale and kafka-tool use the project's own librdkafka (scripts/librdkafka).
 ensure_tools() {
   local pkgs=()
   command -v openssl >/dev/null || pkgs+=(openssl)
@@ -75,7 +117,6 @@ ensure_tools() {
   command -v flock >/dev/null || pkgs+=(util-linux)
   command -v setsid >/dev/null || pkgs+=(util-linux)
   command -v kcat >/dev/null || command -v kafkacat >/dev/null || pkgs+=(kcat)
-  [ -f /usr/include/librdkafka/rdkafka.h ] || pkgs+=(librdkafka-dev)
   if [ -z "$JAVA" ] || ! "$JAVA" -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then
     pkgs+=(openjdk-17-jre-headless)
   fi
@@ -90,7 +131,7 @@ ensure_tools() {
 pidfile() { echo "$RUN/$1.pid"; }
 
 # True if the pid file of component $1 names a live process that is ours
-# (its command line mentions the cache dir), so a recycled pid is never killed.
+# (its command line mentions the instance dir), so a recycled pid is never killed.
 pid_alive() {
   local f pid
   f=$(pidfile "$1")
@@ -98,7 +139,7 @@ pid_alive() {
   pid=$(cat "$f" 2>/dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$H/" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$I/" || return 1
   # a zombie is not alive
   [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
 }
@@ -182,31 +223,59 @@ write_env_file() {
   {
     echo "# lagscale e2e environment; written by $ENV_CMD up"
     envline LAGSCALE_E2E_HOME "$H"
+    envline LAGSCALE_E2E_INSTANCE "$INSTANCE"
+    envline LAGSCALE_E2E_INSTANCE_DIR "$I"
+    envline LAGSCALE_E2E_PORT_OFFSET "$PORT_OFFSET"
+    envline LAGSCALE_E2E_KAFKA_ONLY "$KAFKA_ONLY"
     envline LAGSCALE_E2E_ENV "$ENV_CMD"
     envline LAGSCALE_E2E_LOGS "$LOGS"
     envline LAGSCALE_E2E_KAFKA_VERSION "$KAFKA_VERSION"
+    # listeners
     envline LAGSCALE_E2E_KAFKA "127.0.0.1:$KAFKA_PORT"
+    envline LAGSCALE_E2E_KAFKA_SASL_PLAINTEXT "127.0.0.1:$KAFKA_SASL_PLAINTEXT_PORT"
     envline LAGSCALE_E2E_KAFKA_SASL_SSL "127.0.0.1:$KAFKA_SASL_SSL_PORT"
+    envline LAGSCALE_E2E_KAFKA_SSL "127.0.0.1:$KAFKA_SSL_PORT"
+    envline LAGSCALE_E2E_KAFKA_SASL_MECHANISMS "$KAFKA_SASL_MECHANISMS"
     envline LAGSCALE_E2E_KAFKA_CA "$PKI/kafka-ca.crt"
+    envline LAGSCALE_E2E_KAFKA_OTHER_CA "$PKI/other-ca.crt"
+    envline LAGSCALE_E2E_KAFKA_CLIENT_CERT "$PKI/kafka-client.crt"
+    envline LAGSCALE_E2E_KAFKA_CLIENT_KEY "$PKI/kafka-client.key"
+    envline LAGSCALE_E2E_KAFKA_REAUTH_MS "$KAFKA_OAUTH_REAUTH_MS"
+    # users
+    envline LAGSCALE_E2E_PLAIN_USER "$PLAIN_USER"
+    envline LAGSCALE_E2E_PLAIN_PASSWORD "$(cat "$PKI/plain-password")"
     envline LAGSCALE_E2E_SCRAM_MECHANISM SCRAM-SHA-512
     envline LAGSCALE_E2E_SCRAM_USER "$SCRAM_USER"
     envline LAGSCALE_E2E_SCRAM_PASSWORD "$(cat "$PKI/scram-password")"
+    # OIDC (token endpoint for librdkafka's sasl.oauthbearer.method=oidc)
+    envline LAGSCALE_E2E_OIDC "http://127.0.0.1:$OIDC_PORT"
+    envline LAGSCALE_E2E_OIDC_ISSUER "$OIDC_ISSUER"
+    envline LAGSCALE_E2E_OIDC_TOKEN_URL "http://127.0.0.1:$OIDC_PORT/token"
+    envline LAGSCALE_E2E_OIDC_JWKS_URL "http://127.0.0.1:$OIDC_PORT/jwks"
+    envline LAGSCALE_E2E_OIDC_STATS_URL "http://127.0.0.1:$OIDC_PORT/stats"
+    envline LAGSCALE_E2E_OIDC_CLIENT_ID "$OIDC_CLIENT_ID"
+    envline LAGSCALE_E2E_OIDC_CLIENT_SECRET "$(cat "$PKI/oidc-client-secret")"
+    envline LAGSCALE_E2E_OIDC_AUDIENCE "$OIDC_AUDIENCE"
+    envline LAGSCALE_E2E_OIDC_SCOPE "$OIDC_SCOPE"
+    envline LAGSCALE_E2E_OIDC_TOKEN_LIFETIME "$OIDC_LIFETIME"
+    envline LAGSCALE_E2E_OIDC_PIDFILE "$(pidfile oidc)"
     envline LAGSCALE_E2E_KAFKA_CLASSPATH "$KAFKA_CLASSPATH"
     envline LAGSCALE_E2E_KAFKA_PIDFILE "$(pidfile kafka)"
-    envline LAGSCALE_E2E_LIBRDKAFKA_SCRAM_OK "$(librdkafka_scram_ok && echo 1 || echo 0)"
     envline LAGSCALE_E2E_JAVA "$JAVA"
     envline LAGSCALE_E2E_KCAT "$KCAT"
-    envline LAGSCALE_E2E_KUBE_VERSION "$KUBE_VERSION"
-    envline LAGSCALE_E2E_ETCD "http://127.0.0.1:$ETCD_PORT"
-    envline LAGSCALE_E2E_APISERVER "https://127.0.0.1:$APISERVER_PORT"
-    envline LAGSCALE_E2E_KUBE_CA "$PKI/kube-ca.crt"
-    envline LAGSCALE_E2E_ADMIN_TOKEN "$(token_of admin)"
-    envline LAGSCALE_E2E_LAGSCALE_TOKEN "$(token_of lagscale)"
-    envline LAGSCALE_E2E_KUBECONFIG "$PKI/admin.kubeconfig"
-    envline LAGSCALE_E2E_KUBECONFIG_LAGSCALE "$PKI/lagscale.kubeconfig"
-    envline LAGSCALE_E2E_KUBECTL "$BIN/kubectl"
-    envline LAGSCALE_E2E_HELM "$BIN/helm"
-    envline LAGSCALE_E2E_HAS_KCM "$WITH_KCM"
+    if [ "$KAFKA_ONLY" != 1 ]; then
+      envline LAGSCALE_E2E_KUBE_VERSION "$KUBE_VERSION"
+      envline LAGSCALE_E2E_ETCD "http://127.0.0.1:$ETCD_PORT"
+      envline LAGSCALE_E2E_APISERVER "https://127.0.0.1:$APISERVER_PORT"
+      envline LAGSCALE_E2E_KUBE_CA "$PKI/kube-ca.crt"
+      envline LAGSCALE_E2E_ADMIN_TOKEN "$(token_of admin)"
+      envline LAGSCALE_E2E_LAGSCALE_TOKEN "$(token_of lagscale)"
+      envline LAGSCALE_E2E_KUBECONFIG "$PKI/admin.kubeconfig"
+      envline LAGSCALE_E2E_KUBECONFIG_LAGSCALE "$PKI/lagscale.kubeconfig"
+      envline LAGSCALE_E2E_KUBECTL "$BIN/kubectl"
+      envline LAGSCALE_E2E_HELM "$BIN/helm"
+      envline LAGSCALE_E2E_HAS_KCM "$WITH_KCM"
+    fi
   } >"$tmp"
   mv -f "$tmp" "$ENV_FILE"
 }

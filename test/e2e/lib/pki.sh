@@ -10,10 +10,21 @@
 #   admin.kubeconfig, lagscale.kubeconfig   token kubeconfigs
 #   kafka-ca.{crt,key}      CA of the Kafka broker certificate (clients: ssl.ca.location)
 #   kafka.{crt,key,p12}     broker certificate, SAN 127.0.0.1 and localhost
-#   scram-password          password of the SCRAM-SHA-512 user "lagscale"
+#   kafka-client.{crt,key}  client certificate (CN=lagscale-client) signed by
+#                           kafka-ca, for the mTLS listener (ssl.client.auth=required)
+#   other-ca.{crt,key}      a CA that signed nothing the broker uses (TLS failure tests)
+#   scram-password          password of the SCRAM user "lagscale" (SHA-256 and SHA-512)
+#   plain-password          password of the SASL/PLAIN user "lagscale-plain"
+#   oidc.key                RSA key the OIDC server signs tokens with (JWKS)
+#   oidc-client-secret      secret of the OIDC client "lagscale"
 #   clients/NAME.{crt,key,kubeconfig}   from `env client-cert NAME`
+#
+# Each file is made when missing, so a cache from an older script gets the
+# new ones without losing the old.
 
 SCRAM_USER=lagscale
+PLAIN_USER=lagscale-plain
+OIDC_CLIENT_ID=lagscale
 KAFKA_KEYSTORE_PASSWORD=lagscale-e2e
 
 rand_hex() { openssl rand -hex "${1:-16}"; }
@@ -74,30 +85,42 @@ ensure_pki() {
   local srv_ext="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth"
-  if [ ! -f "$PKI/.done" ]; then
-    log "generating certificates, keys and tokens in $PKI"
+  (
     umask 077
-    new_ca kube-ca lagscale-e2e-kube-ca
-    sign kube-ca "$PKI/apiserver" "/CN=kube-apiserver" "$srv_ext
+    if [ ! -f "$PKI/.done" ]; then
+      log "generating certificates, keys and tokens in $PKI"
+      new_ca kube-ca lagscale-e2e-kube-ca
+      sign kube-ca "$PKI/apiserver" "/CN=kube-apiserver" "$srv_ext
 subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-    new_ca client-ca lagscale-e2e-client-ca
-    openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
-    openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
-    printf '%s,admin,admin-uid,"system:masters"\n%s,lagscale,lagscale-uid\n' \
-      "$(rand_hex 24)" "$(rand_hex 24)" >"$PKI/tokens.csv"
-    new_ca kafka-ca lagscale-e2e-kafka-ca
-    sign kafka-ca "$PKI/kafka" "/CN=localhost" "$srv_ext
+      new_ca client-ca lagscale-e2e-client-ca
+      openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+      openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+      printf '%s,admin,admin-uid,"system:masters"\n%s,lagscale,lagscale-uid\n' \
+        "$(rand_hex 24)" "$(rand_hex 24)" >"$PKI/tokens.csv"
+      new_ca kafka-ca lagscale-e2e-kafka-ca
+      sign kafka-ca "$PKI/kafka" "/CN=localhost" "$srv_ext
 subjectAltName=IP:127.0.0.1,DNS:localhost"
-    openssl pkcs12 -export -in "$PKI/kafka.crt" -inkey "$PKI/kafka.key" -certfile "$PKI/kafka-ca.crt" \
-      -name kafka -out "$PKI/kafka.p12" -passout "pass:$KAFKA_KEYSTORE_PASSWORD"
-    rand_hex 16 >"$PKI/scram-password"
-    mkdir -p "$PKI/clients"
-    # CA certificates are public: let any local user (a test run as
-    # another user) read them.
-    chmod 644 "$PKI"/*-ca.crt
-    umask 022
-    touch "$PKI/.done"
-  fi
+      openssl pkcs12 -export -in "$PKI/kafka.crt" -inkey "$PKI/kafka.key" -certfile "$PKI/kafka-ca.crt" \
+        -name kafka -out "$PKI/kafka.p12" -passout "pass:$KAFKA_KEYSTORE_PASSWORD"
+      rand_hex 16 >"$PKI/scram-password"
+      mkdir -p "$PKI/clients"
+      touch "$PKI/.done"
+    fi
+    # added after the first layout: made when missing
+    if [ ! -f "$PKI/kafka-client.crt" ]; then
+      sign kafka-ca "$PKI/kafka-client" "/CN=lagscale-client" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+    fi
+    [ -f "$PKI/other-ca.crt" ] || new_ca other-ca lagscale-e2e-other-ca
+    [ -s "$PKI/plain-password" ] || rand_hex 16 >"$PKI/plain-password"
+    [ -s "$PKI/oidc-client-secret" ] || rand_hex 20 >"$PKI/oidc-client-secret"
+    [ -s "$PKI/oidc.key" ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/oidc.key" 2>/dev/null
+  ) || die "generating certificates in $PKI failed"
+  [ -s "$PKI/kafka-client.crt" ] && [ -s "$PKI/oidc.key" ] || die "generating certificates in $PKI failed"
+  # CA certificates are public: let any local user (a test run as another
+  # user) read them.
+  chmod 644 "$PKI"/*-ca.crt
   # Cheap, and they carry the (overridable) apiserver port: always rewrite.
   write_kubeconfig "$PKI/admin.kubeconfig" admin token "$(token_of admin)"
   write_kubeconfig "$PKI/lagscale.kubeconfig" lagscale token "$(token_of lagscale)"
