@@ -1,18 +1,21 @@
 """The container image: deploy/container/build makes it offline (an
-mmdebstrap Debian 12 base, buildah), and the OCI archive it writes holds a
-distroless-style root file system: /lagscale, the shared libraries it
-needs, CA certificates, a non-root user 65532 and nothing else (no shell).
+mmdebstrap Debian 13 (trixie) base, buildah), and the OCI archive it writes
+holds a distroless-style root file system: /lagscale, the shared libraries
+it needs, CA certificates, a non-root user 65532 and nothing else (no shell).
 
 The layers are unpacked into a directory and the binary runs there with
-`chroot --userspec=65532:65532`: `lagscale version`, then `lagscale run
---dry-run --once` against the real e2e broker, then `lagscale run
---dry-run` serving /metrics from inside the image. Prints the image size
-(the target is under 40 MB) and the build time.
+`chroot --userspec=65532:65532`: `lagscale version`, which must report the
+librdkafka actually loaded in the image as 2.8.x (trixie's 2.8.0, the
+version lagscale is built and tested against) from a file of the image,
+then `lagscale run --dry-run --once` against the real e2e broker, then
+`lagscale run --dry-run` serving /metrics from inside the image. Prints the
+image size (must stay under 40 MB unpacked) and the build time.
 
 LAGSCALE_IMAGE_ARCHIVE=PATH uses an archive built before instead of
 building (the build itself is cached in ~/.cache/lagscale-image)."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -105,7 +108,25 @@ try:
     p = inside("version")
     check(p.returncode == 0 and p.stdout.startswith("lagscale "),
           "lagscale version runs in the image as 65532", p.stdout + p.stderr)
-    print("# " + p.stdout.strip())
+    for line in p.stdout.strip().splitlines():
+        print("# " + line)
+    # `lagscale version` prints the version of the librdkafka it loaded
+    # (rd_kafka_version(), from the library, not the header), e.g.
+    # "librdkafka 2.8.0 (built against 2.8.0, loaded from /lib/...so.1)",
+    # then its builtin.features.
+    m = re.search(r"\blibrdkafka (\d+)\.(\d+)\.(\d+)\b", p.stdout)
+    check(m is not None and (int(m.group(1)), int(m.group(2))) == (2, 8),
+          "the image runs librdkafka 2.8.x", p.stdout)
+    m = re.search(r"loaded from (/\S+?)\)?$", p.stdout, re.M)
+    if m:
+        lib = os.path.join(root, m.group(1).lstrip("/"))
+        check(os.path.isfile(lib) and not os.path.islink(lib),
+              "librdkafka is loaded from a file of the image", m.group(1))
+    m = re.search(r"features:\s*([\w.,-]+)", p.stdout)
+    if m:
+        features = m.group(1).split(",")
+        check("ssl" in features and "sasl_scram" in features,
+              "the image's librdkafka has ssl and sasl_scram", m.group(1))
 
     # A real round against the e2e broker, with the config inside the image.
     topic, group = uid("image"), uid("g-image")
