@@ -20,6 +20,46 @@
 
 enum output { OUT_TABLE, OUT_JSON };
 
+/* The member owning a partition, or NULL. */
+static const struct ls_group_member *owner_of(const struct ls_lag_snapshot *s,
+					      const struct ls_partition_offsets *p)
+{
+	if (!s->group.known || p->owner <= 0 || (size_t)p->owner > s->group.n_members)
+		return NULL;
+	return &s->group.members[p->owner - 1];
+}
+
+/* "state", "assignor" and "members" of the group: null when unknown. */
+static void json_group(struct ls_buf *b, const struct ls_group_info *g)
+{
+	if (!g->known) {
+		ls_buf_puts(b, ",\"state\":null,\"assignor\":null,\"members\":null");
+		return;
+	}
+	ls_buf_puts(b, ",\"state\":");
+	ls_buf_json_string(b, g->state);
+	ls_buf_puts(b, ",\"assignor\":");
+	if (g->assignor[0])
+		ls_buf_json_string(b, g->assignor);
+	else
+		ls_buf_puts(b, "null");
+	ls_buf_printf(b, ",\"members\":%zu", g->n_members);
+}
+
+static void json_owner(struct ls_buf *b, const struct ls_group_member *m)
+{
+	if (!m) {
+		ls_buf_puts(b, ",\"consumerId\":null,\"host\":null,\"clientId\":null");
+		return;
+	}
+	ls_buf_puts(b, ",\"consumerId\":");
+	ls_buf_json_string(b, m->member_id);
+	ls_buf_puts(b, ",\"host\":");
+	ls_buf_json_string(b, m->host);
+	ls_buf_puts(b, ",\"clientId\":");
+	ls_buf_json_string(b, m->client_id);
+}
+
 static void print_json(const char *group, const struct ls_lag_snapshot *s)
 {
 	struct ls_buf b;
@@ -27,6 +67,7 @@ static void print_json(const char *group, const struct ls_lag_snapshot *s)
 	ls_buf_init(&b, 0);
 	ls_buf_puts(&b, "{\"group\":");
 	ls_buf_json_string(&b, group);
+	json_group(&b, &s->group);
 	ls_buf_printf(&b, ",\"totalLag\":%lld,\"partitionCount\":%d,\"topics\":[",
 		      (long long)s->total_lag, s->partition_count);
 	for (size_t t = 0; t < s->n_topics; t++) {
@@ -47,8 +88,10 @@ static void print_json(const char *group, const struct ls_lag_snapshot *s)
 				ls_buf_printf(&b, "%lld", (long long)p->committed);
 			else
 				ls_buf_puts(&b, "null");
-			ls_buf_printf(&b, ",\"end\":%lld,\"lag\":%lld}", (long long)p->end,
+			ls_buf_printf(&b, ",\"end\":%lld,\"lag\":%lld", (long long)p->end,
 				      (long long)p->lag);
+			json_owner(&b, owner_of(s, p));
+			ls_buf_puts(&b, "}");
 		}
 		ls_buf_puts(&b, "]}");
 	}
@@ -57,11 +100,16 @@ static void print_json(const char *group, const struct ls_lag_snapshot *s)
 	ls_buf_release(&b);
 }
 
+/*
+ * One row per partition with its owning member, as kafka-consumer-groups
+ * --describe shows it ("-" where no member owns it), a total row, and a
+ * line with the group's state and assignor.
+ */
 static void print_table(const char *group, const struct ls_lag_snapshot *s, bool header)
 {
 	if (header)
-		printf("%-24s %-24s %9s %12s %12s %10s\n", "GROUP", "TOPIC", "PARTITION",
-		       "COMMITTED", "END", "LAG");
+		printf("%-24s %-24s %9s %12s %12s %10s  %s\n", "GROUP", "TOPIC", "PARTITION",
+		       "COMMITTED", "END", "LAG", "CONSUMER-ID HOST CLIENT-ID");
 	for (size_t t = 0; t < s->n_topics; t++) {
 		const struct ls_topic_offsets *to = &s->topics[t];
 
@@ -74,12 +122,19 @@ static void print_table(const char *group, const struct ls_lag_snapshot *s, bool
 					 (long long)p->committed);
 			else
 				snprintf(committed, sizeof(committed), "-");
-			printf("%-24s %-24s %9d %12s %12lld %10lld\n", group, to->topic,
-			       p->partition, committed, (long long)p->end, (long long)p->lag);
+			const struct ls_group_member *m = owner_of(s, p);
+
+			printf("%-24s %-24s %9d %12s %12lld %10lld  %s %s %s\n", group, to->topic,
+			       p->partition, committed, (long long)p->end, (long long)p->lag,
+			       m ? m->member_id : "-", m ? m->host : "-", m ? m->client_id : "-");
 		}
 	}
 	printf("%-24s %-24s %9d %12s %12s %10lld\n", group, "(total)", s->partition_count, "",
 	       "", (long long)s->total_lag);
+	if (s->group.known)
+		printf("group \"%s\": state %s, assignor %s, %zu member%s\n", group,
+		       s->group.state, s->group.assignor[0] ? s->group.assignor : "none",
+		       s->group.n_members, s->group.n_members == 1 ? "" : "s");
 }
 
 static const struct option long_opts[] = {

@@ -427,6 +427,17 @@ void ls_controller_print_decision(FILE *out, enum ls_output fmt, int64_t wall_ms
 			ls_buf_printf(&b, "\"partitionCount\":%d,", d->partition_count);
 		else
 			ls_buf_puts(&b, "\"partitionCount\":null,");
+		/* The group as Kafka sees it: null when it could not be read. */
+		if (d->members >= 0) {
+			ls_buf_printf(&b, "\"members\":%d,\"assignor\":", d->members);
+			if (d->assignor[0])
+				ls_buf_json_string(&b, d->assignor);
+			else
+				ls_buf_puts(&b, "null");
+			ls_buf_puts(&b, ",");
+		} else {
+			ls_buf_puts(&b, "\"members\":null,\"assignor\":null,");
+		}
 		ls_buf_printf(&b, "\"action\":\"%s\",\"reason\":", ls_policy_action_name(d->action));
 		ls_buf_json_string(&b, d->reason);
 		ls_buf_printf(&b, ",\"applied\":%s}\n", applied ? "true" : "false");

@@ -18,6 +18,11 @@
 
 #define N_LEVELS 2
 
+/* How long a round waits for the group descriptions after its offsets are
+ * in, and how many rounds skip them after they did not come. */
+#define LS_KAFKA_DESCRIBE_GRACE_MS 500
+#define LS_KAFKA_DESCRIBE_SKIP_ROUNDS 20
+
 struct ls_kafka {
 	char *name;
 	char *bootstrap;
@@ -32,6 +37,9 @@ struct ls_kafka {
 	 * error_cb, cleared at the start of a round. Retrying does not help,
 	 * so the round ends at once instead of at its deadline. */
 	char refused[384];
+	rd_kafka_t *rk_describe;   /* describes groups; made on first use */
+	bool describe_unsupported; /* the cluster has no DescribeGroups */
+	int describe_skip;	   /* rounds left without describing (not answered) */
 	struct ls_kafka_stats stats;
 };
 
@@ -82,9 +90,18 @@ static const char *refusal_cause(int err, const char *reason)
 	case RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE:
 		return "the broker does not accept this SASL mechanism";
 	case RD_KAFKA_RESP_ERR__SSL:
-		return "the TLS handshake failed";
 	case RD_KAFKA_RESP_ERR__TRANSPORT:
-		if (strstr(reason, "SSL handshake failed"))
+		/* A TLS alert from the broker is fatal to the session: with
+		 * mTLS it is how a missing or unknown client certificate is
+		 * refused ("sslv3 alert bad certificate: SSL alert number 42";
+		 * TLS 1.3 says "certificate required"). */
+		if (strstr(reason, "alert bad certificate") ||
+		    strstr(reason, "alert certificate required") ||
+		    strstr(reason, "alert unknown ca"))
+			return "the broker refused the client certificate";
+		if (strstr(reason, "SSL alert number"))
+			return "the broker ended the TLS session with an alert";
+		if (err == RD_KAFKA_RESP_ERR__SSL || strstr(reason, "SSL handshake failed"))
 			return "the TLS handshake failed";
 		if (strstr(reason, "connecting to a SSL listener?"))
 			return "the listener expects TLS (check security.protocol)";
@@ -145,9 +162,13 @@ static void last_error(struct ls_kafka *k, char *out, size_t size)
 	pthread_mutex_unlock(&k->mu);
 }
 
-/* Builds a conf for one isolation level; NULL with errbuf set on failure. */
-static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, char *errbuf,
-				  size_t errlen)
+/*
+ * Builds a conf for one isolation level, or for the describe handle
+ * (consumer false: no consumer-only setting, which a producer would warn
+ * about); NULL with errbuf set on failure.
+ */
+static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, bool consumer,
+				  char *errbuf, size_t errlen)
 {
 	const struct ls_kafka_prop own[] = {
 		{"bootstrap.servers", k->bootstrap},
@@ -166,7 +187,7 @@ static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, cha
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char rderr[256];
 
-	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+	for (size_t i = 0; i < (consumer ? sizeof(own) / sizeof(own[0]) : 2); i++) {
 		if (rd_kafka_conf_set(conf, own[i].key, own[i].value, rderr, sizeof(rderr)) !=
 		    RD_KAFKA_CONF_OK) {
 			snprintf(errbuf, errlen, "property \"%s\": %s", own[i].key, rderr);
@@ -182,10 +203,13 @@ static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, cha
 		}
 	}
 	/* Settings lagscale relies on come last so a property cannot undo them. */
-	rd_kafka_conf_set(conf, "isolation.level",
-			  iso == LS_ISOLATION_READ_COMMITTED ? "read_committed" : "read_uncommitted",
-			  rderr, sizeof(rderr));
-	rd_kafka_conf_set(conf, "enable.auto.commit", "false", rderr, sizeof(rderr));
+	if (consumer) {
+		rd_kafka_conf_set(conf, "isolation.level",
+				  iso == LS_ISOLATION_READ_COMMITTED ? "read_committed"
+								     : "read_uncommitted",
+				  rderr, sizeof(rderr));
+		rd_kafka_conf_set(conf, "enable.auto.commit", "false", rderr, sizeof(rderr));
+	}
 	rd_kafka_conf_set_opaque(conf, k);
 	/* OAUTHBEARER tokens (OIDC, AWS MSK IAM) are refreshed on librdkafka's
 	 * background thread: the handle's main queue is only served when a
@@ -263,7 +287,7 @@ int ls_kafka_new(const char *name, const char *bootstrap_servers,
 			goto fail;
 	}
 	/* Check the properties now, so a typo fails at start, not mid-run. */
-	conf = make_conf(k, LS_ISOLATION_READ_UNCOMMITTED, errbuf, errlen);
+	conf = make_conf(k, LS_ISOLATION_READ_UNCOMMITTED, true, errbuf, errlen);
 	if (!conf) {
 		r = -EINVAL;
 		goto fail;
@@ -299,6 +323,8 @@ void ls_kafka_free(struct ls_kafka *k)
 		return;
 	for (int l = 0; l < N_LEVELS; l++)
 		destroy_handle(k, l);
+	if (k->rk_describe)
+		rd_kafka_destroy(k->rk_describe);
 	for (size_t i = 0; i < k->n_props; i++) {
 		free((char *)k->props[i].key);
 		free((char *)k->props[i].value);
@@ -355,7 +381,7 @@ static int ensure_handle(struct ls_kafka *k, int level, char *errbuf, size_t err
 	}
 	if (k->rk[level])
 		return 0;
-	conf = make_conf(k, (enum ls_isolation)level, errbuf, errlen);
+	conf = make_conf(k, (enum ls_isolation)level, true, errbuf, errlen);
 	if (!conf)
 		return -EINVAL;
 	k->rk[level] = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
@@ -742,6 +768,178 @@ static size_t issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue
 	return pending;
 }
 
+/*
+ * The round's group descriptions: one DescribeConsumerGroups call for every
+ * distinct group of the round (librdkafka 2.8 still sends one request per
+ * group to its coordinator), on the describe handle and its own queue, its
+ * reply kept until the snapshots are built, with the descriptions sorted by
+ * group id for lookup.
+ */
+struct wdescribe {
+	rd_kafka_queue_t *queue; /* NULL: not issued */
+	rd_kafka_event_t *ev;	 /* the reply; owns the descriptions */
+	const rd_kafka_ConsumerGroupDescription_t **by_id; /* sorted copy of the pointers */
+	size_t n;
+};
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	return strcmp(rd_kafka_ConsumerGroupDescription_group_id(
+			      *(const rd_kafka_ConsumerGroupDescription_t *const *)a),
+		      rd_kafka_ConsumerGroupDescription_group_id(
+			      *(const rd_kafka_ConsumerGroupDescription_t *const *)b));
+}
+
+static int cmp_desc_key(const void *key, const void *elem)
+{
+	return strcmp(key, rd_kafka_ConsumerGroupDescription_group_id(
+				   *(const rd_kafka_ConsumerGroupDescription_t *const *)elem));
+}
+
+/*
+ * The handle that describes groups, made on first use: a producer, since it
+ * needs no consumer group of its own, and not the offsets handle, so that a
+ * slow describe never holds up a group's committed offsets (librdkafka runs
+ * one coordinator request per group at a time on a handle).
+ */
+static rd_kafka_t *describe_handle(struct ls_kafka *k)
+{
+	rd_kafka_error_t *sasl_err;
+	rd_kafka_conf_t *conf;
+	char errbuf[256];
+
+	if (k->rk_describe)
+		return k->rk_describe;
+	conf = make_conf(k, LS_ISOLATION_READ_UNCOMMITTED, false, errbuf, sizeof(errbuf));
+	if (!conf)
+		return NULL;
+	k->rk_describe = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, sizeof(errbuf));
+	if (!k->rk_describe) {
+		rd_kafka_conf_destroy(conf);
+		ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": describe handle: %s", k->name,
+		       errbuf);
+		return NULL;
+	}
+	sasl_err = rd_kafka_sasl_background_callbacks_enable(k->rk_describe);
+	if (sasl_err)
+		rd_kafka_error_destroy(sasl_err);
+	return k->rk_describe;
+}
+
+/* Issues the describe for the round's distinct groups, if any. */
+static void issue_describe(struct ls_kafka *k, const char *cluster_id,
+			   const struct ls_kafka_query *qs, const struct wquery *ws, size_t n,
+			   struct wdescribe *d, int64_t deadline)
+{
+	const char **ids = calloc(n ? n : 1, sizeof(*ids));
+	rd_kafka_AdminOptions_t *opts;
+	size_t m = 0, u = 0;
+	char errstr[256];
+	rd_kafka_t *rk;
+
+	if (!ids)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!ws[i].err)
+			ids[m++] = qs[i].group;
+	/* librdkafka's mock cluster has no DescribeGroups, and on 2.8 a
+	 * describe it cannot serve leaves the group's coordinator requests
+	 * blocked on the handle for good (rd_kafka_destroy then hangs too).
+	 * Every Kafka broker since 0.9 has it; the mock alone names itself. */
+	if (m && strncmp(cluster_id, "mockCluster", 11) == 0) {
+		k->describe_unsupported = true;
+		m = 0;
+	}
+	/* librdkafka refuses duplicates: scalers may share a group. */
+	qsort(ids, m, sizeof(*ids), cmp_str_ptr);
+	for (size_t i = 0; i < m; i++)
+		if (u == 0 || strcmp(ids[u - 1], ids[i]) != 0)
+			ids[u++] = ids[i];
+	rk = u ? describe_handle(k) : NULL;
+	if (!rk) {
+		free(ids);
+		return;
+	}
+	d->queue = rd_kafka_queue_new(rk);
+	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+	rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
+						  sizeof(errstr));
+	rd_kafka_DescribeConsumerGroups(rk, ids, u, opts, d->queue);
+	rd_kafka_AdminOptions_destroy(opts);
+	free(ids);
+	k->stats.describe_requests += u;
+}
+
+/*
+ * Waits for the describe reply, at most LS_KAFKA_DESCRIBE_GRACE_MS beyond
+ * the offsets (a group's description is worth having, never worth a late
+ * round), keeps it and indexes its descriptions. A broker without
+ * DescribeGroups is not asked again; one that did not answer in time is
+ * asked again after LS_KAFKA_DESCRIBE_SKIP_ROUNDS rounds.
+ */
+static void wait_describe(struct ls_kafka *k, struct wdescribe *d, int64_t deadline)
+{
+	int64_t grace = ls_clock_mono_ms() + LS_KAFKA_DESCRIBE_GRACE_MS;
+	const rd_kafka_DescribeConsumerGroups_result_t *res;
+	const rd_kafka_ConsumerGroupDescription_t **all;
+	rd_kafka_event_t *ev;
+	size_t n = 0;
+
+	if (!d->queue)
+		return;
+	ev = rd_kafka_queue_poll(d->queue, (int)remaining(grace < deadline ? grace : deadline));
+	if (!ev) {
+		k->describe_skip = LS_KAFKA_DESCRIBE_SKIP_ROUNDS;
+		ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": groups not described in time",
+		       k->name);
+		return;
+	}
+	res = rd_kafka_event_DescribeConsumerGroups_result(ev);
+	if (rd_kafka_event_error(ev) || !res) {
+		ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": describe groups: %s", k->name,
+		       rd_kafka_event_error_string(ev));
+		rd_kafka_event_destroy(ev);
+		return;
+	}
+	all = rd_kafka_DescribeConsumerGroups_result_groups(res, &n);
+	for (size_t i = 0; i < n; i++) {
+		const rd_kafka_error_t *e = rd_kafka_ConsumerGroupDescription_error(all[i]);
+
+		if (e && rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
+			k->describe_unsupported = true;
+			ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": describe groups: %s",
+			       k->name, rd_kafka_error_string(e));
+			break;
+		}
+	}
+	d->by_id = n ? malloc(n * sizeof(*d->by_id)) : NULL;
+	if (n && !d->by_id) {
+		rd_kafka_event_destroy(ev);
+		return;
+	}
+	if (n)
+		memcpy(d->by_id, all, n * sizeof(*d->by_id));
+	qsort(d->by_id, n, sizeof(*d->by_id), cmp_desc);
+	d->n = n;
+	d->ev = ev;
+}
+
+static void describe_release(struct wdescribe *d)
+{
+	free(d->by_id);
+	if (d->ev)
+		rd_kafka_event_destroy(d->ev);
+	/* A reply still under way is dropped with the queue. */
+	if (d->queue)
+		rd_kafka_queue_destroy(d->queue);
+	memset(d, 0, sizeof(*d));
+}
+
 /* Gathers the replies of issue_committed() until the deadline. */
 static void wait_committed(struct ls_kafka *k, rd_kafka_queue_t *queue, size_t pending,
 			   const struct ls_kafka_query *qs, struct wquery *ws, size_t n,
@@ -806,9 +1004,64 @@ static int cmp_topic_offsets(const void *a, const void *b)
 		      ((const struct ls_topic_offsets *)b)->topic);
 }
 
+/*
+ * Fills the snapshot's group from its description: state, assignor,
+ * members, and each partition's owner. A group that could not be described
+ * stays unknown; the snapshot stands without it.
+ */
+static int fill_group(struct ls_lag_snapshot *s, const char *group, const struct wdescribe *d)
+{
+	const rd_kafka_ConsumerGroupDescription_t *const *pd;
+	const rd_kafka_ConsumerGroupDescription_t *desc;
+	struct ls_group_info *g = &s->group;
+	size_t n;
+
+	pd = d->n ? bsearch(group, d->by_id, d->n, sizeof(*d->by_id), cmp_desc_key) : NULL;
+	if (!pd || rd_kafka_ConsumerGroupDescription_error(*pd))
+		return 0;
+	desc = *pd;
+	n = rd_kafka_ConsumerGroupDescription_member_count(desc);
+	if (n) {
+		g->members = calloc(n, sizeof(*g->members));
+		if (!g->members)
+			return -ENOMEM;
+	}
+	snprintf(g->state, sizeof(g->state), "%s",
+		 rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(desc)));
+	snprintf(g->assignor, sizeof(g->assignor), "%s",
+		 rd_kafka_ConsumerGroupDescription_partition_assignor(desc)
+			 ? rd_kafka_ConsumerGroupDescription_partition_assignor(desc)
+			 : "");
+	for (size_t i = 0; i < n; i++) {
+		const rd_kafka_MemberDescription_t *m =
+			rd_kafka_ConsumerGroupDescription_member(desc, i);
+		const rd_kafka_topic_partition_list_t *as = rd_kafka_MemberAssignment_partitions(
+			rd_kafka_MemberDescription_assignment(m));
+		struct ls_group_member *gm = &g->members[g->n_members++];
+		const char *cid = rd_kafka_MemberDescription_consumer_id(m);
+		const char *client = rd_kafka_MemberDescription_client_id(m);
+		const char *host = rd_kafka_MemberDescription_host(m);
+
+		gm->member_id = strdup(cid ? cid : "");
+		gm->client_id = strdup(client ? client : "");
+		gm->host = strdup(host ? host : "");
+		if (!gm->member_id || !gm->client_id || !gm->host)
+			return -ENOMEM;
+		for (int j = 0; as && j < as->cnt; j++) {
+			struct ls_partition_offsets *po = (struct ls_partition_offsets *)
+				ls_lag_snapshot_find(s, as->elems[j].topic, as->elems[j].partition);
+
+			if (po)
+				po->owner = (int32_t)(i + 1);
+		}
+	}
+	g->known = true;
+	return 0;
+}
+
 /* Builds the snapshot of one query from the round's results. */
 static int build_snapshot(const struct ls_kafka_query *q, struct wquery *w, struct wtopic *ts,
-			  int64_t now, struct ls_lag_snapshot *s)
+			  const struct wdescribe *desc, int64_t now, struct ls_lag_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->time_ms = now;
@@ -867,6 +1120,10 @@ static int build_snapshot(const struct ls_kafka_query *q, struct wquery *w, stru
 		goto fail;
 	qsort(s->topics, s->n_topics, sizeof(*s->topics), cmp_topic_offsets);
 	ls_lag_snapshot_compute(s, q->reset);
+	if (fill_group(s, q->group, desc) < 0) {
+		ls_lag_snapshot_release(s);
+		return -ENOMEM;
+	}
 	return 0;
 fail:
 	ls_lag_snapshot_release(s);
@@ -893,6 +1150,7 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 	bool levels[N_LEVELS] = {false, false};
 	int meta_level = -1;
 	bool refused = false;
+	struct wdescribe desc = {0};
 	char errbuf[512] = "";
 	int r = 0;
 	rd_kafka_resp_err_t err;
@@ -959,17 +1217,28 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 	}
 	queue = rd_kafka_queue_new(k->rk[meta_level]);
 	pending = issue_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline);
+	if (k->describe_skip > 0) {
+		k->describe_skip--;
+	} else if (!k->describe_unsupported) {
+		/* From the metadata just read: no request. */
+		char *cluster_id = rd_kafka_clusterid(k->rk[meta_level], 0);
+
+		issue_describe(k, cluster_id ? cluster_id : "", queries, ws, n, &desc, deadline);
+		if (cluster_id)
+			rd_kafka_mem_free(k->rk[meta_level], cluster_id);
+	}
 	for (int l = 0; l < N_LEVELS; l++)
 		if (levels[l])
 			read_offsets(k, k->rk[l], ts, n_ts, l, false, deadline);
 	read_offsets(k, k->rk[meta_level], ts, n_ts, meta_level, true, deadline);
 	wait_committed(k, queue, pending, queries, ws, n, deadline);
+	wait_describe(k, &desc, deadline);
 
 	{
 		int64_t now = ls_clock_mono_ms();
 
 		for (size_t i = 0; i < n; i++) {
-			r = build_snapshot(&queries[i], &ws[i], ts, now, &ret_snaps[i]);
+			r = build_snapshot(&queries[i], &ws[i], ts, &desc, now, &ret_snaps[i]);
 			if (r < 0) {
 				for (size_t j = 0; j <= i; j++)
 					ls_lag_snapshot_release(&ret_snaps[j]);
@@ -1001,6 +1270,7 @@ cluster_fail:
 			k->broken[l] = true;
 out:
 	/* Replies still under way are dropped with the queue. */
+	describe_release(&desc);
 	if (queue)
 		rd_kafka_queue_destroy(queue);
 	if (md)

@@ -66,6 +66,7 @@ struct ls_kafka_stats {
 	uint64_t metadata_requests;
 	uint64_t offsets_requests; /* offsets_for_times calls (one per chunk and level) */
 	uint64_t group_requests;   /* ListConsumerGroupOffsets requests */
+	uint64_t describe_requests; /* groups described (librdkafka sends one request each) */
 	uint64_t recreated;	   /* clients destroyed after a stuck request */
 };
 

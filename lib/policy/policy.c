@@ -786,7 +786,12 @@ int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *
 	d.produce_rate = -1;
 	d.consume_rate = -1;
 	d.per_replica_rate = -1;
+	d.members = -1;
 	if (!in->snap->err) {
+		if (in->snap->group.known) {
+			d.members = (int32_t)in->snap->group.n_members;
+			snprintf(d.assignor, sizeof(d.assignor), "%s", in->snap->group.assignor);
+		}
 		compute_stats(st, p, in->snap, &x);
 		d.total_lag = x.total;
 		d.scaling_lag = x.scaling;

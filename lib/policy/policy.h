@@ -105,6 +105,8 @@ struct ls_decision {
 	bool active;		      /* lag above activationLagThreshold */
 	bool fallback;		      /* the fallback behavior decided */
 	int32_t consecutive_failures;
+	int32_t members;   /* the group's members as Kafka reports them; -1 unknown */
+	char assignor[64]; /* the group's partition assignor; "" unknown or none */
 	char reason[512]; /* one line; a longer one ends at a whole word with "..." */
 };
 

@@ -99,12 +99,37 @@ const struct ls_partition_offsets *ls_lag_snapshot_find(const struct ls_lag_snap
 	return bsearch(&partition, t->parts, t->n_parts, sizeof(*t->parts), cmp_part);
 }
 
+static char *strdup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
 int ls_lag_snapshot_copy(const struct ls_lag_snapshot *src, struct ls_lag_snapshot *ret)
 {
 	struct ls_lag_snapshot c = *src;
 
 	c.topics = NULL;
 	c.n_topics = 0;
+	c.group.members = NULL;
+	c.group.n_members = 0;
+	if (src->group.n_members) {
+		c.group.members = calloc(src->group.n_members, sizeof(*c.group.members));
+		if (!c.group.members)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < src->group.n_members; i++) {
+		const struct ls_group_member *m = &src->group.members[i];
+		struct ls_group_member *d = &c.group.members[i];
+
+		c.group.n_members++;
+		d->member_id = strdup_or_empty(m->member_id);
+		d->client_id = strdup_or_empty(m->client_id);
+		d->host = strdup_or_empty(m->host);
+		if (!d->member_id || !d->client_id || !d->host) {
+			ls_lag_snapshot_release(&c);
+			return -ENOMEM;
+		}
+	}
 	if (src->n_topics) {
 		c.topics = calloc(src->n_topics, sizeof(*c.topics));
 		if (!c.topics)
@@ -130,6 +155,17 @@ int ls_lag_snapshot_copy(const struct ls_lag_snapshot *src, struct ls_lag_snapsh
 	return 0;
 }
 
+void ls_group_info_release(struct ls_group_info *g)
+{
+	for (size_t i = 0; i < g->n_members; i++) {
+		free(g->members[i].member_id);
+		free(g->members[i].client_id);
+		free(g->members[i].host);
+	}
+	free(g->members);
+	memset(g, 0, sizeof(*g));
+}
+
 void ls_lag_snapshot_release(struct ls_lag_snapshot *s)
 {
 	for (size_t t = 0; t < s->n_topics; t++) {
@@ -137,5 +173,6 @@ void ls_lag_snapshot_release(struct ls_lag_snapshot *s)
 		free(s->topics[t].parts);
 	}
 	free(s->topics);
+	ls_group_info_release(&s->group);
 	memset(s, 0, sizeof(*s));
 }

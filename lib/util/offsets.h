@@ -25,6 +25,31 @@ struct ls_partition_offsets {
 	int64_t end;	   /* high watermark, or the LSO under read_committed */
 	int64_t log_start; /* LS_OFFSET_UNKNOWN unless fetched */
 	int64_t lag;	   /* ls_offsets_partition_lag(), invalid offsets not zeroed */
+	/* The owning member: 1 + its index in the snapshot's group.members;
+	 * 0 when no member owns it or the group is unknown (so zeroed
+	 * partitions have no owner). */
+	int32_t owner;
+};
+
+/* One member of a consumer group, as DescribeConsumerGroups reports it. */
+struct ls_group_member {
+	char *member_id;
+	char *client_id;
+	char *host;
+};
+
+/*
+ * The consumer group as Kafka sees it. known is false when it could not be
+ * read (a broker without DescribeGroups, such as librdkafka's mock cluster,
+ * or a failed request): that never fails the snapshot, its offsets and lag
+ * stand on their own.
+ */
+struct ls_group_info {
+	bool known;
+	char state[32];	   /* "Stable", "Empty", "PreparingRebalance", "Dead", ... */
+	char assignor[64]; /* the group's partition assignor; "" when none (empty group) */
+	struct ls_group_member *members;
+	size_t n_members;
 };
 
 struct ls_topic_offsets {
@@ -43,6 +68,7 @@ struct ls_lag_snapshot {
 	int32_t partition_count;
 	double produce_rate; /* msgs/s since the previous snapshot; < 0 when unknown */
 	double consume_rate; /* msgs/s of committed progress; < 0 when unknown */
+	struct ls_group_info group;
 };
 
 /*
@@ -72,7 +98,11 @@ const struct ls_partition_offsets *ls_lag_snapshot_find(const struct ls_lag_snap
 /* Deep copy into *ret (released by ls_lag_snapshot_release). 0 or -ENOMEM. */
 int ls_lag_snapshot_copy(const struct ls_lag_snapshot *src, struct ls_lag_snapshot *ret);
 
-/* Frees topics and partitions and zeroes the struct; safe on a zeroed one. */
+/* Frees the group's members and marks the group unknown. */
+void ls_group_info_release(struct ls_group_info *g);
+
+/* Frees topics, partitions and the group, and zeroes the struct; safe on a
+ * zeroed one. */
 void ls_lag_snapshot_release(struct ls_lag_snapshot *s);
 
 #endif

@@ -4,12 +4,14 @@ Three groups on two multi-partition topics: one with a live member, one
 whose members left after committing, one that joined but never committed.
 For every partition Kafka reports, lagscale must report the same committed
 offset (CURRENT-OFFSET, null for "-"), end offset (LOG-END-OFFSET) and, where
-Kafka computes one, the same lag.
+Kafka computes one, the same lag; and the same owner (CONSUMER-ID, HOST,
+CLIENT-ID), group state, assignor and member count. `run` decisions carry
+the members and the assignor.
 """
 import json
 
 from e2e import (KAFKA, KAFKA_TOOL, Proc, check, commit, create_topic, describe_group,
-                 done, lagscale, produce, uid)
+                 describe_members, done, json_lines, lagscale, produce, uid, write_config)
 
 a, b = uid("orders"), uid("payments")
 create_topic(a, 6)
@@ -60,8 +62,56 @@ try:
             else:
                 # No commit: lagscale counts 1 under the default `latest`.
                 check(mine[2] == 1, "%s %s:%d lag without commit" % (group, *key), str(mine))
+        owners, state = describe_members(group)
+        for t in got["topics"]:
+            for p in t["partitions"]:
+                key = (t["topic"], p["partition"])
+                if key in owners:
+                    check((p["consumerId"], p["host"], p["clientId"]) == owners[key],
+                          "%s %s:%d owner" % (group, *key),
+                          "lagscale %s, Kafka %s" % (
+                              (p["consumerId"], p["host"], p["clientId"]), owners[key]))
+        check(state and got["state"] == state["state"], "%s state" % group,
+              "lagscale %s, Kafka %s" % (got["state"], state))
+        check(state and got["members"] == state["members"], "%s members" % group,
+              "lagscale %s, Kafka %s" % (got["members"], state))
+        if state and state["members"] > 0:
+            check(got["assignor"] == state["assignor"], "%s assignor" % group,
+                  "lagscale %s, Kafka %s" % (got["assignor"], state))
         check(got["partitionCount"] == len(ours), "%s partitionCount" % group)
         check(got["totalLag"] == sum(v[2] for v in ours.values()), "%s totalLag" % group)
+
+    # The live member owns every partition of a.
+    r = lagscale("lag", "--bootstrap-servers", KAFKA, "--group", with_members, "--topic", a,
+                 "--output", "json")
+    got = json.loads(r.stdout)
+    check(all(p["consumerId"] for p in got["topics"][0]["partitions"]),
+          "every partition of %s has an owner" % a, r.stdout)
+    table = lagscale("lag", "--bootstrap-servers", KAFKA, "--group", with_members, "--topic", a)
+    check("CONSUMER-ID HOST CLIENT-ID" in table.stdout and
+          'group "%s": state Stable' % with_members in table.stdout,
+          "the table shows owners and the group's state", table.stdout)
+
+    # run decisions: the group's members and assignor.
+    cfg = write_config("""
+kafka:
+  clusters: [{name: local, bootstrapServers: "%s"}]
+server: {address: "127.0.0.1:0"}
+scalers:
+  - name: live
+    target: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: c}
+    kafka: {cluster: local, group: %s, topics: [%s]}
+  - name: gone
+    target: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: d}
+    kafka: {cluster: local, group: %s, topics: [%s]}
+""" % (KAFKA, with_members, a, no_members, a))
+    r = lagscale("run", "--config", cfg, "--dry-run", "--once", "--output", "json",
+                 env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "KUBECONFIG": ""})
+    ds = {d["scaler"]: d for d in json_lines(r.stdout)}
+    check(ds.get("live", {}).get("members") == 1 and ds["live"].get("assignor") == "range",
+          "run: the live group has 1 member, assignor range", r.stdout + r.stderr)
+    check(ds.get("gone", {}).get("members") == 0 and ds["gone"].get("assignor") is None,
+          "run: the group without members has 0 and no assignor", r.stdout + r.stderr)
 
     # Without --topic: every topic the group committed to (both for no_members).
     r = lagscale("lag", "--bootstrap-servers", KAFKA, "--group", no_members, "--output", "json")

@@ -2,6 +2,7 @@
  * buffers with caps (buf.h), backoff. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,8 +163,8 @@ static void one_topic(struct ls_lag_snapshot *s, int64_t time_ms,
 
 START_TEST(test_util_snapshot_totals_and_rates)
 {
-	const struct ls_partition_offsets a[] = {{0, 10, 100, 0, 0}, {1, LS_OFFSET_NONE, 50, 0, 0}};
-	const struct ls_partition_offsets b[] = {{0, 40, 160, 0, 0}, {1, 5, 70, 0, 0}};
+	const struct ls_partition_offsets a[] = {{0, 10, 100, 0, 0, 0}, {1, LS_OFFSET_NONE, 50, 0, 0, 0}};
+	const struct ls_partition_offsets b[] = {{0, 40, 160, 0, 0, 0}, {1, 5, 70, 0, 0, 0}};
 	struct ls_lag_snapshot prev, cur, copy;
 
 	one_topic(&prev, 1000, a, 2);
@@ -182,10 +183,32 @@ START_TEST(test_util_snapshot_totals_and_rates)
 	ck_assert_ptr_nonnull(ls_lag_snapshot_find(&cur, "orders", 1));
 	ck_assert_ptr_null(ls_lag_snapshot_find(&cur, "orders", 2));
 	ck_assert_ptr_null(ls_lag_snapshot_find(&cur, "payments", 0));
+	/* The group's members are copied deeply with their owners. */
+	cur.group.known = true;
+	snprintf(cur.group.state, sizeof(cur.group.state), "Stable");
+	snprintf(cur.group.assignor, sizeof(cur.group.assignor), "range");
+	cur.group.members = calloc(2, sizeof(*cur.group.members));
+	ck_assert_ptr_nonnull(cur.group.members);
+	for (int i = 0; i < 2; i++) {
+		cur.group.members[i].member_id = strdup(i ? "m-1" : "m-0");
+		cur.group.members[i].client_id = strdup("consumer");
+		cur.group.members[i].host = strdup("/10.0.0.1");
+		cur.group.n_members++;
+	}
+	cur.topics[0].parts[1].owner = 2;
 	ck_assert_int_eq(ls_lag_snapshot_copy(&cur, &copy), 0);
 	ck_assert_int_eq(copy.topics[0].parts[1].committed, 5);
 	ck_assert_ptr_ne(copy.topics[0].parts, cur.topics[0].parts);
+	ck_assert(copy.group.known);
+	ck_assert_str_eq(copy.group.assignor, "range");
+	ck_assert_uint_eq(copy.group.n_members, 2);
+	ck_assert_ptr_ne(copy.group.members, cur.group.members);
+	ck_assert_ptr_ne(copy.group.members[1].member_id, cur.group.members[1].member_id);
+	ck_assert_str_eq(copy.group.members[copy.topics[0].parts[1].owner - 1].member_id, "m-1");
+	ck_assert_int_eq(copy.topics[0].parts[0].owner, 0);
 	ls_lag_snapshot_release(&copy);
+	ck_assert(!copy.group.known);
+	ck_assert_ptr_null(copy.group.members);
 	ls_lag_snapshot_release(&prev);
 	ls_lag_snapshot_release(&cur);
 	ck_assert_ptr_null(cur.topics);
