@@ -1,6 +1,8 @@
 /* kafka.c - see kafka.h. */
 #include "kafka/kafka.h"
 
+#include "kafka/awsiam.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -28,6 +30,7 @@ struct ls_kafka {
 	char *bootstrap;
 	struct ls_kafka_prop *props; /* owned copies */
 	size_t n_props;
+	struct ls_awsiam *awsiam; /* sasl.mechanism AWS_MSK_IAM; NULL otherwise */
 	rd_kafka_t *rk[N_LEVELS]; /* one handle per isolation level, made on demand */
 	bool broken[N_LEVELS];	  /* a request outlived its deadline: recreate */
 	bool proven[N_LEVELS];	  /* a metadata request has succeeded on the handle */
@@ -163,6 +166,70 @@ static void last_error(struct ls_kafka *k, char *out, size_t size)
 }
 
 /*
+ * Properties that lagscale reads and librdkafka never sees: the AWS_MSK_IAM
+ * mechanism (carried over OAUTHBEARER) and the "aws." keys.
+ */
+static bool is_msk_iam(const struct ls_kafka_prop *p)
+{
+	return strcmp(p->key, "sasl.mechanism") == 0 && strcasecmp(p->value, "AWS_MSK_IAM") == 0;
+}
+
+static bool is_own_property(const struct ls_kafka_prop *p)
+{
+	return is_msk_iam(p) || strncmp(p->key, "aws.", 4) == 0;
+}
+
+/* librdkafka's token refresh callback (its background thread) for MSK IAM. */
+static void msk_refresh_cb(rd_kafka_t *rk, const char *oauthbearer_config, void *opaque)
+{
+	struct ls_kafka *k = opaque;
+
+	(void)oauthbearer_config;
+	ls_awsiam_refresh(k->awsiam, rk);
+}
+
+/*
+ * Sets up AWS MSK IAM when a property asks for it. The region: aws.region,
+ * else the one an MSK broker's host name carries, else AWS_REGION and
+ * AWS_DEFAULT_REGION (ls_awsiam_new). aws.region is the only "aws." key.
+ */
+static int setup_msk_iam(struct ls_kafka *k, char *errbuf, size_t errlen)
+{
+	const char *region = NULL;
+	char *from_host = NULL, err[256] = "";
+	bool msk = false;
+	int r;
+
+	for (size_t i = 0; i < k->n_props; i++) {
+		if (is_msk_iam(&k->props[i])) {
+			msk = true;
+		} else if (strcmp(k->props[i].key, "aws.region") == 0) {
+			region = k->props[i].value;
+		} else if (strncmp(k->props[i].key, "aws.", 4) == 0) {
+			snprintf(errbuf, errlen,
+				 "property \"%s\": unknown (lagscale knows aws.region)",
+				 k->props[i].key);
+			return -EINVAL;
+		}
+	}
+	if (!msk) {
+		if (!region)
+			return 0;
+		snprintf(errbuf, errlen, "property \"aws.region\": only with sasl.mechanism AWS_MSK_IAM");
+		return -EINVAL;
+	}
+	if (!region && ls_awsiam_region_from_host(k->bootstrap, &from_host) == 0)
+		region = from_host;
+	r = ls_awsiam_new(region, &k->awsiam, err, sizeof(err));
+	free(from_host);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "sasl.mechanism AWS_MSK_IAM: %s", err);
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	return 0;
+}
+
+/*
  * Builds a conf for one isolation level, or for the describe handle
  * (consumer false: no consumer-only setting, which a producer would warn
  * about); NULL with errbuf set on failure.
@@ -194,7 +261,13 @@ static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, boo
 			goto fail;
 		}
 	}
+	/* MSK IAM first: it sets security.protocol, which a property may
+	 * still override. */
+	if (k->awsiam && ls_awsiam_configure(k->awsiam, conf, msk_refresh_cb, errbuf, errlen) < 0)
+		goto fail;
 	for (size_t i = 0; i < k->n_props; i++) {
+		if (is_own_property(&k->props[i]))
+			continue;
 		/* librdkafka's message quotes the key, never the value. */
 		if (rd_kafka_conf_set(conf, k->props[i].key, k->props[i].value, rderr,
 				      sizeof(rderr)) != RD_KAFKA_CONF_OK) {
@@ -286,6 +359,9 @@ int ls_kafka_new(const char *name, const char *bootstrap_servers,
 		if (!k->props[i].key || !k->props[i].value)
 			goto fail;
 	}
+	r = setup_msk_iam(k, errbuf, errlen);
+	if (r < 0)
+		goto fail;
 	/* Check the properties now, so a typo fails at start, not mid-run. */
 	conf = make_conf(k, LS_ISOLATION_READ_UNCOMMITTED, true, errbuf, errlen);
 	if (!conf) {
@@ -325,6 +401,7 @@ void ls_kafka_free(struct ls_kafka *k)
 		destroy_handle(k, l);
 	if (k->rk_describe)
 		rd_kafka_destroy(k->rk_describe);
+	ls_awsiam_free(k->awsiam);
 	for (size_t i = 0; i < k->n_props; i++) {
 		free((char *)k->props[i].key);
 		free((char *)k->props[i].value);

@@ -293,6 +293,63 @@ START_TEST(test_version_names_the_loaded_librdkafka)
 }
 END_TEST
 
+/*
+ * AWS MSK IAM: lagscale's own properties are checked at start (exit 2,
+ * naming the property); with credentials, a token is signed and offered
+ * over OAUTHBEARER, which the mock cluster (no SASL) refuses at once. The
+ * secret key is never printed.
+ */
+START_TEST(test_lag_msk_iam_settings)
+{
+	const char *no_region[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-full",
+				   "-X", "sasl.mechanism=AWS_MSK_IAM", NULL};
+	const char *stray[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-full",
+			       "-X", "aws.region=eu-west-1", NULL};
+	const char *unknown[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-full",
+				 "-X", "sasl.mechanism=AWS_MSK_IAM", "-X", "aws.regoin=eu-west-1",
+				 NULL};
+	const char *signed_[] = {"lag", "--bootstrap-servers", bootstraps, "--group", "g-full",
+				 "--timeout", "20s", "-X", "sasl.mechanism=AWS_MSK_IAM",
+				 "-X", "aws.region=eu-west-1",
+				 "-X", "security.protocol=SASL_PLAINTEXT", NULL};
+	struct ls_test_run r;
+	long long t0;
+
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+	unsetenv("AWS_ROLE_ARN");
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-secret-never-printed", 1);
+	ck_assert_int_eq(ls_test_run_lagscale(no_region, 20000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "AWS_MSK_IAM"));
+	ck_assert_ptr_nonnull(strstr(r.err, "region"));
+	ls_test_run_release(&r);
+	ck_assert_int_eq(ls_test_run_lagscale(stray, 20000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "aws.region"));
+	ls_test_run_release(&r);
+	ck_assert_int_eq(ls_test_run_lagscale(unknown, 20000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "aws.regoin"));
+	ls_test_run_release(&r);
+
+	t0 = ls_clock_mono_ms();
+	ck_assert_int_eq(ls_test_run_lagscale(signed_, 60000, &r), 0);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(ls_clock_mono_ms() - t0 < 10000, "a refused login waited for the timeout");
+	ck_assert_ptr_nonnull(strstr(r.err, "OAUTHBEARER"));
+	ck_assert_ptr_null(strstr(r.err, "secret-never-printed"));
+	ck_assert_ptr_null(strstr(r.out, "secret-never-printed"));
+	ls_test_run_release(&r);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+}
+END_TEST
+
 START_TEST(test_lag_bad_flags)
 {
 	const char *missing[] = {"lag", "--group", "g", NULL};
@@ -484,6 +541,7 @@ int main(void)
 	tcase_add_test(tc, test_lag_unreachable_broker);
 	tcase_add_test(tc, test_lag_tls_to_plaintext_listener_fails_at_once);
 	tcase_add_test(tc, test_lag_oidc_settings);
+	tcase_add_test(tc, test_lag_msk_iam_settings);
 	tcase_add_test(tc, test_version_names_the_loaded_librdkafka);
 	tcase_add_test(tc, test_lag_bad_flags);
 	tcase_add_test(tc, test_lag_config_matches_flags);
