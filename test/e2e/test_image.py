@@ -95,6 +95,11 @@ try:
           not os.path.lexists(os.path.join(root, "usr", "bin")), "no shell, no /usr/bin")
     check(os.path.getsize(os.path.join(root, "etc/ssl/certs/ca-certificates.crt")) > 1000,
           "CA certificates")
+    # OpenSSL's default CA file (what librdkafka uses without ssl.ca.location)
+    # resolves, inside the image, to the bundle.
+    check(os.readlink(os.path.join(root, "usr/lib/ssl/cert.pem")) ==
+          "/etc/ssl/certs/ca-certificates.crt",
+          "OpenSSL's default CA file is the bundle")
     passwd = open(os.path.join(root, "etc", "passwd")).read()
     check(":65532:65532:" in passwd, "/etc/passwd has user 65532", passwd)
     st = os.stat(os.path.join(root, "lagscale"))
