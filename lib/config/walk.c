@@ -656,6 +656,8 @@ void ls_walk_policy(struct ls_walk *w, const struct ls_node *n, struct ls_policy
 	                                   "tolerance",
 	                                   "allowIdleConsumers",
 	                                   "limitToPartitionsWithLag",
+	                                   "partitionAware",
+	                                   "ensureEvenDistributionOfPartitions",
 	                                   "excludePersistentLag",
 	                                   "scaleToZeroOnInvalidOffset",
 	                                   "targetDrainTime",
@@ -685,6 +687,8 @@ void ls_walk_policy(struct ls_walk *w, const struct ls_node *n, struct ls_policy
 	ls_walk_double(w, n, "tolerance", 0, false, 1, true, &p->tolerance);
 	ls_walk_bool(w, n, "allowIdleConsumers", &p->allow_idle_consumers);
 	ls_walk_bool(w, n, "limitToPartitionsWithLag", &p->limit_to_partitions_with_lag);
+	ls_walk_bool(w, n, "partitionAware", &p->partition_aware);
+	ls_walk_bool(w, n, "ensureEvenDistributionOfPartitions", &p->even_distribution);
 	ls_walk_bool(w, n, "excludePersistentLag", &p->exclude_persistent_lag);
 	ls_walk_bool(w, n, "scaleToZeroOnInvalidOffset", &p->scale_to_zero_on_invalid_offset);
 	ls_walk_duration(w, n, "targetDrainTime", 0, true, INT64_MAX, &p->target_drain_time_ms);

@@ -36,6 +36,7 @@ struct scaler_rt {
 	char write_err[256];
 	bool pause_warned;
 	bool fallback_seen; /* FallbackActivated was recorded for this spell */
+	bool hot_seen;	    /* HotPartition was recorded for this episode */
 	bool have_current;  /* current holds replicas read from the cluster */
 	char uid[64];
 };
@@ -672,7 +673,8 @@ static int reconcile(struct ls_controller *c, struct scaler_rt *s, struct ls_lag
 		return r;
 	}
 	ls_metrics_scaler_observe_decision(s->metrics, d.current_replicas, d.recommended_replicas,
-					   d.desired_replicas, d.active, d.fallback);
+					   d.desired_replicas, d.active, d.fallback,
+					   d.hot ? d.hot_partitions : 0);
 	if (d.desired_replicas != s->current && c->kube) {
 		applied = apply(c, s, &in, &d, &failed);
 	} else if (d.desired_replicas != s->current) {
@@ -690,6 +692,11 @@ static int reconcile(struct ls_controller *c, struct scaler_rt *s, struct ls_lag
 	    !(applied && d.action == LS_ACTION_FALLBACK))
 		record_event(c, s, "Warning", "FallbackActivated", "Scale", d.reason);
 	s->fallback_seen = d.fallback;
+	/* A hot partition is worth one Warning per episode: the reason says
+	 * why lagscale does not scale further. */
+	if (c->kube && d.hot && !s->hot_seen)
+		record_event(c, s, "Warning", "HotPartition", "Scale", d.reason);
+	s->hot_seen = d.hot;
 print:
 	ls_controller_print_decision(c->opts.out ? c->opts.out : stdout, c->opts.output,
 				     ls_clock_wall_ms(), s->cfg, &d, applied);

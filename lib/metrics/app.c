@@ -24,6 +24,7 @@ enum {
 	F_COLLECT,
 	F_ACTIVE,
 	F_FALLBACK,
+	F_HOT,
 	F_LEADER,
 	F_BUILD,
 	N_FAMILIES
@@ -88,6 +89,9 @@ static const struct {
     [F_FALLBACK] = {"lagscale_fallback_active",
                     "1 while the fallback behavior decides, after repeated failed reads.",
                     LS_METRICS_GAUGE, scaler_labels},
+    [F_HOT] = {"lagscale_hot_partitions",
+               "Partitions whose backlog more replicas cannot help (0 when none).",
+               LS_METRICS_GAUGE, scaler_labels},
     [F_LEADER] = {"lagscale_is_leader",
                   "1 when this instance is the leader (or runs without leader election).",
                   LS_METRICS_GAUGE, NULL},
@@ -115,7 +119,7 @@ struct ls_metrics_scaler {
 	struct ls_metrics_app *app;
 	char *labels[3]; /* scaler, namespace, target */
 	struct ls_metrics_series *lag, *lag_seconds, *produce, *consume;
-	struct ls_metrics_series *current, *recommended, *desired, *active, *fallback;
+	struct ls_metrics_series *current, *recommended, *desired, *active, *fallback, *hot;
 	struct ls_metrics_series *up, *down;
 	struct ls_metrics_series *errors[N_FIXED_STAGES + N_EXTRA_STAGES + 1];
 	char *extra_stages[N_EXTRA_STAGES];
@@ -213,7 +217,7 @@ void ls_metrics_scaler_free(struct ls_metrics_scaler *s)
 	    s ? s->lag : NULL,     s ? s->lag_seconds : NULL, s ? s->produce : NULL,
 	    s ? s->consume : NULL, s ? s->current : NULL,     s ? s->recommended : NULL,
 	    s ? s->desired : NULL, s ? s->active : NULL,      s ? s->fallback : NULL,
-	    s ? s->up : NULL,      s ? s->down : NULL};
+	    s ? s->hot : NULL,     s ? s->up : NULL,          s ? s->down : NULL};
 
 	if (!s)
 		return;
@@ -273,6 +277,8 @@ int ls_metrics_scaler_new(struct ls_metrics_app *a, const char *scaler, const ch
 		r = scaler_series(s, F_ACTIVE, NULL, &s->active);
 	if (r == 0)
 		r = scaler_series(s, F_FALLBACK, NULL, &s->fallback);
+	if (r == 0)
+		r = scaler_series(s, F_HOT, NULL, &s->hot);
 	if (r < 0)
 		goto fail;
 	*ret = s;
@@ -383,10 +389,11 @@ int ls_metrics_scaler_observe_lag(struct ls_metrics_scaler *s, const struct ls_l
 
 void ls_metrics_scaler_observe_decision(struct ls_metrics_scaler *s, int32_t current,
                                         int32_t recommended, int32_t desired, bool active,
-                                        bool fallback)
+                                        bool fallback, int32_t hot_partitions)
 {
 	if (!s)
 		return;
+	ls_metrics_set(s->hot, hot_partitions);
 	ls_metrics_set(s->current, current);
 	ls_metrics_set(s->recommended, recommended);
 	ls_metrics_set(s->desired, desired);

@@ -17,6 +17,7 @@
  *       stage "collect" (reading lag), "decide" (the policy), "scale"
  *       (changing replicas), or another the caller names
  *   lagscale_scaler_active{...}, lagscale_fallback_active{...}       gauge 0/1
+ *   lagscale_hot_partitions{...}                                      gauge
  *   lagscale_collect_duration_seconds{cluster}                      histogram
  *   lagscale_is_leader                                              gauge 0/1
  *   lagscale_build_info{version,librdkafka}                         gauge 1
@@ -84,10 +85,10 @@ void ls_metrics_scaler_free(struct ls_metrics_scaler *s);
  */
 int ls_metrics_scaler_observe_lag(struct ls_metrics_scaler *s, const struct ls_lag_snapshot *snap);
 
-/* What the policy decided this round. */
+/* What the policy decided this round; hot_partitions 0 when none. */
 void ls_metrics_scaler_observe_decision(struct ls_metrics_scaler *s, int32_t current,
                                         int32_t recommended, int32_t desired, bool active,
-                                        bool fallback);
+                                        bool fallback, int32_t hot_partitions);
 
 /* A change of replicas from `from` to `to` was made (or assumed in dry-run):
  * counts a scale event in its direction; nothing when equal. */

@@ -22,6 +22,10 @@ void ls_policy_state_free(struct ls_policy_state *st)
 		free(st->mem_topics[i].name);
 	free(st->mem_topics);
 	free(st->mem_parts);
+	free(st->produced);
+	free(st->part_rate);
+	free(st->part_lag);
+	free(st->topic_parts);
 	free(st);
 }
 
@@ -42,6 +46,48 @@ static int reserve(void **arr, size_t *alloc, size_t need, size_t sz)
 	*arr = p;
 	*alloc = n;
 	return 0;
+}
+
+int ls_policy_produced_add(struct ls_policy_state *st, int64_t t_ms, double rate,
+			   int64_t window_ms)
+{
+	size_t keep = 0;
+	int r;
+
+	for (size_t i = 0; i < st->n_produced; i++)
+		if (st->produced[i].t_ms > t_ms - window_ms)
+			st->produced[keep++] = st->produced[i];
+	st->n_produced = keep;
+	r = reserve((void **)&st->produced, &st->alloc_produced, st->n_produced + 1,
+		    sizeof(*st->produced));
+	if (r < 0)
+		return r;
+	st->produced[st->n_produced++] = (struct ls_produce_sample){t_ms, rate};
+	return 0;
+}
+
+double ls_policy_produced_peak(const struct ls_policy_state *st, int64_t since_ms)
+{
+	double peak = -1;
+
+	for (size_t i = 0; i < st->n_produced; i++)
+		if (st->produced[i].t_ms > since_ms && st->produced[i].rate > peak)
+			peak = st->produced[i].rate;
+	return peak;
+}
+
+int ls_policy_part_reserve(struct ls_policy_state *st, size_t n, size_t t)
+{
+	size_t a = st->alloc_part;
+
+	if (reserve((void **)&st->part_rate, &a, n ? n : 1, sizeof(*st->part_rate)) < 0)
+		return -ENOMEM;
+	a = st->alloc_part;
+	if (reserve((void **)&st->part_lag, &a, n ? n : 1, sizeof(*st->part_lag)) < 0)
+		return -ENOMEM;
+	st->alloc_part = a;
+	return reserve((void **)&st->topic_parts, &st->alloc_topics, t ? t : 1,
+		       sizeof(*st->topic_parts));
 }
 
 int ls_policy_rec_add(struct ls_policy_state *st, int64_t t_ms, int32_t replicas)

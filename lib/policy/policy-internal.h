@@ -65,6 +65,11 @@ struct ls_mem_part {
 	int64_t end;
 };
 
+struct ls_produce_sample {
+	int64_t t_ms;
+	double rate; /* msgs/s produced over the interval ending at t_ms */
+};
+
 struct ls_policy_state {
 	bool seeded;
 	int64_t last_active_ms;
@@ -97,6 +102,18 @@ struct ls_policy_state {
 	size_t n_mem_topics, alloc_mem_topics;
 	struct ls_mem_part *mem_parts;
 	size_t n_mem_parts, alloc_mem_parts;
+
+	/* Produce rates of the scale-down window (the scale-down floor). */
+	struct ls_produce_sample *produced;
+	size_t n_produced, alloc_produced;
+
+	/* Per-partition work of the current round, in the snapshot's order
+	 * (topics by name, then partition): reused from round to round. */
+	double *part_rate;
+	int64_t *part_lag;
+	size_t alloc_part;
+	int32_t *topic_parts;
+	size_t alloc_topics;
 };
 
 /* history.c */
@@ -110,6 +127,13 @@ const struct ls_mem_part *ls_policy_mem_find(const struct ls_policy_state *st, c
 					     int32_t partition);
 int ls_policy_mem_store(struct ls_policy_state *st, const struct ls_lag_snapshot *s,
 			int64_t scaling_lag);
+/* Records the produce rate at t_ms and forgets those older than window_ms. */
+int ls_policy_produced_add(struct ls_policy_state *st, int64_t t_ms, double rate,
+			   int64_t window_ms);
+/* The highest produce rate recorded after since_ms; -1 when none. */
+double ls_policy_produced_peak(const struct ls_policy_state *st, int64_t since_ms);
+/* Makes room for n partitions and t topics in the per-partition buffers. */
+int ls_policy_part_reserve(struct ls_policy_state *st, size_t n, size_t t);
 void ls_policy_sample_add(struct ls_policy_state *st, int64_t t_ms, double per_replica,
 			  bool saturated);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/partitions.h"
 #include "policy/policy-internal.h"
 #include "util/parse.h"
 
@@ -22,6 +23,12 @@ struct lag_stats {
 	int32_t n_persistent; /* partitions left out */
 	double produce;		/* msgs/s, -1 unknown */
 	double consume;		/* msgs/s, -1 unknown */
+	/* Per partition, in the snapshot's order (st->part_rate, part_lag,
+	 * topic_parts); NULL when they could not be had (no memory). */
+	const double *part_rate;   /* msgs/s produced, 0 when unknown */
+	const int64_t *part_lag;   /* scaling lag (persistent lag left out) */
+	const int32_t *topic_parts; /* partitions of each topic */
+	size_t n_topics;
 };
 
 /* A reason is built clause by clause; a full buffer silently truncates,
@@ -132,6 +139,7 @@ void ls_policy_params_init(struct ls_policy_params *p)
 	p->polling_interval_ms = 15000;
 	p->cooldown_period_ms = 300000;
 	p->tolerance = 0.1;
+	p->partition_aware = true;
 	p->target_drain_time_ms = 120000;
 	p->per_replica_rate = 0;
 	p->max_consume_rate = 0;
@@ -233,23 +241,38 @@ static const char *fallback_name(enum ls_fallback_behavior b)
 	return "currentReplicas";
 }
 
-static void compute_stats(const struct ls_policy_state *st, const struct ls_policy_params *p,
+static void compute_stats(struct ls_policy_state *st, const struct ls_policy_params *p,
 			  const struct ls_lag_snapshot *s, struct lag_stats *ret)
 {
 	struct lag_stats x = {0};
 	int64_t produced = 0, consumed = 0;
 	bool own_rates = st->have_mem && st->mem_time_ms < s->time_ms;
+	double dt = own_rates ? (double)(s->time_ms - st->mem_time_ms) / 1000.0 : 0;
+	size_t n_parts = 0, j = 0;
+	bool per_part;
 
+	for (size_t t = 0; t < s->n_topics; t++)
+		n_parts += s->topics[t].n_parts;
+	per_part = ls_policy_part_reserve(st, n_parts, s->n_topics) == 0;
 	for (size_t t = 0; t < s->n_topics; t++) {
 		const struct ls_topic_offsets *to = &s->topics[t];
 
-		for (size_t i = 0; i < to->n_parts; i++) {
+		if (per_part)
+			st->topic_parts[t] = (int32_t)to->n_parts;
+		for (size_t i = 0; i < to->n_parts; i++, j++) {
 			const struct ls_partition_offsets *part = &to->parts[i];
 			const struct ls_mem_part *prev = ls_policy_mem_find(st, to->topic,
 									    part->partition);
 			int64_t lag = ls_offsets_partition_lag(part, p->offset_reset,
 							       p->scale_to_zero_on_invalid_offset);
 
+			if (per_part) {
+				st->part_rate[j] = 0;
+				st->part_lag[j] = 0;
+				if (prev && dt > 0 && part->end >= 0 && prev->end >= 0 &&
+				    part->end >= prev->end)
+					st->part_rate[j] = (double)(part->end - prev->end) / dt;
+			}
 			x.partitions++;
 			x.total += lag;
 			/* As in KEDA's excludePersistentLag: a partition whose
@@ -270,17 +293,32 @@ static void compute_stats(const struct ls_policy_state *st, const struct ls_poli
 				continue;
 			}
 			x.scaling += lag;
+			if (per_part)
+				st->part_lag[j] = lag;
 			if (lag > 0)
 				x.with_lag++;
 		}
+	}
+	if (per_part && n_parts > 0) {
+		double sum = 0;
+
+		/* Without offsets to compare (the first read), the snapshot's
+		 * own produce rate is spread evenly over the partitions. */
+		for (size_t i = 0; i < n_parts; i++)
+			sum += st->part_rate[i];
+		if (sum <= 0 && s->produce_rate > 0)
+			for (size_t i = 0; i < n_parts; i++)
+				st->part_rate[i] = s->produce_rate / (double)n_parts;
+		x.part_rate = st->part_rate;
+		x.part_lag = st->part_lag;
+		x.topic_parts = st->topic_parts;
+		x.n_topics = s->n_topics;
 	}
 	x.produce = s->produce_rate;
 	x.consume = s->consume_rate;
 	/* The collector normally fills the rates; without them the engine
 	 * computes its own from the offsets it remembers. */
 	if (own_rates) {
-		double dt = (double)(s->time_ms - st->mem_time_ms) / 1000.0;
-
 		if (x.produce < 0)
 			x.produce = (double)produced / dt;
 		if (x.consume < 0)
@@ -400,6 +438,20 @@ static double rate_estimate(struct ls_policy_state *st, const struct ls_policy_p
 	return est;
 }
 
+/*
+ * The per-replica rate that was proven: configured, or measured while the
+ * replicas were saturated (when a lower bound now reads above the learned
+ * estimate, the estimate is still the proven one). 0 when none was.
+ */
+static double proven_rate(const struct ls_policy_state *st, enum rate_source src, double rate)
+{
+	if (src == RATE_SET || src == RATE_LEARNED)
+		return rate;
+	if (src == RATE_LOWER_BOUND && st->rate_estimate > 0)
+		return st->rate_estimate;
+	return 0;
+}
+
 static const char *rate_source_name(enum rate_source s)
 {
 	switch (s) {
@@ -439,7 +491,7 @@ static int32_t ceil_rate(double v)
  */
 static int32_t recommend(const struct ls_policy_params *p, const struct ls_policy_input *in,
 			 const struct lag_stats *x, double rate, enum rate_source src,
-			 struct reason *r)
+			 struct reason *r, bool *ret_within)
 {
 	int32_t cur = in->current_replicas, rec;
 	char a[32], b[32], c[32], d[32];
@@ -458,6 +510,7 @@ static int32_t recommend(const struct ls_policy_params *p, const struct ls_polic
 		if (cur > 0 && fabs(ratio - 1.0) <= p->tolerance && rec != cur) {
 			say(r, " is within %g%% of %d replica%s at %s each; no change",
 			    p->tolerance * 100, cur, cur == 1 ? "" : "s", c);
+			*ret_within = true;
 			return cur;
 		}
 		say(r, " needs %d replica%s at %s each", rec, rec == 1 ? "" : "s", c);
@@ -483,6 +536,7 @@ static int32_t recommend(const struct ls_policy_params *p, const struct ls_polic
 			    ls_policy_format_count(x->persistent, a, sizeof(a)));
 		if (cur > 0 && fabs(ratio - 1.0) <= p->tolerance && rec != cur) {
 			say(r, "; within %g%% of %d; no change", p->tolerance * 100, cur);
+			*ret_within = true;
 			return cur;
 		}
 		return rec;
@@ -504,18 +558,176 @@ static void describe_policy(struct reason *r, const struct ls_scaling_rules *rul
 	    pol->type == LS_RATE_PERCENT ? "%" : "", fmt_dur(pol->period_ms, per, sizeof(per)));
 }
 
+/*
+ * The group's partitions as the policy sees them: NULL when partitionAware
+ * is off, allowIdleConsumers asks for more consumers than partitions, or
+ * the per-partition view could not be had (the decision then goes on
+ * without it). The assignor is the group's own, range when unknown.
+ */
+static struct ls_partitions *partition_model(const struct ls_policy_params *p,
+					     const struct ls_policy_input *in,
+					     const struct lag_stats *x)
+{
+	struct ls_partitions *m = NULL;
+	const char *assignor = in->snap->group.known ? in->snap->group.assignor : NULL;
+
+	if (!p->partition_aware || p->allow_idle_consumers || !x->topic_parts ||
+	    x->partitions <= 0)
+		return NULL;
+	if (ls_partitions_new(x->topic_parts, x->n_topics,
+			      ls_partitions_assignor_of_group(assignor), &m) < 0)
+		return NULL;
+	return m;
+}
+
+static int32_t next_useful(const struct ls_partitions *m, int32_t r)
+{
+	int32_t u = r;
+
+	ls_partitions_next_useful(m, r, &u);
+	return u;
+}
+
+static int32_t prev_useful(const struct ls_partitions *m, int32_t r)
+{
+	int32_t u = r;
+
+	if (r >= 1)
+		ls_partitions_prev_useful(m, r, &u);
+	return u;
+}
+
+/* "; 22 would leave 2 consumers with 2 partitions (no more throughput than
+ * 12): 24", when r is not useful and u is the useful count taken. */
+static void say_not_useful(struct reason *r, const struct ls_partitions *m, int32_t want,
+			   int32_t u)
+{
+	struct ls_partitions_spread sp;
+
+	if (want < 1 || u == want || next_useful(m, want) < want ||
+	    ls_partitions_spread(m, want, &sp) < 0)
+		return;
+	say(r, "; %d would leave %d consumer%s with %d partition%s (no more throughput than %d): %d",
+	    want, sp.at_max, sp.at_max == 1 ? "" : "s", sp.max_load, sp.max_load == 1 ? "" : "s",
+	    prev_useful(m, want), u);
+}
+
+/*
+ * Partition-aware recommendation. Rate mode: the smallest useful count
+ * whose busiest consumer carries its partitions' produce rate and drains
+ * their backlog in targetDrainTime. Lag mode: the next useful count. In
+ * both, replicas that cannot help a backlog (hot partitions) are not
+ * added: rate mode takes the count with the least work on the busiest
+ * consumer, lag mode holds while the next useful count would not lighten
+ * it. rec is what the mode's own rule asked for.
+ */
+static int32_t partition_aware(const struct ls_policy_params *p, const struct ls_policy_input *in,
+			       const struct lag_stats *x, const struct ls_partitions *m,
+			       double rate, bool within, int32_t rec, struct ls_decision *d,
+			       struct reason *r)
+{
+	int32_t cur = in->current_replicas, top = prev_useful(m, p->max_replicas);
+	size_t n = (size_t)x->partitions;
+	double drain_s = (double)p->target_drain_time_ms / 1000.0;
+	struct ls_partitions_hot hot;
+	char a[32], b[32];
+
+	if (top < 1)
+		top = 1;
+	if (rate > 0 && ls_partitions_hot(m, cur > 0 ? cur : 1, x->part_rate, x->part_lag, n,
+					  drain_s, rate, &hot) == 0)
+		d->hot_partitions = hot.hot;
+	if (p->mode == LS_MODE_RATE && rate > 0) {
+		struct ls_partitions_fit fit;
+
+		/* Within tolerance at a useful count: no change, as without
+		 * partitions. */
+		if (within && ls_partitions_is_useful(m, cur))
+			return cur;
+		if (ls_partitions_fit(m, top, x->part_rate, x->part_lag, n, drain_s, rate, &fit) < 0)
+			return next_useful(m, rec);
+		if (fit.carried) {
+			if (fit.replicas != rec)
+				say(r, "; the busiest consumer (%d partition%s, %s/s + backlog %s) "
+				       "needs %d",
+				    fit.bottleneck.partitions, fit.bottleneck.partitions == 1 ? "" : "s",
+				    fmt_rate(fit.bottleneck.rate, a, sizeof(a)),
+				    ls_policy_format_count(fit.bottleneck.lag, b, sizeof(b)),
+				    fit.replicas);
+			say_not_useful(r, m, rec, fit.replicas);
+			return fit.replicas;
+		}
+		/* Not carried below maxReplicas: when more replicas would
+		 * carry it, maxReplicas is the limit (and says so below);
+		 * when none would, the busiest consumer is hot. */
+		{
+			struct ls_partitions_fit all;
+			int32_t ptop = next_useful(m, INT32_MAX);
+
+			if (ptop > top &&
+			    ls_partitions_fit(m, ptop, x->part_rate, x->part_lag, n, drain_s, rate,
+					      &all) == 0 &&
+			    all.carried)
+				return all.replicas;
+		}
+		d->hot = true;
+		if (d->hot_partitions < 1)
+			d->hot_partitions = 1;
+		say(r, "; hot partitions: more than %d replica%s would not help the "
+		       "busiest consumer (%s/s + backlog %s on %d partition%s)",
+		    fit.replicas, fit.replicas == 1 ? "" : "s",
+		    fmt_rate(fit.bottleneck.rate, a, sizeof(a)),
+		    ls_policy_format_count(fit.bottleneck.lag, b, sizeof(b)),
+		    fit.bottleneck.partitions, fit.bottleneck.partitions == 1 ? "" : "s");
+		return fit.replicas;
+	}
+	{
+		int32_t u = next_useful(m, rec);
+		struct ls_partitions_fit best;
+
+		/* Above the top useful count the partition cap speaks. */
+		if (u < rec)
+			return rec;
+		/* Lag mode adds no replica that cannot lighten the busiest
+		 * consumer: the fewest replicas that give it the least work
+		 * (at any per-replica rate too small to carry it) are no more
+		 * than now. */
+		if (u > cur && cur >= 1 && ls_partitions_is_useful(m, cur) &&
+		    ls_partitions_fit(m, top, x->part_rate, x->part_lag, n, drain_s, 1e-9,
+				      &best) == 0 &&
+		    !best.carried && best.replicas <= cur && best.bottleneck.lag > 0) {
+			d->hot = true;
+			if (d->hot_partitions < 1)
+				d->hot_partitions = 1;
+			say(r, "; the busiest consumer's backlog (%s on %d partition%s) is not "
+			       "lightened by more replicas: holding %d",
+			    ls_policy_format_count(best.bottleneck.lag, a, sizeof(a)),
+			    best.bottleneck.partitions, best.bottleneck.partitions == 1 ? "" : "s",
+			    cur);
+			return cur;
+		}
+		say_not_useful(r, m, rec, u);
+		return u;
+	}
+}
+
 /* The HPA path: recommendation, caps, bounds, stabilization, rate limits. */
 static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_params *p,
 			  const struct ls_policy_input *in, const struct lag_stats *x,
 			  struct ls_decision *d, struct reason *r)
 {
-	int32_t cur = in->current_replicas, lo, rec, up_rec, down_rec, stab, desired;
+	int32_t cur = in->current_replicas, lo, rec, up_rec, down_rec, stab, desired, maxr;
 	int32_t consume_cap = INT32_MAX;
 	int64_t now = in->now_ms;
+	int64_t down_window = p->scale_down.stabilization_window_ms > p->polling_interval_ms
+				      ? p->scale_down.stabilization_window_ms
+				      : p->polling_interval_ms;
 	enum rate_source src = RATE_SET;
+	struct ls_partitions *m = partition_model(p, in, x);
+	bool within = false, limited = false;
 	double rate = -1;
 	char a[32], b[32];
-	int ret, which;
+	int ret = 0, which;
 
 	lo = p->min_replicas > 1 ? p->min_replicas : 1;
 	rate = rate_estimate(st, p, in->now_ms, &src);
@@ -528,7 +740,12 @@ static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_par
 		    fmt_dur(now - st->last_active_ms, s1, sizeof(s1)),
 		    fmt_dur(p->cooldown_period_ms, s2, sizeof(s2)));
 	}
-	rec = recommend(p, in, x, rate, src, r);
+	if (x->produce >= 0) {
+		ret = ls_policy_produced_add(st, now, x->produce, down_window);
+		if (ret < 0)
+			goto out;
+	}
+	rec = recommend(p, in, x, rate, src, r, &within);
 	/* Lag mode alone cannot tell "just enough" from "too many": both
 	 * show no lag, so it scales down, the lag comes back and it scales up
 	 * again (the flapping lag-based scalers are known for). Once the rate
@@ -540,18 +757,29 @@ static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_par
 		/* A lower bound counts only when seen with fewer replicas than
 		 * now: seen with these very replicas it would only say "keep
 		 * them", and an over-provisioned target would never shrink. */
-		if (src == RATE_LEARNED || src == RATE_SET)
-			fr = rate;
+		if (proven_rate(st, src, rate) > 0)
+			fr = proven_rate(st, src, rate);
 		else if (st->lb_best > 0 && st->lb_replicas < cur)
 			fr = st->lb_best;
 		if (fr > 0 && rec < ceil_rate(x->produce / fr)) {
 			rec = ceil_rate(x->produce / fr);
 			say(r, "; kept at %d to carry produce %s/s at %s/s each (%s)", rec,
 			    fmt_rate(x->produce, a, sizeof(a)), fmt_rate(fr, b, sizeof(b)),
-			    fr == rate ? rate_source_name(src) : "observed");
+			    fr == rate ? rate_source_name(src) : fr == st->lb_best ? "observed" : "learned");
 		}
 	}
 
+	if (p->even_distribution && x->partitions > 0) {
+		/* KEDA's form: the next divisor of the partition count. */
+		int32_t dv = rec;
+
+		ls_partitions_next_divisor(x->partitions, rec, &dv);
+		if (dv != rec)
+			say(r, "; %d, the next divisor of %d partitions", dv, x->partitions);
+		rec = dv;
+	} else if (m) {
+		rec = partition_aware(p, in, x, m, rate, within, rec, d, r);
+	}
 	/* The partition cap applies to the replicas, not to the metric as in
 	 * KEDA, so the tolerance cannot hold a scaler one short of the
 	 * partition count (KEDA issue 2908). */
@@ -577,9 +805,16 @@ static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_par
 			    fmt_rate(p->max_consume_rate, a, sizeof(a)));
 		}
 	}
-	if (rec > p->max_replicas) {
-		rec = p->max_replicas;
-		say(r, "; held at maxReplicas %d", rec);
+	/* A maxReplicas that is not useful gives no more than the useful
+	 * count below it: 20 on 24 partitions carries what 12 do. */
+	maxr = m ? prev_useful(m, p->max_replicas) : p->max_replicas;
+	if (rec > maxr) {
+		rec = maxr;
+		if (maxr != p->max_replicas)
+			say(r, "; held at %d: maxReplicas %d carries no more than %d on %d partitions",
+			    rec, p->max_replicas, maxr, x->partitions);
+		else
+			say(r, "; held at maxReplicas %d", rec);
 	}
 	if (rec < lo) {
 		rec = lo;
@@ -588,7 +823,7 @@ static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_par
 	d->recommended_replicas = rec;
 	ret = ls_policy_rec_add(st, now, rec);
 	if (ret < 0)
-		return ret;
+		goto out;
 
 	/* Stabilization (the HPA's stabilizeRecommendationWithBehaviors): up
 	 * to the lowest recommendation of the up-window, down to the highest
@@ -627,6 +862,7 @@ static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_par
 			limit = cur;
 		if (desired > limit) {
 			desired = limit;
+			limited = true;
 			describe_policy(r, &p->scale_up, which, true);
 		}
 	} else if (desired < cur) {
@@ -636,7 +872,43 @@ static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_par
 			limit = cur;
 		if (desired < limit) {
 			desired = limit;
+			limited = true;
 			describe_policy(r, &p->scale_down, which, false);
+		}
+	}
+	/* A rate limit that lands between useful counts: up to the useful
+	 * count below it (when that is still a step up), down to the one
+	 * above it. */
+	if (m && limited) {
+		int32_t u = desired > cur ? prev_useful(m, desired) : next_useful(m, desired);
+
+		if (desired > cur && u > cur && u != desired) {
+			say(r, " (%d, the useful count below)", u);
+			desired = u;
+		} else if (desired < cur && u != desired && u <= cur) {
+			say(r, " (%d, the useful count above)", u);
+			desired = u;
+		}
+	}
+	/* Scale down only to what is proven: never below the replicas that the
+	 * peak produce rate of the scale-down window needs at a per-replica
+	 * rate that was measured while saturated, or configured. */
+	if (desired < cur && proven_rate(st, src, rate) > 0) {
+		double proven = proven_rate(st, src, rate);
+		double peak = ls_policy_produced_peak(st, now - down_window);
+		int32_t floor_r = peak > 0 ? ceil_rate(peak / proven) : 0;
+		char c[32];
+
+		if (m && floor_r > 0)
+			floor_r = next_useful(m, floor_r);
+		if (floor_r > cur)
+			floor_r = cur;
+		if (desired < floor_r) {
+			desired = floor_r;
+			say(r, "; scale-down stops at %d: the peak produce %s/s of the last %s "
+			       "needs them at %s/s each (%s)",
+			    floor_r, fmt_rate(peak, a, sizeof(a)), fmt_dur(down_window, b, sizeof(b)),
+			    fmt_rate(proven, c, sizeof(c)), proven == rate ? rate_source_name(src) : "learned");
 		}
 	}
 	/* With a downstream limit and a per-replica rate not measured yet,
@@ -651,6 +923,8 @@ static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_par
 	/* Bounds win over damping, as in the HPA (which rescales a target
 	 * outside [min, max] at once), and so does the downstream's limit;
 	 * from 0 an active scaler gets at least one replica at once. */
+	if (desired > maxr && desired > cur)
+		desired = maxr > cur ? maxr : cur;
 	if (desired > p->max_replicas)
 		desired = p->max_replicas;
 	if (desired > consume_cap) {
@@ -670,7 +944,9 @@ static int decide_scaling(struct ls_policy_state *st, const struct ls_policy_par
 		d->action = LS_ACTION_SCALE_DOWN;
 	else
 		d->action = LS_ACTION_NONE;
-	return 0;
+out:
+	ls_partitions_free(m);
+	return ret;
 }
 
 static int decide_failed(struct ls_policy_state *st, const struct ls_policy_params *p,
@@ -885,6 +1161,8 @@ bool ls_policy_params_equal(const struct ls_policy_params *a, const struct ls_po
 	       a->polling_interval_ms == b->polling_interval_ms &&
 	       a->cooldown_period_ms == b->cooldown_period_ms && a->tolerance == b->tolerance &&
 	       a->allow_idle_consumers == b->allow_idle_consumers &&
+	       a->partition_aware == b->partition_aware &&
+	       a->even_distribution == b->even_distribution &&
 	       a->limit_to_partitions_with_lag == b->limit_to_partitions_with_lag &&
 	       a->exclude_persistent_lag == b->exclude_persistent_lag &&
 	       a->scale_to_zero_on_invalid_offset == b->scale_to_zero_on_invalid_offset &&

@@ -57,6 +57,8 @@ struct ls_policy_params {
 	double tolerance;
 	bool allow_idle_consumers;
 	bool limit_to_partitions_with_lag;
+	bool partition_aware;	 /* only useful replica counts (DESIGN.md section 5) */
+	bool even_distribution; /* KEDA's ensureEvenDistributionOfPartitions: divisors of P */
 	bool exclude_persistent_lag;
 	bool scale_to_zero_on_invalid_offset;
 	int64_t target_drain_time_ms;
@@ -105,6 +107,8 @@ struct ls_decision {
 	bool active;		      /* lag above activationLagThreshold */
 	bool fallback;		      /* the fallback behavior decided */
 	int32_t consecutive_failures;
+	int32_t hot_partitions; /* partitions more replicas cannot help (rate > one replica's) */
+	bool hot;		/* the backlog sits where more replicas do not help */
 	int32_t members;   /* the group's members as Kafka reports them; -1 unknown */
 	char assignor[64]; /* the group's partition assignor; "" unknown or none */
 	char reason[512]; /* one line; a longer one ends at a whole word with "..." */

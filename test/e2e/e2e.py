@@ -130,13 +130,21 @@ def describe_members(group):
         owners[(f[1], int(f[2]))] = tuple(None if v == "-" else v for v in f[6:9])
     s = kafka_java("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
                    "--bootstrap-server", KAFKA, "--describe", "--group", group, "--state")
+    # The columns are cut at the header's positions: "COORDINATOR (ID)" has
+    # a space in it (3.9 prints it, 4.x too), so splitting on blanks shifts them.
     state = {}
-    lines = [l.split() for l in s.stdout.splitlines() if l.strip()]
+    lines = [l for l in s.stdout.splitlines() if l.strip()]
     for head, row in zip(lines, lines[1:]):
-        if head and head[0] == "GROUP" and row and row[0] == group:
-            cols = dict(zip(head, row))
-            state = {"state": cols.get("STATE"), "assignor": cols.get("ASSIGNMENT-STRATEGY"),
-                     "members": int(cols.get("#MEMBERS", "0"))}
+        if not head.startswith("GROUP") or row.split()[0] != group:
+            continue
+        names = ["GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"]
+        starts = sorted((head.index(n), n) for n in names if n in head)
+        cols = {}
+        for i, (start, name) in enumerate(starts):
+            end = starts[i + 1][0] if i + 1 < len(starts) else None
+            cols[name] = row[start:end].strip()
+        state = {"state": cols.get("STATE"), "assignor": cols.get("ASSIGNMENT-STRATEGY"),
+                 "members": int(cols.get("#MEMBERS") or "0")}
     return owners, state
 
 

@@ -10,7 +10,11 @@ failed reads.
   set and the Event tells the change;
 - both come from reportingController lagscale.io/lagscale;
 - with a real lag on the broker: Activated when an idle (0) workload gets
-  lag, Deactivated when it has had none for cooldownPeriod.
+  lag, Deactivated when it has had none for cooldownPeriod;
+- a hot partition: all the lag on partition 0 of 12, 6 replicas (range: the
+  consumer of partition 0 has partition 1 too, without lag): more replicas
+  would leave it the same backlog, so lagscale holds 6 (KEDA would go to
+  12) and records HotPartition (Warning) once for the episode.
 """
 import time
 
@@ -90,5 +94,31 @@ with k.Namespace("ls-events") as ns:
         e2e.check(ev and "1 -> 0" in ev[0]["note"], "an Event Deactivated tells 1 -> 0", str(ev))
     finally:
         rc = proc.stop()
+    e2e.check(rc == 0, "lagscale exits 0", proc.stderr()[-800:])
+
+    # --- HotPartition, on the real broker -------------------------------------------
+    k.create_deployment(ns, "hot", 6)
+    topic, group = e2e.uid("khot"), e2e.uid("khot-g")
+    e2e.create_topic(topic, 12)
+    e2e.produce(topic, 800, 0)
+    e2e.commit(group, *[(topic, p, 0) for p in range(12)])
+    cfg = k.config([{"name": "hot", "ns": ns, "target": "hot", "group": group, "topic": topic,
+                     "policy": "{lagThreshold: 100, pollingInterval: 1s}"}],
+                   kubeconfig_path=k.ADMIN_KUBECONFIG)
+    proc = e2e.Proc([e2e.LAGSCALE, "run", "--config", cfg, "--output", "json"])
+    try:
+        proc.wait_for(lambda out: len(k.decisions(out, "hot")) >= 4, 30)
+        ev = k.wait_until(lambda: k.events(ns, "HotPartition"), 10)
+        ds = k.decisions(proc.stdout(), "hot")
+    finally:
+        rc = proc.stop()
+    e2e.check(ds and all(d["desiredReplicas"] == 6 for d in ds),
+              "a hot partition: the replicas stay at 6 (lag 800 asks for 8, i.e. 12)",
+              str([(d["desiredReplicas"], d["reason"]) for d in ds[:2]]))
+    e2e.check(k.replicas(ns, "deployment", "hot") == 6, "... and the Deployment has 6")
+    e2e.check(ev and len(ev) == 1 and ev[0]["type"] == "Warning" and
+              (ev[0].get("series") or {}).get("count", 1) == 1 and
+              "not lightened by more replicas" in ev[0]["note"],
+              "one HotPartition Warning for the episode, saying why", str(ev))
     e2e.check(rc == 0, "lagscale exits 0", proc.stderr()[-800:])
 e2e.done()

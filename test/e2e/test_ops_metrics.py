@@ -23,7 +23,8 @@ CONTRACT = ["lagscale_lag_messages", "lagscale_partition_lag_messages", "lagscal
             "lagscale_replicas_recommended", "lagscale_replicas_desired",
             "lagscale_scale_events_total", "lagscale_errors_total",
             "lagscale_collect_duration_seconds", "lagscale_scaler_active",
-            "lagscale_fallback_active", "lagscale_is_leader", "lagscale_build_info"]
+            "lagscale_fallback_active", "lagscale_hot_partitions", "lagscale_is_leader",
+            "lagscale_build_info"]
 
 
 def free_port():

@@ -409,8 +409,10 @@ END_TEST
 START_TEST(test_run_dry_run_once)
 {
 	/* g-partial under latest: lag 210 at 50 each needs ceil(4.2) = 5
-	 * replicas; from 1 the HPA's default scale-up allows max(+100%,
-	 * +4) = 5 at once. */
+	 * replicas, and 5 consumers on 6 partitions carry no more than 3, so
+	 * 6 (useful counts: 1 2 3 6); from 1 the HPA's default scale-up
+	 * allows max(+100%, +4) = 5 at once, and the useful count below it
+	 * is 3. The mock cluster cannot describe groups: members unknown. */
 	char *cfg = config_for("g-partial", "latest", 50);
 	const char *args[] = {"run", "--config", cfg, "--dry-run", "--once", "--output", "json",
 			      NULL};
@@ -421,8 +423,12 @@ START_TEST(test_run_dry_run_once)
 	ck_assert_int_eq(num(j, "totalLag"), 210);
 	ck_assert_int_eq(num(j, "partitionCount"), 6);
 	ck_assert_int_eq(num(j, "currentReplicas"), 1);
-	ck_assert_int_eq(num(j, "recommendedReplicas"), 5);
-	ck_assert_int_eq(num(j, "desiredReplicas"), 5);
+	ck_assert_int_eq(num(j, "recommendedReplicas"), 6);
+	ck_assert_int_eq(num(j, "desiredReplicas"), 3);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "members")));
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "assignor")));
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(j, "reason")->valuestring,
+				     "5 would leave 1 consumer with 2 partitions"));
 	ck_assert_str_eq(cJSON_GetObjectItem(j, "action")->valuestring, "scale_up");
 	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "applied")));
 	ck_assert(strlen(cJSON_GetObjectItem(j, "reason")->valuestring) > 10);

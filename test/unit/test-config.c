@@ -127,6 +127,8 @@ static const char full_yaml[] =
     "      tolerance: 0.2\n"
     "      allowIdleConsumers: true\n"
     "      limitToPartitionsWithLag: true\n"
+    "      partitionAware: false\n"
+    "      ensureEvenDistributionOfPartitions: true\n"
     "      excludePersistentLag: true\n"
     "      scaleToZeroOnInvalidOffset: true\n"
     "      targetDrainTime: 1m30s\n"
@@ -205,6 +207,8 @@ START_TEST(test_config_full)
 	ck_assert_double_eq_tol(p->tolerance, 0.2, 1e-12);
 	ck_assert(p->allow_idle_consumers);
 	ck_assert(p->limit_to_partitions_with_lag);
+	ck_assert(!p->partition_aware);
+	ck_assert(p->even_distribution);
 	ck_assert(p->exclude_persistent_lag);
 	ck_assert(p->scale_to_zero_on_invalid_offset);
 	ck_assert_int_eq(p->target_drain_time_ms, 90000);
@@ -289,6 +293,8 @@ static void assert_policy_defaults(const struct ls_policy_params *p)
 	ck_assert_double_eq_tol(p->tolerance, 0.1, 1e-12);
 	ck_assert(!p->allow_idle_consumers);
 	ck_assert(!p->limit_to_partitions_with_lag);
+	ck_assert(p->partition_aware);
+	ck_assert(!p->even_distribution);
 	ck_assert(!p->exclude_persistent_lag);
 	ck_assert(!p->scale_to_zero_on_invalid_offset);
 	ck_assert_int_eq(p->target_drain_time_ms, 120000);

@@ -391,7 +391,7 @@ START_TEST(test_metrics_app_scaler_series)
 	snap.produce_rate = 12.5;
 	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s1, &snap), 0);
 	ls_lag_snapshot_release(&snap);
-	ls_metrics_scaler_observe_decision(s1, 1, 3, 2, true, false);
+	ls_metrics_scaler_observe_decision(s1, 1, 3, 2, true, false, 2);
 	ls_metrics_scaler_count_scale(s1, 1, 2);
 	ls_metrics_scaler_count_scale(s1, 2, 2);
 	ls_metrics_scaler_count_error(s1, "scale");
@@ -419,6 +419,8 @@ START_TEST(test_metrics_app_scaler_series)
 		    "lagscale_replicas_recommended{scaler=\"orders\",namespace=\"shop\",target="
 		    "\"Deployment/oc\"} 3\n",
 		    "lagscale_replicas_desired{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\"} 2\n",
+		    "lagscale_hot_partitions{scaler=\"orders\",namespace=\"shop\",target="
 		    "\"Deployment/oc\"} 2\n",
 		    "lagscale_scale_events_total{scaler=\"orders\",namespace=\"shop\",target="
 		    "\"Deployment/oc\",direction=\"up\"} 1\n",

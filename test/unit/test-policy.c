@@ -81,10 +81,14 @@ static struct ls_decision round_lag(struct ls_policy_state *st, const struct ls_
 	return d;
 }
 
-/* Damping off: every rule below shows alone. */
+/* Damping off: every rule below shows alone. Partition awareness off too:
+ * these tables check the arithmetic shared with KEDA and the HPA
+ * (partitionAware: false gives KEDA's numbers); the partition-aware rules
+ * have tables of their own. */
 static void params_undamped(struct ls_policy_params *p)
 {
 	ls_policy_params_init(p);
+	p->partition_aware = false;
 	p->scale_down.stabilization_window_ms = 0;
 	p->scale_up.policies[1].value = 1000;
 	p->max_replicas = 1000;
@@ -521,11 +525,12 @@ START_TEST(test_policy_activation_and_cooldown)
 	ck_assert_int_eq(d.action, LS_ACTION_NONE);
 	ck_assert_int_eq(cur, 0);
 
-	/* From 0, active: at least 1 at once (here 4, the Pods policy). */
+	/* From 0, active: at least 1 at once (here 3: the Pods policy allows
+	 * 4, and 4 consumers on 6 partitions carry no more than 3). */
 	d = round_lag(st, &p, S(330), 6, 5500, &cur);
 	ck_assert_int_eq(d.action, LS_ACTION_ACTIVATE);
 	ck_assert_int_eq(d.recommended_replicas, 6);
-	ck_assert_int_eq(cur, 4);
+	ck_assert_int_eq(cur, 3);
 	d = round_lag(st, &p, S(345), 6, 5500, &cur);
 	ck_assert_int_eq(cur, 6);
 
@@ -992,6 +997,270 @@ START_TEST(test_policy_flapping_lag_within_tolerance)
 }
 END_TEST
 
+
+/* --- partitionAware (the default): only useful replica counts ---------- */
+
+/* One fresh round on one topic of n partitions with per-partition lags and
+ * produce rates (the snapshot's produce rate spread by weight). */
+static struct ls_decision round_parts(struct ls_policy_state *st, const struct ls_policy_params *p,
+				      int64_t now, int n, const int64_t *lag, const double *weight,
+				      double produce, int32_t current)
+{
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = now, .snap = &s, .current_replicas = current,
+				     .paused_replicas = -1};
+	struct ls_decision d;
+	int64_t c[256], e[256];
+
+	ck_assert_int_le(n, 256);
+	for (int i = 0; i < n; i++) {
+		e[i] = 1000000;
+		c[i] = e[i] - (lag ? lag[i] : 0);
+	}
+	snap_parts(&s, now, n, c, e);
+	s.produce_rate = produce;
+	s.consume_rate = 0;
+	(void)weight;
+	ck_assert_int_eq(ls_policy_decide(st, p, &in, &d), 0);
+	ls_lag_snapshot_release(&s);
+	return d;
+}
+
+/* lag mode rounds up to the next useful count; 12 partitions: 1 2 3 4 6 12. */
+static const struct {
+	int64_t lag;
+	int32_t current, recommended;
+} useful_lag_rows[] = {
+	{4500, 2, 6},	/* 5 -> 6 */
+	{3000, 2, 3},	/* 3 is useful */
+	{7000, 2, 12},	/* 7 -> 12 */
+	{45000, 2, 12}, /* above the partitions: the cap */
+	{10500, 10, 12}, /* within tolerance of 10, but 10 is not useful */
+	{1000, 6, 1},	/* down to 1 */
+};
+
+START_TEST(test_policy_lag_rounds_up_to_useful_counts)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+	int64_t lag[12];
+
+	params_undamped(&p);
+	p.partition_aware = true;
+	for (int i = 0; i < 12; i++)
+		lag[i] = useful_lag_rows[_i].lag / 12 + (i < useful_lag_rows[_i].lag % 12);
+	d = round_parts(st, &p, 0, 12, lag, NULL, -1, useful_lag_rows[_i].current);
+	ck_assert_int_eq(d.recommended_replicas, useful_lag_rows[_i].recommended);
+	if (useful_lag_rows[_i].lag == 4500)
+		ck_assert_msg(strstr(d.reason, "5 would leave 2 consumers with 3 partitions "
+					       "(no more throughput than 4): 6"),
+			      "%s", d.reason);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+/*
+ * The demo's case: 24 partitions, 500 msgs/s a replica, 10,000 msgs/s.
+ * 20 replicas carry it on average, but 4 of them own 2 partitions (833
+ * msgs/s each): only 24 carry it. maxReplicas 20 acts as 12.
+ */
+START_TEST(test_policy_rate_takes_the_useful_count_that_carries)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+
+	params_undamped(&p);
+	p.partition_aware = true;
+	p.mode = LS_MODE_RATE;
+	p.per_replica_rate = 500;
+	p.max_replicas = 48;
+	d = round_parts(st, &p, 0, 24, NULL, NULL, 10000, 12);
+	ck_assert_int_eq(d.recommended_replicas, 24);
+	ck_assert_int_eq(d.desired_replicas, 24);
+	ck_assert_msg(strstr(d.reason, "needs 20 replicas"), "%s", d.reason);
+	ck_assert_msg(strstr(d.reason, "20 would leave 4 consumers with 2 partitions "
+				       "(no more throughput than 12): 24"),
+		      "%s", d.reason);
+	ls_policy_state_free(st);
+
+	/* Off: KEDA's arithmetic, 20. */
+	st = ls_policy_state_new();
+	p.partition_aware = false;
+	d = round_parts(st, &p, 0, 24, NULL, NULL, 10000, 12);
+	ck_assert_int_eq(d.recommended_replicas, 20);
+	ls_policy_state_free(st);
+
+	/* maxReplicas 20 behaves as 12, and says so. */
+	st = ls_policy_state_new();
+	p.partition_aware = true;
+	p.max_replicas = 20;
+	d = round_parts(st, &p, 0, 24, NULL, NULL, 10000, 8);
+	ck_assert_int_eq(d.recommended_replicas, 12);
+	ck_assert_int_eq(d.desired_replicas, 12);
+	ck_assert_msg(strstr(d.reason, "maxReplicas 20 carries no more than 12"), "%s", d.reason);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+/* KEDA's ensureEvenDistributionOfPartitions: divisors of the partitions. */
+START_TEST(test_policy_even_distribution_takes_divisors)
+{
+	static const struct {
+		int64_t lag;
+		int32_t want;
+	} rows[] = {{5000, 6}, {7000, 8}, {9000, 12}, {13000, 24}, {1000, 1}};
+	struct ls_policy_params p;
+
+	params_undamped(&p);
+	p.even_distribution = true;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct ls_policy_state *st = ls_policy_state_new();
+		int64_t lag[24];
+		struct ls_decision d;
+
+		for (int k = 0; k < 24; k++)
+			lag[k] = rows[i].lag / 24 + (k < rows[i].lag % 24);
+		d = round_parts(st, &p, 0, 24, lag, NULL, -1, 1);
+		ck_assert_int_eq(d.recommended_replicas, rows[i].want);
+		ls_policy_state_free(st);
+	}
+}
+END_TEST
+
+/*
+ * Hot partitions. Rate mode: partition 0 of 12 receives 600 msgs/s, more
+ * than one replica's 500: no count carries it, and the count chosen is the
+ * smallest that gives its consumer nothing else (12 under range: the
+ * busiest consumer then has partition 0 alone), not maxReplicas.
+ */
+START_TEST(test_policy_hot_partition_is_not_scaled_for)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_lag_snapshot s1, s2;
+	struct ls_policy_input in = {.snap = &s1, .current_replicas = 4, .paused_replicas = -1};
+	struct ls_decision d;
+	int64_t c[12], e1[12], e2[12];
+
+	params_undamped(&p);
+	p.partition_aware = true;
+	p.mode = LS_MODE_RATE;
+	p.per_replica_rate = 500;
+	p.max_replicas = 100;
+	/* Two reads 10 s apart: partition 0 grows by 6,000, the others by 100. */
+	for (int i = 0; i < 12; i++) {
+		e1[i] = 100000;
+		e2[i] = e1[i] + (i == 0 ? 6000 : 100);
+		c[i] = e1[i];
+	}
+	snap_parts(&s1, S(0), 12, c, e1);
+	in.now_ms = S(0);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	snap_parts(&s2, S(10), 12, c, e2);
+	in.snap = &s2;
+	in.now_ms = S(10);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert(d.hot);
+	ck_assert_int_eq(d.hot_partitions, 1);
+	ck_assert_int_le(d.recommended_replicas, 12);
+	ck_assert_msg(strstr(d.reason, "hot partitions"), "%s", d.reason);
+	ls_lag_snapshot_release(&s1);
+	ls_lag_snapshot_release(&s2);
+	ls_policy_state_free(st);
+
+	/* Lag mode: all the lag on partition 0; at 6 replicas (range: 2
+	 * partitions each, partition 1 without lag) more replicas leave the
+	 * busiest consumer the same backlog: hold at 6. */
+	{
+		int64_t lag[12] = {8000};
+
+		st = ls_policy_state_new();
+		params_undamped(&p);
+		p.partition_aware = true;
+		d = round_parts(st, &p, 0, 12, lag, NULL, -1, 6);
+		ck_assert(d.hot);
+		ck_assert_int_eq(d.recommended_replicas, 6);
+		ck_assert_int_eq(d.desired_replicas, 6);
+		ck_assert_msg(strstr(d.reason, "not lightened by more replicas"), "%s", d.reason);
+		ls_policy_state_free(st);
+
+		/* From 1 replica, more do help (the consumer of partition 0
+		 * sheds the others' lag): no hold. */
+		for (int i = 1; i < 12; i++)
+			lag[i] = 500;
+		st = ls_policy_state_new();
+		d = round_parts(st, &p, 0, 12, lag, NULL, -1, 1);
+		ck_assert(!d.hot);
+		ck_assert_int_eq(d.recommended_replicas, 12);
+		ls_policy_state_free(st);
+	}
+}
+END_TEST
+
+/* A behavior's limit between useful counts: up to the useful count below
+ * it (24 partitions, 5 + 4 = 9 -> 8). */
+START_TEST(test_policy_rate_limit_lands_on_a_useful_count)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+	int64_t lag[24];
+
+	ls_policy_params_init(&p);
+	p.scale_up.policies[0].value = 10; /* Percent: 10% of 5 rounds to 1 */
+	for (int i = 0; i < 24; i++)
+		lag[i] = 1000;
+	d = round_parts(st, &p, 0, 24, lag, NULL, -1, 5);
+	ck_assert_int_eq(d.recommended_replicas, 24);
+	ck_assert_int_eq(d.desired_replicas, 8);
+	ck_assert_msg(strstr(d.reason, "(8, the useful count below)"), "%s", d.reason);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+/*
+ * Scale down only to what is proven: at a set perReplicaRate of 100, the
+ * peak of 1,000 msgs/s in the 300 s scale-down window needs 10 replicas;
+ * the produce rate falling to 100 does not take them below that within the
+ * window. An unproven (prior) rate gives no floor.
+ */
+START_TEST(test_policy_scale_down_floor)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+	int32_t cur = 10;
+
+	ls_policy_params_init(&p);
+	p.partition_aware = false;
+	p.mode = LS_MODE_RATE;
+	p.per_replica_rate = 100;
+	p.scale_down.stabilization_window_ms = 0;
+	d = round_parts(st, &p, S(0), 12, NULL, NULL, 1000, cur);
+	ck_assert_int_eq(d.desired_replicas, 10);
+	/* The window is max(stabilization, pollingInterval) = 15 s here. */
+	d = round_parts(st, &p, S(10), 12, NULL, NULL, 100, cur);
+	ck_assert_int_eq(d.recommended_replicas, 1);
+	ck_assert_int_eq(d.desired_replicas, 10);
+	ck_assert_msg(strstr(d.reason, "scale-down stops at 10"), "%s", d.reason);
+	/* Past the window the peak is forgotten. */
+	d = round_parts(st, &p, S(40), 12, NULL, NULL, 100, cur);
+	ck_assert_int_eq(d.desired_replicas, 1);
+	ls_policy_state_free(st);
+
+	/* Lag mode with no known rate: no floor is assumed. */
+	st = ls_policy_state_new();
+	ls_policy_params_init(&p);
+	p.partition_aware = false;
+	p.scale_down.stabilization_window_ms = 0;
+	d = round_parts(st, &p, S(0), 12, NULL, NULL, 1000, 10);
+	ck_assert_int_eq(d.desired_replicas, 1);
+	ls_policy_state_free(st);
+}
+END_TEST
+
 START_TEST(test_policy_history_is_bounded)
 {
 	struct ls_policy_params p;
@@ -1046,6 +1315,13 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_policy_max_consume_rate_in_lag_mode);
 	tcase_add_test(tc, test_policy_flapping_lag_within_tolerance);
 	tcase_add_test(tc, test_policy_history_is_bounded);
+	tcase_add_loop_test(tc, test_policy_lag_rounds_up_to_useful_counts, 0,
+			    sizeof(useful_lag_rows) / sizeof(useful_lag_rows[0]));
+	tcase_add_test(tc, test_policy_rate_takes_the_useful_count_that_carries);
+	tcase_add_test(tc, test_policy_even_distribution_takes_divisors);
+	tcase_add_test(tc, test_policy_hot_partition_is_not_scaled_for);
+	tcase_add_test(tc, test_policy_rate_limit_lands_on_a_useful_count);
+	tcase_add_test(tc, test_policy_scale_down_floor);
 	suite_add_tcase(s, tc);
 	return s;
 }
