@@ -1,6 +1,7 @@
 /*
- * simulate.c - `lagscale simulate --scenario FILE [--policy lag|rate|keda]
- * [--csv F] [--svg F] [--output text|json]` (DESIGN.md sections 6 and 7).
+ * simulate.c - `lagscale simulate --scenario FILE [--policy
+ * lag|rate|keda|oracle | --compare] [--csv F] [--svg F] [--output
+ * text|json] [--trace]` (DESIGN.md sections 6 and 7).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,8 +18,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: lagscale simulate --scenario FILE [--policy lag|rate|keda] [--csv F] "
-		   "[--svg F] [--output text|json] [--trace]\n");
+	fprintf(f, "usage: lagscale simulate --scenario FILE [--policy lag|rate|keda|oracle | "
+		   "--compare] [--csv F] [--svg F] [--output text|json] [--trace]\n"
+		   "  --compare runs lag, rate, keda and oracle: one table (or one JSON object "
+		   "per policy)\n  and, with --svg, one chart; --csv and --trace need one "
+		   "policy\n");
 }
 
 /* --trace: every decision on stderr, as `run` would log it. */
@@ -30,6 +34,59 @@ static void trace(void *ctx, int64_t t_ms, const struct ls_decision *d)
 		d->recommended_replicas, d->reason);
 }
 
+/* --compare: every policy on sc, one table or one JSON object each, one chart. */
+static int run_compare(const struct ls_scenario *sc, const char *path, const char *svg, bool json,
+		       struct ls_series *series, struct ls_sim_result *res, struct ls_buf *out)
+{
+	const char *names[LS_SIM_COMPARE_N];
+	int r;
+
+	r = ls_sim_compare(sc, svg ? series : NULL, res);
+	if (r < 0) {
+		fprintf(stderr, "lagscale simulate: \"%s\": %s\n", path,
+			r == -EINVAL ? "the scenario's policy is inconsistent" : strerror(-r));
+		return r == -EINVAL ? LS_EXIT_USAGE : LS_EXIT_FAILURE;
+	}
+	if (svg) {
+		char title[256], sub[256];
+		struct ls_chart_options co = {
+			.title = title,
+			.subtitle = sub,
+			.lag_threshold = (double)sc->policy.lag_threshold,
+			.max_replicas = sc->policy.max_replicas,
+		};
+
+		for (size_t i = 0; i < LS_SIM_COMPARE_N; i++)
+			names[i] = ls_sim_policy_name(res[i].policy);
+		snprintf(title, sizeof(title), "%s — lag, rate, keda and the oracle",
+			 sc->name ? sc->name : path);
+		snprintf(sub, sizeof(sub),
+			 "replica-seconds as a multiple of the oracle's: lag %.2f, rate %.2f, "
+			 "keda %.2f",
+			 res[0].oracle_cost_ratio, res[1].oracle_cost_ratio,
+			 res[2].oracle_cost_ratio);
+		r = ls_chart_write_compare_svg(series, names, LS_SIM_COMPARE_N, &co, svg);
+		if (r < 0) {
+			fprintf(stderr, "lagscale simulate: cannot write \"%s\": %s\n", svg,
+				strerror(-r));
+			return LS_EXIT_FAILURE;
+		}
+	}
+	if (json) {
+		r = 0;
+		for (size_t i = 0; i < LS_SIM_COMPARE_N && r == 0; i++)
+			r = ls_sim_result_json(&res[i], sc->name ? sc->name : "", out);
+	} else {
+		r = ls_sim_compare_text(res, LS_SIM_COMPARE_N, sc, out);
+	}
+	if (r < 0 || fwrite(ls_buf_str(out), 1, out->len, stdout) != out->len ||
+	    fflush(stdout) != 0) {
+		fprintf(stderr, "lagscale simulate: cannot write the summary\n");
+		return LS_EXIT_FAILURE;
+	}
+	return LS_EXIT_OK;
+}
+
 int ls_cmd_simulate(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -39,6 +96,7 @@ int ls_cmd_simulate(int argc, char **argv)
 		{"svg", required_argument, NULL, 'g'},
 		{"output", required_argument, NULL, 'o'},
 		{"trace", no_argument, NULL, 't'},
+		{"compare", no_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -49,9 +107,13 @@ int ls_cmd_simulate(int argc, char **argv)
 	struct ls_sim_result res;
 	struct ls_diag diag;
 	struct ls_buf out;
-	bool json = false;
+	struct ls_series cmp_series[LS_SIM_COMPARE_N];
+	struct ls_sim_result cmp[LS_SIM_COMPARE_N];
+	bool json = false, compare = false, policy_given = false;
 	int c, r, rc = LS_EXIT_USAGE;
 
+	for (size_t i = 0; i < LS_SIM_COMPARE_N; i++)
+		ls_series_init(&cmp_series[i]);
 	ls_series_init(&series);
 	ls_diag_init(&diag);
 	ls_buf_init(&out, 0);
@@ -65,11 +127,15 @@ int ls_cmd_simulate(int argc, char **argv)
 		case 'p':
 			if (ls_sim_policy_parse(optarg, &so.policy) < 0) {
 				fprintf(stderr,
-					"lagscale simulate: --policy must be lag, rate or keda, "
-					"not \"%s\"\n",
+					"lagscale simulate: --policy must be lag, rate, keda or "
+					"oracle, not \"%s\"\n",
 					optarg);
 				goto out;
 			}
+			policy_given = true;
+			break;
+		case 'C':
+			compare = true;
 			break;
 		case 'c':
 			csv = optarg;
@@ -114,10 +180,21 @@ int ls_cmd_simulate(int argc, char **argv)
 		goto out;
 	}
 
+	if (compare && (policy_given || csv || so.on_decision)) {
+		fprintf(stderr, "lagscale simulate: --compare runs every policy; it takes neither "
+				"--policy, --csv nor --trace\n");
+		usage(stderr);
+		goto out;
+	}
+
 	r = ls_scenario_load(path, &sc, &diag);
 	ls_cmdutil_print_diag(&diag, path, r);
 	if (r < 0)
 		goto out;
+	if (compare) {
+		rc = run_compare(sc, path, svg, json, cmp_series, cmp, &out);
+		goto out;
+	}
 
 	if (csv || svg)
 		so.series = &series;
@@ -172,6 +249,8 @@ out:
 	ls_buf_release(&out);
 	ls_diag_release(&diag);
 	ls_series_release(&series);
+	for (size_t i = 0; i < LS_SIM_COMPARE_N; i++)
+		ls_series_release(&cmp_series[i]);
 	ls_scenario_free(sc);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include "util/yamltree.h"
 #include "config/walk.h"
 #include "util/buf.h"
+#include "util/parse.h"
 
 /* A simulation longer than this many steps is surely a typo (1s steps: 115 days). */
 #define MAX_STEPS   10000000LL
@@ -23,6 +24,7 @@ void ls_scenario_free(struct ls_scenario *s)
 	free(s->produce);
 	free(s->consumer_outages);
 	free(s->kafka_errors);
+	free(s->partition_weights);
 	free(s);
 }
 
@@ -161,6 +163,97 @@ out:
 	return r;
 }
 
+/*
+ * `partitionWeights: {"0": 6, "1-3": 2}`: each key a partition list (the
+ * syntax of kafka.partitions), each value that list's produce share.
+ * Needs s->partitions; the weights array is built only when the map has
+ * at least one valid entry.
+ */
+static int walk_weights(struct ls_walk *w, const struct ls_node *root, struct ls_scenario *s)
+{
+	const struct ls_node *map = ls_node_get(root, "partitionWeights");
+	size_t mark = ls_walk_push_key(w, "partitionWeights");
+	bool *seen = NULL;
+	double sum = 0;
+	int r = 0;
+
+	if (!map || (map->type == LS_NODE_SCALAR && map->is_null))
+		goto out;
+	if (map->type != LS_NODE_MAP) {
+		ls_walk_error(w, map, "expected a map from partition lists to weights, got %s",
+		              ls_node_type_name(map));
+		goto out;
+	}
+	if (map->n > MAX_POINTS) {
+		ls_walk_error(w, map, "at most %d entries are allowed", MAX_POINTS);
+		goto out;
+	}
+	/* Without a valid partition count the lists cannot be checked. */
+	if (s->partitions <= 0)
+		goto out;
+	s->partition_weights = malloc((size_t)s->partitions * sizeof(*s->partition_weights));
+	seen = calloc((size_t)s->partitions, sizeof(*seen));
+	if (!s->partition_weights || !seen) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int32_t i = 0; i < s->partitions; i++)
+		s->partition_weights[i] = 1;
+	for (size_t i = 0; i < map->n; i++) {
+		const struct ls_node *k = map->kids[2 * i];
+		struct ls_int_ranges rs = {NULL, 0};
+		double v = 0;
+		size_t m;
+		int rv;
+
+		/* Non-scalar keys were reported by the parser. */
+		if (k->type != LS_NODE_SCALAR)
+			continue;
+		rv = ls_walk_double(w, map, k->value, 0, false, INFINITY, true, &v);
+		if (rv == 0) {
+			m = ls_walk_push_key(w, k->value);
+			ls_walk_error(w, map->kids[2 * i + 1], "a weight (a number >= 0) is required");
+			ls_walk_pop(w, m);
+		}
+		m = ls_walk_push_key(w, k->value);
+		if (k->value[0] == '\0' || ls_parse_ranges(k->value, &rs) < 0 || rs.n == 0) {
+			ls_walk_error(w, k, "expected a partition list such as \"0\" or \"1-3,7\", "
+			                    "got \"%.64s\"", k->value);
+			ls_walk_pop(w, m);
+			ls_ranges_release(&rs);
+			continue;
+		}
+		for (size_t j = 0; j < rs.n; j++) {
+			int32_t lo = rs.r[j][0], hi = rs.r[j][1];
+
+			if (hi >= s->partitions) {
+				ls_walk_error(w, k, "partition %d is not below partitions (%d)",
+				              hi, s->partitions);
+				break;
+			}
+			for (int32_t p = lo; p <= hi; p++) {
+				if (seen[p]) {
+					ls_walk_error(w, k, "partition %d has a weight already", p);
+					break;
+				}
+				seen[p] = true;
+				if (rv == 1)
+					s->partition_weights[p] = v;
+			}
+		}
+		ls_walk_pop(w, m);
+		ls_ranges_release(&rs);
+	}
+	for (int32_t i = 0; i < s->partitions; i++)
+		sum += s->partition_weights[i];
+	if (!(sum > 0))
+		ls_walk_error(w, map, "the weights of all partitions are 0: nothing would be produced");
+out:
+	free(seen);
+	ls_walk_pop(w, mark);
+	return r;
+}
+
 /* `scaler: {policy: {...}, kafka: {offsetResetPolicy: ...}}`, as in a config's scaler. */
 static void walk_scaler(struct ls_walk *w, const struct ls_node *root, struct ls_scenario *s)
 {
@@ -210,10 +303,15 @@ static int scenario_build(struct ls_walk *w, const struct ls_node *root, void *c
 	                                   "produce",
 	                                   "consumerOutages",
 	                                   "kafkaErrors",
+	                                   "assignor",
+	                                   "partitionWeights",
+	                                   "rebalancePause",
+	                                   "commitInterval",
 	                                   "scaler",
 	                                   NULL};
+	static const char *const assignors[] = {"range", "roundrobin", "cooperative-sticky", NULL};
 	struct ls_scenario *s = calloc(1, sizeof(*s));
-	int rd, rs, r;
+	int rd, rs, r, a;
 
 	*(struct ls_scenario **)ctx = s;
 	if (!s)
@@ -236,7 +334,15 @@ static int scenario_build(struct ls_walk *w, const struct ls_node *root, void *c
 	ls_walk_duration(w, root, "startupDelay", 0, false, INT64_MAX, &s->startup_delay_ms);
 	ls_walk_double(w, root, "maxConsumeRate", 0, false, INFINITY, false, &s->max_consume_rate);
 	ls_walk_int64(w, root, "initialLag", 0, INT64_MAX, &s->initial_lag);
-	r = walk_produce(w, root, s);
+	/* The names above are the protocol names partitions.h reads. */
+	if (ls_walk_enum(w, root, "assignor", assignors, &a) == 1 &&
+	    ls_partitions_assignor_parse(assignors[a], &s->assignor) < 0)
+		return -EINVAL;
+	ls_walk_duration(w, root, "rebalancePause", 0, false, INT64_MAX, &s->rebalance_pause_ms);
+	ls_walk_duration(w, root, "commitInterval", 0, false, INT64_MAX, &s->commit_interval_ms);
+	r = walk_weights(w, root, s);
+	if (r == 0)
+		r = walk_produce(w, root, s);
 	if (r == 0)
 		r = walk_windows(w, root, "consumerOutages", &s->consumer_outages,
 		                 &s->n_consumer_outages);

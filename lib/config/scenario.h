@@ -13,6 +13,13 @@
  * policy's minReplicas, startupDelay 0s, maxConsumeRate 0, initialLag 0
  * (a backlog present at t=0, an extension of DESIGN.md section 7), no
  * consumerOutages or kafkaErrors (each a list of {from, to}, from < to).
+ *
+ * The partition model (DESIGN.md section 7): `assignor` (range, roundrobin
+ * or cooperative-sticky; default range), `partitionWeights` (a map from a
+ * partition list such as "0" or "1-3,7" to that list's produce share, a
+ * number >= 0; partitions not named weigh 1; every partition at most once,
+ * every one below `partitions`, and the weights may not all be 0),
+ * `rebalancePause` (default 0s) and `commitInterval` (default 0s).
  */
 #ifndef LS_CONFIG_SCENARIO_H
 #define LS_CONFIG_SCENARIO_H
@@ -20,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/partitions.h"
 #include "policy/policy.h"
 #include "util/diag.h"
 
@@ -49,6 +57,12 @@ struct ls_scenario {
 	size_t n_consumer_outages;
 	struct ls_scenario_window *kafka_errors;
 	size_t n_kafka_errors;
+	enum ls_assignor assignor;  /* default range */
+	/* Per partition (`partitions` entries): its produce share relative to
+	 * the others; NULL when every partition weighs 1. Not normalized. */
+	double *partition_weights;
+	int64_t rebalance_pause_ms; /* each membership change stops consumption this long */
+	int64_t commit_interval_ms; /* committed offsets trail consumption by this; 0: at once */
 	struct ls_policy_params policy; /* the scaler's policy block */
 };
 

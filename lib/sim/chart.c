@@ -564,6 +564,208 @@ out:
 	return r;
 }
 
+/* One colour per compared run. */
+static const char *const compare_colors[] = {"#1f77b4", "#2ca02c", "#d62728", "#111111",
+					     "#9467bd", "#ff7f0e", "#17becf", "#8c564b"};
+#define COMPARE_MAX (sizeof(compare_colors) / sizeof(compare_colors[0]))
+
+/* Series i reduced to at most max_cols columns (max lag, mean produce). */
+static int reduce(const struct ls_series *s, size_t max_cols, struct col **ret, size_t *ret_n)
+{
+	size_t per = (s->n + max_cols - 1) / max_cols, n = 0;
+	struct col *cols = calloc(s->n < max_cols ? s->n : max_cols, sizeof(*cols));
+
+	if (!cols)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i += per) {
+		struct col c = {s->pts[i].t_s, 0, 0, 0, 0};
+		size_t k = 0;
+
+		for (size_t j = i; j < s->n && j < i + per; j++, k++) {
+			if ((double)s->pts[j].lag > c.lag)
+				c.lag = (double)s->pts[j].lag;
+			c.prod += s->pts[j].produce_rate;
+		}
+		c.prod /= (double)k;
+		cols[n++] = c;
+	}
+	*ret = cols;
+	*ret_n = n;
+	return 0;
+}
+
+int ls_chart_compare_svg(const struct ls_series *series, const char *const *names, size_t n,
+			 const struct ls_chart_options *o, struct ls_buf *out)
+{
+	static const struct ls_chart_options none = {0};
+	static const char *const no_dash[COMPARE_MAX] = {NULL};
+	struct frame f;
+	struct panel pl[N_PANELS];
+	struct col *cols[COMPARE_MAX] = {NULL};
+	size_t n_cols[COMPARE_MAX] = {0}, max_cols;
+	double lag_max = 0, rate_max = 0, rep_max = 0, t_max = 0;
+	double lag_top, lag_step, rate_top, rate_step, rep_top, rep_step;
+	int width, height, r = 0;
+	char buf[64];
+
+	if (!series || !names || !out || n == 0 || n > COMPARE_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (series[i].n == 0 || !names[i])
+			return -EINVAL;
+		if (series[i].pts[series[i].n - 1].t_s > t_max)
+			t_max = series[i].pts[series[i].n - 1].t_s;
+	}
+	if (!o)
+		o = &none;
+	width = o->width > 0 ? o->width : 960;
+	height = MT + N_PANELS * PANEL_H + (N_PANELS - 1) * PANEL_GAP + MB;
+	f.x0 = ML;
+	f.x1 = width - MR;
+	f.t_max = t_max > 0 ? t_max : 1;
+	if (f.t_max <= 600) {
+		f.unit_s = 1;
+		f.unit = "s";
+	} else if (f.t_max <= 6 * 3600) {
+		f.unit_s = 60;
+		f.unit = "min";
+	} else {
+		f.unit_s = 3600;
+		f.unit = "h";
+	}
+	for (int i = 0; i < N_PANELS; i++) {
+		pl[i].y0 = MT + i * (PANEL_H + PANEL_GAP);
+		pl[i].y1 = pl[i].y0 + PANEL_H;
+	}
+	max_cols = (size_t)(f.x1 - f.x0);
+	if (max_cols < 2)
+		max_cols = 2;
+	for (size_t i = 0; i < n; i++) {
+		r = reduce(&series[i], max_cols, &cols[i], &n_cols[i]);
+		if (r < 0)
+			goto out;
+		for (size_t k = 0; k < series[i].n; k++) {
+			const struct ls_series_point *p = &series[i].pts[k];
+
+			if ((double)p->lag > lag_max)
+				lag_max = (double)p->lag;
+			if (p->current_replicas > rep_max)
+				rep_max = p->current_replicas;
+		}
+	}
+	for (size_t k = 0; k < n_cols[0]; k++)
+		if (cols[0][k].prod > rate_max)
+			rate_max = cols[0][k].prod;
+	if (o->lag_threshold > lag_max)
+		lag_max = o->lag_threshold;
+	if (o->max_replicas > rep_max && o->max_replicas <= rep_max * 1.6 + 2)
+		rep_max = o->max_replicas;
+	lag_top = nice_max(lag_max, &lag_step);
+	rate_top = nice_max(rate_max, &rate_step);
+	rep_top = nice_max(rep_max < 4 ? 4 : rep_max, &rep_step);
+	if (rep_step < 1) {
+		rep_step = 1;
+		rep_top = ceil(rep_top);
+	}
+
+	r = 0;
+	r |= ls_buf_printf(out,
+			   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+			   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+			   "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+			   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+			   width, height, width, height);
+	r |= ls_buf_printf(out, "<text x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\">", ML);
+	r |= esc(out, o->title ? o->title : "lagscale");
+	r |= ls_buf_puts(out, "</text>\n");
+	if (o->subtitle) {
+		r |= ls_buf_printf(out, "<text x=\"%d\" y=\"42\" font-size=\"12\" fill=\"#555555\">",
+				   ML);
+		r |= esc(out, o->subtitle);
+		r |= ls_buf_puts(out, "</text>\n");
+	}
+	if (r)
+		goto nomem;
+
+	/* Panel 1: the lag of every run. */
+	r = axes(out, &f, &pl[0], lag_top, lag_step, "lag (messages)", 0, 0, NULL, "Lag");
+	for (size_t i = 0; i < n && !r; i++)
+		r = polyline(out, &f, &pl[0], cols[i], n_cols[i], F_LAG, lag_top, compare_colors[i],
+			     NULL, false);
+	if (!r && o->lag_threshold > 0) {
+		snprintf(buf, sizeof(buf), "lagThreshold %s", si(o->lag_threshold, buf + 40, 24));
+		r = hline(out, &f, &pl[0], o->lag_threshold, lag_top, COL_AXIS, buf);
+	}
+	if (!r)
+		r = legend(out, &f, &pl[0], (int)n, compare_colors, no_dash, names);
+
+	/* Panel 2: the replicas of every run. */
+	if (!r)
+		r = axes(out, &f, &pl[1], rep_top, rep_step, "replicas", 0, 0, NULL,
+			 "Replicas (current)");
+	for (size_t i = 0; i < n && !r; i++)
+		r = steps(out, &f, &pl[1], &series[i], false, rep_top, compare_colors[i], NULL);
+	if (!r && o->max_replicas > 0) {
+		snprintf(buf, sizeof(buf), "maxReplicas %d", o->max_replicas);
+		r = hline(out, &f, &pl[1], o->max_replicas, rep_top, COL_AXIS, buf);
+	}
+	if (!r)
+		r = legend(out, &f, &pl[1], (int)n, compare_colors, no_dash, names);
+
+	/* Panel 3: the produce rate they all faced. */
+	if (!r)
+		r = axes(out, &f, &pl[2], rate_top, rate_step, "rate (msgs/s)", 0, 0, NULL,
+			 "Produce rate");
+	if (!r)
+		r = polyline(out, &f, &pl[2], cols[0], n_cols[0], F_PROD, rate_top, COL_PROD, NULL,
+			     false);
+	if (r)
+		goto out;
+	{
+		double span = f.t_max / f.unit_s, step = nice_step(span, 8);
+		double y = pl[N_PANELS - 1].y1;
+
+		r |= ls_buf_printf(out, "<g font-size=\"11\" fill=\"%s\">\n", COL_AXIS);
+		for (double u = 0; u <= span + 1e-9 && r == 0; u += step) {
+			double x = xpix(&f, u * f.unit_s);
+
+			r |= ls_buf_printf(out,
+					   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+					   "stroke=\"%s\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
+					   "text-anchor=\"middle\">%g</text>\n",
+					   x, y, x, y + 5, COL_AXIS, x, y + 18, round(u * 100) / 100);
+		}
+		r |= ls_buf_printf(out,
+				   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time since "
+				   "start (%s)</text>\n</g>\n</svg>\n",
+				   (f.x0 + f.x1) / 2, y + 40, f.unit);
+		if (r)
+			goto nomem;
+	}
+	r = 0;
+	goto out;
+nomem:
+	r = -ENOMEM;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(cols[i]);
+	return r;
+}
+
+int ls_chart_write_compare_svg(const struct ls_series *series, const char *const *names,
+			       size_t n, const struct ls_chart_options *o, const char *path)
+{
+	struct ls_buf b;
+	int r;
+
+	ls_buf_init(&b, 0);
+	r = ls_chart_compare_svg(series, names, n, o, &b);
+	if (r == 0)
+		r = ls_sim_write_file(path, ls_buf_str(&b), b.len);
+	ls_buf_release(&b);
+	return r;
+}
+
 int ls_chart_write_svg(const struct ls_series *s, const struct ls_chart_options *o,
 		       const char *path)
 {

@@ -30,8 +30,23 @@ struct ls_chart_options {
 /* Appends the SVG document to out. 0, -EINVAL (NULL s/out or an empty
  * series), or -ENOMEM / -E2BIG from out. */
 int ls_chart_svg(const struct ls_series *s, const struct ls_chart_options *o, struct ls_buf *out);
+/*
+ * A comparison of n runs of one scenario (`simulate --compare`), one
+ * colour per run, named names[i]: three stacked panels sharing the time
+ * axis — the lag of every run, the replicas of every run (current, as step
+ * lines), and the produce rate (series[0]'s; the runs share the curve).
+ * 1 <= n <= 8. 0, -EINVAL (NULL arguments, n out of range, an empty
+ * series), or -ENOMEM / -E2BIG from out.
+ */
+int ls_chart_compare_svg(const struct ls_series *series, const char *const *names, size_t n,
+			 const struct ls_chart_options *o, struct ls_buf *out);
+
 /* Writes it to path ("-": stdout). 0 or a negative errno. */
 int ls_chart_write_svg(const struct ls_series *s, const struct ls_chart_options *o,
 		       const char *path);
+
+/* ls_chart_compare_svg() to path ("-": stdout). 0 or a negative errno. */
+int ls_chart_write_compare_svg(const struct ls_series *series, const char *const *names,
+			       size_t n, const struct ls_chart_options *o, const char *path);
 
 #endif

@@ -14,9 +14,13 @@
 struct ls_series_summary {
 	int64_t peak_lag;
 	double peak_lag_seconds; /* the longest a message waited */
-	/* From the (first) peak lag until the lag first fell below one
-	 * lagThreshold; 0 when the peak is below it; to the last point when it
-	 * never fell (drained false). */
+	/* The integral of the lag over time (trapezoids between points), in
+	 * message-seconds: what all messages waited together. */
+	double lag_message_seconds;
+	/* From the first point where the lag reaches one lagThreshold until
+	 * the first point after it where the lag is below it; 0 when it never
+	 * reaches it; to the last point when it never comes back under
+	 * (drained false). The simulator's definition (sim.h). */
 	double drain_seconds;
 	bool drained;
 	/* Sum of current replicas x the time to the next point. */
