@@ -358,7 +358,13 @@ static void learn(struct ls_policy_state *st, const struct ls_policy_params *p,
 		st->prev_valid = false;
 		return;
 	}
-	per = x->consume / cur;
+	/* The replicas that really consume are the group's members when
+	 * Kafka reports them: a pod still starting has not joined yet. */
+	if (in->snap->group.known && in->snap->group.n_members > 0 &&
+	    in->snap->group.n_members < (size_t)cur)
+		per = x->consume / (double)in->snap->group.n_members;
+	else
+		per = x->consume / cur;
 	lo_lag = prev_lag < lag ? prev_lag : lag;
 	saturated = lo_lag > 0 && ((lag > prev_lag && lo_lag >= x->partitions) ||
 				   (double)lo_lag >= x->consume * LS_SATURATED_BACKLOG_S);

@@ -900,6 +900,50 @@ static void rate_round(struct ls_policy_state *st, const struct ls_policy_params
 	ls_lag_snapshot_release(&s);
 }
 
+/* As rate_round, with the group described: `members` of them consume. */
+static void rate_round_members(struct ls_policy_state *st, const struct ls_policy_params *p,
+			       int64_t t, int64_t end, int64_t committed, int32_t cur,
+			       size_t members, double prod, double cons, struct ls_decision *d)
+{
+	struct ls_lag_snapshot s;
+	struct ls_policy_input in = {.now_ms = S(t), .snap = &s, .current_replicas = cur,
+				     .paused_replicas = -1};
+	int64_t c[1] = {committed}, e[1] = {end};
+
+	snap_parts(&s, S(t), 1, c, e);
+	s.produce_rate = prod;
+	s.consume_rate = cons;
+	s.group.known = true;
+	s.group.members = calloc(members, sizeof(*s.group.members));
+	ck_assert_ptr_nonnull(s.group.members);
+	s.group.n_members = members;
+	ck_assert_int_eq(ls_policy_decide(st, p, &in, d), 0);
+	ck_assert_int_eq(d->members, (int32_t)members);
+	ls_lag_snapshot_release(&s);
+}
+
+/* The replicas that consume are the group's members: with 4 replicas of
+ * which 3 have joined, 480 msgs/s saturated is 160 each, not 120. */
+START_TEST(test_policy_rate_learns_from_members)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+
+	ls_policy_params_init(&p);
+	p.mode = LS_MODE_RATE;
+	p.allow_idle_consumers = true;
+	p.max_replicas = 100;
+	rate_round_members(st, &p, 0, 7000, 7000, 4, 3, 400, 400, &d);
+	for (int i = 1; i <= 3; i++)
+		rate_round_members(st, &p, 15 * i, 7000 + 15 * i * 1000, 7000 + 15 * i * 480, 4, 3,
+				   1000, 480, &d);
+	ck_assert_double_eq_tol(d.per_replica_rate, 160, 1e-9);
+	ck_assert_ptr_nonnull(strstr(d.reason, "(learned)"));
+	ls_policy_state_free(st);
+}
+END_TEST
+
 START_TEST(test_policy_rate_learns_per_replica_rate)
 {
 	struct ls_policy_params p;
@@ -1322,6 +1366,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_policy_hot_partition_is_not_scaled_for);
 	tcase_add_test(tc, test_policy_rate_limit_lands_on_a_useful_count);
 	tcase_add_test(tc, test_policy_scale_down_floor);
+	tcase_add_test(tc, test_policy_rate_learns_from_members);
 	suite_add_tcase(s, tc);
 	return s;
 }
