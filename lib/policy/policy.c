@@ -624,8 +624,8 @@ static void say_not_useful(struct reason *r, const struct ls_partitions *m, int3
  * their backlog in targetDrainTime. Lag mode: the next useful count. In
  * both, replicas that cannot help a backlog (hot partitions) are not
  * added: rate mode takes the count with the least work on the busiest
- * consumer, lag mode holds while the next useful count would not lighten
- * it. rec is what the mode's own rule asked for.
+ * consumer, lag mode holds while no useful count up to maxReplicas would
+ * lighten it. rec is what the mode's own rule asked for.
  */
 static int32_t partition_aware(const struct ls_policy_params *p, const struct ls_policy_input *in,
 			       const struct lag_stats *x, const struct ls_partitions *m,

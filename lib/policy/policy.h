@@ -6,6 +6,19 @@
  * the controller, virtual in the simulator), so the same engine runs in the
  * controller, the simulator and the tests. Semantics: DESIGN.md section 5.
  *
+ * Partitions (partitionAware, the default; lib/policy/partitions.h): only
+ * replica counts the partitions can use are chosen, under the assignor the
+ * snapshot's group reports (range when unknown). Lag mode rounds up to the
+ * next useful count; rate mode takes the smallest useful count whose
+ * busiest consumer carries its partitions' produce rate and drains their
+ * backlog in targetDrainTime, from per-partition rates (offset deltas) and
+ * lags. A maxReplicas that is not useful acts as the useful count below it;
+ * a behavior limit between useful counts lands on the useful count below
+ * (up) or above (down). Replicas that cannot lighten the busiest consumer
+ * are not added (hot partitions: decision.hot). Scale-down stops at the
+ * replicas the peak produce rate of the scale-down window needs at a
+ * proven per-replica rate (configured, or learned while saturated).
+ *
  * Thread-safety: a struct ls_policy_state belongs to one scaler and is used
  * by one thread at a time; params are read-only.
  */
