@@ -676,6 +676,20 @@ static int32_t partition_aware(const struct ls_policy_params *p, const struct ls
 			    all.carried)
 				return all.replicas;
 		}
+		/* Even spread over the top useful count would not carry it
+		 * either: more replicas than partitions is what it needs, the
+		 * partition cap, not a hot partition. */
+		{
+			double total = (x->produce > 0 ? x->produce : 0) +
+				       (double)x->scaling / drain_s;
+			int32_t ptop = next_useful(m, INT32_MAX);
+
+			if (total / (double)ptop > rate * (1 + 1e-9) && d->hot_partitions == 0) {
+				if (rec != ptop)
+					say(r, "; %d: the most the partitions can use", ptop);
+				return ptop;
+			}
+		}
 		d->hot = true;
 		if (d->hot_partitions < 1)
 			d->hot_partitions = 1;

@@ -14,7 +14,9 @@
  * backlog in targetDrainTime, from per-partition rates (offset deltas) and
  * lags. A maxReplicas that is not useful acts as the useful count below it;
  * a behavior limit between useful counts lands on the useful count below
- * (up) or above (down). Replicas that cannot lighten the busiest consumer
+ * (up) or above (down); when no useful count lies between the current
+ * count and an upward limit, the limit itself is set, a step toward the
+ * next useful count that never exceeds the behavior. Replicas that cannot lighten the busiest consumer
  * are not added (hot partitions: decision.hot). Scale-down stops at the
  * replicas the peak produce rate of the scale-down window needs at a
  * proven per-replica rate (configured, or learned while saturated).

@@ -1243,6 +1243,32 @@ START_TEST(test_policy_hot_partition_is_not_scaled_for)
 }
 END_TEST
 
+/* A backlog even over the partitions that 12 replicas cannot drain in time
+ * is the partition cap, not a hot partition: 12, no HotPartition. */
+START_TEST(test_policy_even_backlog_at_the_cap_is_not_hot)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+	int64_t lag[12];
+
+	params_undamped(&p);
+	p.partition_aware = true;
+	p.mode = LS_MODE_RATE;
+	p.per_replica_rate = 500;
+	p.max_replicas = 100;
+	for (int i = 0; i < 12; i++)
+		lag[i] = 20000;
+	/* Each partition: 417/s + 20,000 / 120 s = 583/s of work > 500. */
+	d = round_parts(st, &p, 0, 12, lag, NULL, 5000, 4);
+	ck_assert(!d.hot);
+	ck_assert_int_eq(d.hot_partitions, 0);
+	ck_assert_int_eq(d.recommended_replicas, 12);
+	ck_assert_msg(strstr(d.reason, "12: the most the partitions can use"), "%s", d.reason);
+	ls_policy_state_free(st);
+}
+END_TEST
+
 /* A behavior's limit between useful counts: up to the useful count below
  * it (24 partitions, 5 + 4 = 9 -> 8). */
 START_TEST(test_policy_rate_limit_lands_on_a_useful_count)
@@ -1365,6 +1391,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_policy_even_distribution_takes_divisors);
 	tcase_add_test(tc, test_policy_hot_partition_is_not_scaled_for);
 	tcase_add_test(tc, test_policy_rate_limit_lands_on_a_useful_count);
+	tcase_add_test(tc, test_policy_even_backlog_at_the_cap_is_not_hot);
 	tcase_add_test(tc, test_policy_scale_down_floor);
 	tcase_add_test(tc, test_policy_rate_learns_from_members);
 	suite_add_tcase(s, tc);
