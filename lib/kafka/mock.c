@@ -197,3 +197,8 @@ void ls_kafka_mock_fail_requests(struct ls_kafka_mock *m, int16_t api_key, size_
 	for (size_t i = 0; i < n; i++)
 		rd_kafka_mock_push_request_errors(m->cluster, api_key, 1, (rd_kafka_resp_err_t)err);
 }
+
+void ls_kafka_mock_group_initial_delay(struct ls_kafka_mock *m, int delay_ms)
+{
+	rd_kafka_mock_group_initial_rebalance_delay_ms(m->cluster, delay_ms);
+}

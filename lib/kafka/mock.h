@@ -50,6 +50,14 @@ int ls_kafka_mock_commit(struct ls_kafka_mock *m, const char *group,
  */
 void ls_kafka_mock_fail_requests(struct ls_kafka_mock *m, int16_t api_key, size_t n, int err);
 
+/*
+ * Sets how long the group coordinator waits for more members when the
+ * first one joins an empty group (the broker's
+ * group.initial.rebalance.delay.ms; the mock's default is 3 s). Applies to
+ * groups that become empty after the call.
+ */
+void ls_kafka_mock_group_initial_delay(struct ls_kafka_mock *m, int delay_ms);
+
 /* Makes a broker unreachable (1) or reachable again (0). */
 int ls_kafka_mock_broker_down(struct ls_kafka_mock *m, int32_t broker_id, int down);
 
