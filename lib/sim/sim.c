@@ -1,6 +1,8 @@
 /* sim.c - the workload simulator (see sim.h for the model). */
 #include "sim/sim.h"
 
+#include "sim/summary.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -556,26 +558,13 @@ static void sim_release(struct sim *m)
 	free(m->starts);
 }
 
-/* The first crossing of one lagThreshold and the first time back under it. */
-struct drain {
-	int64_t up_ms, down_ms; /* -1: not yet */
-};
-
-static void drain_see(struct drain *d, int64_t t, int64_t lag, double thr)
-{
-	if (d->up_ms < 0 && (double)lag >= thr)
-		d->up_ms = t;
-	else if (d->up_ms >= 0 && d->down_ms < 0 && (double)lag < thr)
-		d->down_ms = t;
-}
-
 int ls_sim_run(const struct ls_scenario *sc, const struct ls_sim_options *o,
 	       struct ls_sim_result *ret)
 {
 	struct ls_sim_result res;
 	struct sim m;
 	struct ls_series_point pt;
-	struct drain dr = {-1, -1};
+	struct ls_drain dr;
 	int64_t t = 0, next_decision = 0, prev_lag;
 	double thr, dt;
 	int action = LS_SERIES_NO_ACTION, r;
@@ -642,7 +631,8 @@ int ls_sim_run(const struct ls_scenario *sc, const struct ls_sim_options *o,
 	prev_lag = lag_now(&m);
 	res.peak_lag = prev_lag;
 	res.max_replicas = m.n_rep;
-	drain_see(&dr, 0, prev_lag, thr);
+	ls_drain_init(&dr, thr);
+	ls_drain_see(&dr, 0, prev_lag);
 	pt = (struct ls_series_point){0, ls_scenario_produce_rate(sc, 0), 0, prev_lag, 0,
 				      m.n_rep, m.desired, action};
 	if (o->series && (r = ls_series_append(o->series, &pt)) < 0)
@@ -715,7 +705,7 @@ int ls_sim_run(const struct ls_scenario *sc, const struct ls_sim_options *o,
 		prev_lag = lag;
 		if (lag > res.peak_lag)
 			res.peak_lag = lag;
-		drain_see(&dr, t, lag, thr);
+		ls_drain_see(&dr, (double)t / 1000.0, lag);
 		if (age > res.peak_lag_seconds)
 			res.peak_lag_seconds = age;
 		if (m.n_rep > res.max_replicas)
@@ -726,11 +716,9 @@ int ls_sim_run(const struct ls_scenario *sc, const struct ls_sim_options *o,
 			goto out;
 	}
 	res.final_lag = lag_now(&m);
-	res.drained = dr.up_ms < 0 || dr.down_ms >= 0;
-	if (dr.up_ms < 0)
-		res.drain_seconds = 0;
-	else
-		res.drain_seconds = res.drained ? (double)(dr.down_ms - dr.up_ms) / 1000.0 : -1;
+	res.drain_seconds = ls_drain_seconds(&dr, (double)t / 1000.0, &res.drained);
+	if (!res.drained)
+		res.drain_seconds = -1;
 	*ret = res;
 	r = 0;
 out:
