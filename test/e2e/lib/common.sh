@@ -188,13 +188,25 @@ stop_component() {
   rm -f "$f"
 }
 
+# True while the pid file of component $1 names a process that exists and is
+# no zombie, whatever its command line. Right after start_daemon the process
+# may still be the subshell that closes descriptors before it execs the
+# server (slow on a busy machine): pid_alive, which wants the server's own
+# command line, is false then, although nothing has died.
+pid_exists() {
+  local pid
+  pid=$(cat "$(pidfile "$1")" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] && [ -d "/proc/$pid" ] &&
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
+
 # wait_ready NAME TIMEOUT CHECK...: poll CHECK until it succeeds; fail with the
 # log path if the process dies or TIMEOUT passes.
 wait_ready() {
   local name=$1 timeout=$2 t0=$SECONDS
   shift 2
   while ! "$@" >/dev/null 2>&1; do
-    if ! pid_alive "$name"; then
+    if ! pid_alive "$name" && ! pid_exists "$name"; then
       tail -n 30 "$LOGS/$name.log" >&2 || true
       die "$name exited during startup; log: $LOGS/$name.log"
     fi
