@@ -352,6 +352,108 @@ static int events(struct ls_buf *b, const struct frame *f, const struct panel *p
 	return r ? -ENOMEM : 0;
 }
 
+/* The time frame and the panels of a chart width pixels wide whose series
+ * end at t_max seconds; the time unit follows the span. */
+static void layout(struct frame *f, struct panel *pl, int width, double t_max)
+{
+	f->x0 = ML;
+	f->x1 = width - MR;
+	f->t_max = t_max > 0 ? t_max : 1;
+	if (f->t_max <= 600) {
+		f->unit_s = 1;
+		f->unit = "s";
+	} else if (f->t_max <= 6 * 3600) {
+		f->unit_s = 60;
+		f->unit = "min";
+	} else {
+		f->unit_s = 3600;
+		f->unit = "h";
+	}
+	for (int i = 0; i < N_PANELS; i++) {
+		pl[i].y0 = MT + i * (PANEL_H + PANEL_GAP);
+		pl[i].y1 = pl[i].y0 + PANEL_H;
+	}
+}
+
+/* A series reduced to at most max_cols columns: the max of lag and age, the
+ * mean of the rates. */
+static int reduce(const struct ls_series *s, size_t max_cols, struct col **ret, size_t *ret_n)
+{
+	size_t per = (s->n + max_cols - 1) / max_cols, n = 0;
+	struct col *cols = calloc(s->n < max_cols ? s->n : max_cols, sizeof(*cols));
+
+	if (!cols)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i += per) {
+		struct col c = {s->pts[i].t_s, 0, 0, 0, 0};
+		size_t k = 0;
+
+		for (size_t j = i; j < s->n && j < i + per; j++, k++) {
+			const struct ls_series_point *p = &s->pts[j];
+
+			if ((double)p->lag > c.lag)
+				c.lag = (double)p->lag;
+			if (p->lag_seconds > c.age)
+				c.age = p->lag_seconds;
+			c.prod += p->produce_rate;
+			c.cons += p->consume_rate;
+		}
+		c.prod /= (double)k;
+		c.cons /= (double)k;
+		cols[n++] = c;
+	}
+	*ret = cols;
+	*ret_n = n;
+	return 0;
+}
+
+/* The SVG's opening, background, title and subtitle. 0 or -ENOMEM. */
+static int header(struct ls_buf *out, int width, int height, const struct ls_chart_options *o)
+{
+	int r = 0;
+
+	r |= ls_buf_printf(out,
+			   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+			   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+			   "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+			   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+			   width, height, width, height);
+	r |= ls_buf_printf(out, "<text x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\">", ML);
+	r |= esc(out, o->title ? o->title : "lagscale");
+	r |= ls_buf_puts(out, "</text>\n");
+	if (o->subtitle) {
+		r |= ls_buf_printf(out, "<text x=\"%d\" y=\"42\" font-size=\"12\" fill=\"#555555\">",
+				   ML);
+		r |= esc(out, o->subtitle);
+		r |= ls_buf_puts(out, "</text>\n");
+	}
+	return r ? -ENOMEM : 0;
+}
+
+/* The shared time axis under the last panel, and the SVG's end. 0 or -ENOMEM. */
+static int time_axis(struct ls_buf *out, const struct frame *f, const struct panel *last)
+{
+	double span = f->t_max / f->unit_s, step = nice_step(span, 8);
+	double y = last->y1;
+	int r = 0;
+
+	r |= ls_buf_printf(out, "<g font-size=\"11\" fill=\"%s\">\n", COL_AXIS);
+	for (double u = 0; u <= span + 1e-9 && r == 0; u += step) {
+		double x = xpix(f, u * f->unit_s);
+
+		r |= ls_buf_printf(out,
+				   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+				   "stroke=\"%s\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
+				   "text-anchor=\"middle\">%g</text>\n",
+				   x, y, x, y + 5, COL_AXIS, x, y + 18, round(u * 100) / 100);
+	}
+	r |= ls_buf_printf(out,
+			   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time since "
+			   "start (%s)</text>\n</g>\n</svg>\n",
+			   (f->x0 + f->x1) / 2, y + 40, f->unit);
+	return r ? -ENOMEM : 0;
+}
+
 int ls_chart_svg(const struct ls_series *s, const struct ls_chart_options *o, struct ls_buf *out)
 {
 	static const struct ls_chart_options none = {0};
@@ -370,53 +472,15 @@ int ls_chart_svg(const struct ls_series *s, const struct ls_chart_options *o, st
 		o = &none;
 	width = o->width > 0 ? o->width : 960;
 	height = MT + N_PANELS * PANEL_H + (N_PANELS - 1) * PANEL_GAP + MB;
-	f.x0 = ML;
-	f.x1 = width - MR;
-	f.t_max = s->pts[s->n - 1].t_s > 0 ? s->pts[s->n - 1].t_s : 1;
-	if (f.t_max <= 600) {
-		f.unit_s = 1;
-		f.unit = "s";
-	} else if (f.t_max <= 6 * 3600) {
-		f.unit_s = 60;
-		f.unit = "min";
-	} else {
-		f.unit_s = 3600;
-		f.unit = "h";
-	}
-	for (int i = 0; i < N_PANELS; i++) {
-		pl[i].y0 = MT + i * (PANEL_H + PANEL_GAP);
-		pl[i].y1 = pl[i].y0 + PANEL_H;
-	}
+	layout(&f, pl, width, s->pts[s->n - 1].t_s);
 
-	/* Reduce to pixel columns: max of lag and age, mean of the rates. */
+	/* Reduce to pixel columns. */
 	max_cols = (size_t)(f.x1 - f.x0);
 	if (max_cols < 2)
 		max_cols = 2;
-	cols = calloc(s->n < max_cols ? s->n : max_cols, sizeof(*cols));
-	if (!cols)
-		return -ENOMEM;
-	{
-		size_t per = (s->n + max_cols - 1) / max_cols;
-
-		for (size_t i = 0; i < s->n; i += per) {
-			struct col c = {s->pts[i].t_s, 0, 0, 0, 0};
-			size_t k = 0;
-
-			for (size_t j = i; j < s->n && j < i + per; j++, k++) {
-				const struct ls_series_point *p = &s->pts[j];
-
-				if ((double)p->lag > c.lag)
-					c.lag = (double)p->lag;
-				if (p->lag_seconds > c.age)
-					c.age = p->lag_seconds;
-				c.prod += p->produce_rate;
-				c.cons += p->consume_rate;
-			}
-			c.prod /= (double)k;
-			c.cons /= (double)k;
-			cols[n_cols++] = c;
-		}
-	}
+	r = reduce(s, max_cols, &cols, &n_cols);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct ls_series_point *p = &s->pts[i];
 
@@ -451,23 +515,9 @@ int ls_chart_svg(const struct ls_series *s, const struct ls_chart_options *o, st
 		rep_top = ceil(rep_top);
 	}
 
-	r |= ls_buf_printf(out,
-			   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-			   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-			   "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n"
-			   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-			   width, height, width, height);
-	r |= ls_buf_printf(out, "<text x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\">", ML);
-	r |= esc(out, o->title ? o->title : "lagscale");
-	r |= ls_buf_puts(out, "</text>\n");
-	if (o->subtitle) {
-		r |= ls_buf_printf(out, "<text x=\"%d\" y=\"42\" font-size=\"12\" fill=\"#555555\">",
-				   ML);
-		r |= esc(out, o->subtitle);
-		r |= ls_buf_puts(out, "</text>\n");
-	}
+	r = header(out, width, height, o);
 	if (r)
-		goto nomem;
+		goto out;
 
 	/* Panel 1: lag (left) and message age (right). */
 	r = axes(out, &f, &pl[0], lag_top, lag_step, "lag (messages)", age_max > 0 ? age_top : 0,
@@ -533,32 +583,7 @@ int ls_chart_svg(const struct ls_series *s, const struct ls_chart_options *o, st
 	if (r)
 		goto out;
 
-	/* The shared time axis under the last panel. */
-	{
-		double span = f.t_max / f.unit_s, step = nice_step(span, 8);
-		double y = pl[N_PANELS - 1].y1;
-
-		r |= ls_buf_printf(out, "<g font-size=\"11\" fill=\"%s\">\n", COL_AXIS);
-		for (double u = 0; u <= span + 1e-9 && r == 0; u += step) {
-			double x = xpix(&f, u * f.unit_s);
-
-			r |= ls_buf_printf(out,
-					   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-					   "stroke=\"%s\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
-					   "text-anchor=\"middle\">%g</text>\n",
-					   x, y, x, y + 5, COL_AXIS, x, y + 18, round(u * 100) / 100);
-		}
-		r |= ls_buf_printf(out,
-				   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time since "
-				   "start (%s)</text>\n</g>\n</svg>\n",
-				   (f.x0 + f.x1) / 2, y + 40, f.unit);
-		if (r)
-			goto nomem;
-	}
-	r = 0;
-	goto out;
-nomem:
-	r = -ENOMEM;
+	r = time_axis(out, &f, &pl[N_PANELS - 1]);
 out:
 	free(cols);
 	return r;
@@ -568,31 +593,6 @@ out:
 static const char *const compare_colors[] = {"#1f77b4", "#2ca02c", "#d62728", "#111111",
 					     "#9467bd", "#ff7f0e", "#17becf", "#8c564b"};
 #define COMPARE_MAX (sizeof(compare_colors) / sizeof(compare_colors[0]))
-
-/* Series i reduced to at most max_cols columns (max lag, mean produce). */
-static int reduce(const struct ls_series *s, size_t max_cols, struct col **ret, size_t *ret_n)
-{
-	size_t per = (s->n + max_cols - 1) / max_cols, n = 0;
-	struct col *cols = calloc(s->n < max_cols ? s->n : max_cols, sizeof(*cols));
-
-	if (!cols)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i += per) {
-		struct col c = {s->pts[i].t_s, 0, 0, 0, 0};
-		size_t k = 0;
-
-		for (size_t j = i; j < s->n && j < i + per; j++, k++) {
-			if ((double)s->pts[j].lag > c.lag)
-				c.lag = (double)s->pts[j].lag;
-			c.prod += s->pts[j].produce_rate;
-		}
-		c.prod /= (double)k;
-		cols[n++] = c;
-	}
-	*ret = cols;
-	*ret_n = n;
-	return 0;
-}
 
 int ls_chart_compare_svg(const struct ls_series *series, const char *const *names, size_t n,
 			 const struct ls_chart_options *o, struct ls_buf *out)
@@ -620,23 +620,7 @@ int ls_chart_compare_svg(const struct ls_series *series, const char *const *name
 		o = &none;
 	width = o->width > 0 ? o->width : 960;
 	height = MT + N_PANELS * PANEL_H + (N_PANELS - 1) * PANEL_GAP + MB;
-	f.x0 = ML;
-	f.x1 = width - MR;
-	f.t_max = t_max > 0 ? t_max : 1;
-	if (f.t_max <= 600) {
-		f.unit_s = 1;
-		f.unit = "s";
-	} else if (f.t_max <= 6 * 3600) {
-		f.unit_s = 60;
-		f.unit = "min";
-	} else {
-		f.unit_s = 3600;
-		f.unit = "h";
-	}
-	for (int i = 0; i < N_PANELS; i++) {
-		pl[i].y0 = MT + i * (PANEL_H + PANEL_GAP);
-		pl[i].y1 = pl[i].y0 + PANEL_H;
-	}
+	layout(&f, pl, width, t_max);
 	max_cols = (size_t)(f.x1 - f.x0);
 	if (max_cols < 2)
 		max_cols = 2;
@@ -669,23 +653,9 @@ int ls_chart_compare_svg(const struct ls_series *series, const char *const *name
 	}
 
 	r = 0;
-	r |= ls_buf_printf(out,
-			   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-			   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-			   "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n"
-			   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-			   width, height, width, height);
-	r |= ls_buf_printf(out, "<text x=\"%d\" y=\"24\" font-size=\"17\" font-weight=\"bold\">", ML);
-	r |= esc(out, o->title ? o->title : "lagscale");
-	r |= ls_buf_puts(out, "</text>\n");
-	if (o->subtitle) {
-		r |= ls_buf_printf(out, "<text x=\"%d\" y=\"42\" font-size=\"12\" fill=\"#555555\">",
-				   ML);
-		r |= esc(out, o->subtitle);
-		r |= ls_buf_puts(out, "</text>\n");
-	}
+	r = header(out, width, height, o);
 	if (r)
-		goto nomem;
+		goto out;
 
 	/* Panel 1: the lag of every run. */
 	r = axes(out, &f, &pl[0], lag_top, lag_step, "lag (messages)", 0, 0, NULL, "Lag");
@@ -721,31 +691,7 @@ int ls_chart_compare_svg(const struct ls_series *series, const char *const *name
 			     false);
 	if (r)
 		goto out;
-	{
-		double span = f.t_max / f.unit_s, step = nice_step(span, 8);
-		double y = pl[N_PANELS - 1].y1;
-
-		r |= ls_buf_printf(out, "<g font-size=\"11\" fill=\"%s\">\n", COL_AXIS);
-		for (double u = 0; u <= span + 1e-9 && r == 0; u += step) {
-			double x = xpix(&f, u * f.unit_s);
-
-			r |= ls_buf_printf(out,
-					   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-					   "stroke=\"%s\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
-					   "text-anchor=\"middle\">%g</text>\n",
-					   x, y, x, y + 5, COL_AXIS, x, y + 18, round(u * 100) / 100);
-		}
-		r |= ls_buf_printf(out,
-				   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time since "
-				   "start (%s)</text>\n</g>\n</svg>\n",
-				   (f.x0 + f.x1) / 2, y + 40, f.unit);
-		if (r)
-			goto nomem;
-	}
-	r = 0;
-	goto out;
-nomem:
-	r = -ENOMEM;
+	r = time_axis(out, &f, &pl[N_PANELS - 1]);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(cols[i]);
