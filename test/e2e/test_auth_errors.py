@@ -1,7 +1,7 @@
 """Refused logins and failed TLS are clear, quick errors. For each case
-`lagscale lag --timeout 15s` exits 1 with ONE line on stderr that names the
+`lagscale lag --timeout 30s` exits 1 with ONE line on stderr that names the
 bootstrap address and the cause, and it ends as soon as the broker refuses,
-well before the read timeout (under 6 s). A wrong secret is never printed.
+well before the read timeout (under 12 s, with room for a busy machine). A wrong secret is never printed.
 A missing OIDC setting is a configuration error (exit 2) that needs no
 broker at all."""
 import os
@@ -10,7 +10,7 @@ import time
 from e2e import (KAFKA, check, commit, create_topic, done, lagscale, mtls_props, produce,
                  sasl_bootstrap, sasl_props, secrets, uid, write_config, xflags)
 
-QUICK = 6.0  # seconds; the read timeout is 15 s
+QUICK = 12.0  # seconds; the read timeout is 30 s
 version = os.environ.get("LAGSCALE_E2E_KAFKA_VERSION", "?")
 print("# Kafka %s" % version)
 topic, group = uid("autherr"), uid("g-autherr")
@@ -24,7 +24,7 @@ secret_values = secrets() + [wrong]
 def lag(bootstrap, props):
     t0 = time.monotonic()
     r = lagscale("lag", "--bootstrap-servers", bootstrap, "--group", group, "--topic", topic,
-                 "--timeout", "15s", *xflags(props), timeout=120)
+                 "--timeout", "30s", *xflags(props), timeout=120)
     return r, time.monotonic() - t0
 
 
@@ -38,7 +38,7 @@ def expect_error(name, bootstrap, props, causes, rc=1, quick=QUICK):
         check(bootstrap in msg, "%s: the message names the bootstrap %s" % (name, bootstrap), msg)
     check(any(c.lower() in msg.lower() for c in causes),
           "%s: the message names the cause (%s)" % (name, " or ".join(causes)), msg)
-    check(took < quick, "%s: ends in under %.0f s, before the 15 s timeout" % (name, quick),
+    check(took < quick, "%s: ends in under %.0f s, before the 30 s timeout" % (name, quick),
           "took %.1f s" % took)
     check(not [s for s in secret_values if s in r.stdout + r.stderr],
           "%s: no secret printed" % name)
