@@ -314,21 +314,20 @@ out:
 	return r;
 }
 
-static void set_client_cert_blobs(struct ls_kube *k, const char *cert, const char *key)
+static void set_client_cert_blobs(CURL *c, const char *cert, const char *key)
 {
 	struct curl_blob cb = {(void *)cert, strlen(cert), CURL_BLOB_COPY};
 	struct curl_blob kb = {(void *)key, strlen(key), CURL_BLOB_COPY};
 
-	curl_easy_setopt(k->curl, CURLOPT_SSLCERTTYPE, "PEM");
-	curl_easy_setopt(k->curl, CURLOPT_SSLCERT_BLOB, &cb);
-	curl_easy_setopt(k->curl, CURLOPT_SSLKEYTYPE, "PEM");
-	curl_easy_setopt(k->curl, CURLOPT_SSLKEY_BLOB, &kb);
+	curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+	curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cb);
+	curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &kb);
 }
 
-static int setup_tls(struct ls_kube *k)
+static int setup_tls(struct ls_kube *k, CURL *c)
 {
 	const struct ls_kube_config *kc = k->kc;
-	CURL *c = k->curl;
 
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, kc->insecure ? 0L : 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, kc->insecure ? 0L : 2L);
@@ -347,12 +346,41 @@ static int setup_tls(struct ls_kube *k)
 		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
 	}
 	if (kc->cert_data && kc->key_data) {
-		set_client_cert_blobs(k, kc->cert_data, kc->key_data);
+		set_client_cert_blobs(c, kc->cert_data, kc->key_data);
 	} else if (kc->cert_file && kc->key_file) {
 		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
 		curl_easy_setopt(c, CURLOPT_SSLCERT, kc->cert_file);
 		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
 		curl_easy_setopt(c, CURLOPT_SSLKEY, kc->key_file);
+	}
+	/* An exec plugin's client certificate, once it gave one. */
+	if (k->exec_valid && k->exec.cert_pem && k->exec.key_pem)
+		set_client_cert_blobs(c, k->exec.cert_pem, k->exec.key_pem);
+	return 0;
+}
+
+/* What every handle of the client has: TLS, timeouts, routing, basic auth. */
+static int setup_handle(struct ls_kube *k, CURL *c)
+{
+	const struct ls_kube_config *kc = k->kc;
+	int r = setup_tls(k, c);
+
+	if (r < 0)
+		return r;
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)k->opts.connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "lagscale/" LS_VERSION);
+	if (k->connect_to)
+		curl_easy_setopt(c, CURLOPT_CONNECT_TO, k->connect_to);
+	if (kc->proxy_url)
+		curl_easy_setopt(c, CURLOPT_PROXY, kc->proxy_url);
+	if (kc->auth == LS_KUBE_AUTH_BASIC) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, kc->username);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, kc->password);
 	}
 	return 0;
 }
@@ -384,15 +412,9 @@ int ls_kube_new(const struct ls_kube_config *kc, const struct ls_kube_options *o
 	k->curl = curl_easy_init();
 	if (!k->curl)
 		goto fail;
-	if ((r = setup_url(k)) < 0 || (r = setup_tls(k)) < 0)
+	if ((r = setup_url(k)) < 0 || (r = setup_handle(k, k->curl)) < 0)
 		goto fail;
 	curl_easy_setopt(k->curl, CURLOPT_ERRORBUFFER, k->curl_err);
-	curl_easy_setopt(k->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(k->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(k->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(k->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(k->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)k->opts.connect_timeout_ms);
-	curl_easy_setopt(k->curl, CURLOPT_USERAGENT, "lagscale/" LS_VERSION);
 	curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, k);
 	curl_easy_setopt(k->curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -400,15 +422,6 @@ int ls_kube_new(const struct ls_kube_config *kc, const struct ls_kube_options *o
 	curl_easy_setopt(k->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(k->curl, CURLOPT_XFERINFODATA, k);
 	curl_easy_setopt(k->curl, CURLOPT_NOPROGRESS, 0L);
-	if (k->connect_to)
-		curl_easy_setopt(k->curl, CURLOPT_CONNECT_TO, k->connect_to);
-	if (kc->proxy_url)
-		curl_easy_setopt(k->curl, CURLOPT_PROXY, kc->proxy_url);
-	if (kc->auth == LS_KUBE_AUTH_BASIC) {
-		curl_easy_setopt(k->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(k->curl, CURLOPT_USERNAME, kc->username);
-		curl_easy_setopt(k->curl, CURLOPT_PASSWORD, kc->password);
-	}
 	if (kc->auth == LS_KUBE_AUTH_TOKEN && !(k->token = strdup(kc->token)))
 		goto fail;
 	*ret = k;
@@ -496,7 +509,7 @@ static int ensure_creds(struct ls_kube *k, bool force)
 		if (cred.token && !(k->token = strdup(cred.token)))
 			return -ENOMEM;
 		if (cert_changed) {
-			set_client_cert_blobs(k, cred.cert_pem, cred.key_pem);
+			set_client_cert_blobs(k->curl, cred.cert_pem, cred.key_pem);
 			/* A kept-alive connection would go on with the old certificate. */
 			k->fresh_connect = true;
 		}
@@ -511,7 +524,7 @@ static bool refreshable(const struct ls_kube *k)
 
 /* --- one request ---------------------------------------------------------- */
 
-static int curl_errno(CURLcode rc)
+int ls_kube_curl_errno(CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_OK:
@@ -584,21 +597,14 @@ static int add_header(struct curl_slist **h, const char *fmt, ...)
 	return 0;
 }
 
-/* Sends one attempt; 0 and *ret_status, or a transport errno (errmsg set). */
-static int perform(struct ls_kube *k, const struct ls_kube_call *c, int64_t timeout_ms,
-                   long *ret_status)
+/* The request headers of c, with k's credential. 0 or -ENOMEM. */
+static int request_headers(struct ls_kube *k, const struct ls_kube_call *c,
+                           struct curl_slist **ret)
 {
 	const struct ls_kube_config *kc = k->kc;
 	struct curl_slist *h = NULL;
-	struct ls_buf url;
-	CURLcode rc;
-	long status = 0;
-	int64_t t0;
 	int r;
 
-	ls_buf_init(&url, 0);
-	if ((r = ls_buf_printf(&url, "%s%s", k->base, c->path)) < 0)
-		goto out;
 	if ((r = add_header(&h, "Accept: %s", c->accept ? c->accept : "application/json")) < 0)
 		goto out;
 	if (c->body && (r = add_header(&h, "Content-Type: %s",
@@ -619,20 +625,85 @@ static int perform(struct ls_kube *k, const struct ls_kube_call *c, int64_t time
 	if (kc->impersonate_uid &&
 	    (r = add_header(&h, "Impersonate-Uid: %s", kc->impersonate_uid)) < 0)
 		goto out;
+	*ret = h;
+	return 0;
+out:
+	free_headers(h);
+	return r;
+}
 
-	curl_easy_setopt(k->curl, CURLOPT_URL, ls_buf_str(&url));
-	curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(k->curl, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
-	if (strcmp(c->method, "GET") == 0) {
-		curl_easy_setopt(k->curl, CURLOPT_CUSTOMREQUEST, NULL);
-		curl_easy_setopt(k->curl, CURLOPT_HTTPGET, 1L);
-	} else {
-		curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, c->body ? c->body : "");
-		curl_easy_setopt(k->curl, CURLOPT_POSTFIELDSIZE,
-		                 (long)(c->body ? strlen(c->body) : 0));
-		curl_easy_setopt(k->curl, CURLOPT_CUSTOMREQUEST, c->method);
+/* URL, headers, method, body and timeout of c on h (0 ms: no timeout). */
+static int setup_request(struct ls_kube *k, CURL *h, const struct ls_kube_call *c,
+                         int64_t timeout_ms, struct curl_slist **ret_headers)
+{
+	struct ls_buf url;
+	int r;
+
+	ls_buf_init(&url, 0);
+	if ((r = ls_buf_printf(&url, "%s%s", k->base, c->path)) < 0 ||
+	    (r = request_headers(k, c, ret_headers)) < 0) {
+		ls_buf_release(&url);
+		return r;
 	}
-	curl_easy_setopt(k->curl, CURLOPT_FRESH_CONNECT, k->fresh_connect ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_URL, ls_buf_str(&url)); /* curl copies it */
+	ls_buf_release(&url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *ret_headers);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 0));
+	if (strcmp(c->method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(c->body ? strlen(c->body) : 0));
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
+	}
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, k->fresh_connect ? 1L : 0L);
+	return 0;
+}
+
+int ls_kube_easy_setup(struct ls_kube *k, CURL *h, const struct ls_kube_call *c,
+                       int64_t timeout_ms, struct curl_slist **ret_headers)
+{
+	int r = ensure_creds(k, false);
+
+	if (r < 0)
+		return r;
+	*ret_headers = NULL;
+	if ((r = setup_handle(k, h)) < 0)
+		return r;
+	r = setup_request(k, h, c, timeout_ms, ret_headers);
+	if (r == -ENOMEM)
+		ls_kube_set_errmsg(k, "%s %s: out of memory", c->method, c->path);
+	return r;
+}
+
+void ls_kube_free_headers(struct curl_slist *h)
+{
+	free_headers(h);
+}
+
+int ls_kube_refresh_creds(struct ls_kube *k)
+{
+	return refreshable(k) ? ensure_creds(k, true) : -EACCES;
+}
+
+bool ls_kube_creds_refreshable(const struct ls_kube *k)
+{
+	return refreshable(k);
+}
+
+/* Sends one attempt; 0 and *ret_status, or a transport errno (errmsg set). */
+static int perform(struct ls_kube *k, const struct ls_kube_call *c, int64_t timeout_ms,
+                   long *ret_status)
+{
+	struct curl_slist *h = NULL;
+	CURLcode rc;
+	long status = 0;
+	int64_t t0;
+	int r;
+
+	if ((r = setup_request(k, k->curl, c, timeout_ms > 0 ? timeout_ms : 1, &h)) < 0)
+		goto out;
 	ls_buf_reset(&k->body);
 	k->body_too_big = false;
 	k->retry_after[0] = '\0';
@@ -649,7 +720,7 @@ static int perform(struct ls_kube *k, const struct ls_kube_call *c, int64_t time
 		goto out;
 	}
 	if (rc != CURLE_OK) {
-		r = curl_errno(rc);
+		r = ls_kube_curl_errno(rc);
 		ls_kube_set_errmsg(k, "%s %s%s: %s%s", c->method, k->base, c->path,
 		                   r == -EPROTO ? "TLS: " : "",
 		                   k->curl_err[0] ? k->curl_err : curl_easy_strerror(rc));
@@ -669,14 +740,19 @@ static int perform(struct ls_kube *k, const struct ls_kube_call *c, int64_t time
 	r = 0;
 out:
 	free_headers(h);
-	ls_buf_release(&url);
 	return r;
 }
 
 /* Sets errmsg from a failed response (the API's Status) and returns its errno. */
 static int status_error(struct ls_kube *k, const struct ls_kube_call *c, long status)
 {
-	cJSON *j = k->body.len ? cJSON_ParseWithLength(k->body.data, k->body.len) : NULL;
+	return ls_kube_status_error(k, c, status, k->body.data, k->body.len);
+}
+
+int ls_kube_status_error(struct ls_kube *k, const struct ls_kube_call *c, long status,
+                         const char *body, size_t len)
+{
+	cJSON *j = len ? cJSON_ParseWithLength(body, len) : NULL;
 	const char *msg = ls_kube_json_str(j, "message");
 	const char *reason = ls_kube_json_str(j, "reason");
 	int r = ls_kube_status_errno(status, reason);

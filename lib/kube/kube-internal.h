@@ -6,6 +6,7 @@
 #define LS_KUBE_INTERNAL_H
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,6 +32,37 @@ struct ls_kube_call {
  */
 int ls_kube_call(struct ls_kube *k, const struct ls_kube_call *c, cJSON **ret_json);
 
+/* --- transfers on handles of one's own (watches, the multi interface) --- */
+
+/*
+ * Sets up h, an easy handle the caller owns, to send c as k would: the
+ * server's URL with c->path, TLS (the kubeconfig's CA, client certificate
+ * or the exec plugin's), proxy, connect-to, basic auth, the headers
+ * (Accept, Content-Type, Authorization with k's current credential,
+ * impersonation), method, body, and a total timeout (0 ms: none, for a
+ * watch). The credential is refreshed first when due, as ls_kube_call
+ * does. The caller sets its own write and header callbacks, keeps
+ * *ret_headers until the transfer has ended, then frees them with
+ * ls_kube_free_headers (they hold the token). c->body is not copied: it
+ * must outlive the transfer. 0, or the credential's errno / -ENOMEM
+ * (errmsg set; *ret_headers NULL).
+ */
+int ls_kube_easy_setup(struct ls_kube *k, CURL *h, const struct ls_kube_call *c,
+                       int64_t timeout_ms, struct curl_slist **ret_headers);
+/* Wipes (they may hold a token) and frees headers; NULL is a no-op. */
+void ls_kube_free_headers(struct curl_slist *h);
+/* After a 401: fetches the credential again (token file, exec plugin).
+ * 0 when another attempt is worth it; -EACCES when the credential cannot
+ * be refreshed (a static token), or the refresh's errno. */
+int ls_kube_refresh_creds(struct ls_kube *k);
+bool ls_kube_creds_refreshable(const struct ls_kube *k);
+/* The errno of kube.h for a curl result. */
+int ls_kube_curl_errno(CURLcode rc);
+/* Sets errmsg from a failed response (the API's Status in body, or the
+ * status line) and returns the errno of kube.h for it. */
+int ls_kube_status_error(struct ls_kube *k, const struct ls_kube_call *c, long status,
+                         const char *body, size_t len);
+
 /* Sets the message ls_kube_errmsg() returns. */
 void ls_kube_set_errmsg(struct ls_kube *k, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -41,6 +73,29 @@ const struct ls_kube_config *ls_kube_get_config(const struct ls_kube *k);
 struct ls_kube_discovery;
 struct ls_kube_discovery **ls_kube_discovery_slot(struct ls_kube *k);
 void ls_kube_discovery_free(struct ls_kube_discovery *d);
+
+/* --- paths (scale.c) ----------------------------------------------------- */
+
+/*
+ * The API path of target t (ls_kube_object_path), its kind's resource
+ * looked up by discovery (cached per client), then suffix (may be NULL,
+ * e.g. "/scale"). 0 and a heap string; -ENOENT (no such kind), -EINVAL
+ * (no scale subresource, or a namespaced kind without a namespace), or
+ * the errors of a discovery request; errmsg set.
+ */
+int ls_kube_target_path(struct ls_kube *k, const struct ls_kube_target *t, const char *suffix,
+                        char **ret);
+/*
+ * The path of the collection of (apiVersion, kind) in namespace_
+ * ("/apis/apps/v1/namespaces/shop/deployments"; no namespace part for a
+ * cluster-scoped kind, or when namespace_ is NULL or ""). Same returns as
+ * ls_kube_target_path.
+ */
+int ls_kube_collection_path(struct ls_kube *k, const char *api_version, const char *kind,
+                            const char *namespace_, char **ret);
+/* spec.replicas (0 when omitted) and status.replicas (-1 when absent) of
+ * an autoscaling/v1 Scale. 0, or -EPROTO when scale is not an object. */
+int ls_kube_scale_parse(const cJSON *scale, int32_t *ret_replicas, int32_t *ret_status_replicas);
 
 /* --- exec credential plugins (exec.c) ----------------------------------- */
 

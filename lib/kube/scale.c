@@ -247,8 +247,57 @@ out:
 	return r;
 }
 
-static int target_path(struct ls_kube *k, const struct ls_kube_target *t, const char *suffix,
-                       char **ret)
+int ls_kube_collection_path(struct ls_kube *k, const char *api_version, const char *kind,
+                            const char *namespace_, char **ret)
+{
+	const struct resource *res;
+	struct ls_buf b;
+	char *ns = NULL;
+	int r = resolve(k, api_version, kind, &res);
+
+	if (r < 0)
+		return r;
+	ls_buf_init(&b, 0);
+	if (res->namespaced && namespace_ && namespace_[0] &&
+	    !(ns = curl_easy_escape(NULL, namespace_, 0))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = gv_path(api_version, &b)) < 0)
+		goto out;
+	if (ns && (r = ls_buf_printf(&b, "/namespaces/%s", ns)) < 0)
+		goto out;
+	if ((r = ls_buf_printf(&b, "/%s", res->name)) < 0)
+		goto out;
+	*ret = ls_buf_steal(&b);
+	r = *ret ? 0 : -ENOMEM;
+out:
+	curl_free(ns);
+	ls_buf_release(&b);
+	return r;
+}
+
+int ls_kube_scale_parse(const cJSON *scale, int32_t *ret_replicas, int32_t *ret_status_replicas)
+{
+	const cJSON *v;
+
+	if (!cJSON_IsObject(scale))
+		return -EPROTO;
+	/* autoscaling/v1 Scale omits spec.replicas when it is 0. */
+	v = ls_kube_json_get(scale, "spec", "replicas", NULL);
+	*ret_replicas = cJSON_IsNumber(v) ? (int32_t)v->valuedouble : 0;
+	v = ls_kube_json_get(scale, "status", "replicas", NULL);
+	if (cJSON_IsNumber(v))
+		*ret_status_replicas = (int32_t)v->valuedouble;
+	else if (cJSON_IsObject(ls_kube_json_get(scale, "status", NULL)))
+		*ret_status_replicas = 0;
+	else
+		*ret_status_replicas = -1;
+	return 0;
+}
+
+int ls_kube_target_path(struct ls_kube *k, const struct ls_kube_target *t, const char *suffix,
+                        char **ret)
 {
 	const struct resource *res;
 	int r = resolve(k, t->api_version, t->kind, &res);
@@ -294,13 +343,13 @@ int ls_kube_scale_get(struct ls_kube *k, const struct ls_kube_target *t, struct 
 	struct ls_kube_scale s = {.status_replicas = -1, .paused_replicas = -1};
 	char *obj_path = NULL, *scale_path = NULL;
 	cJSON *meta = NULL, *scale = NULL;
-	const cJSON *ann, *v;
+	const cJSON *ann;
 	const char *paused, *paused_replicas, *uid;
 	struct ls_kube_call c = {.method = "GET", .retry = true};
 	int r;
 
-	if ((r = target_path(k, t, NULL, &obj_path)) < 0 ||
-	    (r = target_path(k, t, "/scale", &scale_path)) < 0)
+	if ((r = ls_kube_target_path(k, t, NULL, &obj_path)) < 0 ||
+	    (r = ls_kube_target_path(k, t, "/scale", &scale_path)) < 0)
 		goto out;
 	/* Only the metadata: the object itself may be large. */
 	c.path = obj_path;
@@ -316,14 +365,7 @@ int ls_kube_scale_get(struct ls_kube *k, const struct ls_kube_target *t, struct 
 		r = -EPROTO;
 		goto out;
 	}
-	/* autoscaling/v1 Scale omits spec.replicas when it is 0. */
-	v = ls_kube_json_get(scale, "spec", "replicas", NULL);
-	s.replicas = cJSON_IsNumber(v) ? (int32_t)v->valuedouble : 0;
-	v = ls_kube_json_get(scale, "status", "replicas", NULL);
-	if (cJSON_IsNumber(v))
-		s.status_replicas = (int32_t)v->valuedouble;
-	else if (cJSON_IsObject(ls_kube_json_get(scale, "status", NULL)))
-		s.status_replicas = 0;
+	ls_kube_scale_parse(scale, &s.replicas, &s.status_replicas);
 	ann = ls_kube_json_get(meta, "metadata", "annotations", NULL);
 	paused = ls_kube_json_str(ann, LS_KUBE_PAUSED_ANNOTATION);
 	paused_replicas = ls_kube_json_str(ann, LS_KUBE_PAUSED_REPLICAS_ANNOTATION);
@@ -368,7 +410,7 @@ int ls_kube_scale_set(struct ls_kube *k, const struct ls_kube_target *t, int32_t
 	if (replicas < 0)
 		return -EINVAL;
 	snprintf(body, sizeof(body), "{\"spec\":{\"replicas\":%d}}", replicas);
-	r = target_path(k, t, dry_run ? "/scale?dryRun=All" : "/scale", &path);
+	r = ls_kube_target_path(k, t, dry_run ? "/scale?dryRun=All" : "/scale", &path);
 	if (r < 0)
 		return r;
 	c.path = path;
