@@ -43,12 +43,20 @@ struct ls_kafka {
 	rd_kafka_t *rk_describe;   /* describes groups; made on first use */
 	bool describe_unsupported; /* the cluster has no DescribeGroups */
 	int describe_skip;	   /* rounds left without describing (not answered) */
+	/* The topics and partitions of the last metadata read (struct wtopic,
+	 * their per-round fields unused between rounds), reused by the rounds
+	 * within metadata_max_age_ms of it; stale after an error. */
+	struct wtopic *topics;
+	size_t n_topics;
+	int64_t topics_at; /* monotonic ms of the read */
+	bool topics_stale;
+	int64_t metadata_max_age_ms;
 	struct ls_kafka_stats stats;
 };
 
 /* One topic of the metadata, as a round uses it. */
 struct wtopic {
-	const char *name; /* points into the metadata */
+	char *name;
 	int32_t *ids;	  /* sorted partition ids */
 	int n;
 	int err; /* topic-level metadata error (rd_kafka_resp_err_t) */
@@ -381,6 +389,8 @@ fail:
 	return r;
 }
 
+static void forget_topics(struct ls_kafka *k);
+
 static void destroy_handle(struct ls_kafka *k, int level)
 {
 	if (!k->rk[level])
@@ -399,6 +409,7 @@ void ls_kafka_free(struct ls_kafka *k)
 		return;
 	for (int l = 0; l < N_LEVELS; l++)
 		destroy_handle(k, l);
+	forget_topics(k);
 	if (k->rk_describe)
 		rd_kafka_destroy(k->rk_describe);
 	ls_awsiam_free(k->awsiam);
@@ -559,15 +570,36 @@ static bool is_internal(const char *topic)
 	return strncmp(topic, "__", 2) == 0;
 }
 
-static void wtopics_free(struct wtopic *ts, size_t n)
+/* Frees what one round added to the topics, keeping the topics. */
+static void wtopics_reset(struct wtopic *ts, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(ts[i].ids);
-		for (int l = 0; l < N_LEVELS; l++)
+		for (int l = 0; l < N_LEVELS; l++) {
 			free(ts[i].end[l]);
+			ts[i].end[l] = NULL;
+			ts[i].need_end[l] = false;
+		}
 		free(ts[i].start);
+		ts[i].start = NULL;
+		ts[i].need_start = false;
+	}
+}
+
+static void wtopics_free(struct wtopic *ts, size_t n)
+{
+	wtopics_reset(ts, n);
+	for (size_t i = 0; ts && i < n; i++) {
+		free(ts[i].name);
+		free(ts[i].ids);
 	}
 	free(ts);
+}
+
+static void forget_topics(struct ls_kafka *k)
+{
+	wtopics_free(k->topics, k->n_topics);
+	k->topics = NULL;
+	k->n_topics = 0;
 }
 
 /* The topics of the metadata, sorted by name, with sorted partition ids. */
@@ -580,12 +612,12 @@ static int wtopics_from_metadata(const struct rd_kafka_metadata *md, struct wtop
 	for (int i = 0; i < md->topic_cnt; i++) {
 		const struct rd_kafka_metadata_topic *mt = &md->topics[i];
 
-		ts[i].name = mt->topic;
+		ts[i].name = strdup(mt->topic);
 		ts[i].err = mt->err;
 		ts[i].n = mt->partition_cnt;
 		ts[i].ids = malloc((size_t)(mt->partition_cnt ? mt->partition_cnt : 1) *
 				   sizeof(int32_t));
-		if (!ts[i].ids) {
+		if (!ts[i].ids || !ts[i].name) {
 			wtopics_free(ts, (size_t)md->topic_cnt);
 			return -ENOMEM;
 		}
@@ -736,6 +768,8 @@ static int read_offsets(struct ls_kafka *k, rd_kafka_t *rk, struct wtopic *ts, s
 			struct wtopic *wt = bsearch(e->topic, ts, n_ts, sizeof(*ts), cmp_name_key);
 			int idx = wt ? part_index(wt, e->partition) : -1;
 
+			if (e->err)
+				k->topics_stale = true; /* a leader moved, a partition went */
 			if (idx < 0 || err || e->err || e->offset < 0)
 				continue;
 			if (log_start)
@@ -747,9 +781,11 @@ static int read_offsets(struct ls_kafka *k, rd_kafka_t *rk, struct wtopic *ts, s
 			k->broken[level] = true;
 		rd_kafka_topic_partition_list_destroy(list);
 		list = NULL;
-		if (err)
+		if (err) {
 			ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": offsets: %s", k->name,
 			       rd_kafka_err2str(err));
+			k->topics_stale = true; /* partitions may have moved or grown */
+		}
 		if (remaining(deadline) == 0)
 			break;
 	}
@@ -1214,11 +1250,61 @@ fail:
 	return 0;
 }
 
+void ls_kafka_set_metadata_max_age(struct ls_kafka *k, int64_t ms)
+{
+	k->metadata_max_age_ms = ms > 0 ? ms : 0;
+}
+
+/* The topics of the last metadata can serve this round. */
+static bool topics_usable(const struct ls_kafka *k, int level)
+{
+	return k->topics && k->proven[level] && !k->topics_stale &&
+	       ls_clock_mono_ms() - k->topics_at < k->metadata_max_age_ms;
+}
+
+/*
+ * Reads the metadata and makes its topics the cached ones. 0; -EACCES
+ * (the broker refused the client), -ETIMEDOUT or -EIO with errbuf saying
+ * why; -ENOMEM.
+ */
+static int refresh_topics(struct ls_kafka *k, int level, int64_t deadline, char *errbuf,
+			  size_t errlen)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	struct wtopic *ts;
+	bool refused = false;
+	rd_kafka_resp_err_t err;
+	int r;
+
+	k->stats.metadata_requests++;
+	err = fetch_metadata(k, level, deadline, &md, &refused, errbuf, errlen);
+	if (err && refused)
+		return -EACCES;
+	if (err) {
+		char why[256];
+
+		/* Error callbacks are served by polling the handle. */
+		rd_kafka_poll(k->rk[level], 100);
+		last_error(k, why, sizeof(why));
+		snprintf(errbuf, errlen, "%s: %s", rd_kafka_err2str(err), why);
+		return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? -ETIMEDOUT : -EIO;
+	}
+	r = wtopics_from_metadata(md, &ts);
+	if (r == 0) {
+		forget_topics(k);
+		k->topics = ts;
+		k->n_topics = (size_t)md->topic_cnt;
+		k->topics_at = ls_clock_mono_ms();
+		k->topics_stale = false;
+	}
+	rd_kafka_metadata_destroy(md);
+	return r;
+}
+
 int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, size_t n,
 		     int64_t timeout_ms, struct ls_lag_snapshot *ret_snaps)
 {
 	int64_t deadline = ls_clock_mono_ms() + timeout_ms;
-	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_queue_t *queue = NULL;
 	size_t pending;
 	struct wquery *ws = NULL;
@@ -1226,11 +1312,10 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 	size_t n_ts = 0;
 	bool levels[N_LEVELS] = {false, false};
 	int meta_level = -1;
-	bool refused = false;
+	bool fresh = false;
 	struct wdescribe desc = {0};
 	char errbuf[512] = "";
 	int r = 0;
-	rd_kafka_resp_err_t err;
 
 	k->stats.rounds++;
 	ws = calloc(n ? n : 1, sizeof(*ws));
@@ -1250,34 +1335,34 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 	if (meta_level < 0)
 		goto out;
 
-	k->stats.metadata_requests++;
 	pthread_mutex_lock(&k->mu);
 	k->refused[0] = '\0';
 	pthread_mutex_unlock(&k->mu);
-	err = fetch_metadata(k, meta_level, deadline, &md, &refused, errbuf, sizeof(errbuf));
-	if (err && refused) {
-		r = -EACCES;
-		goto cluster_fail;
+	if (!topics_usable(k, meta_level)) {
+refresh:
+		r = refresh_topics(k, meta_level, deadline, errbuf, sizeof(errbuf));
+		if (r == -ENOMEM)
+			goto out;
+		if (r < 0)
+			goto cluster_fail;
+		fresh = true;
 	}
-	if (err) {
-		char why[256];
-
-		/* Error callbacks are served by polling the handle. */
-		rd_kafka_poll(k->rk[meta_level], 100);
-		last_error(k, why, sizeof(why));
-		snprintf(errbuf, sizeof(errbuf), "%s: %s", rd_kafka_err2str(err), why);
-		r = err == RD_KAFKA_RESP_ERR__TIMED_OUT ? -ETIMEDOUT : -EIO;
-		goto cluster_fail;
-	}
-	r = wtopics_from_metadata(md, &ts);
-	if (r < 0)
-		goto out;
-	n_ts = (size_t)md->topic_cnt;
+	ts = k->topics;
+	n_ts = k->n_topics;
 
 	for (size_t i = 0; i < n; i++) {
 		r = resolve_topics(&queries[i], &ws[i], ts, n_ts);
 		if (r < 0)
 			goto out;
+		if (ws[i].err == -ENOENT && !fresh) {
+			/* A topic made since the metadata was read: read it now. */
+			for (size_t j = 0; j <= i; j++) {
+				free(ws[j].topics);
+				memset(&ws[j], 0, sizeof(ws[j]));
+			}
+			wtopics_reset(ts, n_ts);
+			goto refresh;
+		}
 		for (size_t j = 0; j < ws[i].n_topics && !ws[i].err; j++) {
 			struct wtopic *t = &ts[ws[i].topics[j]];
 			int l = queries[i].isolation;
@@ -1345,19 +1430,20 @@ cluster_fail:
 	for (int l = 0; l < N_LEVELS; l++)
 		if (levels[l] && k->rk[l] && r == -ETIMEDOUT)
 			k->broken[l] = true;
+	forget_topics(k);
+	ts = NULL;
+	n_ts = 0;
 out:
 	/* Replies still under way are dropped with the queue. */
 	describe_release(&desc);
 	if (queue)
 		rd_kafka_queue_destroy(queue);
-	if (md)
-		rd_kafka_metadata_destroy(md);
 	for (size_t i = 0; ws && i < n; i++) {
 		free(ws[i].topics);
 		if (ws[i].parts)
 			rd_kafka_topic_partition_list_destroy(ws[i].parts);
 	}
 	free(ws);
-	wtopics_free(ts, n_ts);
+	wtopics_reset(ts, n_ts);
 	return r;
 }

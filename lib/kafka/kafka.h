@@ -93,6 +93,18 @@ struct ls_kafka_query {
 };
 
 /*
+ * Lets rounds within ms of a metadata read reuse its topics and partitions
+ * instead of each asking for the metadata again (0, the default: every
+ * round asks). The metadata is read anyway when it is older, after a
+ * round failed or an offsets request was refused (a leader may have moved,
+ * a partition been added), and when a query names a topic it does not
+ * have. The reconcile loop sets half the shortest polling interval of the
+ * cluster's scalers, so added partitions are still seen within one
+ * interval. Same thread as ls_kafka_collect.
+ */
+void ls_kafka_set_metadata_max_age(struct ls_kafka *k, int64_t ms);
+
+/*
  * Runs one collection round for n queries within timeout_ms. Fills
  * ret_snaps[i] for each query (the caller releases them with
  * ls_lag_snapshot_release): offsets, per-partition lag by the query's reset

@@ -12,6 +12,7 @@
 
 #include "kafka/kafka.h"
 #include "kafka/mock.h"
+#include "util/clock.h"
 #include "util/parse.h"
 
 #define API_LIST_OFFSETS 2
@@ -122,6 +123,59 @@ START_TEST(test_kafka_several_queries_one_round)
 }
 END_TEST
 
+START_TEST(test_kafka_metadata_reused)
+{
+	/* Within the max age, rounds reuse the metadata; a topic it does not
+	 * have, a refused offsets request, or its age make a round read it. */
+	const char *a[] = {"orders-a"}, *late[] = {"late"};
+	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
+	struct ls_kafka_query ql = {.group = "g", .topics = late, .n_topics = 1};
+	struct ls_kafka_mock_offset off = {"late", 0, 1};
+	struct ls_lag_snapshot s;
+	struct ls_kafka_stats st;
+
+	ls_kafka_set_metadata_max_age(kafka, 600000);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+		ck_assert_int_eq(s.total_lag, 24);
+		ls_lag_snapshot_release(&s);
+	}
+	ls_kafka_get_stats(kafka, &st);
+	ck_assert_int_eq(st.metadata_requests, 1);
+
+	ck_assert_int_eq(ls_kafka_mock_topic_create(mock, "late", 1), 0);
+	ck_assert_int_eq(ls_kafka_mock_produce(mock, "late", 0, 3, 1), 0);
+	ck_assert_int_eq(ls_kafka_mock_commit(mock, "g", &off, 1), 0);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &ql, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.total_lag, 2);
+	ls_lag_snapshot_release(&s);
+	ls_kafka_get_stats(kafka, &st);
+	ck_assert_int_eq(st.metadata_requests, 2);
+
+	/* Offsets refused by every broker (the partitions are spread over
+	 * three), twice: the round retries once (librdkafka reads the metadata
+	 * it routes by) and gives up; the next round reads it again. */
+	ls_kafka_mock_fail_requests(mock, API_LIST_OFFSETS, 6, ERR_NOT_LEADER);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ls_lag_snapshot_release(&s);
+	ls_kafka_get_stats(kafka, &st);
+	ck_assert_int_eq(st.metadata_requests, 3);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ls_lag_snapshot_release(&s);
+	ls_kafka_get_stats(kafka, &st);
+	ck_assert_int_eq(st.metadata_requests, 4);
+
+	/* Older than the max age: read again. */
+	ls_kafka_set_metadata_max_age(kafka, 1);
+	ls_clock_sleep_ms(5);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ls_lag_snapshot_release(&s);
+	ls_kafka_get_stats(kafka, &st);
+	ck_assert_int_eq(st.metadata_requests, 5);
+}
+END_TEST
+
 START_TEST(test_kafka_group_refused_then_recovers)
 {
 	const char *a[] = {"orders-a"};
@@ -212,6 +266,7 @@ int main(void)
 	tcase_add_test(tc, test_kafka_topic_pattern);
 	tcase_add_test(tc, test_kafka_partition_limit);
 	tcase_add_test(tc, test_kafka_several_queries_one_round);
+	tcase_add_test(tc, test_kafka_metadata_reused);
 	tcase_add_test(tc, test_kafka_group_refused_then_recovers);
 	tcase_add_test(tc, test_kafka_leader_error_retried);
 	tcase_add_test(tc, test_kafka_cluster_down_then_back);
