@@ -27,6 +27,7 @@ enum {
 	F_HOT,
 	F_LEADER,
 	F_BUILD,
+	F_PART_DROPPED,
 	N_FAMILIES
 };
 
@@ -97,12 +98,24 @@ static const struct {
                   LS_METRICS_GAUGE, NULL},
     [F_BUILD] = {"lagscale_build_info", "Versions of lagscale and librdkafka; always 1.",
                  LS_METRICS_GAUGE, build_labels},
+    [F_PART_DROPPED] = {"lagscale_partition_series_dropped_total",
+                        "Per-partition lag series not created because the cap on their number "
+                        "was reached.",
+                        LS_METRICS_COUNTER, NULL},
 };
 
 struct ls_metrics_app {
 	struct ls_metrics *reg;
 	struct ls_metrics_family *f[N_FAMILIES];
 	struct ls_metrics_series *leader;
+	struct ls_metrics_series *part_dropped;
+	/* Per-partition series: the setting, and how many exist over all
+	 * scalers (never more than part_cap). */
+	bool part_enabled;
+	size_t part_cap;
+	size_t n_part_series;
+	/* Every scaler, so that a new setting reaches their series at once. */
+	struct ls_metrics_scaler *scalers;
 };
 
 #define N_FIXED_STAGES 3
@@ -117,6 +130,7 @@ struct part_topic {
 
 struct ls_metrics_scaler {
 	struct ls_metrics_app *app;
+	struct ls_metrics_scaler *prev, *next; /* the app's list; linked once complete */
 	char *labels[3]; /* scaler, namespace, target */
 	struct ls_metrics_series *lag, *lag_seconds, *produce, *consume;
 	struct ls_metrics_series *current, *recommended, *desired, *active, *fallback, *hot;
@@ -124,11 +138,13 @@ struct ls_metrics_scaler {
 	struct ls_metrics_series *errors[N_FIXED_STAGES + N_EXTRA_STAGES + 1];
 	char *extra_stages[N_EXTRA_STAGES];
 	/* The partitions of the last good read and their series, flattened in
-	 * snapshot order. */
+	 * snapshot order; NULL for a partition whose series the cap refused
+	 * (n_refused of them). Empty while partition series are disabled. */
 	struct part_topic *ptopics;
 	size_t n_ptopics;
 	struct ls_metrics_series **parts;
 	size_t n_parts;
+	size_t n_refused;
 	struct ls_metrics_lagtime_table *lagtime;
 	double lag_seconds_value;
 };
@@ -163,11 +179,14 @@ int ls_metrics_app_new(const char *version, const char *librdkafka_version,
 		r = ls_metrics_series_get(a->f[F_LEADER], NULL, &a->leader);
 	if (r == 0)
 		r = ls_metrics_series_get(a->f[F_BUILD], bv, &build);
+	if (r == 0)
+		r = ls_metrics_series_get(a->f[F_PART_DROPPED], NULL, &a->part_dropped);
 	if (r < 0) {
 		ls_metrics_app_free(a);
 		return r;
 	}
 	ls_metrics_set(build, 1);
+	a->part_cap = LS_METRICS_PARTITION_SERIES_CAP;
 	*ret = a;
 	return 0;
 }
@@ -197,8 +216,12 @@ void ls_metrics_app_set_leader(struct ls_metrics_app *a, bool leader)
 
 static void parts_clear(struct ls_metrics_scaler *s)
 {
-	for (size_t i = 0; i < s->n_parts; i++)
+	for (size_t i = 0; i < s->n_parts; i++) {
+		if (!s->parts[i])
+			continue;
 		ls_metrics_series_remove(s->parts[i]);
+		s->app->n_part_series--;
+	}
 	for (size_t i = 0; i < s->n_ptopics; i++) {
 		free(s->ptopics[i].name);
 		free(s->ptopics[i].ids);
@@ -209,6 +232,24 @@ static void parts_clear(struct ls_metrics_scaler *s)
 	s->parts = NULL;
 	s->n_ptopics = 0;
 	s->n_parts = 0;
+	s->n_refused = 0;
+}
+
+void ls_metrics_app_set_partition_series(struct ls_metrics_app *a, bool enabled, size_t cap)
+{
+	bool clear;
+
+	if (!a)
+		return;
+	/* Disabling, or a cap below what exists: every scaler starts over,
+	 * its next good read laying its series out under the new setting.
+	 * Enabling or raising the cap needs nothing now: the next reads
+	 * create what is missing. */
+	clear = (!enabled && a->part_enabled) || (enabled && cap < a->n_part_series);
+	a->part_enabled = enabled;
+	a->part_cap = cap;
+	for (struct ls_metrics_scaler *s = a->scalers; clear && s; s = s->next)
+		parts_clear(s);
 }
 
 void ls_metrics_scaler_free(struct ls_metrics_scaler *s)
@@ -221,6 +262,12 @@ void ls_metrics_scaler_free(struct ls_metrics_scaler *s)
 
 	if (!s)
 		return;
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (s->app->scalers == s)
+		s->app->scalers = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		ls_metrics_series_remove(all[i]);
 	for (size_t i = 0; i < sizeof(s->errors) / sizeof(s->errors[0]); i++)
@@ -281,6 +328,10 @@ int ls_metrics_scaler_new(struct ls_metrics_app *a, const char *scaler, const ch
 		r = scaler_series(s, F_HOT, NULL, &s->hot);
 	if (r < 0)
 		goto fail;
+	s->next = a->scalers;
+	if (a->scalers)
+		a->scalers->prev = s;
+	a->scalers = s;
 	*ret = s;
 	return 0;
 fail:
@@ -304,9 +355,11 @@ static bool same_parts(const struct ls_metrics_scaler *s, const struct ls_lag_sn
 	return true;
 }
 
-/* Replaces the partition series with those of snap's partitions. */
+/* Replaces the partition series with those of snap's partitions, as many
+ * as the cap leaves room for; the others are counted as refused. */
 static int parts_relayout(struct ls_metrics_scaler *s, const struct ls_lag_snapshot *snap)
 {
+	struct ls_metrics_app *a = s->app;
 	size_t n = 0, k = 0;
 	int r = 0;
 
@@ -336,15 +389,24 @@ static int parts_relayout(struct ls_metrics_scaler *s, const struct ls_lag_snaps
 			const char *v[] = {s->labels[0], s->labels[1], s->labels[2], t->topic, id};
 
 			pt->ids[j] = t->parts[j].partition;
-			snprintf(id, sizeof(id), "%" PRId32, t->parts[j].partition);
-			r = ls_metrics_series_get(s->app->f[F_PART_LAG], v, &s->parts[k]);
-			if (r == 0)
+			if (a->n_part_series >= a->part_cap) {
+				s->n_refused++;
 				s->n_parts = ++k;
+				continue;
+			}
+			snprintf(id, sizeof(id), "%" PRId32, t->parts[j].partition);
+			r = ls_metrics_series_get(a->f[F_PART_LAG], v, &s->parts[k]);
+			if (r == 0) {
+				a->n_part_series++;
+				s->n_parts = ++k;
+			}
 		}
 	}
 out:
 	if (r < 0)
 		parts_clear(s); /* the next read tries again */
+	else
+		ls_metrics_add(a->part_dropped, (double)s->n_refused);
 	return r;
 }
 
@@ -368,7 +430,11 @@ int ls_metrics_scaler_observe_lag(struct ls_metrics_scaler *s, const struct ls_l
 		r = scaler_series(s, F_PRODUCE, NULL, &s->produce);
 	if (r == 0 && !s->consume && snap->consume_rate >= 0)
 		r = scaler_series(s, F_CONSUME, NULL, &s->consume);
-	if (r == 0 && !same_parts(s, snap))
+	/* A scaler refused series before tries again when room was freed
+	 * (another scaler's partitions went, or the cap was raised). */
+	if (r == 0 && s->app->part_enabled &&
+	    (!same_parts(s, snap) ||
+	     (s->n_refused && s->app->n_part_series < s->app->part_cap)))
 		r = parts_relayout(s, snap);
 	ls_metrics_set(s->lag, (double)snap->total_lag);
 	if (snap->produce_rate >= 0)

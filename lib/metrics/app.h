@@ -5,6 +5,9 @@
  *
  *   lagscale_lag_messages{scaler,namespace,target}                  gauge
  *   lagscale_partition_lag_messages{scaler,namespace,target,topic,partition} gauge
+ *       only when enabled, and capped: ls_metrics_app_set_partition_series
+ *   lagscale_partition_series_dropped_total                         counter
+ *       partition series the cap refused (see the same function)
  *   lagscale_lag_seconds{scaler,namespace,target}                   gauge
  *       the estimated wait of the oldest unconsumed message (lagtime.h),
  *       the largest over the scaler's partitions
@@ -41,15 +44,20 @@
 struct ls_buf;
 struct ls_metrics;
 
+/* The default cap on per-partition series (ls_metrics_app_set_partition_series):
+ * 500 scalers of 20 partitions, about 1.5 MB of exposition text. */
+#define LS_METRICS_PARTITION_SERIES_CAP 10000
+
 struct ls_metrics_app;
 struct ls_metrics_scaler;
 struct ls_metrics_cluster;
 
 /*
  * A registry with every family declared, lagscale_build_info set from the
- * two version strings and lagscale_is_leader at 0. 0, -EINVAL (a NULL
- * version), -ENOMEM; *ret untouched on failure. _free(NULL) is a no-op;
- * free every scaler and cluster handle first.
+ * two version strings, lagscale_is_leader at 0, and per-partition series
+ * disabled (with the cap LS_METRICS_PARTITION_SERIES_CAP once enabled).
+ * 0, -EINVAL (a NULL version), -ENOMEM; *ret untouched on failure.
+ * _free(NULL) is a no-op; free every scaler and cluster handle first.
  */
 int ls_metrics_app_new(const char *version, const char *librdkafka_version,
                        struct ls_metrics_app **ret);
@@ -62,6 +70,35 @@ int ls_metrics_app_render(const struct ls_metrics_app *a, struct ls_buf *out);
 struct ls_metrics *ls_metrics_app_registry(struct ls_metrics_app *a);
 
 void ls_metrics_app_set_leader(struct ls_metrics_app *a, bool leader);
+
+/*
+ * Per-partition lag series (lagscale_partition_lag_messages): one per
+ * partition a scaler reads, so 20,000 at 1,000 scalers of 20 partitions,
+ * which would be most of the exposition text and of a Prometheus' series.
+ * Hence opt-in, and capped:
+ *
+ *   enabled false (the default): no partition series at all; disabling
+ *     removes those that exist at once.
+ *   enabled true: at most `cap` partition series over all scalers,
+ *     first come first served, in the order the scalers' reads are
+ *     observed. A series the cap refuses is not created and counts one
+ *     in lagscale_partition_series_dropped_total; the scaler tries again
+ *     when its partitions change or when the total falls below the cap
+ *     (a scaler or partitions went, the cap was raised), and what is
+ *     refused again counts again. So the counter counts refusals, not
+ *     missing series: a rise says the cap bites. cap 0 creates none but
+ *     counts them. A cap below the series that exist removes them all;
+ *     each scaler's next good read lays its series out again.
+ *
+ * Enabled or not, the partitions of a scaler are followed as before: the
+ * series of partitions no longer read are removed. Calling it again with
+ * the setting in force (as a config reload does) changes nothing.
+ *
+ * The config key metrics.partitionSeries (a bool, default false) maps to
+ * ls_metrics_app_set_partition_series(a, value, LS_METRICS_PARTITION_SERIES_CAP).
+ * A NULL a is a no-op.
+ */
+void ls_metrics_app_set_partition_series(struct ls_metrics_app *a, bool enabled, size_t cap);
 
 /*
  * The series of one scaler, created at 0 (replicas, events in both
@@ -78,10 +115,11 @@ void ls_metrics_scaler_free(struct ls_metrics_scaler *s);
  * One read of the scaler's lag. A failed read (snap->err) counts an error
  * of stage "collect" and leaves the lag series at their last values (a
  * failed read is unknown, not zero). A good one sets the total, the
- * per-partition lag (series of partitions no longer read are removed),
- * the rates when known, and adds a sample to the lag-seconds estimator.
- * Series are allocated only when the set of partitions changes. Returns 0
- * or -ENOMEM (some series then keep old values).
+ * per-partition lag when enabled (series of partitions no longer read are
+ * removed; see ls_metrics_app_set_partition_series), the rates when
+ * known, and adds a sample to the lag-seconds estimator. Series are
+ * allocated only when the set of partitions changes (or a capped scaler
+ * finds room). Returns 0 or -ENOMEM (some series then keep old values).
  */
 int ls_metrics_scaler_observe_lag(struct ls_metrics_scaler *s, const struct ls_lag_snapshot *snap);
 

@@ -13,17 +13,29 @@
 
 #define INITIAL_TABLE 16
 
+/* A sample line whose name and labels fit here is assembled on the stack
+ * and appended at once; longer ones take two appends. */
+#define LINE_STACK 512
+/* The longest number format_number writes ("-2.2250738585072014e-308"
+ * and the like), with room to spare. */
+#define NUMBER_MAX 32
+
 struct ls_metrics_series {
 	struct ls_metrics_family *fam;
 	struct ls_metrics_series *prev, *next; /* creation order, for rendering */
 	struct ls_metrics_series *hnext;       /* hash chain */
 	uint64_t hash;
-	const char *labels; /* rendered `a="x",b="y"`, no braces; "" for none */
+	/* What every sample line of a gauge or counter starts with, rendered
+	 * and escaped once, at creation: `name{a="x",b="y"}`, or `name` when
+	 * the family has no labels. */
+	const char *text;
+	size_t text_len;
+	const char *labels; /* inside text: `a="x",b="y"`, no braces; "" for none */
 	size_t labels_len;
 	double value; /* gauges and counters; histograms: the count */
 	double sum;   /* histograms */
 	/* Histograms: n_bounds + 1 counts (the last is +Inf), not cumulative;
-	 * the label text follows them in the same allocation. */
+	 * the text follows them in the same allocation. */
 	uint64_t counts[];
 };
 
@@ -31,7 +43,10 @@ struct ls_metrics_family {
 	struct ls_metrics *reg;
 	struct ls_metrics_family *next;
 	char *name;
-	char *help; /* escaped once, at declaration */
+	size_t name_len;
+	/* "# HELP name help\n# TYPE name type\n", help escaped, at declaration. */
+	char *header;
+	size_t header_len;
 	enum ls_metrics_type type;
 	char *label_names[LS_METRICS_MAX_LABELS];
 	size_t n_labels;
@@ -72,7 +87,7 @@ static void family_free(struct ls_metrics_family *f)
 		free(f->label_names[i]);
 	free(f->table);
 	free(f->name);
-	free(f->help);
+	free(f->header);
 	ls_buf_release(&f->key);
 	free(f);
 }
@@ -148,25 +163,212 @@ static int escape_label(struct ls_buf *b, const char *s)
 	}
 }
 
-char *ls_metrics_format_value(double v, char *out, size_t size)
+/* "00".."99": two digits per division. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+/* Writes v in decimal (at most 20 digits, no NUL); returns the length. */
+static size_t format_u64(uint64_t v, char *out)
 {
-	if (isnan(v)) {
-		snprintf(out, size, "NaN");
-	} else if (isinf(v)) {
-		snprintf(out, size, v > 0 ? "+Inf" : "-Inf");
-	} else if (v == trunc(v) && fabs(v) < 1e15) {
-		/* Adding 0.0 turns -0 into 0. */
-		snprintf(out, size, "%.0f", v + 0.0);
+	char tmp[20];
+	size_t n = sizeof(tmp);
+
+	while (v >= 100) {
+		unsigned i = (unsigned)(v % 100) * 2;
+
+		v /= 100;
+		tmp[--n] = digit_pairs[i + 1];
+		tmp[--n] = digit_pairs[i];
+	}
+	if (v >= 10) {
+		tmp[--n] = digit_pairs[v * 2 + 1];
+		tmp[--n] = digit_pairs[v * 2];
 	} else {
-		/* The shortest of %.15g..%.17g that reads back as the same double. */
-		for (int prec = 15; prec <= 17; prec++) {
-			snprintf(out, size, "%.*g", prec, v);
-			if (strtod(out, NULL) == v)
-				break;
+		tmp[--n] = (char)('0' + v);
+	}
+	memcpy(out, tmp + n, sizeof(tmp) - n);
+	return sizeof(tmp) - n;
+}
+
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 u128;
+
+/*
+ * The shortest decimal that reads back as v, for a finite, non-integral v
+ * with |v| < 2^53 (so it has a fraction and its integer part fits in 64
+ * bits). v is m / 2^s exactly; the digits of its fraction are generated
+ * one at a time with exact integer arithmetic, and generation stops at the
+ * first digit where the digits so far (rounded down or up) lie strictly
+ * inside the interval of reals that round to v: half the gap to each
+ * neighbouring double. That is the free-format algorithm of Steele and
+ * White ("How to print floating-point numbers accurately", 1990), here on
+ * 128-bit integers, which hold every quantity when s <= 120 (|v| >= about
+ * 1e-20). The integer part is never changed by rounding up: the next
+ * integer is itself a double, so it lies outside v's interval.
+ *
+ * Written as printf's %g would (fixed notation unless the exponent is
+ * below -4, then "1.5e-07"). Returns the length, or 0 when v is out of
+ * this function's range (subnormal, or too small).
+ */
+static size_t format_fraction(double v, char *out)
+{
+	char digits[48], ipdigits[20];
+	uint64_t bits, mant, ip;
+	u128 frac, den_mask, r, mplus, mminus;
+	unsigned shift, den_bits;
+	size_t nd = 0, n = 0, zeros = 0, nip = 0;
+	int be, s;
+	bool lower_closer;
+
+	memcpy(&bits, &v, sizeof(bits));
+	be = (int)((bits >> 52) & 0x7ff);
+	if (be == 0)
+		return 0;
+	mant = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+	s = 1075 - be; /* v = mant / 2^s, s >= 1 as v is not an integer */
+	if (s < 1 || s > 120)
+		return 0;
+	/* At a power of two the double below is half as far as the one above. */
+	lower_closer = mant == (UINT64_C(1) << 52) && be > 1;
+	shift = lower_closer ? 2 : 1;
+	den_bits = (unsigned)s + shift;
+	den_mask = ((u128)1 << den_bits) - 1;
+	ip = s >= 64 ? 0 : mant >> s;
+	frac = (u128)mant & (((u128)1 << s) - 1);
+	/* Over the denominator 2^den_bits: the fraction, and the half gaps
+	 * to the doubles above and below. */
+	r = frac << shift;
+	mplus = lower_closer ? 2 : 1;
+	mminus = 1;
+	for (;;) {
+		unsigned d;
+		bool low, high;
+
+		r *= 10;
+		mplus *= 10;
+		mminus *= 10;
+		d = (unsigned)(r >> den_bits);
+		r &= den_mask;
+		low = r < mminus;
+		high = r + mplus > den_mask + 1;
+		/* Both fit: the nearer; on a tie the even one, as printf. */
+		if (low && high)
+			d += 2 * r > den_mask + 1 || (2 * r == den_mask + 1 && (d & 1));
+		else if (high)
+			d++;
+		if (d > 9 || nd == sizeof(digits))
+			return 0; /* cannot happen (see above); printf's way then */
+		digits[nd++] = (char)('0' + d);
+		if (low || high)
+			break;
+	}
+	if (ip == 0) {
+		while (zeros < nd && digits[zeros] == '0')
+			zeros++;
+	} else {
+		nip = format_u64(ip, ipdigits);
+	}
+	/* 17 significant digits tell every double apart: more would be a
+	 * mistake here, and longer than NUMBER_MAX allows. */
+	if (nip + nd - zeros > 17)
+		return 0;
+	if (bits >> 63)
+		out[n++] = '-';
+	if (ip == 0 && zeros >= 4) {
+		/* 0.0000ddd = d.dd e-(zeros + 1) */
+		size_t exp = zeros + 1;
+
+		out[n++] = digits[zeros];
+		if (nd - zeros > 1) {
+			out[n++] = '.';
+			memcpy(out + n, digits + zeros + 1, nd - zeros - 1);
+			n += nd - zeros - 1;
+		}
+		out[n++] = 'e';
+		out[n++] = '-';
+		if (exp < 10)
+			out[n++] = '0';
+		n += format_u64(exp, out + n);
+		return n;
+	}
+	if (nip) {
+		memcpy(out + n, ipdigits, nip);
+		n += nip;
+	} else {
+		out[n++] = '0';
+	}
+	out[n++] = '.';
+	memcpy(out + n, digits, nd);
+	return n + nd;
+}
+#else
+static size_t format_fraction(double v, char *out)
+{
+	(void)v;
+	(void)out;
+	return 0;
+}
+#endif
+
+/* Writes v as a sample value (no NUL) into out, which has NUMBER_MAX
+ * bytes; returns the length. */
+static size_t format_number(double v, char *out)
+{
+	size_t n;
+
+	if (isnan(v)) {
+		memcpy(out, "NaN", 3);
+		return 3;
+	}
+	if (isinf(v)) {
+		memcpy(out, v > 0 ? "+Inf" : "-Inf", 4);
+		return 4;
+	}
+	/* Integers first: counts, lags, replicas. The bounds are 2^63
+	 * (exactly representable), so the conversion is defined; -0 is 0. */
+	if (v > -9223372036854775808.0 && v < 9223372036854775808.0) {
+		int64_t i = (int64_t)v;
+
+		if ((double)i == v) {
+			if (i >= 0)
+				return format_u64((uint64_t)i, out);
+			out[0] = '-';
+			return 1 + format_u64(-(uint64_t)i, out + 1);
+		}
+		if (v > -9007199254740992.0 && v < 9007199254740992.0) {
+			n = format_fraction(v, out);
+			if (n)
+				return n;
 		}
 	}
+	/* The rare rest (huge, tiny or subnormal): the shortest of
+	 * %.15g..%.17g that reads back as the same double. */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(out, NUMBER_MAX, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+	return strlen(out);
+}
+
+char *ls_metrics_format_value(double v, char *out, size_t size)
+{
+	char tmp[NUMBER_MAX];
+	size_t n;
+
+	if (!out || size == 0)
+		return out;
+	n = format_number(v, tmp);
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, tmp, n);
+	out[n] = '\0';
 	return out;
 }
+
+static const char *const type_names[] = {"gauge", "counter", "histogram"};
 
 int ls_metrics_family_new(struct ls_metrics *m, const char *name, const char *help,
                           enum ls_metrics_type type, const char *const *label_names,
@@ -209,13 +411,14 @@ int ls_metrics_family_new(struct ls_metrics *m, const char *name, const char *he
 	f->reg = m;
 	f->type = type;
 	f->name = strdup(name);
-	if (!f->name || escape_help(&hb, help ? help : "") < 0)
+	if (!f->name)
 		goto out;
-	f->help = ls_buf_steal(&hb);
-	if (!f->help)
-		f->help = strdup("");
-	if (!f->help)
+	f->name_len = strlen(name);
+	if (ls_buf_printf(&hb, "# HELP %s ", name) < 0 || escape_help(&hb, help ? help : "") < 0 ||
+	    ls_buf_printf(&hb, "\n# TYPE %s %s\n", name, type_names[type]) < 0)
 		goto out;
+	f->header_len = hb.len;
+	f->header = ls_buf_steal(&hb);
 	for (size_t i = 0; i < n_labels; i++) {
 		f->label_names[i] = strdup(label_names[i]);
 		if (!f->label_names[i])
@@ -283,8 +486,9 @@ int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values
                           struct ls_metrics_series **ret)
 {
 	struct ls_metrics_series *s;
-	size_t counts = 0, b;
+	size_t counts = 0, b, text_len;
 	uint64_t h;
+	char *text;
 	int r = 0;
 
 	if (!f || !ret || (f->n_labels && !values))
@@ -294,11 +498,16 @@ int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values
 			return -EINVAL;
 	ls_buf_reset(&f->key);
 	for (size_t i = 0; i < f->n_labels && r == 0; i++) {
-		r = ls_buf_printf(&f->key, "%s%s=\"", i ? "," : "", f->label_names[i]);
+		if (i)
+			r = ls_buf_append(&f->key, ",", 1);
+		if (r == 0)
+			r = ls_buf_puts(&f->key, f->label_names[i]);
+		if (r == 0)
+			r = ls_buf_append(&f->key, "=\"", 2);
 		if (r == 0)
 			r = escape_label(&f->key, values[i]);
 		if (r == 0)
-			r = ls_buf_puts(&f->key, "\"");
+			r = ls_buf_append(&f->key, "\"", 1);
 	}
 	if (r < 0)
 		return r;
@@ -313,14 +522,27 @@ int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values
 	}
 	if (f->type == LS_METRICS_HISTOGRAM)
 		counts = f->n_bounds + 1;
-	s = calloc(1, sizeof(*s) + counts * sizeof(uint64_t) + f->key.len + 1);
+	/* name{labels}, or name alone. */
+	text_len = f->name_len + (f->key.len ? f->key.len + 2 : 0);
+	s = calloc(1, sizeof(*s) + counts * sizeof(uint64_t) + text_len + 1);
 	if (!s)
 		return -ENOMEM;
 	s->fam = f;
 	s->hash = h;
+	text = (char *)&s->counts[counts];
+	memcpy(text, f->name, f->name_len);
+	if (f->key.len) {
+		text[f->name_len] = '{';
+		memcpy(text + f->name_len + 1, ls_buf_str(&f->key), f->key.len);
+		text[text_len - 1] = '}';
+		s->labels = text + f->name_len + 1;
+	} else {
+		s->labels = text + text_len; /* the NUL: "" */
+	}
+	text[text_len] = '\0';
+	s->text = text;
+	s->text_len = text_len;
 	s->labels_len = f->key.len;
-	memcpy((char *)&s->counts[counts], ls_buf_str(&f->key), f->key.len + 1);
-	s->labels = (const char *)&s->counts[counts];
 	s->hnext = f->table[b];
 	f->table[b] = s;
 	s->prev = f->tail;
@@ -401,57 +623,98 @@ double ls_metrics_value(const struct ls_metrics_series *s)
 	return s ? s->value : 0;
 }
 
-/* NAME[SUFFIX][{LABELS[,le="B"]}] VALUE\n */
-static int render_line(struct ls_buf *out, const struct ls_metrics_family *f, const char *suffix,
-                       const struct ls_metrics_series *s, const char *le, double v)
+/* Appends "PREFIX VALUE\n": one append when it fits on the stack. */
+static int render_sample(struct ls_buf *out, const char *prefix, size_t prefix_len, double v)
 {
-	char num[40];
+	char line[LINE_STACK];
+	size_t n;
 	int r;
 
-	r = ls_buf_puts(out, f->name);
-	if (r == 0 && suffix)
-		r = ls_buf_puts(out, suffix);
+	if (prefix_len + NUMBER_MAX + 2 <= sizeof(line)) {
+		memcpy(line, prefix, prefix_len);
+		n = prefix_len;
+		line[n++] = ' ';
+		n += format_number(v, line + n);
+		line[n++] = '\n';
+		return ls_buf_append(out, line, n);
+	}
+	line[0] = ' ';
+	n = 1 + format_number(v, line + 1);
+	line[n++] = '\n';
+	r = ls_buf_append(out, prefix, prefix_len);
+	if (r == 0)
+		r = ls_buf_append(out, line, n);
+	return r;
+}
+
+/* NAME SUFFIX{LABELS[,le="B"]} VALUE\n, for histograms (a few series; the
+ * prefix is assembled in scratch). */
+static int render_hist_line(struct ls_buf *out, struct ls_buf *scratch,
+                            const struct ls_metrics_family *f, const char *suffix,
+                            const struct ls_metrics_series *s, const char *le, double v)
+{
+	int r;
+
+	ls_buf_reset(scratch);
+	r = ls_buf_append(scratch, f->name, f->name_len);
+	if (r == 0)
+		r = ls_buf_puts(scratch, suffix);
 	if (r == 0 && (s->labels_len || le)) {
-		r = ls_buf_puts(out, "{");
+		r = ls_buf_append(scratch, "{", 1);
 		if (r == 0)
-			r = ls_buf_append(out, s->labels, s->labels_len);
+			r = ls_buf_append(scratch, s->labels, s->labels_len);
+		if (r == 0 && le && s->labels_len)
+			r = ls_buf_append(scratch, ",", 1);
 		if (r == 0 && le)
-			r = ls_buf_printf(out, "%sle=\"%s\"", s->labels_len ? "," : "", le);
+			r = ls_buf_append(scratch, "le=\"", 4);
+		if (r == 0 && le)
+			r = ls_buf_puts(scratch, le);
+		if (r == 0 && le)
+			r = ls_buf_append(scratch, "\"", 1);
 		if (r == 0)
-			r = ls_buf_puts(out, "}");
+			r = ls_buf_append(scratch, "}", 1);
 	}
 	if (r == 0)
-		r = ls_buf_printf(out, " %s\n", ls_metrics_format_value(v, num, sizeof(num)));
+		r = render_sample(out, ls_buf_str(scratch), scratch->len, v);
+	return r;
+}
+
+static int render_histogram(struct ls_buf *out, const struct ls_metrics_family *f)
+{
+	struct ls_buf scratch;
+	int r = 0;
+
+	ls_buf_init(&scratch, 0);
+	for (const struct ls_metrics_series *s = f->head; s && r == 0; s = s->next) {
+		uint64_t cum = 0;
+
+		for (size_t i = 0; i < f->n_bounds && r == 0; i++) {
+			cum += s->counts[i];
+			r = render_hist_line(out, &scratch, f, "_bucket", s, f->bound_text[i],
+			                     (double)cum);
+		}
+		if (r == 0)
+			r = render_hist_line(out, &scratch, f, "_bucket", s, "+Inf", s->value);
+		if (r == 0)
+			r = render_hist_line(out, &scratch, f, "_sum", s, NULL, s->sum);
+		if (r == 0)
+			r = render_hist_line(out, &scratch, f, "_count", s, NULL, s->value);
+	}
+	ls_buf_release(&scratch);
 	return r;
 }
 
 static int render_family(struct ls_buf *out, const struct ls_metrics_family *f)
 {
-	static const char *const type_names[] = {"gauge", "counter", "histogram"};
 	int r;
 
 	if (!f->head)
 		return 0;
-	r = ls_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-	                  type_names[f->type]);
-	for (const struct ls_metrics_series *s = f->head; s && r == 0; s = s->next) {
-		uint64_t cum = 0;
-
-		if (f->type != LS_METRICS_HISTOGRAM) {
-			r = render_line(out, f, NULL, s, NULL, s->value);
-			continue;
-		}
-		for (size_t i = 0; i < f->n_bounds && r == 0; i++) {
-			cum += s->counts[i];
-			r = render_line(out, f, "_bucket", s, f->bound_text[i], (double)cum);
-		}
-		if (r == 0)
-			r = render_line(out, f, "_bucket", s, "+Inf", s->value);
-		if (r == 0)
-			r = render_line(out, f, "_sum", s, NULL, s->sum);
-		if (r == 0)
-			r = render_line(out, f, "_count", s, NULL, s->value);
-	}
+	r = ls_buf_append(out, f->header, f->header_len);
+	if (r == 0 && f->type == LS_METRICS_HISTOGRAM)
+		return render_histogram(out, f);
+	for (const struct ls_metrics_series *s = f->head; s && r == 0; s = s->next)
+		r = render_sample(out, s->text, s->text_len, s->value);
 	return r;
 }
 

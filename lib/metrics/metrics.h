@@ -14,9 +14,17 @@
  * family that has series, then its series in creation order; families in
  * declaration order. Label values are escaped (backslash, double quote,
  * newline), help text too (backslash, newline). Numbers: integers as
- * integers ("3"), others in the shortest form that reads back the same
- * ("0.25"), and "NaN", "+Inf", "-Inf". Histograms render cumulative
- * `_bucket{le=...}` series (with "+Inf"), `_sum` and `_count`.
+ * integers ("3"; every digit below 2^63: "9007199254740992"), others in
+ * the shortest form that reads back as the same double ("0.25", "1e-09",
+ * in printf's %g notation), and "NaN", "+Inf", "-Inf". Histograms render
+ * cumulative `_bucket{le=...}` series (with "+Inf"), `_sum` and `_count`.
+ *
+ * Rendering is built for registries of tens of thousands of series: the
+ * "# HELP"/"# TYPE" lines and each series' `name{labels}` are rendered and
+ * escaped once, when the family or series is created; a sample line is
+ * then one copy of that text and a number formatted without printf
+ * (integers by hand, fractions by an exact shortest-digits algorithm; only
+ * values below about 1e-20 or above 2^63 take snprintf).
  *
  * Thread-safety: none. A registry belongs to one thread (the reconcile
  * loop), which renders it and hands the text to the HTTP server
@@ -97,7 +105,8 @@ int ls_metrics_render(const struct ls_metrics *m, struct ls_buf *out);
 
 /*
  * Writes v as the exposition format writes sample values and bucket
- * bounds; returns out. size >= 32 always suffices.
+ * bounds (see above), NUL-terminated, cut to size - 1 characters; returns
+ * out. size >= 32 always suffices.
  */
 char *ls_metrics_format_value(double v, char *out, size_t size);
 

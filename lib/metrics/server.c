@@ -12,16 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/parse.h"
 
 #define DEFAULT_STALE_MS 45000
+#define DEFAULT_RENDER_MS 5000
 /* A scrape is one short request: these keep a slow or hostile client from
  * holding the server. */
 #define CONNECTION_LIMIT   32
 #define CONNECTION_TIMEOUT 10 /* seconds */
+/* How long a scrape of text older than the render interval waits for the
+ * loop to publish a fresh one. */
+#define RENDER_WAIT_MS 1000
 
 struct ls_metrics_server {
 	struct MHD_Daemon *daemon;
@@ -32,6 +37,14 @@ struct ls_metrics_server {
 	int64_t last_tick_ms;
 	int64_t stale_ms;
 	bool ready;
+	/* Render on demand: GETs of /metrics so far, and at the last publish. */
+	uint64_t scrapes;
+	uint64_t scrapes_at_publish;
+	bool published;
+	int64_t published_ms;
+	int64_t render_ms;
+	uint64_t publishes;
+	pthread_cond_t published_cond; /* signalled by every publish (CLOCK_MONOTONIC) */
 };
 
 static const char content_type[] = "text/plain; version=0.0.4; charset=utf-8";
@@ -63,6 +76,29 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, 
 	return reply(conn, status, "text/plain; charset=utf-8", body, strlen(body));
 }
 
+/*
+ * The text is older than the render interval: gives the loop, which looks
+ * at ls_metrics_server_render_wanted every 100 ms or so, up to
+ * RENDER_WAIT_MS to publish a fresh one. Called and returns with the lock
+ * held.
+ */
+static void await_publish(struct ls_metrics_server *s)
+{
+	uint64_t seen = s->publishes;
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += RENDER_WAIT_MS / 1000;
+	until.tv_nsec += (RENDER_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (s->publishes == seen)
+		if (pthread_cond_timedwait(&s->published_cond, &s->lock, &until) == ETIMEDOUT)
+			break;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls)
@@ -88,6 +124,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	if (strcmp(url, "/metrics") == 0) {
 		pthread_mutex_lock(&s->lock);
+		/* A HEAD reads no text: it asks for none. */
+		if (strcmp(method, MHD_HTTP_METHOD_GET) == 0) {
+			s->scrapes++;
+			if (s->published && ls_clock_mono_ms() - s->published_ms >= s->render_ms)
+				await_publish(s);
+		}
 		ret = reply(conn, MHD_HTTP_OK, content_type, ls_buf_str(&s->text), s->text.len);
 		pthread_mutex_unlock(&s->lock);
 		return ret;
@@ -192,8 +234,23 @@ int ls_metrics_server_new(const char *address, struct ls_metrics_server **ret, c
 		s = NULL;
 		goto out;
 	}
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (pthread_cond_init(&s->published_cond, &ca) != 0) {
+			pthread_condattr_destroy(&ca);
+			pthread_mutex_destroy(&s->lock);
+			free(s);
+			s = NULL;
+			goto out;
+		}
+		pthread_condattr_destroy(&ca);
+	}
 	ls_buf_init(&s->text, 0);
 	s->stale_ms = DEFAULT_STALE_MS;
+	s->render_ms = DEFAULT_RENDER_MS;
 	s->last_tick_ms = ls_clock_mono_ms();
 	errno = 0;
 	s->daemon = MHD_start_daemon(flags, port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
@@ -214,6 +271,7 @@ out:
 	if (ai)
 		freeaddrinfo(ai);
 	if (s) {
+		pthread_cond_destroy(&s->published_cond);
 		pthread_mutex_destroy(&s->lock);
 		ls_buf_release(&s->text);
 		free(s);
@@ -226,6 +284,7 @@ void ls_metrics_server_free(struct ls_metrics_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
+	pthread_cond_destroy(&s->published_cond);
 	pthread_mutex_destroy(&s->lock);
 	ls_buf_release(&s->text);
 	free(s);
@@ -239,13 +298,53 @@ int ls_metrics_server_port(const struct ls_metrics_server *s)
 void ls_metrics_server_publish(struct ls_metrics_server *s, struct ls_buf *text)
 {
 	struct ls_buf old;
+	int64_t now = ls_clock_mono_ms();
 
 	pthread_mutex_lock(&s->lock);
 	old = s->text;
 	s->text = *text;
 	*text = old;
+	s->published = true;
+	s->published_ms = now;
+	s->scrapes_at_publish = s->scrapes;
+	s->publishes++;
+	pthread_cond_broadcast(&s->published_cond);
 	pthread_mutex_unlock(&s->lock);
 	ls_buf_reset(text);
+}
+
+bool ls_metrics_server_render_wanted(struct ls_metrics_server *s, int64_t now_ms)
+{
+	bool want;
+
+	if (!s)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	want = !s->published || (s->scrapes != s->scrapes_at_publish &&
+	                         now_ms - s->published_ms >= s->render_ms);
+	pthread_mutex_unlock(&s->lock);
+	return want;
+}
+
+void ls_metrics_server_set_render_interval(struct ls_metrics_server *s, int64_t min_ms)
+{
+	if (!s || min_ms < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->render_ms = min_ms;
+	pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t ls_metrics_server_scrapes(struct ls_metrics_server *s)
+{
+	uint64_t n;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	n = s->scrapes;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 void ls_metrics_server_tick(struct ls_metrics_server *s, int64_t mono_ms)

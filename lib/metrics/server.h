@@ -12,10 +12,30 @@
  *
  * HEAD works too; other methods get 405, other paths 404.
  *
- * The endpoints never wait for the loop: the loop renders the text once
- * per tick and publishes it by swapping buffers under a mutex; a scrape
- * holds the mutex only to copy the text. Health is two numbers and a flag
- * under the same mutex.
+ * The loop renders the text and publishes it by swapping buffers under a
+ * mutex; a scrape holds the mutex to copy the text. Health is two numbers
+ * and a flag under the same mutex.
+ *
+ * Rendering on scrape. The registry belongs to the loop's thread (so its
+ * updates need no lock), and rendering tens of thousands of series costs
+ * milliseconds: too much after every round, and wasted when nobody
+ * scrapes. So the loop renders only for a scrape, and at most once per
+ * render interval (its shortest polling interval). A GET of /metrics whose
+ * text is at least the render interval old waits (up to 1 s) for the loop
+ * to publish a fresh one; the loop looks whenever it has a moment (between
+ * rounds and while a round waits on Kafka, every 100 ms):
+ *
+ *     if (changed && ls_metrics_server_render_wanted(srv, ls_clock_mono_ms())) {
+ *             render into buf; ls_metrics_server_publish(srv, &buf);
+ *     }
+ *
+ * keeping its "changed" mark until it publishes; and it publishes at once
+ * (without asking) when something must show now: at start, after a
+ * reload, on a change of leadership. A scrape thus reads text at most one
+ * render interval old (or the last text, when the loop is busy for 1 s),
+ * and nothing is rendered while nobody scrapes. The server has one thread:
+ * a /healthz or /readyz that comes while a scrape waits is answered after
+ * it (within that second).
  *
  * Thread-safety: every function may be called from any thread, except
  * _free, which must not race with any other call on the same server.
@@ -54,9 +74,27 @@ int ls_metrics_server_port(const struct ls_metrics_server *s);
  * Publishes text as the next /metrics answer by swapping the buffers:
  * afterwards *text holds the previously published buffer, reset (empty,
  * its memory kept), ready for the next render, so steady state allocates
- * nothing.
+ * nothing. Records the time and the scrapes so far for
+ * ls_metrics_server_render_wanted.
  */
 void ls_metrics_server_publish(struct ls_metrics_server *s, struct ls_buf *text);
+
+/*
+ * Whether the loop should render and publish now: true before the first
+ * publish, and when /metrics was fetched (GET) since the last publish and
+ * that publish is at least the render interval old at now_ms
+ * (ls_clock_mono_ms()). Cheap: a mutex and three comparisons, so the loop
+ * may ask after every round. NULL: false.
+ */
+bool ls_metrics_server_render_wanted(struct ls_metrics_server *s, int64_t now_ms);
+
+/* The render interval of ls_metrics_server_render_wanted: min_ms >= 0
+ * (0: every scrape may have a render); default 5000. Negative values and
+ * NULL are ignored. */
+void ls_metrics_server_set_render_interval(struct ls_metrics_server *s, int64_t min_ms);
+
+/* GETs of /metrics answered so far (for tests and logs); NULL: 0. */
+uint64_t ls_metrics_server_scrapes(struct ls_metrics_server *s);
 
 /* The loop finished a tick at mono_ms (ls_clock_mono_ms()). */
 void ls_metrics_server_tick(struct ls_metrics_server *s, int64_t mono_ms);

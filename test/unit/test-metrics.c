@@ -5,9 +5,12 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <pthread.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +131,50 @@ START_TEST(test_metrics_escaping)
 }
 END_TEST
 
+/* Each series' `name{labels}` is escaped once, at creation: renders after
+ * updates still show it right, a lookup with the same values finds the same
+ * series, and a label text too long for the stack is written whole. */
+START_TEST(test_metrics_label_text_prerendered)
+{
+	static const char *const labels[] = {"scaler", "v", NULL};
+	struct ls_metrics *m = NULL;
+	struct ls_metrics_family *f, *c;
+	struct ls_metrics_series *s, *again, *lng, *plain;
+	const char *v[] = {"q\"s", "back\\slash\nnl"};
+	char big[2000], want[2200], *text;
+	const char *vl[] = {"long", big};
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[700] = '"';
+	ck_assert_int_eq(ls_metrics_new(&m), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "x", "X.", LS_METRICS_GAUGE, labels, NULL, 0, &f),
+	                 0);
+	ck_assert_int_eq(
+	    ls_metrics_family_new(m, "y_total", "Y.", LS_METRICS_COUNTER, NULL, NULL, 0, &c), 0);
+	ck_assert_int_eq(ls_metrics_series_get(f, v, &s), 0);
+	ck_assert_int_eq(ls_metrics_series_get(f, vl, &lng), 0);
+	ck_assert_int_eq(ls_metrics_series_get(c, NULL, &plain), 0);
+	ls_metrics_set(s, 1.5);
+	ls_metrics_set(lng, -7);
+	ls_metrics_add(plain, 3);
+	free(render(m));
+	ls_metrics_set(s, 2.5);
+	ck_assert_int_eq(ls_metrics_series_get(f, v, &again), 0);
+	ck_assert_ptr_eq(again, s);
+	ck_assert_uint_eq(ls_metrics_family_size(f), 2);
+	text = render(m);
+	snprintf(want, sizeof(want), "x{scaler=\"long\",v=\"%.700s\\\"%s\"} -7\n", big, big + 701);
+	ck_assert_msg(strstr(text, "# HELP x X.\n# TYPE x gauge\n"
+	                           "x{scaler=\"q\\\"s\",v=\"back\\\\slash\\nnl\"} 2.5\n") == text,
+	              "%s", text);
+	ck_assert_ptr_nonnull(strstr(text, want));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE y_total counter\ny_total 3\n"));
+	free(text);
+	ls_metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_metrics_removal)
 {
 	static const char *const labels[] = {"scaler", NULL};
@@ -240,6 +287,140 @@ START_TEST(test_metrics_format_value)
 	ck_assert_str_eq(ls_metrics_format_value(NAN, b, sizeof(b)), "NaN");
 	ck_assert_str_eq(ls_metrics_format_value(INFINITY, b, sizeof(b)), "+Inf");
 	ck_assert_str_eq(ls_metrics_format_value(-INFINITY, b, sizeof(b)), "-Inf");
+	/* Integers in full up to 2^63, written by hand. */
+	ck_assert_str_eq(ls_metrics_format_value(9007199254740992.0, b, sizeof(b)),
+	                 "9007199254740992");
+	ck_assert_str_eq(ls_metrics_format_value(-9007199254740993.0, b, sizeof(b)),
+	                 "-9007199254740992");
+	ck_assert_str_eq(ls_metrics_format_value((double)INT64_MAX - 1023, b, sizeof(b)),
+	                 "9223372036854774784");
+	ck_assert_str_eq(ls_metrics_format_value(-4611686018427387904.0, b, sizeof(b)),
+	                 "-4611686018427387904");
+	ck_assert_str_eq(ls_metrics_format_value(1e15, b, sizeof(b)), "1000000000000000");
+	/* Fractions: the shortest digits, %g's notation. */
+	ck_assert_str_eq(ls_metrics_format_value(1e-9, b, sizeof(b)), "1e-09");
+	ck_assert_str_eq(ls_metrics_format_value(-2.5e-7, b, sizeof(b)), "-2.5e-07");
+	ck_assert_str_eq(ls_metrics_format_value(0.000123, b, sizeof(b)), "0.000123");
+	ck_assert_str_eq(ls_metrics_format_value(12.5, b, sizeof(b)), "12.5");
+	ck_assert_str_eq(ls_metrics_format_value(-0.75, b, sizeof(b)), "-0.75");
+	ck_assert_str_eq(ls_metrics_format_value(1000000000000000.5, b, sizeof(b)),
+	                 "1000000000000000.5");
+	ck_assert_str_eq(ls_metrics_format_value(0.1 + 0.2, b, sizeof(b)), "0.30000000000000004");
+	/* Beyond the hand-written range: printf's shortest. */
+	ck_assert_str_eq(ls_metrics_format_value(1e21, b, sizeof(b)), "1e+21");
+	ck_assert_str_eq(ls_metrics_format_value(-1e300, b, sizeof(b)), "-1e+300");
+	ck_assert_str_eq(ls_metrics_format_value(1e-30, b, sizeof(b)), "1e-30");
+	ck_assert_str_eq(ls_metrics_format_value(5e-324, b, sizeof(b)), "4.94065645841247e-324");
+	/* Cut to the size given, always terminated. */
+	ck_assert_str_eq(ls_metrics_format_value(123456, b, 4), "123");
+}
+END_TEST
+
+/* A sample value as the text format spells it: NaN, +Inf, -Inf, or a
+ * decimal [-]D+[.D+][e(+|-)D+]. */
+static bool prometheus_float(const char *s)
+{
+	const char *p = s;
+
+	if (!strcmp(s, "NaN") || !strcmp(s, "+Inf") || !strcmp(s, "-Inf"))
+		return true;
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return false;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	}
+	if (*p == 'e') {
+		p++;
+		if (*p != '+' && *p != '-')
+			return false;
+		if (p[1] < '0' || p[1] > '9')
+			return false;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	}
+	return *p == '\0';
+}
+
+/* Every value reads back (strtod) as the same double, in the format's
+ * syntax, over the special values and a sweep of magnitudes and bit
+ * patterns. */
+START_TEST(test_metrics_format_value_round_trips)
+{
+	static const double fixed[] = {0,
+	                               -0.0,
+	                               1,
+	                               -1,
+	                               0.1,
+	                               -0.1,
+	                               1e-9,
+	                               1e21,
+	                               9007199254740992.0,
+	                               9007199254740993.0,
+	                               (double)INT64_MAX,
+	                               (double)INT64_MIN,
+	                               -9223372036854775808.0 * 2,
+	                               4503599627370495.5,
+	                               2.2250738585072014e-308,
+	                               4.9e-324,
+	                               1.7976931348623157e308,
+	                               1.0 / 3,
+	                               2.0 / 3,
+	                               0.5,
+	                               1e-4,
+	                               9.999999999999999e-5,
+	                               1e-20,
+	                               1.2345678901234567e-19,
+	                               INFINITY,
+	                               -INFINITY};
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	char b[40];
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		ls_metrics_format_value(fixed[i], b, sizeof(b));
+		ck_assert_msg(prometheus_float(b), "%s is not a sample value", b);
+		ck_assert_msg(strtod(b, NULL) == fixed[i], "%.17g written as %s", fixed[i], b);
+	}
+	ck_assert_str_eq(ls_metrics_format_value(-NAN, b, sizeof(b)), "NaN");
+	for (int i = 0; i < 200000; i++) {
+		double v;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (i % 2) {
+			memcpy(&v, &x, sizeof(v)); /* any double */
+			if (isnan(v))
+				continue;
+		} else {
+			/* Rates and seconds: a fraction at a magnitude from 1e-22 to 1e17. */
+			v = (double)(x >> 11) / 9007199254740992.0 * pow(10, (double)(i % 40) - 22);
+		}
+		ls_metrics_format_value(v, b, sizeof(b));
+		ck_assert_msg(prometheus_float(b), "%s is not a sample value", b);
+		ck_assert_msg(strtod(b, NULL) == v, "%.17g written as %s", v, b);
+		/* The shortest: one digit fewer (rounded to nearest) does not
+		 * read back, checked where the digits are few enough to tell. */
+		if (isfinite(v) && v != 0 && fabs(v) < 1e15 && v != trunc(v)) {
+			char shorter[40];
+			const char *digits = b + (b[0] == '-');
+			size_t sig = 0;
+
+			for (const char *p = digits; *p && *p != 'e'; p++)
+				sig += *p >= '0' && *p <= '9' && (sig || *p != '0');
+			if (sig > 1 && sig <= 17) {
+				snprintf(shorter, sizeof(shorter), "%.*e", (int)sig - 2, v);
+				ck_assert_msg(strtod(shorter, NULL) != v, "%s is shorter than %s",
+				              shorter, b);
+			}
+		}
+	}
 }
 END_TEST
 
@@ -387,6 +568,7 @@ START_TEST(test_metrics_app_scaler_series)
 	ck_assert_int_eq(ls_metrics_scaler_new(a, "billing", "shop", "Deployment/bc", &s2), 0);
 	ck_assert_int_eq(ls_metrics_cluster_new(a, "main", &cl), 0);
 	ls_metrics_app_set_leader(a, true);
+	ls_metrics_app_set_partition_series(a, true, LS_METRICS_PARTITION_SERIES_CAP);
 	make_snap(&snap, 1000, "orders", 2, p);
 	snap.produce_rate = 12.5;
 	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s1, &snap), 0);
@@ -515,6 +697,134 @@ START_TEST(test_metrics_app_error_stages_are_bounded)
 }
 END_TEST
 
+/* Occurrences of needle in the app's exposition text. */
+static size_t count_in_render(struct ls_metrics_app *a, const char *needle)
+{
+	struct ls_buf b;
+	size_t n = 0;
+
+	ls_buf_init(&b, 0);
+	ck_assert_int_eq(ls_metrics_app_render(a, &b), 0);
+	for (const char *p = ls_buf_str(&b); (p = strstr(p, needle)); p++)
+		n++;
+	ls_buf_release(&b);
+	return n;
+}
+
+#define PART_SERIES "lagscale_partition_lag_messages{"
+#define DROPPED     "lagscale_partition_series_dropped_total "
+
+START_TEST(test_metrics_app_partition_series_off_by_default)
+{
+	struct ls_metrics_app *a = NULL;
+	struct ls_metrics_scaler *s = NULL;
+	struct ls_lag_snapshot snap;
+	const int64_t p[][3] = {{0, 10, 110}, {1, 5, 7}, {2, 0, 3}};
+
+	ck_assert_int_eq(ls_metrics_app_new("1", "2", &a), 0);
+	ck_assert_int_eq(ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", &s), 0);
+	make_snap(&snap, 1000, "orders", 3, p);
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 0);
+	ck_assert_uint_eq(count_in_render(a, "# TYPE lagscale_partition_lag_messages"), 0);
+	ck_assert_uint_eq(count_in_render(a, "lagscale_lag_messages{scaler=\"orders\","
+	                                     "namespace=\"shop\",target=\"Deployment/oc\"} 105\n"),
+	                  1);
+	ck_assert_uint_eq(count_in_render(a, DROPPED "0\n"), 1);
+	/* Enabled: the next read creates them; disabled: gone at once. */
+	ls_metrics_app_set_partition_series(a, true, LS_METRICS_PARTITION_SERIES_CAP);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 0);
+	snap.time_ms = 2000;
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 3);
+	ck_assert_uint_eq(count_in_render(a, "partition=\"1\"} 2\n"), 1);
+	ls_metrics_app_set_partition_series(a, true, LS_METRICS_PARTITION_SERIES_CAP);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 3); /* the same: nothing changes */
+	ls_metrics_app_set_partition_series(a, false, LS_METRICS_PARTITION_SERIES_CAP);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 0);
+	snap.time_ms = 3000;
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 0);
+	ck_assert_uint_eq(count_in_render(a, DROPPED "0\n"), 1);
+	ls_metrics_app_set_partition_series(NULL, true, 1);
+	ls_lag_snapshot_release(&snap);
+	ls_metrics_scaler_free(s);
+	ls_metrics_app_free(a);
+}
+END_TEST
+
+START_TEST(test_metrics_app_partition_series_capped)
+{
+	struct ls_metrics_app *a = NULL;
+	struct ls_metrics_scaler *s[3] = {NULL, NULL, NULL};
+	struct ls_lag_snapshot snap[3];
+	const int64_t p[][3] = {{0, 1, 2}, {1, 1, 3}, {2, 1, 4}, {3, 1, 5}};
+	const char *names[] = {"a", "b", "c"};
+	char want[64];
+
+	ck_assert_int_eq(ls_metrics_app_new("1", "2", &a), 0);
+	ls_metrics_app_set_partition_series(a, true, 6);
+	for (int i = 0; i < 3; i++) {
+		char topic[16];
+
+		snprintf(topic, sizeof(topic), "t%d", i);
+		ck_assert_int_eq(ls_metrics_scaler_new(a, names[i], "ns", "Deployment/x", &s[i]), 0);
+		make_snap(&snap[i], 1000, topic, 4, p);
+	}
+	/* 12 partitions, room for 6: a gets 4, b 2, c none; 6 refused. */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(ls_metrics_scaler_observe_lag(s[i], &snap[i]), 0);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 6);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES "scaler=\"b\""), 2);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES "scaler=\"c\""), 0);
+	ck_assert_uint_eq(count_in_render(a, DROPPED "6\n"), 1);
+	/* The same partitions again: nothing refused again, nothing counted. */
+	for (int i = 0; i < 3; i++) {
+		snap[i].time_ms = 2000;
+		ck_assert_int_eq(ls_metrics_scaler_observe_lag(s[i], &snap[i]), 0);
+	}
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 6);
+	ck_assert_uint_eq(count_in_render(a, DROPPED "6\n"), 1);
+	/* a goes: b takes all of its partitions, c the 2 left (2 refused). */
+	ls_metrics_scaler_free(s[0]);
+	s[0] = NULL;
+	for (int i = 1; i < 3; i++) {
+		snap[i].time_ms = 3000;
+		ck_assert_int_eq(ls_metrics_scaler_observe_lag(s[i], &snap[i]), 0);
+		ck_assert_uint_le(count_in_render(a, PART_SERIES), 6);
+	}
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES "scaler=\"b\""), 4);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES "scaler=\"c\""), 2);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES "scaler=\"c\",namespace=\"ns\","
+	                                                 "target=\"Deployment/x\",topic=\"t2\","
+	                                                 "partition=\"1\"} 2\n"),
+	                  1);
+	ck_assert_uint_eq(count_in_render(a, DROPPED "8\n"), 1);
+	/* A cap below what exists: all go, and come back under the new cap. */
+	ls_metrics_app_set_partition_series(a, true, 3);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 0);
+	for (int i = 1; i < 3; i++) {
+		snap[i].time_ms = 4000;
+		ck_assert_int_eq(ls_metrics_scaler_observe_lag(s[i], &snap[i]), 0);
+	}
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 3);
+	snprintf(want, sizeof(want), DROPPED "%d\n", 8 + 1 + 4);
+	ck_assert_uint_eq(count_in_render(a, want), 1);
+	/* Cap 0: none, every one counted. */
+	ls_metrics_app_set_partition_series(a, true, 0);
+	snap[1].time_ms = 5000;
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s[1], &snap[1]), 0);
+	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 0);
+	snprintf(want, sizeof(want), DROPPED "%d\n", 8 + 1 + 4 + 4);
+	ck_assert_uint_eq(count_in_render(a, want), 1);
+	for (int i = 0; i < 3; i++) {
+		ls_metrics_scaler_free(s[i]);
+		ls_lag_snapshot_release(&snap[i]);
+	}
+	ls_metrics_app_free(a);
+}
+END_TEST
+
 /* One HTTP/1.0 request to 127.0.0.1:port; returns the status, body in out. */
 static int http_get(int port, const char *method, const char *path, char *out, size_t outlen)
 {
@@ -599,6 +909,117 @@ START_TEST(test_metrics_server_endpoints)
 	ls_buf_release(&text);
 	ls_metrics_server_free(s);
 	ls_metrics_server_free(NULL);
+}
+END_TEST
+
+/* The loop renders when a scrape read the last text, at most once per
+ * render interval; probes and HEAD ask for nothing. */
+START_TEST(test_metrics_server_render_wanted)
+{
+	struct ls_metrics_server *s = NULL;
+	struct ls_buf text;
+	char body[8192], err[256];
+	int64_t now;
+	int port;
+
+	ck_assert_int_eq(ls_metrics_server_new("127.0.0.1:0", &s, err, sizeof(err)), 0);
+	port = ls_metrics_server_port(s);
+	ls_buf_init(&text, 0);
+	/* Nothing published yet: render now, scraped or not. */
+	ck_assert(ls_metrics_server_render_wanted(s, ls_clock_mono_ms()));
+	ls_buf_puts(&text, "x 1\n");
+	ls_metrics_server_publish(s, &text);
+	now = ls_clock_mono_ms();
+	/* Nobody read it: no render however long ago it was published. */
+	ck_assert(!ls_metrics_server_render_wanted(s, now));
+	ck_assert(!ls_metrics_server_render_wanted(s, now + 3600000));
+	ck_assert_int_eq(http_get(port, "GET", "/healthz", body, sizeof(body)), 200);
+	ck_assert_int_eq(http_get(port, "GET", "/readyz", body, sizeof(body)), 503);
+	ck_assert_int_eq(http_get(port, "HEAD", "/metrics", body, sizeof(body)), 200);
+	ck_assert_int_eq(http_get(port, "GET", "/nope", body, sizeof(body)), 404);
+	ck_assert(!ls_metrics_server_render_wanted(s, now + 3600000));
+	ck_assert_uint_eq(ls_metrics_server_scrapes(s), 0);
+	/* A scrape read it: a render once the interval (5 s) has passed. */
+	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "x 1\n[exposition content type]");
+	ck_assert_uint_eq(ls_metrics_server_scrapes(s), 1);
+	ck_assert(!ls_metrics_server_render_wanted(s, now + 4000));
+	ck_assert(ls_metrics_server_render_wanted(s, now + 5000));
+	/* A shorter interval; a negative one is ignored. */
+	ls_metrics_server_set_render_interval(s, 1000);
+	ls_metrics_server_set_render_interval(s, -1);
+	ck_assert(ls_metrics_server_render_wanted(s, now + 1000));
+	ls_metrics_server_set_render_interval(s, 0);
+	ck_assert(ls_metrics_server_render_wanted(s, now));
+	/* Publishing answers it, until the next scrape. */
+	ls_buf_puts(&text, "x 2\n");
+	ls_metrics_server_publish(s, &text);
+	ck_assert(!ls_metrics_server_render_wanted(s, ls_clock_mono_ms()));
+	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 200);
+	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "x 2\n[exposition content type]");
+	ck_assert_uint_eq(ls_metrics_server_scrapes(s), 3);
+	ck_assert(ls_metrics_server_render_wanted(s, ls_clock_mono_ms()));
+	ck_assert(!ls_metrics_server_render_wanted(NULL, 0));
+	ck_assert_uint_eq(ls_metrics_server_scrapes(NULL), 0);
+	ls_metrics_server_set_render_interval(NULL, 0);
+	ls_buf_release(&text);
+	ls_metrics_server_free(s);
+}
+END_TEST
+
+/* A loop that renders "x N" (N = 1, 2, ...) only when the server wants it. */
+struct fake_loop {
+	struct ls_metrics_server *s;
+	volatile int stop;
+	int renders;
+};
+
+static void *fake_loop_run(void *arg)
+{
+	struct fake_loop *l = arg;
+	struct ls_buf text;
+
+	ls_buf_init(&text, 0);
+	while (!l->stop) {
+		if (ls_metrics_server_render_wanted(l->s, ls_clock_mono_ms())) {
+			ls_buf_printf(&text, "x %d\n", ++l->renders);
+			ls_metrics_server_publish(l->s, &text);
+		}
+		ls_clock_sleep_ms(5);
+	}
+	ls_buf_release(&text);
+	return NULL;
+}
+
+START_TEST(test_metrics_server_scrape_waits_for_render)
+{
+	/* Text older than the render interval: the scrape gets the text the
+	 * loop renders for it, not the old one; nothing is rendered unasked. */
+	struct fake_loop l = {0};
+	struct ls_buf text;
+	pthread_t th;
+	char body[8192], err[256];
+
+	ck_assert_int_eq(ls_metrics_server_new("127.0.0.1:0", &l.s, err, sizeof(err)), 0);
+	ls_buf_init(&text, 0);
+	ls_buf_puts(&text, "x 0\n");
+	ls_metrics_server_publish(l.s, &text);
+	ls_metrics_server_set_render_interval(l.s, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, fake_loop_run, &l), 0);
+	ck_assert_int_eq(http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body,
+				  sizeof(body)),
+			 200);
+	ck_assert_str_eq(body, "x 1\n[exposition content type]");
+	ck_assert_int_eq(http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body,
+				  sizeof(body)),
+			 200);
+	ck_assert_str_eq(body, "x 2\n[exposition content type]");
+	l.stop = 1;
+	pthread_join(th, NULL);
+	ck_assert_int_eq(l.renders, 2);
+	ls_buf_release(&text);
+	ls_metrics_server_free(l.s);
 }
 END_TEST
 
@@ -689,12 +1110,18 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_metrics_removal);
 	tcase_add_test(tc, test_metrics_refuses_bad_declarations);
 	tcase_add_test(tc, test_metrics_format_value);
+	tcase_add_test(tc, test_metrics_format_value_round_trips);
+	tcase_add_test(tc, test_metrics_label_text_prerendered);
 	tcase_add_test(lt, test_metrics_lagtime_interpolates);
 	tcase_add_test(lt, test_metrics_lagtime_flat_runs_and_bounds);
 	tcase_add_test(lt, test_metrics_lagtime_table_follows_partitions);
 	tcase_add_test(app, test_metrics_app_scaler_series);
 	tcase_add_test(app, test_metrics_app_error_stages_are_bounded);
+	tcase_add_test(app, test_metrics_app_partition_series_off_by_default);
+	tcase_add_test(app, test_metrics_app_partition_series_capped);
 	tcase_add_test(srv, test_metrics_server_endpoints);
+	tcase_add_test(srv, test_metrics_server_render_wanted);
+	tcase_add_test(srv, test_metrics_server_scrape_waits_for_render);
 	tcase_add_test(srv, test_metrics_server_bad_address);
 	tcase_add_test(log, test_metrics_log_redacts_secrets);
 	suite_add_tcase(s, tc);
