@@ -21,6 +21,13 @@
 
 #define MAX_COLLECT_TIMEOUT_MS 10000
 #define STOP_POLL_MS	       100
+/* A scaler due within this fraction of its polling interval joins the
+ * round that is starting, so that scalers stay batched. */
+#define PULL_IN_DIVISOR 10
+/* Rounds are jittered by up to this fraction of the interval, the same for
+ * every scaler of a round (so that instances do not align, and a round's
+ * scalers stay together). */
+#define JITTER_DIVISOR 20
 
 struct scaler_rt {
 	const struct ls_config_scaler *cfg;
@@ -132,16 +139,8 @@ static int scaler_init(struct ls_controller *c, struct scaler_rt *s,
 	if (!s->policy)
 		return -ENOMEM;
 	s->current = c->opts.assume_replicas >= 0 ? c->opts.assume_replicas : p->min_replicas;
-	/* Spread the first rounds a little so scalers don't align. */
+	/* Due at once: the first round takes every scaler of a cluster. */
 	s->next_due_ms = 0;
-	if (!c->opts.once) {
-		int64_t spread = p->polling_interval_ms / 10;
-
-		if (spread > 1000)
-			spread = 1000;
-		s->next_due_ms =
-		    ls_clock_mono_ms() + (int64_t)ls_rand_below(&c->rng, (uint64_t)spread + 1);
-	}
 	return 0;
 }
 
@@ -182,8 +181,31 @@ static void health_limit(struct ls_controller *c)
 	for (size_t i = 0; i < c->cfg->n_scalers; i++)
 		if (c->cfg->scalers[i].policy.polling_interval_ms < shortest)
 			shortest = c->cfg->scalers[i].policy.polling_interval_ms;
-	if (shortest != INT64_MAX)
-		ls_metrics_server_set_stale_after(c->opts.server, 3 * shortest);
+	if (shortest == INT64_MAX)
+		return;
+	ls_metrics_server_set_stale_after(c->opts.server, 3 * shortest);
+	/* The exposition is rendered for a scrape, at most once an interval. */
+	ls_metrics_server_set_render_interval(c->opts.server, shortest);
+}
+
+/*
+ * A round of a cluster reuses the metadata read within half the shortest
+ * polling interval of its scalers: once per interval in steady state, and
+ * added partitions are still seen within one interval.
+ */
+static void metadata_age(struct ls_controller *c)
+{
+	for (size_t ci = 0; ci < c->cfg->n_clusters; ci++) {
+		int64_t shortest = INT64_MAX;
+
+		for (size_t i = 0; i < c->cfg->n_scalers; i++)
+			if (c->cfg->scalers[i].cluster_index == ci &&
+			    c->cfg->scalers[i].policy.polling_interval_ms < shortest)
+				shortest = c->cfg->scalers[i].policy.polling_interval_ms;
+		if (c->clusters[ci].kafka)
+			ls_kafka_set_metadata_max_age(c->clusters[ci].kafka,
+						      shortest == INT64_MAX ? 0 : shortest / 2);
+	}
 }
 
 /* Renders the metrics once and hands the text to the HTTP server. */
@@ -198,6 +220,13 @@ static void publish(struct ls_controller *c)
 		return;
 	}
 	ls_metrics_server_publish(c->opts.server, &c->exposition);
+}
+
+/* Renders the metrics when a scrape waits for them (server.h). */
+static void publish_if_wanted(struct ls_controller *c)
+{
+	if (c->metrics_dirty && ls_metrics_server_render_wanted(c->opts.server, ls_clock_mono_ms()))
+		publish(c);
 }
 
 /* The Kubernetes client, the Event recorder and the leader elector. No I/O. */
@@ -343,6 +372,7 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 	r = kube_setup(c, errbuf, errlen);
 	if (r < 0)
 		goto fail;
+	metadata_age(c);
 	health_limit(c);
 	publish(c);
 	*ret = c;
@@ -723,9 +753,24 @@ static int64_t collect_timeout(const struct ls_controller *c, const struct clust
 	return t;
 }
 
-/* One round: start a collector per cluster with due scalers, wait, decide. */
+/* Due in this round: due now, or soon enough to join it (PULL_IN_DIVISOR). */
+static bool due(const struct scaler_rt *s, int64_t now)
+{
+	return s->next_due_ms <= now + s->cfg->policy.polling_interval_ms / PULL_IN_DIVISOR;
+}
+
+/*
+ * One round: start a collector per cluster with due scalers, wait, decide.
+ * Every scaler of a round is next due one polling interval after the
+ * round's start, moved by the round's jitter, so scalers with the same
+ * interval stay in one round per interval however long the process runs.
+ */
 static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 {
+	/* The round's jitter, in thousandths of an interval. */
+	int64_t jitter = c->opts.once ? 0
+				      : (int64_t)ls_rand_below(&c->rng, 2 * 1000 / JITTER_DIVISOR + 1) -
+					    1000 / JITTER_DIVISOR;
 	bool started = false;
 
 	for (size_t ci = 0; ci < c->cfg->n_clusters; ci++) {
@@ -735,7 +780,7 @@ static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 		for (size_t i = 0; i < c->cfg->n_scalers; i++) {
 			struct scaler_rt *s = &c->scalers[i];
 
-			if (s->cfg->cluster_index != ci || s->next_due_ms > now)
+			if (s->cfg->cluster_index != ci || !due(s, now))
 				continue;
 			cl->due[cl->n_due] = i;
 			ls_controller_query_for(s->cfg, &cl->queries[cl->n_due]);
@@ -772,6 +817,7 @@ static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 				cl->running = false;
 				break;
 			}
+			publish_if_wanted(c);
 			if (*c->opts.stop) {
 				/* Leave a collector stuck on a broker to the exit. */
 				for (size_t j = ci; j < c->cfg->n_clusters; j++) {
@@ -794,14 +840,11 @@ static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 		for (size_t i = 0; i < cl->n_due; i++) {
 			struct scaler_rt *s = &c->scalers[cl->due[i]];
 			int64_t iv = s->cfg->policy.polling_interval_ms;
-			int64_t jitter = iv / 20;
 
 			if (reconcile(c, s, &cl->snaps[i]) != 0)
 				*any_error = true;
 			ls_lag_snapshot_release(&cl->snaps[i]);
-			/* Next round in interval ± 5%. */
-			s->next_due_ms = now + iv - jitter +
-					 (int64_t)ls_rand_below(&c->rng, (uint64_t)(2 * jitter + 1));
+			s->next_due_ms = now + iv + iv * jitter / 1000;
 		}
 		cl->n_due = 0;
 	}
@@ -813,11 +856,11 @@ static bool reload_requested(const struct ls_controller *c)
 	return c->opts.reload && *c->opts.reload;
 }
 
-/* A round finished: the metrics and /healthz say so, /readyz from the first. */
+/* A round finished: the metrics (when a scrape wants them) and /healthz
+ * say so, /readyz from the first. */
 static void round_done(struct ls_controller *c)
 {
-	if (c->metrics_dirty)
-		publish(c);
+	publish_if_wanted(c);
 	if (!c->opts.server)
 		return;
 	ls_metrics_server_tick(c->opts.server, ls_clock_mono_ms());
@@ -853,6 +896,7 @@ static int run_loop(struct ls_controller *c)
 			int64_t wait = next - ls_clock_mono_ms();
 
 			leader_poll(c);
+			publish_if_wanted(c);
 			ls_clock_sleep_ms(wait < STOP_POLL_MS ? wait : STOP_POLL_MS);
 		}
 	}
@@ -889,6 +933,13 @@ int ls_controller_run(struct ls_controller *c)
 	return r;
 }
 
+static int cmp_scaler_name(const void *a, const void *b)
+{
+	const struct ls_config_scaler *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
 /*
  * Reload. A scaler keeps its history (policy state, last snapshot, replica
  * count, schedule, metric series) only when nothing of it changed; any
@@ -907,10 +958,12 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 	size_t *from_c = calloc(cfg->n_clusters + 1, sizeof(*from_c));
 	bool *kept_s = calloc(old->n_scalers + 1, sizeof(*kept_s));
 	bool *kept_c = calloc(old->n_clusters + 1, sizeof(*kept_c));
+	const struct ls_config_scaler **by_name = NULL;
+	int64_t *next_round = calloc(cfg->n_clusters + 1, sizeof(*next_round));
 	size_t n_kept = 0;
 	int r = -ENOMEM;
 
-	if (!scalers || !clusters || !from_s || !from_c || !kept_s || !kept_c)
+	if (!scalers || !clusters || !from_s || !from_c || !kept_s || !kept_c || !next_round)
 		goto fail;
 	/* Phase 1: everything that can fail, the running state untouched. */
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
@@ -936,16 +989,26 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 			goto fail;
 		}
 	}
+	/* Scaler names are unique: look each up among the old ones by name. */
+	by_name = calloc(old->n_scalers + 1, sizeof(*by_name));
+	if (!by_name)
+		goto fail;
+	for (size_t j = 0; j < old->n_scalers; j++)
+		by_name[j] = &old->scalers[j];
+	qsort(by_name, old->n_scalers, sizeof(*by_name), cmp_scaler_name);
 	for (size_t i = 0; i < cfg->n_scalers; i++) {
+		const struct ls_config_scaler *key = &cfg->scalers[i];
+		const struct ls_config_scaler **o =
+		    bsearch(&key, by_name, old->n_scalers, sizeof(*by_name), cmp_scaler_name);
+		size_t j = o ? (size_t)(*o - old->scalers) : SIZE_MAX;
+
 		from_s[i] = SIZE_MAX;
-		for (size_t j = 0; j < old->n_scalers && from_s[i] == SIZE_MAX; j++)
-			if (!kept_s[j] && ls_config_scaler_equal(&old->scalers[j], &cfg->scalers[i])) {
-				from_s[i] = j;
-				kept_s[j] = true;
-				n_kept++;
-			}
-		if (from_s[i] != SIZE_MAX)
+		if (o && !kept_s[j] && ls_config_scaler_equal(*o, key)) {
+			from_s[i] = j;
+			kept_s[j] = true;
+			n_kept++;
 			continue;
+		}
 		r = scaler_init(c, &scalers[i], &cfg->scalers[i]);
 		if (r < 0)
 			goto fail;
@@ -973,21 +1036,32 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 			cluster_metrics(c, cl, cfg->clusters[i].name);
 		}
 	}
+	for (size_t i = 0; i < cfg->n_clusters; i++)
+		next_round[i] = INT64_MAX;
 	for (size_t i = 0; i < cfg->n_scalers; i++) {
 		struct scaler_rt *s = &scalers[i];
+		size_t ci = cfg->scalers[i].cluster_index;
 
 		if (from_s[i] != SIZE_MAX) {
 			*s = c->scalers[from_s[i]];
 			s->cfg = &cfg->scalers[i];
+			if (s->next_due_ms < next_round[ci])
+				next_round[ci] = s->next_due_ms;
 		} else {
 			scaler_metrics(c, s);
 		}
 	}
+	/* New and changed scalers join their cluster's next round instead of
+	 * making rounds of their own. */
+	for (size_t i = 0; i < cfg->n_scalers; i++)
+		if (from_s[i] == SIZE_MAX && next_round[cfg->scalers[i].cluster_index] != INT64_MAX)
+			scalers[i].next_due_ms = next_round[cfg->scalers[i].cluster_index];
 	free(c->scalers);
 	free(c->clusters);
 	c->scalers = scalers;
 	c->clusters = clusters;
 	c->cfg = cfg;
+	metadata_age(c);
 	health_limit(c);
 	publish(c);
 	ls_log(LS_LOG_DEBUG, NULL, "reload: %zu scaler%s kept, %zu new or changed", n_kept,
@@ -1008,5 +1082,7 @@ out:
 	free(from_c);
 	free(kept_s);
 	free(kept_c);
+	free(by_name);
+	free(next_round);
 	return r;
 }
