@@ -202,3 +202,25 @@ void ls_kafka_mock_group_initial_delay(struct ls_kafka_mock *m, int delay_ms)
 {
 	rd_kafka_mock_group_initial_rebalance_delay_ms(m->cluster, delay_ms);
 }
+
+void ls_kafka_mock_track_requests(struct ls_kafka_mock *m)
+{
+	rd_kafka_mock_start_request_tracking(m->cluster);
+}
+
+uint64_t ls_kafka_mock_requests(struct ls_kafka_mock *m, uint64_t *counts)
+{
+	size_t n = 0;
+	rd_kafka_mock_request_t **reqs = rd_kafka_mock_get_requests(m->cluster, &n);
+
+	rd_kafka_mock_clear_requests(m->cluster);
+	for (size_t i = 0; i < n; i++) {
+		int16_t key = rd_kafka_mock_request_api_key(reqs[i]);
+
+		if (key >= 0 && key < LS_KAFKA_MOCK_API_KEYS)
+			counts[key]++;
+	}
+	if (reqs)
+		rd_kafka_mock_request_destroy_array(reqs, n);
+	return n;
+}

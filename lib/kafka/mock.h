@@ -58,6 +58,16 @@ void ls_kafka_mock_fail_requests(struct ls_kafka_mock *m, int16_t api_key, size_
  */
 void ls_kafka_mock_group_initial_delay(struct ls_kafka_mock *m, int delay_ms);
 
+/*
+ * Counts the requests the cluster receives from now on, by ApiKey, for
+ * benchmarks. ls_kafka_mock_requests adds the requests received since the
+ * previous call to counts[api_key] (counts has LS_KAFKA_MOCK_API_KEYS
+ * entries; larger keys are not counted) and returns how many there were.
+ */
+#define LS_KAFKA_MOCK_API_KEYS 128
+void ls_kafka_mock_track_requests(struct ls_kafka_mock *m);
+uint64_t ls_kafka_mock_requests(struct ls_kafka_mock *m, uint64_t *counts);
+
 /* Makes a broker unreachable (1) or reachable again (0). */
 int ls_kafka_mock_broker_down(struct ls_kafka_mock *m, int32_t broker_id, int down);
 

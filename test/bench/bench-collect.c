@@ -20,45 +20,23 @@
 #include <unistd.h>
 
 #include "kafka/kafka.h"
-#include "kafka/mock.h"
+#include "fleet-mock.h"
 #include "util/clock.h"
 #include "util/parse.h"
 
 static int child_cluster(int groups, int partitions, int brokers, int out_fd)
 {
 	struct ls_kafka_mock *m;
-	struct ls_kafka_mock_offset *offs = calloc((size_t)partitions, sizeof(*offs));
-	char topic[64], group[64], c;
+	char c;
 
-	if (!offs || ls_kafka_mock_new(brokers, &m) < 0)
+	if (ls_kafka_mock_new(brokers, &m) < 0 || fleet_mock_populate(m, groups, partitions) < 0)
 		return 1;
-	for (int g = 0; g < groups; g++) {
-		snprintf(topic, sizeof(topic), "bench-topic-%04d", g);
-		if (ls_kafka_mock_topic_create(m, topic, partitions) < 0)
-			return 1;
-		/* Partition p holds p + 2 messages; the group is 1 behind on
-		 * each, except partition 0 which it never committed. */
-		for (int p = 0; p < partitions; p++)
-			if (ls_kafka_mock_produce(m, topic, p, p + 2, 0) < 0)
-				return 1;
-	}
-	if (ls_kafka_mock_flush(m, 60000) < 0)
-		return 1;
-	for (int g = 0; g < groups; g++) {
-		snprintf(topic, sizeof(topic), "bench-topic-%04d", g);
-		snprintf(group, sizeof(group), "bench-group-%04d", g);
-		for (int p = 1; p < partitions; p++)
-			offs[p - 1] = (struct ls_kafka_mock_offset){topic, p, p + 1};
-		if (ls_kafka_mock_commit(m, group, offs, (size_t)partitions - 1) < 0)
-			return 1;
-	}
 	dprintf(out_fd, "%s\n", ls_kafka_mock_bootstraps(m));
 	close(out_fd);
 	/* Serve until the parent closes our stdin. */
 	while (read(0, &c, 1) > 0)
 		;
 	ls_kafka_mock_free(m);
-	free(offs);
 	return 0;
 }
 
@@ -140,8 +118,8 @@ int main(int argc, char **argv)
 	if (!qs || !snaps || !topics || !names || !topic_ptrs || !times)
 		return 1;
 	for (int g = 0; g < groups; g++) {
-		snprintf(topics[g], sizeof(topics[g]), "bench-topic-%04d", g);
-		snprintf(names[g], sizeof(names[g]), "bench-group-%04d", g);
+		fleet_topic_name(g, topics[g], sizeof(topics[g]));
+		fleet_group_name(g, names[g], sizeof(names[g]));
 		topic_ptrs[g] = topics[g];
 		qs[g] = (struct ls_kafka_query){.group = names[g], .topics = &topic_ptrs[g],
 						.n_topics = 1};
