@@ -58,6 +58,7 @@ struct ls_kafka {
 struct wtopic {
 	char *name;
 	int32_t *ids;	  /* sorted partition ids */
+	int32_t *leaders; /* the leader broker of each, as the metadata said (-1: none) */
 	int n;
 	int err; /* topic-level metadata error (rd_kafka_resp_err_t) */
 	bool need_end[N_LEVELS];
@@ -591,6 +592,7 @@ static void wtopics_free(struct wtopic *ts, size_t n)
 	for (size_t i = 0; ts && i < n; i++) {
 		free(ts[i].name);
 		free(ts[i].ids);
+		free(ts[i].leaders);
 	}
 	free(ts);
 }
@@ -606,6 +608,10 @@ static void forget_topics(struct ls_kafka *k)
 static int wtopics_from_metadata(const struct rd_kafka_metadata *md, struct wtopic **ret)
 {
 	struct wtopic *ts = calloc(md->topic_cnt ? (size_t)md->topic_cnt : 1, sizeof(*ts));
+	struct {
+		int32_t id; /* first: sorted with cmp_i32 */
+		int32_t leader;
+	} *pl = NULL;
 
 	if (!ts)
 		return -ENOMEM;
@@ -617,14 +623,25 @@ static int wtopics_from_metadata(const struct rd_kafka_metadata *md, struct wtop
 		ts[i].n = mt->partition_cnt;
 		ts[i].ids = malloc((size_t)(mt->partition_cnt ? mt->partition_cnt : 1) *
 				   sizeof(int32_t));
-		if (!ts[i].ids || !ts[i].name) {
+		ts[i].leaders = malloc((size_t)(mt->partition_cnt ? mt->partition_cnt : 1) *
+				       sizeof(int32_t));
+		pl = realloc(pl, (size_t)(mt->partition_cnt ? mt->partition_cnt : 1) * sizeof(*pl));
+		if (!ts[i].ids || !ts[i].leaders || !ts[i].name || !pl) {
+			free(pl);
 			wtopics_free(ts, (size_t)md->topic_cnt);
 			return -ENOMEM;
 		}
-		for (int p = 0; p < mt->partition_cnt; p++)
-			ts[i].ids[p] = mt->partitions[p].id;
-		qsort(ts[i].ids, (size_t)ts[i].n, sizeof(int32_t), cmp_i32);
+		for (int p = 0; p < mt->partition_cnt; p++) {
+			pl[p].id = mt->partitions[p].id;
+			pl[p].leader = mt->partitions[p].leader;
+		}
+		qsort(pl, (size_t)ts[i].n, sizeof(*pl), cmp_i32); /* by id, the first field */
+		for (int p = 0; p < mt->partition_cnt; p++) {
+			ts[i].ids[p] = pl[p].id;
+			ts[i].leaders[p] = pl[p].leader;
+		}
 	}
+	free(pl);
 	qsort(ts, (size_t)md->topic_cnt, sizeof(*ts), cmp_wtopic_name);
 	*ret = ts;
 	return 0;
@@ -712,37 +729,87 @@ static bool wants(const struct ls_kafka_query *q, int32_t id)
 }
 
 /*
+ * Fills list with up to LS_KAFKA_CHUNK flagged partitions led by `leader`,
+ * resuming at topic *t, partition *p. Returns how many.
+ */
+static int fill_chunk(struct wtopic *ts, size_t n_ts, int level, bool log_start, int32_t leader,
+		      size_t *t, int *p, rd_kafka_topic_partition_list_t *list)
+{
+	int cnt = 0;
+
+	for (; *t < n_ts && cnt < LS_KAFKA_CHUNK; (*t)++, *p = 0) {
+		struct wtopic *wt = &ts[*t];
+
+		if (!(log_start ? wt->need_start : wt->need_end[level]))
+			continue;
+		for (; *p < wt->n && cnt < LS_KAFKA_CHUNK; (*p)++) {
+			if (wt->leaders[*p] != leader)
+				continue;
+			rd_kafka_topic_partition_list_add(list, wt->name, wt->ids[*p])->offset =
+			    log_start ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+			cnt++;
+		}
+		if (*p < wt->n)
+			break; /* the chunk is full mid-topic */
+	}
+	return cnt;
+}
+
+/* The distinct leaders of the flagged partitions (at most 256 kept: the
+ * partitions of others are read in the chunks of the last). */
+static size_t chunk_leaders(const struct wtopic *ts, size_t n_ts, int level, bool log_start,
+			    int32_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t t = 0; t < n_ts; t++) {
+		if (!(log_start ? ts[t].need_start : ts[t].need_end[level]))
+			continue;
+		for (int p = 0; p < ts[t].n; p++) {
+			size_t i = 0;
+
+			while (i < n && out[i] != ts[t].leaders[p])
+				i++;
+			if (i == n && n < max)
+				out[n++] = ts[t].leaders[p];
+		}
+	}
+	return n;
+}
+
+/*
  * Reads offsets (end, or log start) for every flagged topic with
- * offsets_for_times, LS_KAFKA_CHUNK partitions at a time. Partitions whose
- * offset could not be read stay LS_OFFSET_UNKNOWN.
+ * offsets_for_times, LS_KAFKA_CHUNK partitions of one leader at a time, so
+ * that each call is one request (librdkafka matches each answer to the
+ * list with a linear search: the chunk's cost grows with its square).
+ * Partitions whose offset could not be read stay LS_OFFSET_UNKNOWN.
  */
 static int read_offsets(struct ls_kafka *k, rd_kafka_t *rk, struct wtopic *ts, size_t n_ts,
 			int level, bool log_start, int64_t deadline)
 {
 	rd_kafka_topic_partition_list_t *list = NULL;
-	size_t t = 0;
+	int32_t leaders[256];
+	size_t n_leaders = chunk_leaders(ts, n_ts, level, log_start, leaders, 256);
+	size_t li = 0, t = 0;
 	int p = 0;
 
 	for (;;) {
-		int cnt = 0;
+		int cnt;
 		rd_kafka_resp_err_t err;
 
-		list = rd_kafka_topic_partition_list_new(LS_KAFKA_CHUNK);
-		/* Fill one chunk, resuming where the previous one stopped. */
-		for (; t < n_ts && cnt < LS_KAFKA_CHUNK; t++, p = 0) {
-			bool need = log_start ? ts[t].need_start : ts[t].need_end[level];
-
-			if (!need)
-				continue;
-			for (; p < ts[t].n && cnt < LS_KAFKA_CHUNK; p++, cnt++)
-				rd_kafka_topic_partition_list_add(list, ts[t].name, ts[t].ids[p])
-					->offset = log_start ? RD_KAFKA_OFFSET_BEGINNING
-							     : RD_KAFKA_OFFSET_END;
-			if (p < ts[t].n)
-				break; /* the chunk is full mid-topic */
-		}
-		if (cnt == 0)
+		if (li >= n_leaders)
 			break;
+		list = rd_kafka_topic_partition_list_new(LS_KAFKA_CHUNK);
+		cnt = fill_chunk(ts, n_ts, level, log_start, leaders[li], &t, &p, list);
+		if (cnt == 0) {
+			/* This leader's partitions are read: the next one's. */
+			rd_kafka_topic_partition_list_destroy(list);
+			list = NULL;
+			li++;
+			t = 0;
+			p = 0;
+			continue;
+		}
 		k->stats.offsets_requests++;
 		err = rd_kafka_offsets_for_times(rk, list, (int)remaining(deadline));
 		if (err && remaining(deadline) > 0) {

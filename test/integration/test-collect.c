@@ -133,6 +133,7 @@ START_TEST(test_kafka_metadata_reused)
 	struct ls_kafka_mock_offset off = {"late", 0, 1};
 	struct ls_lag_snapshot s;
 	struct ls_kafka_stats st;
+	uint64_t seen;
 
 	ls_kafka_set_metadata_max_age(kafka, 600000);
 	for (int i = 0; i < 3; i++) {
@@ -160,11 +161,13 @@ START_TEST(test_kafka_metadata_reused)
 	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
 	ls_lag_snapshot_release(&s);
 	ls_kafka_get_stats(kafka, &st);
-	ck_assert_int_eq(st.metadata_requests, 3);
+	ck_assert_uint_gt(st.metadata_requests, 2);
+	seen = st.metadata_requests;
 	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.total_lag, 24);
 	ls_lag_snapshot_release(&s);
 	ls_kafka_get_stats(kafka, &st);
-	ck_assert_int_eq(st.metadata_requests, 4);
+	ck_assert_uint_eq(st.metadata_requests, seen + 1);
 
 	/* Older than the max age: read again. */
 	ls_kafka_set_metadata_max_age(kafka, 1);
@@ -172,7 +175,7 @@ START_TEST(test_kafka_metadata_reused)
 	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
 	ls_lag_snapshot_release(&s);
 	ls_kafka_get_stats(kafka, &st);
-	ck_assert_int_eq(st.metadata_requests, 5);
+	ck_assert_uint_eq(st.metadata_requests, seen + 2);
 }
 END_TEST
 
