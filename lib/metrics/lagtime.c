@@ -10,45 +10,85 @@
 
 void ls_metrics_lagtime_init(struct ls_metrics_lagtime *lt)
 {
+	lt->s = NULL;
+	lt->cap = 0;
 	lt->head = 0;
 	lt->n = 0;
+}
+
+void ls_metrics_lagtime_release(struct ls_metrics_lagtime *lt)
+{
+	free(lt->s);
+	ls_metrics_lagtime_init(lt);
 }
 
 /* The index of the k-th oldest sample. */
 static unsigned at(const struct ls_metrics_lagtime *lt, unsigned k)
 {
-	return (lt->head + k) % N;
+	return (lt->head + k) % lt->cap;
 }
 
-void ls_metrics_lagtime_add(struct ls_metrics_lagtime *lt, int64_t time_ms, int64_t end)
+/* Moves the samples into cap slots (>= n), oldest first. 0 or -ENOMEM. */
+static int resize(struct ls_metrics_lagtime *lt, unsigned cap)
 {
-	unsigned i;
+	struct ls_metrics_lagtime_sample *s = malloc(cap * sizeof(*s));
 
+	if (!s)
+		return -ENOMEM;
+	for (unsigned k = 0; k < lt->n; k++)
+		s[k] = lt->s[at(lt, k)];
+	free(lt->s);
+	lt->s = s;
+	lt->cap = (uint8_t)cap;
+	lt->head = 0;
+	return 0;
+}
+
+int ls_metrics_lagtime_add(struct ls_metrics_lagtime *lt, int64_t time_ms, int64_t end)
+{
 	if (end < 0)
-		return;
+		return 0;
 	if (lt->n) {
-		unsigned newest = at(lt, lt->n - 1);
+		struct ls_metrics_lagtime_sample *newest = &lt->s[at(lt, lt->n - 1u)];
 
-		if (time_ms <= lt->time_ms[newest])
-			return;
-		if (end < lt->end[newest]) {
-			ls_metrics_lagtime_init(lt);
-		} else if (end == lt->end[newest] && lt->n >= 2 &&
-		           lt->end[at(lt, lt->n - 2)] == end) {
+		if (time_ms <= newest->time_ms)
+			return 0;
+		if (end < newest->end) {
+			lt->n = 0;
+			lt->head = 0;
+		} else if (end == newest->end && lt->n >= 2 &&
+		           lt->s[at(lt, lt->n - 2u)].end == end) {
 			/* The middle of a run of equal offsets tells nothing:
 			 * move the run's last sample forward instead. */
-			lt->time_ms[newest] = time_ms;
-			return;
+			newest->time_ms = time_ms;
+			return 0;
 		}
 	}
-	if (lt->n == N) {
-		lt->head = (lt->head + 1) % N;
+	if (lt->n == lt->cap) {
+		if (lt->cap < N) {
+			unsigned cap = lt->cap ? 2u * lt->cap : 2u;
+
+			if (resize(lt, cap < N ? cap : N) < 0)
+				return -ENOMEM;
+		} else {
+			lt->head = (uint8_t)((lt->head + 1u) % lt->cap);
+			lt->n--;
+		}
+	}
+	lt->s[at(lt, lt->n)] = (struct ls_metrics_lagtime_sample){time_ms, end};
+	lt->n++;
+	return 0;
+}
+
+void ls_metrics_lagtime_forget(struct ls_metrics_lagtime *lt, int64_t committed)
+{
+	while (lt->n >= 2 && lt->s[at(lt, 1)].end <= committed) {
+		lt->head = (uint8_t)((lt->head + 1u) % lt->cap);
 		lt->n--;
 	}
-	i = at(lt, lt->n);
-	lt->time_ms[i] = time_ms;
-	lt->end[i] = end;
-	lt->n++;
+	/* Mostly empty: give the memory back (a failure keeps the ring). */
+	if (lt->cap > 4 && lt->n <= lt->cap / 4u)
+		(void)resize(lt, lt->cap / 2u);
 }
 
 double ls_metrics_lagtime_estimate(const struct ls_metrics_lagtime *lt, int64_t now_ms,
@@ -62,30 +102,30 @@ double ls_metrics_lagtime_estimate(const struct ls_metrics_lagtime *lt, int64_t 
 		return 0;
 	oldest = at(lt, 0);
 	newest = at(lt, lt->n - 1);
-	if (committed >= lt->end[newest])
+	if (committed >= lt->s[newest].end)
 		return 0;
-	if (committed >= lt->end[oldest]) {
+	if (committed >= lt->s[oldest].end) {
 		/* The newest sample at or below committed, and the one after it
 		 * (which is above: committed < the newest end). */
 		unsigned k = lt->n - 1;
 
-		while (lt->end[at(lt, k)] > committed)
+		while (lt->s[at(lt, k)].end > committed)
 			k--;
-		unsigned a = at(lt, k), b = at(lt, k + 1);
-		double frac = (double)(committed - lt->end[a]) / (double)(lt->end[b] - lt->end[a]);
+		const struct ls_metrics_lagtime_sample *a = &lt->s[at(lt, k)], *b = &lt->s[at(lt, k + 1)];
+		double frac = (double)(committed - a->end) / (double)(b->end - a->end);
 
-		produced =
-		    (double)lt->time_ms[a] + frac * (double)(lt->time_ms[b] - lt->time_ms[a]);
+		produced = (double)a->time_ms + frac * (double)(b->time_ms - a->time_ms);
 	} else {
 		/* Older than the ring: extrapolate with the production rate
 		 * over the whole ring; with none, the oldest sample is the
 		 * best lower bound there is. */
-		produced = (double)lt->time_ms[oldest];
-		if (lt->end[newest] > lt->end[oldest]) {
-			double rate = (double)(lt->end[newest] - lt->end[oldest]) /
-			              (double)(lt->time_ms[newest] - lt->time_ms[oldest]);
+		const struct ls_metrics_lagtime_sample *o = &lt->s[oldest], *w = &lt->s[newest];
 
-			produced -= (double)(lt->end[oldest] - committed) / rate;
+		produced = (double)o->time_ms;
+		if (w->end > o->end) {
+			double rate = (double)(w->end - o->end) / (double)(w->time_ms - o->time_ms);
+
+			produced -= (double)(o->end - committed) / rate;
 		}
 	}
 	wait = ((double)now_ms - produced) / 1000.0;
@@ -118,6 +158,8 @@ int ls_metrics_lagtime_table_new(struct ls_metrics_lagtime_table **ret)
 static void topics_free(struct lt_topic *ts, size_t n)
 {
 	for (size_t i = 0; ts && i < n; i++) {
+		for (size_t j = 0; ts[i].rings && j < ts[i].n; j++)
+			ls_metrics_lagtime_release(&ts[i].rings[j]);
 		free(ts[i].name);
 		free(ts[i].ids);
 		free(ts[i].rings);
@@ -167,7 +209,7 @@ static int relayout(struct ls_metrics_lagtime_table *t, const struct ls_lag_snap
 		return -ENOMEM;
 	for (size_t i = 0; i < snap->n_topics; i++) {
 		const struct ls_topic_offsets *st = &snap->topics[i];
-		const struct lt_topic *old = NULL;
+		struct lt_topic *old = NULL;
 		size_t k = 0;
 
 		for (size_t j = 0; j < t->n_topics && !old; j++)
@@ -188,9 +230,10 @@ static int relayout(struct ls_metrics_lagtime_table *t, const struct ls_lag_snap
 			/* Both id lists ascend: one pass finds the matches. */
 			while (old && k < old->n && old->ids[k] < id)
 				k++;
-			if (old && k < old->n && old->ids[k] == id)
+			if (old && k < old->n && old->ids[k] == id) {
 				ts[i].rings[j] = old->rings[k];
-			else
+				ls_metrics_lagtime_init(&old->rings[k]); /* moved */
+			} else
 				ls_metrics_lagtime_init(&ts[i].rings[j]);
 		}
 		n_parts += st->n_parts;
@@ -224,14 +267,17 @@ int ls_metrics_lagtime_table_update(struct ls_metrics_lagtime_table *t,
 			int64_t from = p->committed;
 			double s;
 
-			ls_metrics_lagtime_add(lt, snap->time_ms, p->end);
+			(void)ls_metrics_lagtime_add(lt, snap->time_ms, p->end);
 			if (from < 0)
 				from = p->log_start;
-			if (from < 0 || p->lag == 0)
+			if (from < 0)
 				continue;
-			s = ls_metrics_lagtime_estimate(lt, snap->time_ms, from);
-			if (s > max)
-				max = s;
+			if (p->lag > 0) {
+				s = ls_metrics_lagtime_estimate(lt, snap->time_ms, from);
+				if (s > max)
+					max = s;
+			}
+			ls_metrics_lagtime_forget(lt, from);
 		}
 	}
 	*ret_max_seconds = max;

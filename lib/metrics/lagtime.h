@@ -17,10 +17,18 @@
  * every sample is extrapolated with the rate over the whole ring, and never
  * estimated younger than the oldest sample. No lag is 0 seconds.
  *
+ * The ring holds only what an estimate can still use: samples older than
+ * the newest one at or below the committed offset are forgotten
+ * (ls_metrics_lagtime_forget), since the committed offset only grows. A
+ * consumer that keeps up needs two samples, one that falls behind as many
+ * as its lag spans, up to LS_METRICS_LAGTIME_SAMPLES; the ring's memory
+ * grows and shrinks with that (at 1,000 scalers x 20 partitions a fixed
+ * ring of 32 cost 11 MB).
+ *
  * Pure: time is an argument (any clock, as long as it is one clock), no
- * I/O, no allocation in struct ls_metrics_lagtime. struct ls_metrics_lagtime_table keeps
- * the rings of one scaler's partitions, following the partitions of its
- * snapshots. Not thread-safe: one owner.
+ * I/O. struct ls_metrics_lagtime_table keeps the rings of one scaler's
+ * partitions, following the partitions of its snapshots. Not thread-safe:
+ * one owner.
  */
 #ifndef LS_METRICS_LAGTIME_H
 #define LS_METRICS_LAGTIME_H
@@ -34,23 +42,39 @@
  * (runs of equal offsets take two slots however long they last). */
 #define LS_METRICS_LAGTIME_SAMPLES 32
 
-struct ls_metrics_lagtime {
-	int64_t time_ms[LS_METRICS_LAGTIME_SAMPLES];
-	int64_t end[LS_METRICS_LAGTIME_SAMPLES];
-	unsigned head; /* index of the oldest sample */
-	unsigned n;
+struct ls_metrics_lagtime_sample {
+	int64_t time_ms;
+	int64_t end;
 };
 
-/* Empties the ring. It holds no resources: nothing to release. */
+struct ls_metrics_lagtime {
+	struct ls_metrics_lagtime_sample *s; /* cap slots; NULL before the first sample */
+	uint8_t cap;
+	uint8_t head; /* index of the oldest sample */
+	uint8_t n;
+};
+
+/* An empty ring (no memory yet). */
 void ls_metrics_lagtime_init(struct ls_metrics_lagtime *lt);
+/* Frees the ring's samples; it is then empty, as after _init. */
+void ls_metrics_lagtime_release(struct ls_metrics_lagtime *lt);
 
 /*
  * Records that the end offset was `end` at time_ms. A sample not later
  * than the newest is ignored; an end offset lower than the newest (the
  * topic was recreated, or the log truncated) empties the ring first, since
  * the old samples no longer describe this log. Negative ends are ignored.
+ * A full ring of LS_METRICS_LAGTIME_SAMPLES drops its oldest sample. 0, or
+ * -ENOMEM when the ring could not grow (the sample is then lost).
  */
-void ls_metrics_lagtime_add(struct ls_metrics_lagtime *lt, int64_t time_ms, int64_t end);
+int ls_metrics_lagtime_add(struct ls_metrics_lagtime *lt, int64_t time_ms, int64_t end);
+
+/*
+ * Forgets the samples no estimate for an offset >= committed can use: all
+ * older than the newest sample at or below committed. The ring's memory
+ * shrinks when it is mostly empty.
+ */
+void ls_metrics_lagtime_forget(struct ls_metrics_lagtime *lt, int64_t committed);
 
 /*
  * Seconds the message at offset `committed` has waited at now_ms: 0 when
@@ -74,8 +98,9 @@ void ls_metrics_lagtime_table_free(struct ls_metrics_lagtime_table *t);
  * no longer in snap, then sets *ret_max_seconds to the largest estimate
  * over snap's partitions at snap->time_ms. A partition with no committed
  * offset is estimated from its log start when that was read, else left
- * out. Work is linear in the partitions; memory is allocated only when the
- * set of partitions changes. Returns 0; -EINVAL when snap failed (err) or
+ * out; then forgets the samples the estimates no longer need
+ * (ls_metrics_lagtime_forget). Work is linear in the partitions. Returns
+ * 0; -EINVAL when snap failed (err) or
  * is NULL; -ENOMEM, the table then keeping the previous partitions. On
  * failure *ret_max_seconds is untouched.
  */

@@ -447,6 +447,7 @@ START_TEST(test_metrics_lagtime_interpolates)
 	/* Older than the ring: extrapolated at the ring's rate (300 msgs in
 	 * 20 s = 15/s): offset 40 is 60 messages = 4 s before 0 s. */
 	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 20000, 40), 24.0, 1e-9);
+	ls_metrics_lagtime_release(&lt);
 }
 END_TEST
 
@@ -466,7 +467,7 @@ START_TEST(test_metrics_lagtime_flat_runs_and_bounds)
 	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 101000, 125), 0.5, 1e-9);
 	/* Older than the ring with no production in it: the oldest sample
 	 * is a lower bound. */
-	ls_metrics_lagtime_init(&lt);
+	ls_metrics_lagtime_release(&lt);
 	ls_metrics_lagtime_add(&lt, 5000, 100);
 	ls_metrics_lagtime_add(&lt, 9000, 100);
 	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, 9000, 50), 4.0, 1e-9);
@@ -478,11 +479,12 @@ START_TEST(test_metrics_lagtime_flat_runs_and_bounds)
 	ls_metrics_lagtime_add(&lt, 11000, -1);
 	ck_assert_uint_eq(lt.n, 1);
 	/* The ring is bounded: the oldest samples go first. */
-	ls_metrics_lagtime_init(&lt);
+	ls_metrics_lagtime_release(&lt);
 	for (int i = 0; i < 3 * LS_METRICS_LAGTIME_SAMPLES; i++)
-		ls_metrics_lagtime_add(&lt, i * 1000, i * 10);
+		ck_assert_int_eq(ls_metrics_lagtime_add(&lt, i * 1000, i * 10), 0);
 	ck_assert_uint_eq(lt.n, LS_METRICS_LAGTIME_SAMPLES);
-	ck_assert_int_eq(lt.time_ms[lt.head],
+	ck_assert_uint_eq(lt.cap, LS_METRICS_LAGTIME_SAMPLES);
+	ck_assert_int_eq(lt.s[lt.head].time_ms,
 	                 (3 * LS_METRICS_LAGTIME_SAMPLES - LS_METRICS_LAGTIME_SAMPLES) * 1000);
 	/* Steady 10 msgs/s: a lag of 50 messages is 5 s, inside or beyond the ring. */
 	ck_assert_double_eq_tol(
@@ -492,6 +494,38 @@ START_TEST(test_metrics_lagtime_flat_runs_and_bounds)
 	ck_assert_double_eq_tol(
 	    ls_metrics_lagtime_estimate(&lt, (3 * LS_METRICS_LAGTIME_SAMPLES - 1) * 1000, 0),
 	    (3 * LS_METRICS_LAGTIME_SAMPLES - 1), 1e-6);
+	ls_metrics_lagtime_release(&lt);
+}
+END_TEST
+
+START_TEST(test_metrics_lagtime_forgets_what_it_cannot_use)
+{
+	/* A consumer that keeps up needs two samples; one that falls behind
+	 * keeps the samples its lag spans, and estimates stay the same. */
+	struct ls_metrics_lagtime lt;
+	int64_t t = 0;
+
+	ls_metrics_lagtime_init(&lt);
+	for (int i = 0; i < 100; i++, t += 1000) {
+		ck_assert_int_eq(ls_metrics_lagtime_add(&lt, t, i * 10), 0);
+		ls_metrics_lagtime_forget(&lt, i * 10 - 5); /* 5 behind */
+		ck_assert_uint_le(lt.n, 2);
+		ck_assert_uint_le(lt.cap, 4);
+	}
+	/* The consumer stops at 985: the ring grows with its lag. */
+	for (int i = 100; i < 110; i++, t += 1000) {
+		ck_assert_int_eq(ls_metrics_lagtime_add(&lt, t, i * 10), 0);
+		ls_metrics_lagtime_forget(&lt, 985);
+	}
+	ck_assert_uint_eq(lt.n, 12); /* 980 (at or below 985) and the 11 after */
+	/* 985 is halfway between 980 (at 98 s) and 990 (at 99 s). */
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, t - 1000, 985), 10.5, 1e-9);
+	/* It catches up: the memory shrinks again. */
+	ls_metrics_lagtime_forget(&lt, 1090);
+	ck_assert_uint_eq(lt.n, 1);
+	ck_assert_uint_le(lt.cap, 8);
+	ls_metrics_lagtime_release(&lt);
+	ck_assert_ptr_null(lt.s);
 }
 END_TEST
 
@@ -1114,6 +1148,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_metrics_label_text_prerendered);
 	tcase_add_test(lt, test_metrics_lagtime_interpolates);
 	tcase_add_test(lt, test_metrics_lagtime_flat_runs_and_bounds);
+	tcase_add_test(lt, test_metrics_lagtime_forgets_what_it_cannot_use);
 	tcase_add_test(lt, test_metrics_lagtime_table_follows_partitions);
 	tcase_add_test(app, test_metrics_app_scaler_series);
 	tcase_add_test(app, test_metrics_app_error_stages_are_bounded);
