@@ -1,4 +1,7 @@
-/* check_config.c - `lagscale check-config FILE`: every error, or exit 0. */
+/*
+ * check_config.c - `lagscale check-config FILE`: every error, or exit 0.
+ * FILE may be a directory of *.yaml files (lib/config/config.h).
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,8 +26,15 @@ int ls_cmd_check_config(int argc, char **argv)
 	ls_diag_release(&diag);
 	if (r < 0)
 		return LS_EXIT_USAGE;
-	printf("%s: ok (%zu cluster%s, %zu scaler%s)\n", argv[1], cfg->n_clusters,
-	       cfg->n_clusters == 1 ? "" : "s", cfg->n_scalers, cfg->n_scalers == 1 ? "" : "s");
+	/* A directory's files are counted: a file that was not read shows. */
+	if (cfg->n_files > 1)
+		printf("%s: ok (%zu files, %zu cluster%s, %zu scaler%s)\n", argv[1], cfg->n_files,
+		       cfg->n_clusters, cfg->n_clusters == 1 ? "" : "s", cfg->n_scalers,
+		       cfg->n_scalers == 1 ? "" : "s");
+	else
+		printf("%s: ok (%zu cluster%s, %zu scaler%s)\n", argv[1], cfg->n_clusters,
+		       cfg->n_clusters == 1 ? "" : "s", cfg->n_scalers,
+		       cfg->n_scalers == 1 ? "" : "s");
 	ls_config_free(cfg);
 	return LS_EXIT_OK;
 }

@@ -35,7 +35,10 @@ static void on_reload(int sig)
 	reload_requested = 1;
 }
 
-/* SIGHUP: loads path again; the controller switches to it if it is valid. */
+/*
+ * SIGHUP: loads path again; the controller switches to it if it is valid.
+ * A directory is listed again: files added or removed since are picked up.
+ */
 static void reload(const char *path, struct ls_config **cfg, struct ls_controller *ctl)
 {
 	struct ls_config *next = NULL;
@@ -78,9 +81,11 @@ static void reload(const char *path, struct ls_config **cfg, struct ls_controlle
 	ls_config_free(*cfg);
 	*cfg = next;
 	next = NULL;
-	ls_log(LS_LOG_INFO, NULL, "reloaded \"%s\": %zu scaler%s on %zu Kafka cluster%s", path,
+	ls_log(LS_LOG_INFO, NULL,
+	       "reloaded \"%s\": %zu scaler%s on %zu Kafka cluster%s from %zu file%s", path,
 	       (*cfg)->n_scalers, (*cfg)->n_scalers == 1 ? "" : "s", (*cfg)->n_clusters,
-	       (*cfg)->n_clusters == 1 ? "" : "s");
+	       (*cfg)->n_clusters == 1 ? "" : "s", (*cfg)->n_files,
+	       (*cfg)->n_files == 1 ? "" : "s");
 out:
 	ls_config_free(next);
 	ls_diag_release(&diag);

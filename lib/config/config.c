@@ -1,22 +1,224 @@
 /* config.c - see config.h. The schema is DESIGN.md section 4. */
 #include "config/config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <regex.h>
+#include <stdalign.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/yamltree.h"
 #include "config/walk.h"
 #include "util/buf.h"
 
-/* Caps on lists read from the file (DESIGN.md section 3). */
+/*
+ * Caps on lists read from the files (DESIGN.md section 3); of clusters and
+ * scalers, all files together.
+ */
 #define MAX_CLUSTERS   64
 #define MAX_PROPERTIES 1024
 #define MAX_SCALERS    10000
 #define MAX_TOPICS     10000
 #define MAX_NAME       253
+
+static const struct ls_node_limits file_limits = {
+	.max_bytes = LS_CONFIG_MAX_FILE_BYTES,
+	.max_nodes = LS_CONFIG_MAX_FILE_NODES,
+};
+
+/*
+ * The strings of the scalers: bump-allocated in blocks, each distinct
+ * string stored once (10,000 scalers share one "apps/v1", one
+ * "Deployment", one copy of each cluster and namespace name). The intern
+ * table lives only while the config is loaded: a loaded config is
+ * immutable.
+ */
+#define POOL_BLOCK (64 * 1024)
+
+struct pool_block {
+	struct pool_block *next;
+	size_t used;
+	size_t size;
+	alignas(max_align_t) char data[];
+};
+
+struct ls_config_pool {
+	struct pool_block *blocks; /* the first is the one being filled */
+	char **slots;		   /* the intern table: open addressing, NULL = empty */
+	size_t cap;		   /* a power of two, or 0 */
+	size_t n;
+};
+
+static void pool_free(struct ls_config_pool *p)
+{
+	if (!p)
+		return;
+	while (p->blocks) {
+		struct pool_block *b = p->blocks;
+
+		p->blocks = b->next;
+		free(b);
+	}
+	free(p->slots);
+	free(p);
+}
+
+/* len bytes aligned to align (a power of two, at most max_align_t's); NULL when out of memory. */
+static void *pool_alloc(struct ls_config_pool *p, size_t len, size_t align)
+{
+	struct pool_block *b = p->blocks;
+	size_t at;
+
+	if (b) {
+		at = (b->used + align - 1) / align * align;
+		if (at <= b->size && len <= b->size - at) {
+			b->used = at + len;
+			return b->data + at;
+		}
+	}
+	if (len > SIZE_MAX - sizeof(*b) - POOL_BLOCK)
+		return NULL;
+	/* A large string gets a block of its own, behind the one being filled. */
+	if (len > POOL_BLOCK / 4 && b) {
+		struct pool_block *own = malloc(sizeof(*own) + len);
+
+		if (!own)
+			return NULL;
+		own->size = own->used = len;
+		own->next = b->next;
+		b->next = own;
+		return own->data;
+	}
+	b = malloc(sizeof(*b) + (len > POOL_BLOCK ? len : POOL_BLOCK));
+	if (!b)
+		return NULL;
+	b->size = len > POOL_BLOCK ? len : POOL_BLOCK;
+	b->used = len;
+	b->next = p->blocks;
+	p->blocks = b;
+	return b->data;
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The pool's copy of s (stored on first sight); NULL when out of memory. */
+static char *pool_intern(struct ls_config_pool *p, const char *s)
+{
+	size_t len = strlen(s), i;
+	char *copy;
+
+	if (p->n + 1 > p->cap / 2) {
+		size_t cap = p->cap ? p->cap * 2 : 1024;
+		char **slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return NULL;
+		for (size_t j = 0; j < p->cap; j++) {
+			if (!p->slots[j])
+				continue;
+			i = hash_str(p->slots[j]) & (cap - 1);
+			while (slots[i])
+				i = (i + 1) & (cap - 1);
+			slots[i] = p->slots[j];
+		}
+		free(p->slots);
+		p->slots = slots;
+		p->cap = cap;
+	}
+	for (i = hash_str(s) & (p->cap - 1); p->slots[i]; i = (i + 1) & (p->cap - 1)) {
+		if (strcmp(p->slots[i], s) == 0)
+			return p->slots[i];
+	}
+	/* Strings need no alignment: packed, they take what they need. */
+	copy = pool_alloc(p, len + 1, 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, s, len + 1);
+	p->slots[i] = copy;
+	p->n++;
+	return copy;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Where something was defined: a file of the loader, line and column. */
+struct place {
+	size_t file;
+	int line;
+	int col;
+};
+
+/* One file (or string) of the configuration. */
+struct source {
+	char *path; /* its name in messages */
+	struct ls_report rep;
+};
+
+/* A scaler whose cluster can be resolved only once every file is read. */
+struct pending {
+	size_t scaler;
+	size_t file;
+	struct ls_walk_place at;
+};
+
+/* The top-level sections that one file at most may set. */
+enum { SEC_KUBERNETES, SEC_LEADER, SEC_SERVER, SEC_LOG, N_SECTIONS };
+static const char *const section_keys[N_SECTIONS] = {"kubernetes", "leaderElection", "server",
+                                                     "log"};
+
+struct loader {
+	struct ls_config *cfg;
+	bool directory; /* the files of a directory: clusters and scalers optional per file */
+	struct source *files;
+	size_t n_files;
+	size_t cur; /* the file being walked */
+	struct ls_report dir_rep; /* problems of the directory as a whole */
+	size_t scaler_alloc;
+	struct place *scaler_places; /* where each scaler's name is, by scaler index */
+	size_t *names;		     /* scaler index + 1 by name hash, 0 = empty */
+	size_t names_cap;
+	struct place cluster_places[MAX_CLUSTERS];
+	struct place sections[N_SECTIONS]; /* file == SIZE_MAX: not set yet */
+	struct pending *pending;
+	size_t n_pending, pending_alloc;
+	/* A file could not be read or parsed: checks across files would mislead. */
+	bool incomplete;
+	int err; /* the first failure other than -EINVAL and -ENOMEM */
+};
+
+static struct place place_of(const struct loader *l, const struct ls_node *n)
+{
+	return (struct place){l->cur, n ? n->line : 0, n ? n->col : 0};
+}
+
+/*
+ * " (first at line 3)" in the same file, " (first at FILE:3:5)" in another:
+ * for the message about a second definition.
+ */
+static const char *first_at(const struct loader *l, struct place p, char *buf, size_t size)
+{
+	if (p.file == l->cur)
+		snprintf(buf, size, "first at line %d", p.line);
+	else
+		snprintf(buf, size, "first at %s:%d:%d", l->files[p.file].path, p.line, p.col);
+	return buf;
+}
 
 static const char *const isolation_names[] = {"read_uncommitted", "read_committed", NULL};
 static const char *const log_format_names[] = {"text", "json", NULL};
@@ -33,7 +235,8 @@ static void cluster_release(struct ls_config_cluster *c)
 	free(c->props);
 }
 
-static void scaler_release(struct ls_config_scaler *s)
+/* A scaler whose strings are its own (the scratch scaler of `defaults:`, or one being walked). */
+static void scaler_release_own(struct ls_config_scaler *s)
 {
 	free(s->name);
 	free(s->target.api_version);
@@ -62,10 +265,57 @@ void ls_config_free(struct ls_config *cfg)
 	free(cfg->leader.namespace_);
 	free(cfg->leader.lease_name);
 	free(cfg->server_address);
+	/* The scalers' strings and topic lists are the pool's. */
 	for (size_t i = 0; i < cfg->n_scalers; i++)
-		scaler_release(&cfg->scalers[i]);
+		ls_ranges_release(&cfg->scalers[i].kafka.partitions);
 	free(cfg->scalers);
+	pool_free(cfg->pool);
 	free(cfg);
+}
+
+/*
+ * Moves the strings of a walked scaler into the pool. On -ENOMEM the ones
+ * not moved are freed and NULL: every string of a scaler in cfg->scalers
+ * is the pool's, whatever happens.
+ */
+static int scaler_pool(struct ls_config_pool *p, struct ls_config_scaler *s)
+{
+	char **fields[] = {&s->name,	     &s->target.api_version, &s->target.kind,
+	                   &s->target.namespace_, &s->target.name,	     &s->kafka.cluster,
+	                   &s->kafka.group,	     &s->kafka.topic_pattern};
+	char **topics = NULL;
+	int r = 0;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		char *q;
+
+		if (!*fields[i])
+			continue;
+		q = r == 0 ? pool_intern(p, *fields[i]) : NULL;
+		free(*fields[i]);
+		*fields[i] = q;
+		if (!q)
+			r = -ENOMEM;
+	}
+	if (s->kafka.n_topics && r == 0) {
+		topics = pool_alloc(p, s->kafka.n_topics * sizeof(*topics), alignof(char *));
+		if (!topics)
+			r = -ENOMEM;
+	}
+	for (size_t i = 0; i < s->kafka.n_topics; i++) {
+		char *q = r == 0 ? pool_intern(p, s->kafka.topics[i]) : NULL;
+
+		free(s->kafka.topics[i]);
+		if (!q)
+			r = -ENOMEM;
+		else
+			topics[i] = q;
+	}
+	free(s->kafka.topics);
+	s->kafka.topics = r == 0 ? topics : NULL;
+	if (r < 0)
+		s->kafka.n_topics = 0;
+	return r;
 }
 
 const struct ls_config_scaler *ls_config_find_scaler(const struct ls_config *cfg, const char *name)
@@ -171,12 +421,19 @@ out:
 	return r;
 }
 
-static int walk_clusters(struct ls_walk *w, const struct ls_node *root, struct ls_config *cfg)
+/*
+ * kafka.clusters of one file, appended to cfg->clusters. In a directory a
+ * file need not define any: the check for at least one is made once every
+ * file is read.
+ */
+static int walk_clusters(struct ls_walk *w, const struct ls_node *root, struct loader *l)
 {
 	static const char *const kafka_keys[] = {"clusters", NULL};
 	static const char *const cluster_keys[] = {"name", "bootstrapServers", "properties", NULL};
 	const struct ls_node *kafka = ls_node_get(root, "kafka"), *list = NULL;
 	size_t mark = ls_walk_push_key(w, "kafka"), m2;
+	struct ls_config *cfg = l->cfg;
+	struct ls_config_cluster *grown;
 	int r = 0;
 
 	if (ls_walk_map(w, kafka, kafka_keys))
@@ -185,27 +442,32 @@ static int walk_clusters(struct ls_walk *w, const struct ls_node *root, struct l
 	if (!list || (list->type == LS_NODE_SCALAR && list->is_null)) {
 		const struct ls_node *at = kafka && kafka->type == LS_NODE_MAP ? kafka : root;
 
-		if (!kafka || kafka->type == LS_NODE_MAP || kafka->is_null)
+		if (!l->directory && (!kafka || kafka->type == LS_NODE_MAP || kafka->is_null))
 			ls_walk_error(w, at, "at least one cluster is required");
 		goto out;
 	}
 	if (!ls_walk_seq(w, list))
 		goto out;
 	if (list->n == 0) {
-		ls_walk_error(w, list, "at least one cluster is required");
+		if (!l->directory)
+			ls_walk_error(w, list, "at least one cluster is required");
 		goto out;
 	}
-	if (list->n > MAX_CLUSTERS) {
-		ls_walk_error(w, list, "at most %d clusters are allowed", MAX_CLUSTERS);
+	if (list->n > MAX_CLUSTERS - cfg->n_clusters) {
+		ls_walk_error(w, list, "at most %d clusters are allowed%s", MAX_CLUSTERS,
+		              l->directory ? " in all files together" : "");
 		goto out;
 	}
-	cfg->clusters = calloc(list->n, sizeof(*cfg->clusters));
-	if (!cfg->clusters) {
+	grown = realloc(cfg->clusters, (cfg->n_clusters + list->n) * sizeof(*cfg->clusters));
+	if (!grown) {
 		r = -ENOMEM;
 		goto out;
 	}
+	cfg->clusters = grown;
+	memset(&cfg->clusters[cfg->n_clusters], 0, list->n * sizeof(*cfg->clusters));
 	for (size_t i = 0; i < list->n && r == 0; i++) {
-		struct ls_config_cluster *c = &cfg->clusters[cfg->n_clusters++];
+		size_t idx = cfg->n_clusters++;
+		struct ls_config_cluster *c = &cfg->clusters[idx];
 		const struct ls_node *n = list->kids[i];
 		size_t m3 = ls_walk_push_index(w, i);
 
@@ -217,13 +479,15 @@ static int walk_clusters(struct ls_walk *w, const struct ls_node *root, struct l
 		    1) {
 			const struct ls_node *here = ls_node_get(n, "name");
 			size_t m4 = ls_walk_push_key(w, "name");
+			char first[512];
 
-			for (size_t j = 0; j < i; j++) {
+			l->cluster_places[idx] = place_of(l, here);
+			for (size_t j = 0; j < idx; j++) {
 				if (cfg->clusters[j].name &&
 				    strcmp(cfg->clusters[j].name, c->name) == 0) {
-					ls_walk_error(w, here,
-					              "duplicate cluster name (first at line %d)",
-					              ls_node_get(list->kids[j], "name")->line);
+					ls_walk_error(w, here, "duplicate cluster name (%s)",
+					              first_at(l, l->cluster_places[j], first,
+					                       sizeof(first)));
 					break;
 				}
 			}
@@ -238,6 +502,31 @@ out:
 	ls_walk_pop(w, m2);
 	ls_walk_pop(w, mark);
 	return r;
+}
+
+/*
+ * True when this file may walk the top-level section sec: no other file
+ * set it before. A second one is reported at its key, naming the first.
+ */
+static bool claim_section(struct ls_walk *w, const struct ls_node *root, struct loader *l, int sec)
+{
+	const struct ls_node *k = ls_node_get_key(root, section_keys[sec]);
+	const struct ls_node *v = ls_node_get(root, section_keys[sec]);
+	struct place *first = &l->sections[sec];
+	size_t mark;
+
+	/* Absent or null is "the default": it sets nothing. */
+	if (!k || (v->type == LS_NODE_SCALAR && v->is_null))
+		return true;
+	if (first->file == SIZE_MAX) {
+		*first = place_of(l, k);
+		return true;
+	}
+	mark = ls_walk_push_key(w, section_keys[sec]);
+	ls_walk_error(w, k, "already set at %s:%d:%d; only one file may set it",
+	              l->files[first->file].path, first->line, first->col);
+	ls_walk_pop(w, mark);
+	return false;
 }
 
 static void walk_kubernetes(struct ls_walk *w, const struct ls_node *root, struct ls_config *cfg)
@@ -304,13 +593,11 @@ out:
 	ls_walk_pop(w, mark);
 }
 
-static void walk_server_log(struct ls_walk *w, const struct ls_node *root, struct ls_config *cfg)
+static void walk_server(struct ls_walk *w, const struct ls_node *root, struct ls_config *cfg)
 {
 	static const char *const server_keys[] = {"address", NULL};
-	static const char *const log_keys[] = {"format", "level", NULL};
 	const struct ls_node *n = ls_node_get(root, "server");
 	size_t mark = ls_walk_push_key(w, "server");
-	int v;
 
 	if (ls_walk_map(w, n, server_keys) &&
 	    ls_walk_string(w, n, "address", LS_WALK_NONEMPTY, &cfg->server_address) == 1 &&
@@ -323,9 +610,15 @@ static void walk_server_log(struct ls_walk *w, const struct ls_node *root, struc
 		ls_walk_pop(w, m);
 	}
 	ls_walk_pop(w, mark);
+}
 
-	n = ls_node_get(root, "log");
-	mark = ls_walk_push_key(w, "log");
+static void walk_log(struct ls_walk *w, const struct ls_node *root, struct ls_config *cfg)
+{
+	static const char *const log_keys[] = {"format", "level", NULL};
+	const struct ls_node *n = ls_node_get(root, "log");
+	size_t mark = ls_walk_push_key(w, "log");
+	int v;
+
 	if (ls_walk_map(w, n, log_keys)) {
 		if (ls_walk_enum(w, n, "format", log_format_names, &v) == 1)
 			cfg->log_format = (enum ls_log_format)v;
@@ -377,41 +670,95 @@ out:
 	return r;
 }
 
-static void resolve_cluster(struct ls_walk *w, const struct ls_node *k, struct ls_config_scaler *s,
-                            const struct ls_config *cfg)
+/*
+ * Resolves kafka.cluster against the clusters read so far, or leaves the
+ * scaler for resolve_pending (a cluster in a later file, or none named:
+ * whether that is allowed depends on how many clusters all files define).
+ */
+static int resolve_cluster(struct ls_walk *w, const struct ls_node *k, struct ls_config_scaler *s,
+                           struct loader *l, size_t idx)
 {
+	const struct ls_config *cfg = l->cfg;
+	struct pending *p;
 	size_t mark;
+	int r;
 
-	/* With no cluster at all, kafka.clusters said so once. */
-	if (cfg->n_clusters == 0)
-		return;
-	if (!s->kafka.cluster) {
-		if (cfg->n_clusters == 1) {
-			s->kafka.cluster =
-			    cfg->clusters[0].name ? strdup(cfg->clusters[0].name) : NULL;
-			s->cluster_index = 0;
-			if (cfg->clusters[0].name && !s->kafka.cluster)
-				w->rep->oom = true;
-		} else {
-			ls_walk_missing(w, k, "cluster",
-			                "required when more than one cluster is configured");
-		}
-		return;
-	}
-	for (size_t i = 0; i < cfg->n_clusters; i++) {
+	for (size_t i = 0; s->kafka.cluster && i < cfg->n_clusters; i++) {
 		if (cfg->clusters[i].name && strcmp(cfg->clusters[i].name, s->kafka.cluster) == 0) {
 			s->cluster_index = i;
-			return;
+			return 0;
 		}
 	}
-	mark = ls_walk_push_key(w, "cluster");
-	ls_walk_error_shared(w, ls_node_get(k, "cluster"),
-	                     "no cluster named \"%.64s\" in kafka.clusters", s->kafka.cluster);
-	ls_walk_pop(w, mark);
+	if (l->n_pending == l->pending_alloc) {
+		size_t na = l->pending_alloc ? 2 * l->pending_alloc : 64;
+		struct pending *np = realloc(l->pending, na * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		l->pending = np;
+		l->pending_alloc = na;
+	}
+	p = &l->pending[l->n_pending];
+	p->scaler = idx;
+	p->file = l->cur;
+	if (!s->kafka.cluster) {
+		r = ls_walk_place_missing(w, k, "cluster", &p->at);
+	} else {
+		mark = ls_walk_push_key(w, "cluster");
+		r = ls_walk_place_shared(w, ls_node_get(k, "cluster"), &p->at);
+		ls_walk_pop(w, mark);
+	}
+	if (r == 0)
+		l->n_pending++;
+	return r;
+}
+
+/* The scalers left by resolve_cluster, once every file is read. */
+static int resolve_pending(struct loader *l)
+{
+	struct ls_config *cfg = l->cfg;
+
+	for (size_t i = 0; i < l->n_pending; i++) {
+		const struct pending *p = &l->pending[i];
+		struct ls_config_scaler *s = &cfg->scalers[p->scaler];
+		struct ls_report *rep = &l->files[p->file].rep;
+		size_t c = 0;
+
+		/* With no cluster at all, kafka.clusters said so once. */
+		if (cfg->n_clusters == 0)
+			break;
+		if (!s->kafka.cluster && cfg->n_clusters == 1) {
+			if (cfg->clusters[0].name) {
+				s->kafka.cluster = pool_intern(cfg->pool, cfg->clusters[0].name);
+				if (!s->kafka.cluster)
+					return -ENOMEM;
+			}
+			s->cluster_index = 0;
+			continue;
+		}
+		while (s->kafka.cluster && c < cfg->n_clusters &&
+		       !str_eq(cfg->clusters[c].name, s->kafka.cluster))
+			c++;
+		if (s->kafka.cluster && c < cfg->n_clusters) {
+			s->cluster_index = c;
+			continue;
+		}
+		/* A file that could not be read may define it: say nothing that may be wrong. */
+		if (l->incomplete)
+			continue;
+		if (!s->kafka.cluster)
+			ls_report_add(rep, p->at.line, p->at.col, p->at.path, "%s",
+			              "required when more than one cluster is configured");
+		else
+			ls_report_add(rep, p->at.line, p->at.col, p->at.path,
+			              "no cluster named \"%.64s\" in kafka.clusters",
+			              s->kafka.cluster);
+	}
+	return 0;
 }
 
 static int walk_scaler_kafka(struct ls_walk *w, const struct ls_node *k, struct ls_config_scaler *s,
-                             const struct ls_config *cfg)
+                             struct loader *l, size_t idx)
 {
 	static const char *const keys[] = {"cluster",        "group",      "topics",
 	                                   "topicPattern",   "partitions", "offsetResetPolicy",
@@ -480,18 +827,58 @@ static int walk_scaler_kafka(struct ls_walk *w, const struct ls_node *k, struct 
 			ls_walk_pop(w, mark);
 		}
 	}
-	resolve_cluster(w, k, s, cfg);
-	return 0;
+	return resolve_cluster(w, k, s, l, idx);
 }
 
 static const char *const scaler_keys[] = {"name", "target", "kafka", "policy", NULL};
 
 /*
- * One scaler (or, when w->partial, the `defaults:` block). idx and
- * name_lines serve the check for duplicate names across scalers.
+ * Adds scaler idx to the table of names. *ret_first is the scaler that has
+ * the name already (idx is then not added), or SIZE_MAX. 0 or -ENOMEM. A
+ * hash table: comparing each name with every other took most of the load
+ * time of 10,000 scalers.
+ */
+static int names_add(struct loader *l, size_t idx, size_t *ret_first)
+{
+	const struct ls_config_scaler *sc = l->cfg->scalers;
+	size_t i, mask;
+
+	if (2 * (idx + 1) > l->names_cap) {
+		size_t cap = l->names_cap ? 2 * l->names_cap : 256;
+		size_t *names = calloc(cap, sizeof(*names));
+
+		if (!names)
+			return -ENOMEM;
+		for (size_t j = 0; j < l->names_cap; j++) {
+			if (!l->names[j])
+				continue;
+			for (i = hash_str(sc[l->names[j] - 1].name) & (cap - 1); names[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			names[i] = l->names[j];
+		}
+		free(l->names);
+		l->names = names;
+		l->names_cap = cap;
+	}
+	mask = l->names_cap - 1;
+	for (i = hash_str(sc[idx].name) & mask; l->names[i]; i = (i + 1) & mask) {
+		if (strcmp(sc[l->names[i] - 1].name, sc[idx].name) == 0) {
+			*ret_first = l->names[i] - 1;
+			return 0;
+		}
+	}
+	l->names[i] = idx + 1;
+	*ret_first = SIZE_MAX;
+	return 0;
+}
+
+/*
+ * One scaler, cfg->scalers[idx] (or, when w->partial, the `defaults:`
+ * block into a scratch scaler, and l is not used).
  */
 static int walk_scaler(struct ls_walk *w, const struct ls_node *n, struct ls_config_scaler *s,
-                       const struct ls_config *cfg, size_t idx, int *name_lines)
+                       struct loader *l, size_t idx)
 {
 	static const char *const target_keys[] = {"apiVersion", "kind", "namespace", "name", NULL};
 	const struct ls_node *t, *k;
@@ -508,17 +895,17 @@ static int walk_scaler(struct ls_walk *w, const struct ls_node *n, struct ls_con
 			ls_walk_error(w, nn, "must be 1 to %d of a-z, A-Z, 0-9, '.', '_', '-'",
 			              MAX_NAME);
 		} else if (!w->partial) {
-			name_lines[idx] = nn->line;
-			for (size_t j = 0; j < idx; j++) {
-				if (cfg->scalers[j].name &&
-				    strcmp(cfg->scalers[j].name, s->name) == 0) {
-					ls_walk_error_shared(
-					    w, nn,
-					    "duplicate scaler name \"%s\" (first at line %d)",
-					    s->name, name_lines[j]);
-					break;
-				}
-			}
+			size_t j;
+			char first[512];
+
+			l->scaler_places[idx] = place_of(l, nn);
+			r = names_add(l, idx, &j);
+			if (r < 0)
+				return r;
+			if (j != SIZE_MAX)
+				ls_walk_error_shared(
+				    w, nn, "duplicate scaler name \"%s\" (%s)", s->name,
+				    first_at(l, l->scaler_places[j], first, sizeof(first)));
 		}
 		ls_walk_pop(w, mark);
 	}
@@ -545,7 +932,7 @@ static int walk_scaler(struct ls_walk *w, const struct ls_node *n, struct ls_con
 		ls_walk_missing(w, n, "kafka", NULL);
 	} else {
 		mark = ls_walk_push_key(w, "kafka");
-		r = walk_scaler_kafka(w, k, s, cfg);
+		r = walk_scaler_kafka(w, k, s, l, idx);
 		ls_walk_pop(w, mark);
 	}
 
@@ -557,13 +944,44 @@ static int walk_scaler(struct ls_walk *w, const struct ls_node *n, struct ls_con
 	return r;
 }
 
-static int walk_scalers(struct ls_walk *w, const struct ls_node *root, struct ls_config *cfg)
+/* Room for n more scalers in cfg->scalers and l->scaler_places; 0 or -ENOMEM. */
+static int scalers_grow(struct loader *l, size_t n)
+{
+	struct ls_config *cfg = l->cfg;
+	size_t need = cfg->n_scalers + n, na = l->scaler_alloc;
+	struct ls_config_scaler *sc;
+	struct place *pl;
+
+	if (need <= l->scaler_alloc)
+		return 0;
+	/* Doubling: a directory of many small files must not copy the array per file. */
+	while (na < need)
+		na = na ? 2 * na : 16;
+	if (na > MAX_SCALERS)
+		na = need;
+	sc = realloc(cfg->scalers, na * sizeof(*sc));
+	if (!sc)
+		return -ENOMEM;
+	cfg->scalers = sc;
+	pl = realloc(l->scaler_places, na * sizeof(*pl));
+	if (!pl)
+		return -ENOMEM;
+	l->scaler_places = pl;
+	l->scaler_alloc = na;
+	return 0;
+}
+
+/*
+ * `defaults:` and `scalers:` of one file, the scalers appended to
+ * cfg->scalers. `defaults:` applies to the scalers of its own file only.
+ */
+static int walk_scalers(struct ls_walk *w, const struct ls_node *root, struct loader *l)
 {
 	const struct ls_node *defaults = ls_node_get(root, "defaults");
 	const struct ls_node *list = ls_node_get(root, "scalers");
+	struct ls_config *cfg = l->cfg;
 	struct ls_config_scaler scratch;
 	struct ls_node *merged = NULL;
-	int *name_lines = NULL;
 	bool has_defaults;
 	size_t mark;
 	int r;
@@ -574,63 +992,67 @@ static int walk_scalers(struct ls_walk *w, const struct ls_node *root, struct ls
 		return r;
 	mark = ls_walk_push_key(w, "defaults");
 	w->partial = true;
-	r = walk_scaler(w, defaults, &scratch, cfg, 0, NULL);
+	r = walk_scaler(w, defaults, &scratch, NULL, 0);
 	w->partial = false;
 	ls_walk_pop(w, mark);
-	scaler_release(&scratch);
+	scaler_release_own(&scratch);
 	if (r < 0)
 		return r;
 	has_defaults = defaults && defaults->type == LS_NODE_MAP;
 
 	if (!list || (list->type == LS_NODE_SCALAR && list->is_null)) {
-		ls_walk_missing(w, root, "scalers", "at least one scaler is required");
+		if (!l->directory)
+			ls_walk_missing(w, root, "scalers", "at least one scaler is required");
 		return 0;
 	}
 	mark = ls_walk_push_key(w, "scalers");
 	if (!ls_walk_seq(w, list))
 		goto out;
-	if (list->n == 0 || list->n > MAX_SCALERS) {
-		ls_walk_error(w, list,
-		              list->n ? "at most 10000 scalers are allowed"
-		                      : "at least one scaler is required");
+	if (list->n == 0 && !l->directory) {
+		ls_walk_error(w, list, "at least one scaler is required");
 		goto out;
 	}
-	cfg->scalers = calloc(list->n, sizeof(*cfg->scalers));
-	name_lines = calloc(list->n, sizeof(*name_lines));
-	if (!cfg->scalers || !name_lines) {
-		r = -ENOMEM;
+	if (list->n > MAX_SCALERS - cfg->n_scalers) {
+		ls_walk_error(w, list, "at most %d scalers are allowed%s", MAX_SCALERS,
+		              l->directory ? " in all files together" : "");
 		goto out;
 	}
+	r = scalers_grow(l, list->n);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < list->n && r == 0; i++) {
 		const struct ls_node *item = list->kids[i];
-		size_t m = ls_walk_push_index(w, i);
+		size_t m = ls_walk_push_index(w, i), idx = cfg->n_scalers;
+		struct ls_config_scaler *s = &cfg->scalers[idx];
+		int rp;
 
-		r = scaler_init(&cfg->scalers[i]);
+		r = scaler_init(s);
 		if (r < 0)
 			break;
 		cfg->n_scalers++;
-		if (!ls_walk_item(w, item, scaler_keys)) {
-			ls_walk_pop(w, m);
-			continue;
+		l->scaler_places[idx] = place_of(l, item);
+		if (ls_walk_item(w, item, scaler_keys)) {
+			if (has_defaults)
+				r = ls_node_merge(item, defaults, &merged);
+			if (r == 0) {
+				w->merged = has_defaults;
+				w->prefix_len = w->path.len;
+				w->owner = item;
+				r = walk_scaler(w, merged ? merged : item, s, l, idx);
+				w->merged = false;
+				w->owner = NULL;
+			}
+			ls_node_free(merged);
+			merged = NULL;
 		}
-		if (has_defaults) {
-			r = ls_node_merge(item, defaults, &merged);
-			if (r < 0)
-				break;
-		}
-		w->merged = has_defaults;
-		w->prefix_len = w->path.len;
-		w->owner = item;
-		r = walk_scaler(w, merged ? merged : item, &cfg->scalers[i], cfg, i, name_lines);
-		w->merged = false;
-		w->owner = NULL;
-		ls_node_free(merged);
-		merged = NULL;
+		/* Whatever happened, the scaler's strings go to the pool (or are freed). */
+		rp = scaler_pool(cfg->pool, s);
+		if (r == 0)
+			r = rp;
 		ls_walk_pop(w, m);
 	}
 out:
 	ls_walk_pop(w, mark);
-	free(name_lines);
 	return r;
 }
 
@@ -655,8 +1077,9 @@ static int config_new(const char *name, struct ls_config **ret)
 	cfg->server_address = strdup("0.0.0.0:8080");
 	cfg->log_format = LS_LOG_TEXT;
 	cfg->log_level = LS_LOG_INFO;
+	cfg->pool = calloc(1, sizeof(*cfg->pool));
 	if (!cfg->path || !cfg->kubeconfig || !cfg->context || !cfg->leader.namespace_ ||
-	    !cfg->leader.lease_name || !cfg->server_address) {
+	    !cfg->leader.lease_name || !cfg->server_address || !cfg->pool) {
 		ls_config_free(cfg);
 		return -ENOMEM;
 	}
@@ -664,58 +1087,365 @@ static int config_new(const char *name, struct ls_config **ret)
 	return 0;
 }
 
-/* The build step of ls_walk_document: ctx is where the config goes. */
-static int config_build(struct ls_walk *w, const struct ls_node *root, void *ctx)
+/* One file: kafka.clusters, the sections one file may set, then its scalers. */
+static int config_walk(struct ls_walk *w, const struct ls_node *root, struct loader *l)
 {
-	struct ls_config **cfg = ctx;
+	struct ls_config *cfg = l->cfg;
 	int r;
 
-	r = config_new(w->rep->name, cfg);
-	if (r < 0)
-		return r;
 	ls_walk_map(w, root, top_keys);
-	r = walk_clusters(w, root, *cfg);
+	r = walk_clusters(w, root, l);
 	if (r < 0)
 		return r;
-	walk_kubernetes(w, root, *cfg);
-	walk_leader(w, root, *cfg);
-	walk_server_log(w, root, *cfg);
-	return walk_scalers(w, root, *cfg);
+	if (claim_section(w, root, l, SEC_KUBERNETES))
+		walk_kubernetes(w, root, cfg);
+	if (claim_section(w, root, l, SEC_LEADER))
+		walk_leader(w, root, cfg);
+	if (claim_section(w, root, l, SEC_SERVER))
+		walk_server(w, root, cfg);
+	if (claim_section(w, root, l, SEC_LOG))
+		walk_log(w, root, cfg);
+	return walk_scalers(w, root, l);
 }
 
-/* Hands the built config over, or frees it when the load failed. */
-static int config_result(int r, struct ls_config *cfg, struct ls_config **ret_cfg)
+static int loader_init(struct loader *l, const char *name, bool directory)
 {
+	memset(l, 0, sizeof(*l));
+	l->directory = directory;
+	for (int i = 0; i < N_SECTIONS; i++)
+		l->sections[i].file = SIZE_MAX;
+	ls_report_init(&l->dir_rep, name);
+	return config_new(name, &l->cfg);
+}
+
+/* Takes path (a heap string) as the next file; sources were allocated for it. */
+static void add_source(struct loader *l, char *path)
+{
+	struct source *src = &l->files[l->n_files++];
+
+	src->path = path;
+	ls_report_init(&src->rep, path);
+}
+
+/*
+ * Records the outcome r of one file: -ENOMEM stops the load (returned);
+ * any other failure is remembered (the first that is not -EINVAL is the
+ * load's result) and the next file is read, so that every problem of
+ * every file is reported.
+ */
+static int note(struct loader *l, int r)
+{
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0 && r != -EINVAL && !l->err)
+		l->err = r;
+	return 0;
+}
+
+/*
+ * Parses and walks one document (file l->files[file]). text, when not
+ * NULL, holds yaml and is released as soon as the tree is built: the tree
+ * and the text of a large file are not both kept during the walk.
+ */
+static int load_document(struct loader *l, size_t file, const char *yaml, size_t len,
+                         struct ls_buf *text, const char *base_dir)
+{
+	struct source *src = &l->files[file];
+	struct ls_node *root = NULL;
+	struct ls_walk w;
+	int r;
+
+	l->cur = file;
+	r = ls_node_parse_limited(&src->rep, yaml, len, &file_limits, &root);
+	if (text)
+		ls_buf_release(text);
 	if (r < 0) {
-		ls_config_free(cfg);
+		l->incomplete = true;
+		return note(l, r);
+	}
+	if (root->type != LS_NODE_MAP) {
+		ls_report_add(&src->rep, root->line, root->col, NULL,
+		              "the top level must be a map, got %s", ls_node_type_name(root));
+		l->incomplete = true;
+		ls_node_free(root);
+		return 0;
+	}
+	ls_walk_init(&w, &src->rep);
+	w.base_dir = base_dir;
+	r = config_walk(&w, root, l);
+	ls_walk_release(&w);
+	ls_node_free(root);
+	if (r == 0 && src->rep.oom)
+		r = -ENOMEM;
+	return note(l, r);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool yaml_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+	                          (n > 4 && strcmp(name + n - 4, ".yml") == 0));
+}
+
+/*
+ * The files of directory dir, as sources: every *.yaml and *.yml that is
+ * not hidden and not a directory (symbolic links followed, as in a mounted
+ * ConfigMap), in byte-wise order of their names. 0, or a negative errno
+ * (reported to l->dir_rep).
+ */
+static int list_files(struct loader *l, const char *dir)
+{
+	const char *sep = dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/";
+	char **paths = NULL, **grown;
+	size_t n = 0, alloc = 0;
+	struct dirent *e;
+	DIR *d;
+	int r = 0;
+
+	d = opendir(dir);
+	if (!d) {
+		r = -errno;
+		ls_report_add(&l->dir_rep, 0, 0, NULL, "cannot read: %s", strerror(-r));
 		return r;
 	}
-	*ret_cfg = cfg;
+	for (;;) {
+		struct ls_buf path;
+		struct stat st;
+
+		errno = 0;
+		e = readdir(d);
+		if (!e) {
+			if (errno) {
+				r = -errno;
+				ls_report_add(&l->dir_rep, 0, 0, NULL, "cannot read: %s",
+				              strerror(-r));
+			}
+			break;
+		}
+		if (!yaml_name(e->d_name))
+			continue;
+		if (n == LS_CONFIG_MAX_FILES) {
+			ls_report_add(&l->dir_rep, 0, 0, NULL, "more than %d *.yaml files",
+			              LS_CONFIG_MAX_FILES);
+			r = -E2BIG;
+			break;
+		}
+		ls_buf_init(&path, 0);
+		if (ls_buf_printf(&path, "%s%s%s", dir, sep, e->d_name) < 0) {
+			ls_buf_release(&path);
+			r = -ENOMEM;
+			break;
+		}
+		/* Not recursive. A name that cannot be stat'ed is read, and says why it fails. */
+		if (stat(ls_buf_str(&path), &st) == 0 && S_ISDIR(st.st_mode)) {
+			ls_buf_release(&path);
+			continue;
+		}
+		if (n == alloc) {
+			alloc = alloc ? 2 * alloc : 16;
+			grown = realloc(paths, alloc * sizeof(*paths));
+			if (!grown) {
+				ls_buf_release(&path);
+				r = -ENOMEM;
+				break;
+			}
+			paths = grown;
+		}
+		paths[n] = ls_buf_steal(&path);
+		if (!paths[n]) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (r == 0 && n == 0) {
+		ls_report_add(&l->dir_rep, 0, 0, NULL, "no *.yaml or *.yml files");
+		r = -EINVAL;
+	}
+	if (r == 0) {
+		l->files = calloc(n, sizeof(*l->files));
+		if (!l->files)
+			r = -ENOMEM;
+	}
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(paths[i]);
+		free(paths);
+		return r;
+	}
+	/* Byte-wise, whatever the locale: the order must not depend on the environment. */
+	qsort(paths, n, sizeof(*paths), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		add_source(l, paths[i]);
+	free(paths);
+	return 0;
+}
+
+/* Reads and walks file i of the loader. */
+static int load_file(struct loader *l, size_t i)
+{
+	struct source *src = &l->files[i];
+	struct ls_buf text;
+	char *base_dir = NULL;
+	struct stat st;
+	int r;
+
+	l->cur = i;
+	/* A FIFO in a directory would block the read forever. */
+	if (l->directory && stat(src->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		ls_report_add(&src->rep, 0, 0, NULL, "not a regular file");
+		l->incomplete = true;
+		return 0;
+	}
+	r = ls_node_read_file_limited(src->path, LS_CONFIG_MAX_FILE_BYTES, &text, &base_dir,
+	                              &src->rep);
+	if (r < 0) {
+		l->incomplete = true;
+		return note(l, r);
+	}
+	r = load_document(l, i, ls_buf_str(&text), text.len, &text, base_dir);
+	free(base_dir);
+	return r;
+}
+
+/* Checks across files, once every file is read; r is the load so far. */
+static int loader_finish(struct loader *l, int r)
+{
+	struct ls_config *cfg = l->cfg;
+	bool failed = false;
+
+	if (r == 0)
+		r = resolve_pending(l);
+	if (r == 0 && l->directory && l->n_files && !l->incomplete) {
+		if (cfg->n_clusters == 0)
+			ls_report_add(&l->dir_rep, 0, 0, "kafka.clusters",
+			              "at least one cluster is required, and no file defines one");
+		if (cfg->n_scalers == 0)
+			ls_report_add(&l->dir_rep, 0, 0, "scalers",
+			              "at least one scaler is required, and no file defines one");
+	}
+	for (size_t i = 0; i < l->n_files; i++)
+		failed = failed || ls_report_failed(&l->files[i].rep);
+	failed = failed || ls_report_failed(&l->dir_rep);
+	if (r == 0 && l->err)
+		r = l->err;
+	else if (r == 0 && failed)
+		r = -EINVAL;
+	if (r == -ENOMEM)
+		ls_report_add(l->n_files ? &l->files[l->cur].rep : &l->dir_rep, 0, 0, NULL,
+		              "out of memory");
+	if (r == 0) {
+		/* Loaded: the growth slack and the intern table are not needed any more. */
+		struct ls_config_scaler *sc = realloc(cfg->scalers, cfg->n_scalers * sizeof(*sc));
+
+		if (sc || cfg->n_scalers == 0)
+			cfg->scalers = sc;
+		free(cfg->pool->slots);
+		cfg->pool->slots = NULL;
+		cfg->pool->cap = cfg->pool->n = 0;
+		cfg->n_files = l->n_files;
+	}
+	return r;
+}
+
+/* Flushes every report in file order, frees the loader and hands the config over. */
+static int loader_end(struct loader *l, int r, struct ls_diag *diag, struct ls_config **ret_cfg)
+{
+	for (size_t i = 0; i < l->n_files; i++) {
+		ls_report_flush(&l->files[i].rep, diag);
+		free(l->files[i].path);
+	}
+	ls_report_flush(&l->dir_rep, diag);
+	free(l->files);
+	for (size_t i = 0; i < l->n_pending; i++)
+		free(l->pending[i].at.path);
+	free(l->pending);
+	free(l->scaler_places);
+	free(l->names);
+	if (r < 0) {
+		ls_config_free(l->cfg);
+		return r;
+	}
+	*ret_cfg = l->cfg;
 	return 0;
 }
 
 int ls_config_load_string(const char *name, const char *yaml, size_t len,
                           struct ls_config **ret_cfg, struct ls_diag *diag)
 {
-	struct ls_config *cfg = NULL;
-	int r = ls_walk_document(name, yaml, len, NULL, config_build, &cfg, diag);
+	struct loader l;
+	char *path = NULL;
+	int r;
 
-	return config_result(r, cfg, ret_cfg);
+	r = loader_init(&l, name, false);
+	if (r == 0) {
+		l.files = calloc(1, sizeof(*l.files));
+		path = strdup(name);
+		if (!l.files || !path)
+			r = -ENOMEM;
+	}
+	if (r == 0) {
+		add_source(&l, path);
+		path = NULL;
+		r = load_document(&l, 0, yaml, len, NULL, NULL);
+	}
+	free(path);
+	if (r == -ENOMEM && !l.cfg) {
+		ls_report_release(&l.dir_rep);
+		if (diag)
+			ls_diag_add(diag, "%s: out of memory", name);
+		free(l.files);
+		return r;
+	}
+	r = loader_finish(&l, r);
+	return loader_end(&l, r, diag, ret_cfg);
 }
 
 int ls_config_load(const char *path, struct ls_config **ret_cfg, struct ls_diag *diag)
 {
-	struct ls_config *cfg = NULL;
-	int r = ls_walk_file(path, config_build, &cfg, diag);
+	struct stat st;
+	bool directory = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	struct loader l;
+	char *copy = NULL;
+	int r;
 
-	return config_result(r, cfg, ret_cfg);
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return strcmp(a, b) == 0;
+	r = loader_init(&l, path, directory);
+	if (r == 0 && directory) {
+		r = list_files(&l, path);
+		/* Nothing to read: the directory's own problem is the result. */
+		if (r < 0 && r != -ENOMEM) {
+			ls_report_flush(&l.dir_rep, diag);
+			ls_config_free(l.cfg);
+			return r;
+		}
+	} else if (r == 0) {
+		l.files = calloc(1, sizeof(*l.files));
+		copy = strdup(path);
+		if (!l.files || !copy) {
+			free(copy);
+			r = -ENOMEM;
+		} else {
+			add_source(&l, copy);
+		}
+	}
+	if (r == -ENOMEM && !l.cfg) {
+		ls_report_release(&l.dir_rep);
+		if (diag)
+			ls_diag_add(diag, "%s: out of memory", path);
+		free(l.files);
+		return r;
+	}
+	for (size_t i = 0; r == 0 && i < l.n_files; i++)
+		r = load_file(&l, i);
+	r = loader_finish(&l, r);
+	return loader_end(&l, r, diag, ret_cfg);
 }
 
 bool ls_config_scaler_equal(const struct ls_config_scaler *a, const struct ls_config_scaler *b)

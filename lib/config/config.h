@@ -22,12 +22,60 @@
  *
  * YAML null (`key:`, `~`, `null`) means "the default", for every key; a
  * required key that is null is missing. `${file:PATH}` with a relative
- * PATH is read relative to the config file's directory (the working
- * directory for ls_config_load_string); files over 64 KiB are refused and
- * one trailing newline is stripped. Messages name the variable or file
- * that failed, never a substituted value.
+ * PATH is read relative to the directory of the file that contains it (the
+ * working directory for ls_config_load_string); files over 64 KiB are
+ * refused and one trailing newline is stripped. Messages name the variable
+ * or file that failed, never a substituted value.
  *
- * A loaded config is immutable; a reload builds a new one.
+ * Size: one file may have at most LS_CONFIG_MAX_FILE_BYTES (64 MiB) and
+ * LS_CONFIG_MAX_FILE_NODES YAML nodes (aliases expanded), room for 10,000
+ * scalers of 400 nodes each ("FILE: the file is larger than the limit of
+ * 64 MiB"). All files together may define at most 64 clusters and 10,000
+ * scalers.
+ *
+ * A directory (ls_config_load given one) is one configuration made of
+ * every `*.yaml` and `*.yml` file in it, so that each team can own a file:
+ * not recursive (subdirectories are skipped), hidden files (".name") are
+ * skipped, symbolic links are followed (a mounted ConfigMap is a directory
+ * of links), and the files are read in byte-wise order of their names,
+ * whatever the locale. `.yml` is read as well because kubectl -f DIR reads
+ * it too: a team's file must not be left out silently. The merge rules:
+ *
+ *   - `scalers` lists are concatenated in file order. A scaler name used
+ *     twice is an error at the second, naming the first: "b.yaml:4:11:
+ *     scalers[0].name: duplicate scaler name "orders" (first at
+ *     DIR/a.yaml:7:11)" ("first at line 7" within one file).
+ *   - `kafka.clusters` lists are concatenated in file order; a cluster
+ *     defined in any file may be used by a scaler in any file. A cluster
+ *     name defined twice is an error naming both places, as above.
+ *   - `kubernetes`, `leaderElection`, `server` and `log` may be set (not
+ *     null) in one file only, as a resource may be defined once in
+ *     `kubectl apply -f DIR`: a second is an error at its key naming the
+ *     first ("b.yaml:1:1: log: already set at DIR/a.yaml:3:1; only one
+ *     file may set it"), not merged key by key.
+ *   - `defaults:` applies to the scalers of its own file only: a file
+ *     means the same alone as in the directory, and one team's defaults
+ *     never change another team's scalers. Each file may have its own.
+ *   - A file need not define clusters or scalers (a file of clusters
+ *     alone is the usual layout), but all files together need at least one
+ *     of each ("DIR: kafka.clusters: at least one cluster is required, and
+ *     no file defines one"). kafka.cluster may be left out only when all
+ *     files together define one cluster.
+ *   - A directory with no such file is an error ("DIR: no *.yaml or *.yml
+ *     files"), as is a file that is not a regular file. Every message
+ *     names the file inside the directory ("DIR/team-a.yaml:3:5: ...").
+ *     Every file is read even when an earlier one has errors, so that all
+ *     are reported; checks across files (unknown clusters, none at all)
+ *     are then left out when a file could not be read or parsed.
+ *
+ * Memory: the YAML text and node tree of a file are freed before the next
+ * file is read; the loaded config keeps neither. The scalers' strings are
+ * stored once each in a pool the config owns (ls_config.pool): they are
+ * shared, never to be freed or changed by the caller.
+ *
+ * A loaded config is immutable; a reload (ls_config_load again, which
+ * lists the directory again: files added or removed are picked up) builds
+ * a new one.
  */
 #ifndef LS_CONFIG_CONFIG_H
 #define LS_CONFIG_CONFIG_H
@@ -41,6 +89,11 @@
 #include "util/log.h"
 #include "util/offsets.h"
 #include "util/parse.h"
+
+/* The caps of one file of the configuration, and of a directory. */
+#define LS_CONFIG_MAX_FILE_BYTES (64 * 1024 * 1024)
+#define LS_CONFIG_MAX_FILE_NODES 4000000
+#define LS_CONFIG_MAX_FILES	 10000
 
 struct ls_config_property {
 	char *key;
@@ -72,6 +125,7 @@ struct ls_config_scaler_kafka {
 	enum ls_isolation isolation;
 };
 
+/* The strings of a scaler are the config's (shared in its pool). */
 struct ls_config_scaler {
 	char *name;
 	struct ls_config_target target;
@@ -89,8 +143,11 @@ struct ls_config_leader {
 	int64_t retry_period_ms;
 };
 
+struct ls_config_pool;
+
 struct ls_config {
-	char *path;
+	char *path; /* the file or directory given */
+	size_t n_files; /* files read: 1, or the *.yaml and *.yml files of the directory */
 	struct ls_config_cluster *clusters;
 	size_t n_clusters;
 	char *kubeconfig; /* "" → KUBECONFIG, else ~/.kube/config */
@@ -99,21 +156,25 @@ struct ls_config {
 	char *server_address; /* "0.0.0.0:8080" */
 	enum ls_log_format log_format;
 	enum ls_log_level log_level;
-	struct ls_config_scaler *scalers;
+	struct ls_config_scaler *scalers; /* in file order */
 	size_t n_scalers;
+	struct ls_config_pool *pool; /* private: owns the scalers' strings */
 };
 
 /*
- * Loads and validates FILE. Returns 0 and sets *ret_cfg (free with
- * ls_config_free); -EINVAL when the file has errors (each appended to diag),
- * -E2BIG when it is larger than 1 MiB, -ENOMEM, or a negative errno when it
- * cannot be read (each also described in diag). *ret_cfg is untouched on
- * failure. diag may be NULL. Reads the environment: not to be called while
- * another thread changes it.
+ * Loads and validates path, a file or a directory of files (above).
+ * Returns 0 and sets *ret_cfg (free with ls_config_free); -EINVAL when a
+ * file has errors or the directory has no files (each appended to diag),
+ * -E2BIG when a file is larger than LS_CONFIG_MAX_FILE_BYTES (or the
+ * directory has more than LS_CONFIG_MAX_FILES files), -ENOMEM, or a
+ * negative errno when a file cannot be read (each also described in diag;
+ * of several failures, the first in file order that is not -EINVAL is
+ * returned). *ret_cfg is untouched on failure. diag may be NULL. Reads the
+ * environment: not to be called while another thread changes it.
  */
 int ls_config_load(const char *path, struct ls_config **ret_cfg, struct ls_diag *diag);
 
-/* The same from a string; name stands for the file in messages. */
+/* The same from a string (one file); name stands for the file in messages. */
 int ls_config_load_string(const char *name, const char *yaml, size_t len,
 			  struct ls_config **ret_cfg, struct ls_diag *diag);
 

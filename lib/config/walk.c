@@ -26,11 +26,12 @@ void ls_walk_release(struct ls_walk *w)
 	ls_buf_release(&w->path);
 }
 
+/* Pushed for every key walked: appends rather than printf, which showed in profiles. */
 size_t ls_walk_push_key(struct ls_walk *w, const char *key)
 {
 	size_t len = w->path.len;
 
-	if (ls_buf_printf(&w->path, "%s%s", len ? "." : "", key) < 0)
+	if ((len && ls_buf_append(&w->path, ".", 1) < 0) || ls_buf_puts(&w->path, key) < 0)
 		w->rep->oom = true;
 	return len;
 }
@@ -38,8 +39,10 @@ size_t ls_walk_push_key(struct ls_walk *w, const char *key)
 size_t ls_walk_push_index(struct ls_walk *w, size_t i)
 {
 	size_t len = w->path.len;
+	char num[24];
+	int k = snprintf(num, sizeof(num), "[%zu]", i);
 
-	if (ls_buf_printf(&w->path, "[%zu]", i) < 0)
+	if (ls_buf_append(&w->path, num, (size_t)k) < 0)
 		w->rep->oom = true;
 	return len;
 }
@@ -67,37 +70,90 @@ void ls_walk_error(struct ls_walk *w, const struct ls_node *at, const char *fmt,
 	va_end(ap);
 }
 
+/* The key path ls_walk_error_shared reports at, into path. */
+static void shared_path(struct ls_walk *w, const struct ls_node *at, struct ls_buf *path)
+{
+	if (skipped(w, at)) {
+		if (ls_buf_printf(path, "defaults%s", ls_buf_str(&w->path) + w->prefix_len) < 0)
+			w->rep->oom = true;
+	} else if (ls_buf_puts(path, ls_buf_str(&w->path)) < 0) {
+		w->rep->oom = true;
+	}
+}
+
 void ls_walk_error_shared(struct ls_walk *w, const struct ls_node *at, const char *fmt, ...)
 {
 	struct ls_buf path;
 	va_list ap;
 
 	ls_buf_init(&path, 0);
-	if (skipped(w, at)) {
-		if (ls_buf_printf(&path, "defaults%s", ls_buf_str(&w->path) + w->prefix_len) < 0)
-			w->rep->oom = true;
-	} else if (ls_buf_puts(&path, ls_buf_str(&w->path)) < 0) {
-		w->rep->oom = true;
-	}
+	shared_path(w, at, &path);
 	va_start(ap, fmt);
 	ls_report_vadd(w->rep, at ? at->line : 0, at ? at->col : 0, ls_buf_str(&path), fmt, ap);
 	va_end(ap);
 	ls_buf_release(&path);
 }
 
+/* The node ls_walk_missing reports at. */
+static const struct ls_node *missing_at(struct ls_walk *w, const struct ls_node *map)
+{
+	if (!map || map->type != LS_NODE_MAP || skipped(w, map))
+		return w->owner;
+	return map;
+}
+
 void ls_walk_missing(struct ls_walk *w, const struct ls_node *map, const char *key, const char *why)
 {
-	const struct ls_node *at = map;
+	const struct ls_node *at;
 	size_t mark;
 
 	if (w->partial)
 		return;
-	if (!at || at->type != LS_NODE_MAP || skipped(w, at))
-		at = w->owner;
+	at = missing_at(w, map);
 	mark = ls_walk_push_key(w, key);
 	ls_report_add(w->rep, at ? at->line : 0, at ? at->col : 0, ls_buf_str(&w->path), "%s",
 	              why ? why : "required");
 	ls_walk_pop(w, mark);
+}
+
+/* Fills *ret from path (stolen) and at. */
+static int place_done(struct ls_walk *w, const struct ls_node *at, struct ls_buf *path,
+                      struct ls_walk_place *ret)
+{
+	char *p = ls_buf_steal(path);
+
+	if (!p) {
+		w->rep->oom = true;
+		return -ENOMEM;
+	}
+	ret->line = at ? at->line : 0;
+	ret->col = at ? at->col : 0;
+	ret->path = p;
+	return 0;
+}
+
+int ls_walk_place_shared(struct ls_walk *w, const struct ls_node *at, struct ls_walk_place *ret)
+{
+	struct ls_buf path;
+
+	ls_buf_init(&path, 0);
+	shared_path(w, at, &path);
+	return place_done(w, at, &path, ret);
+}
+
+int ls_walk_place_missing(struct ls_walk *w, const struct ls_node *map, const char *key,
+                          struct ls_walk_place *ret)
+{
+	struct ls_buf path;
+
+	ls_buf_init(&path, 0);
+	if (ls_buf_puts(&path, ls_buf_str(&w->path)) < 0 ||
+	    (path.len && ls_buf_append(&path, ".", 1) < 0) || ls_buf_puts(&path, key) < 0) {
+		ls_buf_release(&path);
+		w->rep->oom = true;
+		return -ENOMEM;
+	}
+	return place_done(w, missing_at(w, map), &path, ret);
 }
 
 /* Levenshtein distance, capped: only small distances matter for suggestions. */
@@ -149,21 +205,19 @@ bool ls_walk_map(struct ls_walk *w, const struct ls_node *n, const char *const *
 		/* Non-scalar keys were reported by the parser. */
 		if (k->type != LS_NODE_SCALAR)
 			continue;
-		for (size_t j = 0; keys[j] && !known; j++) {
-			size_t d;
+		for (size_t j = 0; keys[j] && !known; j++)
+			known = strcmp(k->value, keys[j]) == 0;
+		if (known)
+			continue;
+		/* Suggestions only for unknown keys: the distance is the costly part. */
+		for (size_t j = 0; keys[j]; j++) {
+			size_t d = distance(k->value, keys[j]);
 
-			if (strcmp(k->value, keys[j]) == 0) {
-				known = true;
-				break;
-			}
-			d = distance(k->value, keys[j]);
 			if (d < best_d) {
 				best_d = d;
 				best = keys[j];
 			}
 		}
-		if (known)
-			continue;
 		mark = ls_walk_push_key(w, k->value);
 		if (best)
 			ls_walk_error(w, k, "unknown key (did you mean \"%s\"?)", best);
@@ -266,6 +320,16 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 	bool oom = false;
 	int r = 0;
 
+	/* Most values hold no variable: a plain copy, the size it needs. */
+	if (!strstr(p, "${")) {
+		v = strdup(p);
+		if (!v) {
+			w->rep->oom = true;
+			return -1;
+		}
+		*ret = v;
+		return 0;
+	}
 	ls_buf_init(&out, 0);
 	while (*p) {
 		const char *start = strstr(p, "${"), *end;
@@ -325,7 +389,8 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 		p = end + 1;
 	}
 	if (r == 0 && !oom) {
-		v = ls_buf_steal(&out);
+		/* A copy of the size it needs: the config keeps it for its lifetime. */
+		v = strdup(ls_buf_str(&out));
 		oom = !v;
 	}
 	if (oom) {

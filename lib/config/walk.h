@@ -51,11 +51,13 @@ struct ls_walk {
 typedef int (*ls_walk_build_fn)(struct ls_walk *w, const struct ls_node *root, void *ctx);
 
 /*
- * The frame of a loader: parses the YAML (name used in messages, base_dir
- * for relative ${file:} paths, NULL for the working directory), checks the
- * top level is a map, runs build, and turns what was reported into the
- * result: 0, -EINVAL (every problem in diag) or -ENOMEM. The caller frees
- * what build allocated when the result is negative.
+ * The frame of a loader of one document (the scenario loader; the config
+ * loader has a frame of its own for directories of files): parses the
+ * YAML with the default limits of yamltree.h (name used in messages,
+ * base_dir for relative ${file:} paths, NULL for the working directory),
+ * checks the top level is a map, runs build, and turns what was reported
+ * into the result: 0, -EINVAL (every problem in diag), -E2BIG or -ENOMEM.
+ * The caller frees what build allocated when the result is negative.
  */
 int ls_walk_document(const char *name, const char *yaml, size_t len, const char *base_dir,
 		     ls_walk_build_fn build, void *ctx, struct ls_diag *diag);
@@ -85,6 +87,23 @@ void ls_walk_error_shared(struct ls_walk *w, const struct ls_node *at, const cha
  * is absent or the defaults'). Does nothing when partial. */
 void ls_walk_missing(struct ls_walk *w, const struct ls_node *map, const char *key,
                      const char *why);
+
+/*
+ * Where a problem would be reported, for a check that can only be made
+ * later (a scaler naming a cluster that a later file of a directory may
+ * define): line and column (0 when unknown) and the key path, a heap
+ * string the caller frees.
+ */
+struct ls_walk_place {
+	int line;
+	int col;
+	char *path;
+};
+/* Where ls_walk_error_shared(w, at, ...) would report; 0 or -ENOMEM (also noted in w->rep). */
+int ls_walk_place_shared(struct ls_walk *w, const struct ls_node *at, struct ls_walk_place *ret);
+/* Where ls_walk_missing(w, map, key, ...) would report; 0 or -ENOMEM. */
+int ls_walk_place_missing(struct ls_walk *w, const struct ls_node *map, const char *key,
+                          struct ls_walk_place *ret);
 
 /*
  * Checks that n is a map whose keys are all in keys (NULL-terminated),

@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "util/buf.h"
@@ -115,8 +117,33 @@ void ls_node_free(struct ls_node *n)
 	for (size_t i = 0; i < kids; i++)
 		ls_node_free(n->kids[i]);
 	free(n->kids);
-	free(n->value);
+	/* A scalar's value lives in the node's own allocation. */
 	free(n);
+}
+
+/*
+ * A zeroed node; scalars get their value (len bytes, NUL added) in the same
+ * allocation: one allocation per scalar instead of two keeps the tree of a
+ * large config small. NULL when out of memory.
+ */
+static struct ls_node *node_alloc(enum ls_node_type t, const char *value, size_t len)
+{
+	struct ls_node *n;
+
+	if (t != LS_NODE_SCALAR) {
+		n = calloc(1, sizeof(*n));
+	} else {
+		if (len > SIZE_MAX - sizeof(*n) - 1)
+			return NULL;
+		n = calloc(1, sizeof(*n) + len + 1);
+		if (n) {
+			n->value = (char *)(n + 1);
+			memcpy(n->value, value, len);
+		}
+	}
+	if (n)
+		n->type = t;
+	return n;
 }
 
 size_t ls_node_size(const struct ls_node *n)
@@ -206,21 +233,13 @@ static int node_copy(const struct ls_node *src, bool from_defaults, size_t *budg
 			return -E2BIG;
 		(*budget)--;
 	}
-	n = calloc(1, sizeof(*n));
+	n = node_alloc(src->type, src->value, src->value ? strlen(src->value) : 0);
 	if (!n)
 		return -ENOMEM;
-	n->type = src->type;
 	n->line = src->line;
 	n->col = src->col;
 	n->is_null = src->is_null;
 	n->from_defaults = src->from_defaults || from_defaults;
-	if (src->value) {
-		n->value = strdup(src->value);
-		if (!n->value) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
 	if (kids) {
 		n->kids = calloc(kids, sizeof(*n->kids));
 		if (!n->kids) {
@@ -264,10 +283,9 @@ int ls_node_merge(const struct ls_node *over, const struct ls_node *base, struct
 		return node_copy(over, false, NULL, ret);
 
 	/* Both are maps: the scaler's keys in its order, then the defaults' others. */
-	m = calloc(1, sizeof(*m));
+	m = node_alloc(LS_NODE_MAP, NULL, 0);
 	if (!m)
 		return -ENOMEM;
-	m->type = LS_NODE_MAP;
 	m->line = over->line;
 	m->col = over->col;
 	m->from_defaults = over->from_defaults;
@@ -330,6 +348,7 @@ struct builder {
 	struct anchor *anchors;
 	size_t n_anchors;
 	size_t budget; /* nodes still allowed */
+	size_t max_nodes;
 	struct ls_node *root;
 	int docs;
 };
@@ -401,17 +420,21 @@ static int attach(struct builder *b, struct ls_node *n)
 	return r;
 }
 
-static struct ls_node *new_node(struct builder *b, enum ls_node_type t, const yaml_mark_t *m)
+/* A node of type t (a scalar with value, len bytes); *oom tells the two NULLs apart. */
+static struct ls_node *new_node(struct builder *b, enum ls_node_type t, const yaml_mark_t *m,
+                                const char *value, size_t len, bool *oom)
 {
 	struct ls_node *n;
 
+	*oom = false;
 	if (b->budget == 0)
 		return NULL;
 	b->budget--;
-	n = calloc(1, sizeof(*n));
-	if (!n)
+	n = node_alloc(t, value, len);
+	if (!n) {
+		*oom = true;
 		return NULL;
-	n->type = t;
+	}
 	n->line = (int)m->line + 1;
 	n->col = (int)m->column + 1;
 	return n;
@@ -430,9 +453,18 @@ static bool scalar_is_null(const yaml_event_t *ev)
 	       strcmp(v, "NULL") == 0;
 }
 
+/* The node budget is spent: reported at the event that needed one more. */
+static int limit(struct builder *b, const yaml_event_t *ev)
+{
+	ls_report_add(b->rep, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, NULL,
+	              "the document has more than %zu nodes (aliases included)", b->max_nodes);
+	return -EINVAL;
+}
+
 static int on_event(struct builder *b, yaml_event_t *ev)
 {
 	struct ls_node *n = NULL;
+	bool oom;
 	int r = 0;
 
 	switch (ev->type) {
@@ -445,15 +477,11 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 		}
 		return 0;
 	case YAML_SCALAR_EVENT:
-		n = new_node(b, LS_NODE_SCALAR, &ev->start_mark);
+		n = new_node(b, LS_NODE_SCALAR, &ev->start_mark,
+		             (const char *)ev->data.scalar.value, ev->data.scalar.length, &oom);
 		if (!n)
-			goto limit;
-		n->value = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
-		if (!n->value) {
-			ls_node_free(n);
-			return -ENOMEM;
-		}
-		if (strlen(n->value) != ev->data.scalar.length)
+			return oom ? -ENOMEM : limit(b, ev);
+		if (memchr(n->value, '\0', ev->data.scalar.length))
 			ls_report_add(b->rep, n->line, n->col, NULL,
 			              "a scalar must not contain a NUL character");
 		n->is_null = scalar_is_null(ev);
@@ -485,7 +513,7 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 		}
 		r = node_copy(target, false, &b->budget, &n);
 		if (r == -E2BIG)
-			goto limit;
+			return limit(b, ev);
 		if (r < 0)
 			return r;
 		return attach(b, n);
@@ -502,9 +530,9 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 			              "nesting deeper than %d levels", LS_NODE_MAX_DEPTH);
 			return -EINVAL;
 		}
-		n = new_node(b, seq ? LS_NODE_SEQ : LS_NODE_MAP, &ev->start_mark);
+		n = new_node(b, seq ? LS_NODE_SEQ : LS_NODE_MAP, &ev->start_mark, NULL, 0, &oom);
 		if (!n)
-			goto limit;
+			return oom ? -ENOMEM : limit(b, ev);
 		b->stack[b->depth].node = n;
 		b->stack[b->depth].alloc = 0;
 		b->stack[b->depth].used = 0;
@@ -536,68 +564,176 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 	default:
 		return 0;
 	}
-limit:
-	ls_report_add(b->rep, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, NULL,
-	              "the document has more than %d nodes (aliases included)", LS_NODE_MAX_NODES);
-	return -EINVAL;
+}
+
+/*
+ * One step of the key path of the node check_keys is at. The path is
+ * rendered only for a message: building it for every node of a large
+ * document would cost more than the check.
+ */
+struct key_step {
+	const struct key_step *up;
+	const char *key; /* NULL: the index-th item of a sequence */
+	size_t index;
+};
+
+static void render_path(const struct key_step *s, struct ls_buf *out)
+{
+	if (!s)
+		return;
+	render_path(s->up, out);
+	if (s->key)
+		ls_buf_printf(out, "%s%s", out->len ? "." : "", s->key);
+	else
+		ls_buf_printf(out, "[%zu]", s->index);
+}
+
+static void report_key(struct ls_report *rep, const struct ls_node *at,
+                       const struct key_step *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void report_key(struct ls_report *rep, const struct ls_node *at,
+                       const struct key_step *path, const char *fmt, ...)
+{
+	struct ls_buf p;
+	va_list ap;
+
+	ls_buf_init(&p, 0);
+	render_path(path, &p);
+	va_start(ap, fmt);
+	ls_report_vadd(rep, at->line, at->col, ls_buf_str(&p), fmt, ap);
+	va_end(ap);
+	ls_buf_release(&p);
+}
+
+struct key_ref {
+	const char *key;
+	size_t i;
+};
+
+static int cmp_key_ref(const void *a, const void *b)
+{
+	const struct key_ref *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c)
+		return c;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Maps with more pairs than this are checked for duplicates by sorting. */
+#define SMALL_MAP 16
+
+/*
+ * For a large map m, first[i] is the index of the first key equal to key i
+ * (SIZE_MAX for a first occurrence). NULL when m is small or out of memory
+ * (then rep->oom is set and the check is skipped).
+ */
+static size_t *first_keys(struct ls_report *rep, const struct ls_node *m)
+{
+	struct key_ref *refs;
+	size_t *first, n = 0;
+
+	if (m->type != LS_NODE_MAP || m->n <= SMALL_MAP)
+		return NULL;
+	refs = calloc(m->n, sizeof(*refs));
+	first = malloc(m->n * sizeof(*first));
+	if (!refs || !first) {
+		free(refs);
+		free(first);
+		rep->oom = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ls_node *k = m->kids[2 * i];
+
+		first[i] = SIZE_MAX;
+		if (k->type == LS_NODE_SCALAR)
+			refs[n++] = (struct key_ref){k->value, i};
+	}
+	qsort(refs, n, sizeof(*refs), cmp_key_ref);
+	for (size_t a = 0, b; a < n; a = b) {
+		for (b = a + 1; b < n && strcmp(refs[a].key, refs[b].key) == 0; b++)
+			first[refs[b].i] = refs[a].i;
+	}
+	free(refs);
+	return first;
 }
 
 /* Duplicate and non-scalar keys, with the generic path of each map. */
-static void check_keys(struct ls_report *rep, const struct ls_node *n, struct ls_buf *path)
+static void check_keys(struct ls_report *rep, const struct ls_node *n, const struct key_step *up)
 {
-	size_t len = path->len;
+	size_t *first;
 
 	if (n->type == LS_NODE_SCALAR)
 		return;
+	first = first_keys(rep, n);
 	for (size_t i = 0; i < n->n; i++) {
 		const struct ls_node *k = n->type == LS_NODE_MAP ? n->kids[2 * i] : NULL;
 		const struct ls_node *v = n->type == LS_NODE_MAP ? n->kids[2 * i + 1] : n->kids[i];
+		struct key_step step = {up, k ? k->value : NULL, i};
+		const struct ls_node *o = NULL;
 
 		if (k && k->type != LS_NODE_SCALAR) {
-			ls_report_add(rep, k->line, k->col, ls_buf_str(path),
-			              "a key must be a scalar, not %s", ls_node_type_name(k));
+			report_key(rep, k, up, "a key must be a scalar, not %s",
+			           ls_node_type_name(k));
 			continue;
 		}
-		if (k) {
-			ls_buf_printf(path, "%s%s", len ? "." : "", k->value);
-			for (size_t j = 0; j < i; j++) {
-				const struct ls_node *o = n->kids[2 * j];
+		if (k && first && first[i] != SIZE_MAX) {
+			o = n->kids[2 * first[i]];
+		} else if (k && !first && n->n <= SMALL_MAP) {
+			for (size_t j = 0; j < i && !o; j++) {
+				const struct ls_node *x = n->kids[2 * j];
 
-				if (o->type == LS_NODE_SCALAR && strcmp(o->value, k->value) == 0) {
-					ls_report_add(rep, k->line, k->col, ls_buf_str(path),
-					              "duplicate key (first at %d:%d)", o->line,
-					              o->col);
-					break;
-				}
+				if (x->type == LS_NODE_SCALAR && strcmp(x->value, k->value) == 0)
+					o = x;
 			}
-		} else {
-			ls_buf_printf(path, "[%zu]", i);
 		}
-		check_keys(rep, v, path);
-		path->len = len;
-		if (path->data)
-			path->data[len] = '\0';
+		if (o)
+			report_key(rep, k, &step, "duplicate key (first at %d:%d)", o->line,
+			           o->col);
+		check_keys(rep, v, &step);
 	}
+	free(first);
 }
 
-int ls_node_parse(struct ls_report *rep, const char *yaml, size_t len, struct ls_node **ret_root)
+static const struct ls_node_limits default_limits = {
+	.max_bytes = LS_NODE_MAX_DOCUMENT,
+	.max_nodes = LS_NODE_MAX_NODES,
+};
+
+const char *ls_node_format_size(size_t n, char *buf, size_t size)
+{
+	if (n && n % (1024 * 1024) == 0)
+		snprintf(buf, size, "%zu MiB", n / (1024 * 1024));
+	else if (n && n % 1024 == 0)
+		snprintf(buf, size, "%zu KiB", n / 1024);
+	else
+		snprintf(buf, size, "%zu bytes", n);
+	return buf;
+}
+
+int ls_node_parse_limited(struct ls_report *rep, const char *yaml, size_t len,
+                          const struct ls_node_limits *lim, struct ls_node **ret_root)
 {
 	struct builder b;
 	yaml_parser_t parser;
 	yaml_event_t ev;
-	struct ls_buf path;
 	bool done = false;
+	char size[32];
 	int r = 0;
 
+	if (!lim)
+		lim = &default_limits;
 	memset(&b, 0, sizeof(b));
 	b.rep = rep;
 	b.yaml = yaml;
 	b.len = len;
-	b.budget = LS_NODE_MAX_NODES;
-	ls_buf_init(&path, 0);
-	if (len > LS_NODE_MAX_DOCUMENT) {
-		ls_report_add(rep, 0, 0, NULL, "the document is larger than %d bytes",
-		              LS_NODE_MAX_DOCUMENT);
+	b.budget = lim->max_nodes;
+	b.max_nodes = lim->max_nodes;
+	if (len > lim->max_bytes) {
+		ls_report_add(rep, 0, 0, NULL, "the document is larger than the limit of %s",
+		              ls_node_format_size(lim->max_bytes, size, sizeof(size)));
 		return -E2BIG;
 	}
 	if (!yaml_parser_initialize(&parser))
@@ -624,7 +760,7 @@ int ls_node_parse(struct ls_report *rep, const char *yaml, size_t len, struct ls
 		r = -EINVAL;
 		goto out;
 	}
-	check_keys(rep, b.root, &path);
+	check_keys(rep, b.root, NULL);
 out:
 	yaml_parser_delete(&parser);
 	while (b.depth > 0) {
@@ -635,7 +771,6 @@ out:
 	for (size_t i = 0; i < b.n_anchors; i++)
 		free(b.anchors[i].name);
 	free(b.anchors);
-	ls_buf_release(&path);
 	if (r < 0) {
 		ls_node_free(b.root);
 		return r;
@@ -644,36 +779,39 @@ out:
 	return 0;
 }
 
-/*
- * Reads a YAML file of at most LS_NODE_MAX_DOCUMENT bytes, and the
- * directory relative ${file:} paths are resolved against. Shared with the
- * scenario loader.
- */
-int ls_node_read_file(const char *path, struct ls_buf *ret, char **ret_dir, struct ls_diag *diag)
+int ls_node_parse(struct ls_report *rep, const char *yaml, size_t len, struct ls_node **ret_root)
+{
+	return ls_node_parse_limited(rep, yaml, len, NULL, ret_root);
+}
+
+int ls_node_read_file_limited(const char *path, size_t max_bytes, struct ls_buf *ret,
+                              char **ret_dir, struct ls_report *rep)
 {
 	struct ls_buf data;
 	const char *slash = strrchr(path, '/');
-	char *dir = NULL;
+	char *dir = NULL, size[32];
+	struct stat st;
 	int r;
 
-	ls_buf_init(&data, LS_NODE_MAX_DOCUMENT);
-	r = ls_buf_read_file(&data, path);
+	ls_buf_init(&data, max_bytes);
+	/* Refused before reading: a huge file costs nothing to turn down. */
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max_bytes)
+		r = -E2BIG;
+	else
+		r = ls_buf_read_file(&data, path);
 	if (r == -E2BIG) {
-		if (diag)
-			ls_diag_add(diag, "%s: the file is larger than %d bytes", path,
-			            LS_NODE_MAX_DOCUMENT);
+		ls_report_add(rep, 0, 0, NULL, "the file is larger than the limit of %s",
+		              ls_node_format_size(max_bytes, size, sizeof(size)));
 		goto out;
 	}
 	if (r < 0) {
-		if (diag)
-			ls_diag_add(diag, "%s: cannot read: %s", path, strerror(-r));
+		ls_report_add(rep, 0, 0, NULL, "cannot read: %s", strerror(-r));
 		goto out;
 	}
 	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
 	if (!dir) {
 		r = -ENOMEM;
-		if (diag)
-			ls_diag_add(diag, "%s: out of memory", path);
+		ls_report_add(rep, 0, 0, NULL, "out of memory");
 		goto out;
 	}
 out:
@@ -684,4 +822,16 @@ out:
 	*ret = data;
 	*ret_dir = dir;
 	return 0;
+}
+
+/* Shared with the scenario loader and lib/kube. */
+int ls_node_read_file(const char *path, struct ls_buf *ret, char **ret_dir, struct ls_diag *diag)
+{
+	struct ls_report rep;
+	int r;
+
+	ls_report_init(&rep, path);
+	r = ls_node_read_file_limited(path, LS_NODE_MAX_DOCUMENT, ret, ret_dir, &rep);
+	ls_report_flush(&rep, diag);
+	return r;
 }

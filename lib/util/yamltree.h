@@ -21,11 +21,21 @@
 
 #include "util/diag.h"
 
-/* Documents larger than this are refused before parsing. */
+/*
+ * The default caps of one document (kubeconfigs, scenario files): larger
+ * documents are refused before parsing, and a document may hold at most
+ * LS_NODE_MAX_NODES nodes, aliases expanded, so an alias bomb cannot
+ * exhaust memory. A loader that needs more (the lagscale config) passes its
+ * own struct ls_node_limits. Nesting is capped for every document.
+ */
 #define LS_NODE_MAX_DOCUMENT (1024 * 1024)
-/* Limits that keep a hostile document from using unbounded memory or stack. */
-#define LS_NODE_MAX_NODES 200000
-#define LS_NODE_MAX_DEPTH 64
+#define LS_NODE_MAX_NODES    200000
+#define LS_NODE_MAX_DEPTH    64
+
+struct ls_node_limits {
+	size_t max_bytes; /* the largest document, in bytes */
+	size_t max_nodes; /* the most nodes, aliases expanded */
+};
 
 enum ls_node_type { LS_NODE_SCALAR = 0, LS_NODE_MAP, LS_NODE_SEQ };
 
@@ -37,7 +47,8 @@ struct ls_node {
 	bool from_defaults;
 	/* Scalars: a plain `null`, `~`, empty value or a !!null tag. */
 	bool is_null;
-	char *value; /* scalars: the text, NUL-terminated */
+	/* Scalars: the text, NUL-terminated, stored in the node's own allocation. */
+	char *value;
 	/* Sequences: n items. Maps: n pairs, kids[2i] the key, kids[2i+1] the value. */
 	struct ls_node **kids;
 	size_t n;
@@ -83,27 +94,45 @@ bool ls_report_failed(const struct ls_report *r);
 void ls_report_flush(struct ls_report *r, struct ls_diag *diag);
 
 /*
- * Parses one YAML document of len bytes. Returns 0 and sets *ret_root (free
- * with ls_node_free) when a tree could be built: duplicate keys, non-scalar
- * keys and NUL characters are reported to rep but do not stop the parse
- * (the first of duplicate keys is the one ls_node_get finds). Returns
- * -EINVAL (reported) when the document is not valid YAML, holds no
- * document or more than one, or exceeds LS_NODE_MAX_NODES or
- * LS_NODE_MAX_DEPTH; -E2BIG (reported) when len exceeds
- * LS_NODE_MAX_DOCUMENT; -ENOMEM. The root may be of any type, including a
- * null scalar for an empty document: the caller checks it.
+ * Parses one YAML document of len bytes with the default limits. Returns 0
+ * and sets *ret_root (free with ls_node_free) when a tree could be built:
+ * duplicate keys, non-scalar keys and NUL characters are reported to rep
+ * but do not stop the parse (the first of duplicate keys is the one
+ * ls_node_get finds). Returns -EINVAL (reported) when the document is not
+ * valid YAML, holds no document or more than one, or exceeds
+ * LS_NODE_MAX_NODES or LS_NODE_MAX_DEPTH; -E2BIG (reported, "the document
+ * is larger than the limit of 1 MiB") when len exceeds LS_NODE_MAX_DOCUMENT;
+ * -ENOMEM. The root may be of any type, including a null scalar for an
+ * empty document: the caller checks it.
  */
 int ls_node_parse(struct ls_report *rep, const char *yaml, size_t len, struct ls_node **ret_root);
+/* The same with the limits lim (NULL: the defaults above). */
+int ls_node_parse_limited(struct ls_report *rep, const char *yaml, size_t len,
+			  const struct ls_node_limits *lim, struct ls_node **ret_root);
 
 /*
  * Reads a YAML file of at most LS_NODE_MAX_DOCUMENT bytes into *ret (a
  * buffer the caller releases) and sets *ret_dir (freed by the caller) to
  * the directory relative ${file:} paths in it are resolved against.
  * Returns 0, -E2BIG or a negative errno from reading, each described in
- * diag as "PATH: what".
+ * diag as "PATH: what" ("PATH: the file is larger than the limit of 1 MiB",
+ * "PATH: cannot read: No such file or directory").
  */
 struct ls_buf;
 int ls_node_read_file(const char *path, struct ls_buf *ret, char **ret_dir, struct ls_diag *diag);
+/*
+ * The same with a cap of max_bytes, reporting to rep (whose name should be
+ * path) rather than to a diag. A regular file larger than the cap is
+ * refused before it is read.
+ */
+int ls_node_read_file_limited(const char *path, size_t max_bytes, struct ls_buf *ret,
+			      char **ret_dir, struct ls_report *rep);
+
+/*
+ * Formats a size for messages: "64 MiB", "64 KiB" when it is a whole
+ * number of those, else "N bytes". Returns buf.
+ */
+const char *ls_node_format_size(size_t n, char *buf, size_t size);
 
 /* Frees a tree; NULL is a no-op. */
 void ls_node_free(struct ls_node *n);

@@ -6,9 +6,13 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -850,18 +854,18 @@ END_TEST
 
 START_TEST(test_config_too_large)
 {
-	size_t len = 1024 * 1024 + 1;
+	size_t len = LS_CONFIG_MAX_FILE_BYTES + 1;
+	/* Refused on its length alone: the contents are never read (nor touched here). */
 	char *big = malloc(len);
 	struct ls_config sentinel, *cfg = &sentinel;
 	struct ls_diag d;
 
 	ck_assert_ptr_nonnull(big);
-	memset(big, '#', len);
 	ls_diag_init(&d);
 	ck_assert_int_eq(ls_config_load_string("t.yaml", big, len, &cfg, &d), -E2BIG);
 	ck_assert_ptr_eq(cfg, &sentinel);
 	ck_assert_uint_eq(d.n, 1);
-	ck_assert_str_eq(d.msgs[0], "t.yaml: the document is larger than 1048576 bytes");
+	ck_assert_str_eq(d.msgs[0], "t.yaml: the document is larger than the limit of 64 MiB");
 	ls_diag_release(&d);
 	free(big);
 }
@@ -891,6 +895,514 @@ START_TEST(test_config_load_file)
 	ls_diag_release(&d);
 	unlink(path);
 	free(path);
+}
+END_TEST
+
+/* Directories of files (config.h: the merge rules). */
+
+/* A new empty temporary directory; its path is freed by the caller (after rm_dir). */
+static char *temp_dir(void)
+{
+	char *dir = strdup("/tmp/ls-test-config-XXXXXX");
+
+	ck_assert_ptr_nonnull(dir);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	return dir;
+}
+
+/* Writes dir/name (creating nothing else); data is a format. */
+static void put_file(const char *dir, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void put_file(const char *dir, const char *name, const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_dir(const char *dir)
+{
+	ck_assert_int_eq(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* "DIR/name...": the expected message text, formatted. */
+static const char *msg(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static const char *msg(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+/* Loads path, which must be valid. */
+static struct ls_config *load_path_ok(const char *path)
+{
+	struct ls_config *cfg = NULL;
+	struct ls_diag d;
+	int r;
+
+	ls_diag_init(&d);
+	r = ls_config_load(path, &cfg, &d);
+	if (r != 0)
+		dump(&d);
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_ptr_nonnull(cfg);
+	ls_diag_release(&d);
+	return cfg;
+}
+
+/* Loads path, which must fail with r and exactly the n messages expected, in order. */
+static void expect_path_errors(const char *path, int r, const char *const *expected, size_t n)
+{
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_diag d;
+	int got;
+
+	ls_diag_init(&d);
+	got = ls_config_load(path, &cfg, &d);
+	if (d.n != n)
+		dump(&d);
+	for (size_t i = 0; i < n && i < d.n; i++)
+		if (strcmp(d.msgs[i], expected[i]) != 0)
+			fprintf(stderr, "got  %s\nwant %s\n", d.msgs[i], expected[i]);
+	ck_assert_int_eq(got, r);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	ck_assert_uint_eq(d.n, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_eq(d.msgs[i], expected[i]);
+	ls_diag_release(&d);
+}
+
+#define SCALER(name)                                                                               \
+	"  - name: " name "\n" TARGET "    kafka: {group: g, topics: [t]}\n"
+
+START_TEST(test_config_dir_merge)
+{
+	char *dir = temp_dir(), sub[512];
+	struct ls_config *cfg;
+
+	/* Written out of order: the name decides, byte-wise ("B" < "a"). */
+	put_file(dir, "c.yaml", "scalers:\n" SCALER("c1") SCALER("c2"));
+	put_file(dir, "a.yaml",
+	         "kafka:\n  clusters:\n    - {name: main, bootstrapServers: \"k:9092\"}\n"
+	         "log: {level: debug}\n"
+	         "scalers:\n" SCALER("a1"));
+	put_file(dir, "B.yml", "server: {address: \":9090\"}\nscalers:\n" SCALER("b1"));
+	/* Left out: hidden, another suffix, a directory. */
+	put_file(dir, ".hidden.yaml", "not: [valid\n");
+	put_file(dir, "README.md", "not yaml: [\n");
+	put_file(dir, "a.yaml.orig", "not yaml: [\n");
+	snprintf(sub, sizeof(sub), "%s/sub.yaml", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	put_file(sub, "d.yaml", "not: [valid\n");
+
+	cfg = load_path_ok(dir);
+	ck_assert_str_eq(cfg->path, dir);
+	ck_assert_uint_eq(cfg->n_files, 3);
+	ck_assert_uint_eq(cfg->n_clusters, 1);
+	ck_assert_uint_eq(cfg->n_scalers, 4);
+	ck_assert_str_eq(cfg->scalers[0].name, "b1");
+	ck_assert_str_eq(cfg->scalers[1].name, "a1");
+	ck_assert_str_eq(cfg->scalers[2].name, "c1");
+	ck_assert_str_eq(cfg->scalers[3].name, "c2");
+	/* Each section from the one file that set it. */
+	ck_assert_int_eq(cfg->log_level, LS_LOG_DEBUG);
+	ck_assert_str_eq(cfg->server_address, ":9090");
+	for (size_t i = 0; i < cfg->n_scalers; i++) {
+		ck_assert_str_eq(cfg->scalers[i].kafka.cluster, "main");
+		ck_assert_uint_eq(cfg->scalers[i].cluster_index, 0);
+	}
+	/* Identical strings are stored once (config.h: the pool). */
+	ck_assert_ptr_eq(cfg->scalers[0].target.kind, cfg->scalers[3].target.kind);
+	ck_assert_ptr_eq(ls_config_find_scaler(cfg, "c2"), &cfg->scalers[3]);
+	ls_config_free(cfg);
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_config_dir_clusters)
+{
+	char *dir = temp_dir(), m[1024];
+	struct ls_config *cfg;
+
+	/* Used before the file that defines it, and by a file with no cluster at all. */
+	put_file(dir, "10-team-a.yaml",
+	         "scalers:\n"
+	         "  - name: a\n" TARGET "    kafka: {cluster: backup, group: g, topics: [t]}\n");
+	put_file(dir, "20-team-b.yaml",
+	         "defaults: {kafka: {cluster: main}}\n"
+	         "scalers:\n" SCALER("b"));
+	put_file(dir, "90-clusters.yaml",
+	         "kafka:\n"
+	         "  clusters:\n"
+	         "    - {name: main, bootstrapServers: \"m:9092\"}\n"
+	         "    - {name: backup, bootstrapServers: \"b:9092\"}\n");
+	cfg = load_path_ok(dir);
+	ck_assert_uint_eq(cfg->n_clusters, 2);
+	ck_assert_str_eq(cfg->scalers[0].kafka.cluster, "backup");
+	ck_assert_uint_eq(cfg->scalers[0].cluster_index, 1);
+	ck_assert_str_eq(cfg->scalers[1].kafka.cluster, "main");
+	ck_assert_uint_eq(cfg->scalers[1].cluster_index, 0);
+	ls_config_free(cfg);
+
+	/* A cluster named nowhere, and none named with two to choose from. */
+	put_file(dir, "30-team-c.yaml",
+	         "scalers:\n"
+	         "  - name: c\n" TARGET "    kafka: {cluster: nope, group: g, topics: [t]}\n"
+	         "  - name: d\n" TARGET "    kafka: {group: g, topics: [t]}\n");
+	{
+		char m1[512], m2[512];
+		const char *want[] = {
+		    msg(m1, sizeof(m1),
+		        "%s/30-team-c.yaml:4:22: scalers[0].kafka.cluster: no cluster named "
+		        "\"nope\" in kafka.clusters",
+		        dir),
+		    msg(m2, sizeof(m2),
+		        "%s/30-team-c.yaml:7:12: scalers[1].kafka.cluster: required when more "
+		        "than one cluster is configured",
+		        dir),
+		};
+
+		expect_path_errors(dir, -EINVAL, want, N(want));
+	}
+
+	/* One cluster in all files: kafka.cluster may be left out in any file. */
+	unlink(msg(m, sizeof(m), "%s/30-team-c.yaml", dir));
+	put_file(dir, "90-clusters.yaml",
+	         "kafka:\n  clusters:\n    - {name: backup, bootstrapServers: \"b:9092\"}\n");
+	put_file(dir, "20-team-b.yaml", "scalers:\n" SCALER("b"));
+	cfg = load_path_ok(dir);
+	ck_assert_str_eq(cfg->scalers[1].kafka.cluster, "backup");
+	ls_config_free(cfg);
+
+	/* A cluster name defined twice names both places. */
+	put_file(dir, "20-team-b.yaml",
+	         "scalers:\n"
+	         "  - name: b\n" TARGET "    kafka: {cluster: backup, group: g, topics: [t]}\n");
+	put_file(dir, "95-more.yaml",
+	         "kafka:\n  clusters:\n    - {name: backup, bootstrapServers: \"x:9092\"}\n");
+	{
+		const char *want[] = {msg(m, sizeof(m),
+		                          "%s/95-more.yaml:3:14: kafka.clusters[0].name: duplicate "
+		                          "cluster name (first at %s/90-clusters.yaml:3:14)",
+		                          dir, dir)};
+
+		expect_path_errors(dir, -EINVAL, want, N(want));
+	}
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_config_dir_errors_name_file)
+{
+	char *dir = temp_dir(), m1[512], m2[512], m3[512];
+
+	put_file(dir, "a.yaml", CLUSTER "scalers:\n" SCALER("s"));
+	put_file(dir, "b.yaml",
+	         "scalers:\n"
+	         "  - name: t\n" TARGET "    kafka: {group: g, topics: [t]}\n"
+	         "    policy: {maxReplicas: 0}\n"
+	         "  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n");
+	put_file(dir, "c.yaml", "scalers:\n  - name: [\n");
+	{
+		const char *want[] = {
+		    msg(m1, sizeof(m1),
+		        "%s/b.yaml:5:27: scalers[0].policy.maxReplicas: must be >= 1, got 0", dir),
+		    msg(m2, sizeof(m2),
+		        "%s/b.yaml:6:11: scalers[1].name: duplicate scaler name \"s\" (first at "
+		        "%s/a.yaml:5:11)",
+		        dir, dir),
+		    msg(m3, sizeof(m3),
+		        "%s/c.yaml:3:1: did not find expected node content (while parsing a flow "
+		        "node at 3:1)",
+		        dir),
+		};
+
+		expect_path_errors(dir, -EINVAL, want, N(want));
+	}
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_config_dir_sections)
+{
+	char *dir = temp_dir(), m1[512], m2[512];
+
+	put_file(dir, "a.yaml",
+	         CLUSTER "kubernetes: {context: prod}\n"
+	                 "log: {level: debug}\n"
+	                 "scalers:\n" SCALER("a"));
+	/* null sets nothing; a second value is refused, naming the first. */
+	put_file(dir, "b.yaml",
+	         "kubernetes:\n"
+	         "scalers:\n" SCALER("b") "log:\n"
+	         "  level: info\n");
+	put_file(dir, "c.yaml", "leaderElection: {enabled: false}\nkubernetes: {context: dev}\n");
+	{
+		const char *want[] = {
+		    msg(m1, sizeof(m1),
+		        "%s/b.yaml:6:1: log: already set at %s/a.yaml:5:1; only one file may set "
+		        "it",
+		        dir, dir),
+		    msg(m2, sizeof(m2),
+		        "%s/c.yaml:2:1: kubernetes: already set at %s/a.yaml:4:1; only one file "
+		        "may set it",
+		        dir, dir),
+		};
+
+		expect_path_errors(dir, -EINVAL, want, N(want));
+	}
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_config_dir_defaults_per_file)
+{
+	char *dir = temp_dir();
+	struct ls_config *cfg;
+
+	put_file(dir, "a.yaml",
+	         CLUSTER "defaults: {policy: {maxReplicas: 7}}\n"
+	                 "scalers:\n" SCALER("a"));
+	put_file(dir, "b.yaml", "scalers:\n" SCALER("b"));
+	put_file(dir, "c.yaml",
+	         "defaults: {policy: {maxReplicas: 9}}\n"
+	         "scalers:\n" SCALER("c"));
+	cfg = load_path_ok(dir);
+	ck_assert_int_eq(cfg->scalers[0].policy.max_replicas, 7);
+	ck_assert_int_eq(cfg->scalers[1].policy.max_replicas, 24);
+	ck_assert_int_eq(cfg->scalers[2].policy.max_replicas, 9);
+	ls_config_free(cfg);
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_config_dir_empty)
+{
+	char *dir = temp_dir(), m[512];
+	const char *want[] = {m};
+
+	msg(m, sizeof(m), "%s: no *.yaml or *.yml files", dir);
+	expect_path_errors(dir, -EINVAL, want, 1);
+	put_file(dir, ".hidden.yaml", CLUSTER "scalers:\n" SCALER("s"));
+	put_file(dir, "lagscale.json", "{}\n");
+	expect_path_errors(dir, -EINVAL, want, 1);
+
+	/* Files, but neither clusters nor scalers in any. */
+	put_file(dir, "a.yaml", "log: {level: info}\n");
+	{
+		char m1[512], m2[512];
+		const char *want2[] = {
+		    msg(m1, sizeof(m1),
+		        "%s: kafka.clusters: at least one cluster is required, and no file "
+		        "defines one",
+		        dir),
+		    msg(m2, sizeof(m2),
+		        "%s: scalers: at least one scaler is required, and no file defines one",
+		        dir),
+		};
+
+		expect_path_errors(dir, -EINVAL, want2, N(want2));
+	}
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_config_dir_file_too_large)
+{
+	char *dir = temp_dir(), path[512], m1[512], m2[512];
+	int fd;
+
+	put_file(dir, "a.yaml", CLUSTER "scalers:\n" SCALER("s"));
+	/* Sparse: refused on its size, never read. */
+	snprintf(path, sizeof(path), "%s/b.yaml", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)LS_CONFIG_MAX_FILE_BYTES + 1), 0);
+	close(fd);
+	/* The rest is still checked and reported. */
+	put_file(dir, "c.yaml", "scalers:\n  - name: \"no good\"\n" TARGET
+	                        "    kafka: {group: g, topics: [t]}\n");
+	{
+		const char *want[] = {
+		    msg(m1, sizeof(m1), "%s/b.yaml: the file is larger than the limit of 64 MiB",
+		        dir),
+		    msg(m2, sizeof(m2),
+		        "%s/c.yaml:2:11: scalers[0].name: must be 1 to 253 of a-z, A-Z, 0-9, '.', "
+		        "'_', '-'",
+		        dir),
+		};
+
+		expect_path_errors(dir, -E2BIG, want, N(want));
+		/* The same file given alone. */
+		expect_path_errors(path, -E2BIG, want, 1);
+	}
+	/* Exactly at the limit is not refused for its size (it is not YAML either). */
+	ck_assert_int_eq(truncate(path, LS_CONFIG_MAX_FILE_BYTES), 0);
+	{
+		struct ls_config sentinel, *cfg = &sentinel;
+		struct ls_diag d;
+
+		ls_diag_init(&d);
+		ck_assert_int_eq(ls_config_load(path, &cfg, &d), -EINVAL);
+		ck_assert_ptr_eq(cfg, &sentinel);
+		ck_assert_uint_ge(d.n, 1);
+		ck_assert_ptr_null(strstr(d.msgs[0], "limit"));
+		ls_diag_release(&d);
+	}
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_config_dir_file_substitution)
+{
+	char *dir = temp_dir(), sub[512], cwd[4096];
+	struct ls_config *cfg;
+
+	snprintf(sub, sizeof(sub), "%s/secrets", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	put_file(sub, "password", "from-the-dir\n");
+	put_file(dir, "a.yaml",
+	         "kafka:\n"
+	         "  clusters:\n"
+	         "    - name: main\n"
+	         "      bootstrapServers: k:9092\n"
+	         "      properties: {sasl.password: \"${file:secrets/password}\"}\n"
+	         "scalers:\n" SCALER("s"));
+	/* Relative to the file, not to the working directory. */
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir("/"), 0);
+	cfg = load_path_ok(dir);
+	ck_assert_str_eq(cfg->clusters[0].props[0].value, "from-the-dir");
+	ls_config_free(cfg);
+	ck_assert_int_eq(chdir(cwd), 0);
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+/* A reload (ls_config_load again) sees the files of the directory as they are now. */
+START_TEST(test_config_dir_reload)
+{
+	char *dir = temp_dir(), path[512];
+	struct ls_config *cfg;
+
+	put_file(dir, "clusters.yaml", CLUSTER);
+	put_file(dir, "team-a.yaml", "scalers:\n" SCALER("a"));
+	cfg = load_path_ok(dir);
+	ck_assert_uint_eq(cfg->n_scalers, 1);
+	ls_config_free(cfg);
+
+	put_file(dir, "team-b.yaml", "scalers:\n" SCALER("b1") SCALER("b2"));
+	cfg = load_path_ok(dir);
+	ck_assert_uint_eq(cfg->n_files, 3);
+	ck_assert_uint_eq(cfg->n_scalers, 3);
+	ls_config_free(cfg);
+
+	snprintf(path, sizeof(path), "%s/team-a.yaml", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	cfg = load_path_ok(dir);
+	ck_assert_uint_eq(cfg->n_scalers, 2);
+	ck_assert_str_eq(cfg->scalers[0].name, "b1");
+	ls_config_free(cfg);
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+/*
+ * The fleet: 10,000 scalers, as DESIGN.md section 4 writes one, load in
+ * one file (within the limits of one file) and across files; one more is
+ * refused.
+ */
+static void fleet_yaml(FILE *f, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		fprintf(f,
+		        "  - name: orders-%05zu\n"
+		        "    target: {apiVersion: apps/v1, kind: Deployment,\n"
+		        "             namespace: team-%03zu, name: consumer-%05zu}\n"
+		        "    kafka:\n"
+		        "      cluster: main\n"
+		        "      group: order-processor-%05zu\n"
+		        "      topics: [orders-%05zu]\n"
+		        "      offsetResetPolicy: latest\n"
+		        "    policy:\n"
+		        "      lagThreshold: 1000\n"
+		        "      minReplicas: 1\n"
+		        "      maxReplicas: 24\n"
+		        "      pollingInterval: 15s\n"
+		        "      cooldownPeriod: 300s\n"
+		        "      behavior:\n"
+		        "        scaleDown: {stabilizationWindow: 300s, selectPolicy: Max,\n"
+		        "                    policies: [{type: Percent, value: 100, period: 15s}]}\n"
+		        "      fallback: {failureThreshold: 3, replicas: 0,\n"
+		        "                 behavior: currentReplicas}\n",
+		        i, i % 100, i, i, i);
+}
+
+START_TEST(test_config_fleet)
+{
+	char *dir = temp_dir(), path[512], m[512];
+	struct ls_config *cfg;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/fleet.yaml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(CLUSTER "scalers:\n", f);
+	fleet_yaml(f, 0, 10000);
+	ck_assert_int_eq(fclose(f), 0);
+	cfg = load_path_ok(path);
+	ck_assert_uint_eq(cfg->n_scalers, 10000);
+	ck_assert_str_eq(cfg->scalers[9999].name, "orders-09999");
+	ck_assert_str_eq(cfg->scalers[9999].kafka.topics[0], "orders-09999");
+	ck_assert_str_eq(cfg->scalers[9999].target.namespace_, "team-099");
+	ck_assert_int_eq(cfg->scalers[9999].policy.scale_down.stabilization_window_ms, 300000);
+	ls_config_free(cfg);
+
+	/* One more, in another file, is past the cap of all files together. */
+	put_file(dir, "more.yaml", "scalers:\n" SCALER("one-more"));
+	{
+		const char *want[] = {msg(m, sizeof(m),
+		                          "%s/more.yaml:2:3: scalers: at most 10000 scalers are "
+		                          "allowed in all files together",
+		                          dir)};
+
+		expect_path_errors(dir, -EINVAL, want, N(want));
+	}
+	rm_dir(dir);
+	free(dir);
 }
 END_TEST
 
@@ -1071,7 +1583,7 @@ END_TEST
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("config");
+	TCase *tc = tcase_create("config"), *fleet;
 
 	tcase_add_test(tc, test_config_full);
 	tcase_add_test(tc, test_config_defaults);
@@ -1088,11 +1600,25 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_aliases);
 	tcase_add_test(tc, test_config_too_large);
 	tcase_add_test(tc, test_config_load_file);
+	tcase_add_test(tc, test_config_dir_merge);
+	tcase_add_test(tc, test_config_dir_clusters);
+	tcase_add_test(tc, test_config_dir_errors_name_file);
+	tcase_add_test(tc, test_config_dir_sections);
+	tcase_add_test(tc, test_config_dir_defaults_per_file);
+	tcase_add_test(tc, test_config_dir_empty);
+	tcase_add_test(tc, test_config_dir_file_too_large);
+	tcase_add_test(tc, test_config_dir_file_substitution);
+	tcase_add_test(tc, test_config_dir_reload);
 	tcase_add_test(tc, test_config_scenario_full);
 	tcase_add_test(tc, test_config_scenario_defaults);
 	tcase_add_test(tc, test_config_scenario_errors);
 	tcase_add_test(tc, test_config_scenario_produce_rate);
 	suite_add_tcase(s, tc);
+	/* 10,000 scalers take seconds under the sanitizers: a generous timeout. */
+	fleet = tcase_create("fleet");
+	tcase_set_timeout(fleet, 60);
+	tcase_add_test(fleet, test_config_fleet);
+	suite_add_tcase(s, fleet);
 	return s;
 }
 
