@@ -178,9 +178,9 @@ struct pending {
 };
 
 /* The top-level sections that one file at most may set. */
-enum { SEC_KUBERNETES, SEC_LEADER, SEC_SERVER, SEC_LOG, N_SECTIONS };
+enum { SEC_KUBERNETES, SEC_LEADER, SEC_SERVER, SEC_METRICS, SEC_LOG, N_SECTIONS };
 static const char *const section_keys[N_SECTIONS] = {"kubernetes", "leaderElection", "server",
-                                                     "log"};
+                                                     "metrics",    "log"};
 
 struct loader {
 	struct ls_config *cfg;
@@ -609,6 +609,17 @@ static void walk_server(struct ls_walk *w, const struct ls_node *root, struct ls
 		              cfg->server_address);
 		ls_walk_pop(w, m);
 	}
+	ls_walk_pop(w, mark);
+}
+
+static void walk_metrics(struct ls_walk *w, const struct ls_node *root, struct ls_config *cfg)
+{
+	static const char *const metrics_keys[] = {"partitionSeries", NULL};
+	const struct ls_node *n = ls_node_get(root, "metrics");
+	size_t mark = ls_walk_push_key(w, "metrics");
+
+	if (ls_walk_map(w, n, metrics_keys))
+		ls_walk_bool(w, n, "partitionSeries", &cfg->metrics_partition_series);
 	ls_walk_pop(w, mark);
 }
 
@@ -1056,8 +1067,9 @@ out:
 	return r;
 }
 
-static const char *const top_keys[] = {"kafka", "kubernetes", "leaderElection", "server",
-                                       "log",   "defaults",   "scalers",        NULL};
+static const char *const top_keys[] = {"kafka",   "kubernetes", "leaderElection", "server",
+                                       "metrics", "log",        "defaults",       "scalers",
+                                       NULL};
 
 static int config_new(const char *name, struct ls_config **ret)
 {
@@ -1103,6 +1115,8 @@ static int config_walk(struct ls_walk *w, const struct ls_node *root, struct loa
 		walk_leader(w, root, cfg);
 	if (claim_section(w, root, l, SEC_SERVER))
 		walk_server(w, root, cfg);
+	if (claim_section(w, root, l, SEC_METRICS))
+		walk_metrics(w, root, cfg);
 	if (claim_section(w, root, l, SEC_LOG))
 		walk_log(w, root, cfg);
 	return walk_scalers(w, root, l);

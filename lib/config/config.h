@@ -154,6 +154,9 @@ struct ls_config {
 	char *context;	  /* "" → current-context */
 	struct ls_config_leader leader;
 	char *server_address; /* "0.0.0.0:8080" */
+	/* metrics.partitionSeries: lagscale_partition_lag_messages, one series
+	 * per partition, capped (lib/metrics/app.h); off by default. */
+	bool metrics_partition_series;
 	enum ls_log_format log_format;
 	enum ls_log_level log_level;
 	struct ls_config_scaler *scalers; /* in file order */

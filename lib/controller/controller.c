@@ -347,6 +347,8 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 		goto fail;
 	/* Until leader election says otherwise, this instance acts. */
 	ls_metrics_app_set_leader(c->metrics, true);
+	ls_metrics_app_set_partition_series(c->metrics, cfg->metrics_partition_series,
+					    LS_METRICS_PARTITION_SERIES_CAP);
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
 		struct cluster_rt *cl = &c->clusters[i];
 		char err[384];
@@ -1061,6 +1063,8 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 	c->scalers = scalers;
 	c->clusters = clusters;
 	c->cfg = cfg;
+	ls_metrics_app_set_partition_series(c->metrics, cfg->metrics_partition_series,
+					    LS_METRICS_PARTITION_SERIES_CAP);
 	metadata_age(c);
 	health_limit(c);
 	publish(c);

@@ -24,7 +24,7 @@ CONTRACT = ["lagscale_lag_messages", "lagscale_partition_lag_messages", "lagscal
             "lagscale_scale_events_total", "lagscale_errors_total",
             "lagscale_collect_duration_seconds", "lagscale_scaler_active",
             "lagscale_fallback_active", "lagscale_hot_partitions", "lagscale_is_leader",
-            "lagscale_build_info"]
+            "lagscale_build_info", "lagscale_partition_series_dropped_total"]
 
 
 def free_port():
@@ -134,6 +134,7 @@ kafka:
     - name: main
       bootstrapServers: "%s"
 server: {address: "127.0.0.1:%d"}
+metrics: {partitionSeries: true}
 log: {format: json, level: info}
 scalers:%s""" % (KAFKA, port, "".join(scalers))
 

@@ -268,6 +268,7 @@ START_TEST(test_config_defaults)
 	ck_assert_int_eq(cfg->leader.renew_deadline_ms, 10000);
 	ck_assert_int_eq(cfg->leader.retry_period_ms, 2000);
 	ck_assert_str_eq(cfg->server_address, "0.0.0.0:8080");
+	ck_assert(!cfg->metrics_partition_series);
 	ck_assert_int_eq(cfg->log_format, LS_LOG_TEXT);
 	ck_assert_int_eq(cfg->log_level, LS_LOG_INFO);
 	ck_assert_uint_eq(cfg->clusters[0].n_props, 0);
@@ -323,6 +324,15 @@ static void assert_policy_defaults(const struct ls_policy_params *p)
 	ck_assert_int_eq(p->fallback_replicas, 0);
 	ck_assert_int_eq(p->fallback_behavior, LS_FALLBACK_CURRENT);
 }
+
+START_TEST(test_config_metrics)
+{
+	struct ls_config *cfg = load_ok("metrics: {partitionSeries: true}\n" BASE "      {}\n");
+
+	ck_assert(cfg->metrics_partition_series);
+	ls_config_free(cfg);
+}
+END_TEST
 
 START_TEST(test_config_policy_defaults)
 {
@@ -691,6 +701,9 @@ static const struct error_case other_cases[] = {
     {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\nbogus: 1\n",
      "t.yaml:8:1: bogus: unknown key"},
     {CLUSTER, "t.yaml:1:1: scalers: at least one scaler is required"},
+    {"metrics: {partitionSeries: maybe}\n" BASE "      {}\n",
+     "t.yaml:1:28: metrics.partitionSeries: expected true or false, got \"maybe\""},
+    {"metrics: {series: true}\n" BASE "      {}\n", "t.yaml:1:11: metrics.series: unknown key"},
     {CLUSTER "scalers: []\n", "t.yaml:4:10: scalers: at least one scaler is required"},
     {CLUSTER "scalers: {a: 1}\n", "t.yaml:4:10: scalers: expected a sequence, got a map"},
     {CLUSTER "scalers:\n  -\n", "t.yaml:5:4: scalers[0]: expected a map, got null"},
@@ -1587,6 +1600,7 @@ static Suite *config_suite(void)
 
 	tcase_add_test(tc, test_config_full);
 	tcase_add_test(tc, test_config_defaults);
+	tcase_add_test(tc, test_config_metrics);
 	tcase_add_test(tc, test_config_policy_defaults);
 	tcase_add_test(tc, test_config_null_means_default);
 	tcase_add_test(tc, test_config_defaults_merge);
