@@ -24,6 +24,8 @@
  * in, and how many rounds skip them after they did not come. */
 #define LS_KAFKA_DESCRIBE_GRACE_MS 500
 #define LS_KAFKA_DESCRIBE_SKIP_ROUNDS 20
+/* ListConsumerGroupOffsets requests unanswered at once (issue_committed). */
+#define LS_KAFKA_GROUPS_IN_FLIGHT 100
 
 struct ls_kafka {
 	char *name;
@@ -904,17 +906,19 @@ static const rd_kafka_topic_partition_t *find_tp(const rd_kafka_topic_partition_
 }
 
 /*
- * Issues every group's ListConsumerGroupOffsets on one queue and returns at
- * once: the replies are gathered by wait_committed(), so the groups'
- * requests travel while the end offsets are read.
+ * Issues the groups' ListConsumerGroupOffsets on one queue, from group
+ * *next on, until LS_KAFKA_GROUPS_IN_FLIGHT are unanswered (*pending), and
+ * returns at once: wait_committed() gathers the replies and issues the
+ * rest as they come, so the first requests travel while the end offsets
+ * are read, and the requests and replies librdkafka holds at once stay
+ * bounded (all 1,000 groups at once held 9 MB at the peak of a round).
  */
-static size_t issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t *queue,
-			      const struct ls_kafka_query *qs, struct wquery *ws, size_t n,
-			      struct wtopic *ts, int64_t deadline)
+static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t *queue,
+			    const struct ls_kafka_query *qs, struct wquery *ws, size_t n,
+			    struct wtopic *ts, int64_t deadline, size_t *next, size_t *pending)
 {
-	size_t pending = 0;
-
-	for (size_t i = 0; i < n; i++) {
+	for (; *next < n && *pending < LS_KAFKA_GROUPS_IN_FLIGHT; (*next)++) {
+		size_t i = *next;
 		rd_kafka_ListConsumerGroupOffsets_t *req;
 		rd_kafka_AdminOptions_t *opts;
 		char errstr[256];
@@ -943,9 +947,8 @@ static size_t issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue
 		rd_kafka_ListConsumerGroupOffsets_destroy(req);
 		rd_kafka_AdminOptions_destroy(opts);
 		k->stats.group_requests++;
-		pending++;
+		(*pending)++;
 	}
-	return pending;
 }
 
 /*
@@ -1121,9 +1124,9 @@ static void describe_release(struct wdescribe *d)
 }
 
 /* Gathers the replies of issue_committed() until the deadline. */
-static void wait_committed(struct ls_kafka *k, rd_kafka_queue_t *queue, size_t pending,
+static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t *queue,
 			   const struct ls_kafka_query *qs, struct wquery *ws, size_t n,
-			   int64_t deadline)
+			   struct wtopic *ts, int64_t deadline, size_t next, size_t pending)
 {
 	while (pending > 0) {
 		rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, (int)remaining(deadline));
@@ -1142,6 +1145,8 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_queue_t *queue, size_t p
 		}
 		pending--;
 		w->replied = true;
+		/* One answered: the next group's request in its place. */
+		issue_committed(k, rk, queue, qs, ws, n, ts, deadline, &next, &pending);
 		if (rd_kafka_event_error(ev)) {
 			query_fail(w, -EIO, "committed offsets: %s", rd_kafka_event_error_string(ev));
 			rd_kafka_event_destroy(ev);
@@ -1373,7 +1378,7 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 {
 	int64_t deadline = ls_clock_mono_ms() + timeout_ms;
 	rd_kafka_queue_t *queue = NULL;
-	size_t pending;
+	size_t next = 0, pending = 0; /* groups asked for their offsets, and not answered */
 	struct wquery *ws = NULL;
 	struct wtopic *ts = NULL;
 	size_t n_ts = 0;
@@ -1445,7 +1450,7 @@ refresh:
 		}
 	}
 	queue = rd_kafka_queue_new(k->rk[meta_level]);
-	pending = issue_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline);
+	issue_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline, &next, &pending);
 	if (k->describe_skip > 0) {
 		k->describe_skip--;
 	} else if (!k->describe_unsupported) {
@@ -1460,7 +1465,7 @@ refresh:
 		if (levels[l])
 			read_offsets(k, k->rk[l], ts, n_ts, l, false, deadline);
 	read_offsets(k, k->rk[meta_level], ts, n_ts, meta_level, true, deadline);
-	wait_committed(k, queue, pending, queries, ws, n, deadline);
+	wait_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline, next, pending);
 	wait_describe(k, &desc, deadline);
 
 	{
