@@ -83,6 +83,11 @@ const struct ls_kube_config *ls_kube_get_config(const struct ls_kube *k)
 	return k->kc;
 }
 
+const struct ls_kube_options *ls_kube_get_options(const struct ls_kube *k)
+{
+	return &k->opts;
+}
+
 struct ls_kube_discovery **ls_kube_discovery_slot(struct ls_kube *k)
 {
 	return &k->disc;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "kube/kube-internal.h"
 #include "util/buf.h"
@@ -140,15 +141,14 @@ static void str(struct ls_buf *b, bool *bad, const char *s)
 		*bad = true;
 }
 
-static int create_event(struct ls_kube_recorder *rec, struct ls_kube *k,
-                        const struct ls_kube_event *ev, int64_t now_wall_ms, bool dry_run,
-                        char **ret_name)
+/* Makes p a create of ev: a new name, the Event as JSON, the collection's path. */
+static int plan_create(struct ls_kube_recorder *rec, const struct ls_kube_event *ev,
+                       struct ls_kube_event_plan *p)
 {
 	const struct ls_kube_target *t = ev->regarding;
-	const char *ns = event_namespace(ev), *note = ev->note ? ev->note : "";
+	const char *note = ev->note ? ev->note : "";
 	struct ls_buf name, body;
-	char ts[48], *path = NULL, *cut = NULL;
-	struct ls_kube_call c = {.method = "POST"};
+	char ts[48], *cut = NULL, *path = NULL;
 	bool bad = false;
 	int r;
 
@@ -157,10 +157,11 @@ static int create_event(struct ls_kube_recorder *rec, struct ls_kube *k,
 	/* Named as client-go names them: the object's name and a time stamp,
 	 * here with a sequence number so two events of one millisecond differ. */
 	r = ls_buf_printf(&name, "%.200s.%llx", t->name,
-	                  (unsigned long long)now_wall_ms * 1000000ULL + (rec->seq++ % 1000000U));
+	                  (unsigned long long)p->now_wall_ms * 1000000ULL +
+	                      (rec->seq++ % 1000000U));
 	if (r < 0)
 		goto out;
-	ls_clock_rfc3339_micro(now_wall_ms, ts, sizeof(ts));
+	ls_clock_rfc3339_micro(p->now_wall_ms, ts, sizeof(ts));
 	cut = strndup(note, utf8_cut(note, LS_KUBE_NOTE_MAX));
 	if (!cut) {
 		r = -ENOMEM;
@@ -171,7 +172,7 @@ static int create_event(struct ls_kube_recorder *rec, struct ls_kube *k,
 	    "\"metadata\":{\"name\":");
 	str(&body, &bad, ls_buf_str(&name));
 	raw(&body, &bad, ",\"namespace\":");
-	str(&body, &bad, ns);
+	str(&body, &bad, p->namespace_);
 	raw(&body, &bad, "},\"eventTime\":");
 	str(&body, &bad, ts);
 	raw(&body, &bad, ",\"reportingController\":");
@@ -201,55 +202,83 @@ static int create_event(struct ls_kube_recorder *rec, struct ls_kube *k,
 		str(&body, &bad, ev->regarding_uid);
 	}
 	raw(&body, &bad, "}}");
-	r = bad ? -ENOMEM : events_path(ns, NULL, dry_run, &path);
+	r = bad ? -ENOMEM : events_path(p->namespace_, NULL, p->dry_run, &path);
 	if (r < 0)
 		goto out;
-	c.path = path;
-	c.body = ls_buf_str(&body);
-	r = ls_kube_call(k, &c, NULL);
-	if (r == 0 && ret_name)
-		*ret_name = ls_buf_steal(&name);
+	/* p changes only now, whole: it may have been a series patch. */
+	free(p->path);
+	free(p->body);
+	free(p->name);
+	p->path = path;
+	p->body = ls_buf_steal(&body);
+	p->name = ls_buf_steal(&name);
+	p->patch = false;
+	p->count = 1;
+	p->call = (struct ls_kube_call){.method = "POST", .path = p->path, .body = p->body};
 out:
 	free(cut);
-	free(path);
 	ls_buf_release(&name);
 	ls_buf_release(&body);
 	return r;
 }
 
-static int patch_series(struct ls_kube *k, const struct rec_entry *e, int32_t count,
-                        int64_t now_wall_ms)
+/* Makes p a patch of the series of the Event e, to count. */
+static int plan_patch(const struct rec_entry *e, int32_t count, struct ls_kube_event_plan *p)
 {
-	char ts[48], body[160], *path = NULL;
-	struct ls_kube_call c = {
-	    .method = "PATCH",
-	    .content_type = "application/merge-patch+json",
-	    .body = body,
-	};
+	struct ls_buf body;
+	char ts[48];
 	int r;
 
-	ls_clock_rfc3339_micro(now_wall_ms, ts, sizeof(ts));
-	snprintf(body, sizeof(body), "{\"series\":{\"count\":%d,\"lastObservedTime\":\"%s\"}}",
-	         count, ts);
-	r = events_path(e->namespace_, e->name, false, &path);
+	ls_clock_rfc3339_micro(p->now_wall_ms, ts, sizeof(ts));
+	ls_buf_init(&body, 0);
+	r = ls_buf_printf(&body, "{\"series\":{\"count\":%d,\"lastObservedTime\":\"%s\"}}",
+	                  count, ts);
+	if (r < 0) {
+		ls_buf_release(&body);
+		return r;
+	}
+	p->body = ls_buf_steal(&body);
+	if (!(p->name = strdup(e->name)))
+		return -ENOMEM;
+	r = events_path(e->namespace_, e->name, false, &p->path);
 	if (r < 0)
 		return r;
-	c.path = path;
-	r = ls_kube_call(k, &c, NULL);
-	free(path);
-	return r;
+	p->patch = true;
+	p->count = count;
+	p->call = (struct ls_kube_call){
+	    .method = "PATCH",
+	    .path = p->path,
+	    .body = p->body,
+	    .content_type = "application/merge-patch+json",
+	};
+	return 0;
 }
 
+/* The entry of key (of the Event name, when not NULL), or -1. */
+static ssize_t find_entry(const struct ls_kube_recorder *rec, const char *key, const char *name)
+{
+	for (size_t i = 0; i < rec->n; i++)
+		if (strcmp(rec->v[i].key, key) == 0 && (!name || strcmp(rec->v[i].name, name) == 0))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Takes key and name (freed on failure too). */
 static int remember(struct ls_kube_recorder *rec, char *key, char *name, const char *ns,
                     int64_t now_mono_ms)
 {
 	struct rec_entry e = {key, name, strdup(ns), 1, now_mono_ms};
+	ssize_t old;
 
 	if (!e.namespace_) {
 		free(key);
 		free(name);
 		return -ENOMEM;
 	}
+	/* A series of the key started meanwhile (only if the two paths raced
+	 * on one key): the newer Event carries it on. */
+	if ((old = find_entry(rec, key, NULL)) >= 0)
+		entry_remove(rec, (size_t)old);
 	if (rec->n >= LS_KUBE_RECORDER_MAX) {
 		/* Forget the least recently seen. */
 		size_t oldest = 0;
@@ -272,20 +301,42 @@ static int remember(struct ls_kube_recorder *rec, char *key, char *name, const c
 	return 0;
 }
 
-int ls_kube_event_record(struct ls_kube_recorder *rec, struct ls_kube *k,
-                         const struct ls_kube_event *ev, int64_t now_wall_ms, int64_t now_mono_ms,
-                         bool dry_run)
+void ls_kube_event_plan_release(struct ls_kube_event_plan *p)
 {
-	char *key = NULL, *name = NULL;
+	free(p->path);
+	free(p->body);
+	free(p->key);
+	free(p->name);
+	free(p->namespace_);
+	memset(p, 0, sizeof(*p));
+}
+
+int ls_kube_event_plan(struct ls_kube_recorder *rec, const struct ls_kube_event *ev,
+                       int64_t now_wall_ms, int64_t now_mono_ms, bool dry_run,
+                       struct ls_kube_event_plan *ret)
+{
+	struct ls_kube_event_plan p = {
+	    .dry_run = dry_run,
+	    .now_wall_ms = now_wall_ms,
+	    .now_mono_ms = now_mono_ms,
+	};
 	int r;
 
 	if (!ev->regarding || !ev->reason || !ev->regarding->name)
 		return -EINVAL;
-	if (dry_run)
-		return create_event(rec, k, ev, now_wall_ms, true, NULL);
-	r = ls_kube_event_key(ev, &key);
-	if (r < 0)
-		return r;
+	if (!(p.namespace_ = strdup(event_namespace(ev)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* A dry run remembers nothing, so it never patches a series. */
+	if (dry_run) {
+		if ((r = plan_create(rec, ev, &p)) < 0)
+			goto fail;
+		*ret = p;
+		return 0;
+	}
+	if ((r = ls_kube_event_key(ev, &p.key)) < 0)
+		goto fail;
 	/* Series idle too long have ended; forget them. */
 	for (size_t i = 0; i < rec->n;) {
 		if (now_mono_ms - rec->v[i].last_mono_ms >= LS_KUBE_SERIES_IDLE_MS)
@@ -293,30 +344,75 @@ int ls_kube_event_record(struct ls_kube_recorder *rec, struct ls_kube *k,
 		else
 			i++;
 	}
-	for (size_t i = 0; i < rec->n; i++) {
-		struct rec_entry *e = &rec->v[i];
+	{
+		ssize_t i = find_entry(rec, p.key, NULL);
 
-		if (strcmp(e->key, key) != 0)
-			continue;
-		r = patch_series(k, e, e->count + 1, now_wall_ms);
-		if (r == 0) {
-			e->count++;
-			e->last_mono_ms = now_mono_ms;
-			free(key);
-			return 0;
-		}
-		if (r != -ENOENT) {
-			free(key);
-			return r;
-		}
-		/* Deleted meanwhile (Events expire after an hour): start anew. */
-		entry_remove(rec, i);
-		break;
+		r = i >= 0 ? plan_patch(&rec->v[i], rec->v[i].count + 1, &p)
+		           : plan_create(rec, ev, &p);
+		if (r < 0)
+			goto fail;
 	}
-	r = create_event(rec, k, ev, now_wall_ms, false, &name);
-	if (r < 0) {
-		free(key);
+	*ret = p;
+	return 0;
+fail:
+	ls_kube_event_plan_release(&p);
+	return r;
+}
+
+int ls_kube_event_complete(struct ls_kube_recorder *rec, struct ls_kube_event_plan *p,
+                           const struct ls_kube_event *ev, int r, bool *ret_again)
+{
+	ssize_t i;
+
+	*ret_again = false;
+	if (p->dry_run)
 		return r;
+	i = find_entry(rec, p->key, p->name);
+	if (p->patch && r == 0) {
+		/* Gone from the recorder meanwhile (forgotten as the least
+		 * recent): the next repeat starts a new Event. */
+		if (i >= 0) {
+			struct rec_entry *e = &rec->v[i];
+
+			if (e->count < p->count)
+				e->count = p->count;
+			if (e->last_mono_ms < p->now_mono_ms)
+				e->last_mono_ms = p->now_mono_ms;
+		}
+		return 0;
 	}
-	return remember(rec, key, name, event_namespace(ev), now_mono_ms);
+	if (p->patch && r == -ENOENT) {
+		/* Deleted meanwhile (Events expire after an hour): start anew. */
+		if (i >= 0)
+			entry_remove(rec, (size_t)i);
+		r = plan_create(rec, ev, p);
+		if (r < 0)
+			return r;
+		*ret_again = true;
+		return 0;
+	}
+	if (p->patch || r < 0)
+		return r;
+	r = remember(rec, p->key, p->name, p->namespace_, p->now_mono_ms);
+	p->key = NULL;
+	p->name = NULL;
+	return r;
+}
+
+int ls_kube_event_record(struct ls_kube_recorder *rec, struct ls_kube *k,
+                         const struct ls_kube_event *ev, int64_t now_wall_ms, int64_t now_mono_ms,
+                         bool dry_run)
+{
+	struct ls_kube_event_plan p;
+	bool again;
+	int r = ls_kube_event_plan(rec, ev, now_wall_ms, now_mono_ms, dry_run, &p);
+
+	if (r < 0)
+		return r;
+	do {
+		r = ls_kube_call(k, &p.call, NULL);
+		r = ls_kube_event_complete(rec, &p, ev, r, &again);
+	} while (again);
+	ls_kube_event_plan_release(&p);
+	return r;
 }

@@ -129,4 +129,50 @@ const char *ls_kube_json_str(const cJSON *obj, const char *key);
 /* Reads a whole credential file (capped), trailing whitespace removed. */
 int ls_kube_read_secret_file(const char *path, char **ret);
 
+/* --- for lib/kube/async.c: Events as plan and completion, options ------- */
+
+/*
+ * ls_kube_event_record (event.c) is plan, send, complete; async.c sends
+ * the same plan on a transfer of its own. The recorder is read when a plan
+ * is made and updated when it completes, never in between, so plans of
+ * other keys may be made and completed meanwhile (one thread).
+ */
+struct ls_kube_event_plan {
+	struct ls_kube_call call; /* what to send: method, path, body (point below) */
+	bool patch;               /* a series patch; false: the Event is created */
+	bool dry_run;
+	int32_t count;     /* the series count a patch sends */
+	char *path, *body; /* owned */
+	char *key;         /* the aggregation key; NULL in dry-run */
+	char *name;        /* the Event created, or whose series is patched */
+	char *namespace_;  /* the Event's */
+	int64_t now_wall_ms, now_mono_ms;
+};
+
+/*
+ * Forgets the series that idled out at now_mono_ms, then plans ev: a
+ * series patch when the recorder holds an Event of the same key, else a
+ * create (which also advances rec's name sequence). A dry run is always
+ * a create (with ?dryRun=All) and leaves rec's series alone. 0 and *ret
+ * (release with ls_kube_event_plan_release); -EINVAL (ev lacks regarding,
+ * its name or a reason) or -ENOMEM, *ret untouched.
+ */
+int ls_kube_event_plan(struct ls_kube_recorder *rec, const struct ls_kube_event *ev,
+                       int64_t now_wall_ms, int64_t now_mono_ms, bool dry_run,
+                       struct ls_kube_event_plan *ret);
+/*
+ * Applies the result r (0 or the errno of sending p->call) to rec: a
+ * series patch that succeeded counts, a create that succeeded is
+ * remembered. A patch that found no Event (-ENOENT: deleted meanwhile)
+ * forgets it, turns p into a create of ev and sets *ret_again: send p
+ * again and complete it again. Returns r (0 with *ret_again), or -ENOMEM.
+ */
+int ls_kube_event_complete(struct ls_kube_recorder *rec, struct ls_kube_event_plan *p,
+                           const struct ls_kube_event *ev, int r, bool *ret_again);
+/* Frees what p owns; leaves it zeroed. */
+void ls_kube_event_plan_release(struct ls_kube_event_plan *p);
+
+/* The options k was created with, defaults filled in (timeouts, stop). */
+const struct ls_kube_options *ls_kube_get_options(const struct ls_kube *k);
+
 #endif

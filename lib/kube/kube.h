@@ -9,7 +9,9 @@
  * the kubeconfig's CA, or the system's roots), unless the kubeconfig sets
  * insecure-skip-tls-verify; tls-server-name is the name verified (and sent
  * as SNI). Every request has a connect and a total timeout; response
- * bodies are capped at LS_KUBE_MAX_BODY (-E2BIG beyond).
+ * bodies are capped at LS_KUBE_MAX_BODY (-E2BIG beyond). Requests are sent
+ * one at a time; async.h sends many at once beside a client (scale reads
+ * and patches, Events), so that one slow target holds up no other.
  *
  * Credentials are attached per request and never logged: a token; a token
  * file, re-read every minute and after a 401 (so rotation works, also for
