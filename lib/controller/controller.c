@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "controller/act.h"
 #include "controller/sources.h"
 #include "kafka/kafka.h"
 #include "kube/kube.h"
@@ -37,15 +38,23 @@ struct scaler_rt {
 	int32_t current;
 	bool failing; /* the last read failed: log the recovery once */
 	struct ls_metrics_scaler *metrics; /* NULL when it could not be allocated */
-	/* Kubernetes: the last failure of each kind, so each is logged once
-	 * (and its end too); the target's uid for Events. */
-	char read_err[256];
-	char write_err[256];
-	bool pause_warned;
 	bool fallback_seen; /* FallbackActivated was recorded for this spell */
 	bool hot_seen;	    /* HotPartition was recorded for this episode */
 	bool have_current;  /* current holds replicas read from the cluster */
-	char uid[64];
+	/* Kubernetes: what lib/controller/act knows of the target; a read
+	 * whose target is being read waits here; a decision whose patch is on
+	 * its way is printed when the patch ends. */
+	struct ls_act_target tgt;
+	struct ls_lag_snapshot waiting;
+	bool has_waiting;
+	struct pending_write *pending;
+};
+
+/* A decision waiting for its patch. */
+struct pending_write {
+	struct ls_decision d;
+	int64_t now_ms; /* the decision's input time */
+	int32_t from;
 };
 
 /* One round of one cluster, run on a collector thread. */
@@ -76,16 +85,16 @@ struct ls_controller {
 	struct ls_buf exposition;
 	bool metrics_dirty;
 	bool ready;
-	/* Kubernetes (NULL without a cluster): the loop's client, the Event
-	 * recorder, and the leader elector (NULL without leader election). */
-	struct ls_kube *kube;
-	struct ls_kube_recorder *events;
+	/* Kubernetes (NULL without a cluster): reads, writes, Events
+	 * (act.h), and the leader elector (NULL without leader election). */
+	struct ls_act *act;
+	bool synced; /* the watches were waited for before the first round */
+	bool any_error; /* with once: a scaler's round ended in error */
 	struct ls_kube_leader *leader;
 	bool leader_started;
 	bool leading;		 /* as last logged */
 	char holder[256];	 /* the leader seen last, as logged */
 	char leader_err[512];	 /* the elector's error, as logged */
-	char event_err[256];	 /* the last failure to record an Event, as logged */
 };
 
 static volatile sig_atomic_t never_stop;
@@ -148,6 +157,8 @@ static void scaler_release(struct scaler_rt *s)
 {
 	ls_policy_state_free(s->policy);
 	ls_lag_snapshot_release(&s->prev);
+	ls_lag_snapshot_release(&s->waiting);
+	free(s->pending);
 	ls_metrics_scaler_free(s->metrics);
 	memset(s, 0, sizeof(*s));
 }
@@ -229,39 +240,27 @@ static void publish_if_wanted(struct ls_controller *c)
 		publish(c);
 }
 
-/* The Kubernetes client, the Event recorder and the leader elector. No I/O. */
+static struct ls_act_target *act_target(void *ud, size_t idx);
+static void act_read_done(void *ud, size_t idx);
+static void act_write_done(void *ud, size_t idx, int err, const char *errmsg);
+
+/* The actor (reads, writes, Events) and the leader elector. No I/O. */
 static int kube_setup(struct ls_controller *c, char *errbuf, size_t errlen)
 {
 	const struct ls_config_leader *l = &c->cfg->leader;
-	struct ls_kube_options ko = {.stop = c->opts.stop};
+	struct ls_act_callbacks cb = {act_target, act_read_done, act_write_done, c};
 	struct ls_kube_leader_options lo = {
 		.namespace_ = l->namespace_,
 		.name = l->lease_name,
 		.params = {l->lease_duration_ms, l->renew_deadline_ms, l->retry_period_ms},
 	};
-	const char *pod = getenv("POD_NAME");
-	char instance[256] = "lagscale";
 	int r;
 
 	if (!c->opts.kube)
 		return 0;
-	r = ls_kube_new(c->opts.kube, &ko, &c->kube);
-	if (r < 0) {
-		snprintf(errbuf, errlen, "Kubernetes: %s",
-			 r == -ENOMEM ? "out of memory" : "the server is not a URL");
+	r = ls_act_new(c->opts.kube, c->opts.dry_run, c->opts.stop, &cb, &c->act, errbuf, errlen);
+	if (r < 0)
 		return r;
-	}
-	/* reportingInstance: the pod (downward API), else the host. */
-	if (pod && pod[0])
-		snprintf(instance, sizeof(instance), "%s", pod);
-	else if (gethostname(instance, sizeof(instance)) < 0 || !instance[0])
-		snprintf(instance, sizeof(instance), "lagscale");
-	instance[sizeof(instance) - 1] = '\0';
-	r = ls_kube_recorder_new("lagscale.io/lagscale", instance, &c->events);
-	if (r < 0) {
-		snprintf(errbuf, errlen, "out of memory");
-		return r;
-	}
 	/* Dry-run writes nothing, so it needs no Lease. */
 	if (!l->enabled || c->opts.dry_run)
 		return 0;
@@ -394,8 +393,7 @@ void ls_controller_free(struct ls_controller *c)
 		return;
 	/* Stops the election (releasing a Lease still held) first. */
 	ls_kube_leader_free(c->leader);
-	ls_kube_recorder_free(c->events);
-	ls_kube_free(c->kube);
+	ls_act_free(c->act);
 	for (size_t i = 0; c->clusters && i < c->cfg->n_clusters; i++) {
 		abandoned = abandoned || c->clusters[i].abandoned;
 		cluster_release(&c->clusters[i]);
@@ -488,15 +486,7 @@ void ls_controller_print_decision(FILE *out, enum ls_output fmt, int64_t wall_ms
 	ls_buf_release(&b);
 }
 
-/* --- Kubernetes: read the target, set its replicas, record Events ------- */
-
-static struct ls_kube_target kube_target(const struct ls_config_scaler *sc)
-{
-	struct ls_kube_target t = {sc->target.api_version, sc->target.kind, sc->target.namespace_,
-				   sc->target.name};
-
-	return t;
-}
+/* --- Kubernetes: the target, its replicas, Events (through act.h) -------- */
 
 /* "NAMESPACE/KIND/NAME", as the decisions name it. */
 static const char *target_name(const struct ls_config_scaler *sc, char *out, size_t size)
@@ -506,80 +496,20 @@ static const char *target_name(const struct ls_config_scaler *sc, char *out, siz
 }
 
 /* Records an Event on the scaler's target; only the leader does (dry-run
- * sends it with ?dryRun=All). A failure is logged once and otherwise
- * ignored: Events are for people, scaling goes on without them. */
+ * sends it with ?dryRun=All). Events are for people: scaling goes on
+ * without them. */
 static void record_event(struct ls_controller *c, struct scaler_rt *s, const char *type,
 			 const char *reason, const char *action, const char *note)
 {
-	struct ls_kube_target t = kube_target(s->cfg);
-	struct ls_kube_event ev = {&t, s->uid, type, reason, action, note};
-	char what[512];
-	int r;
-
-	if (!c->kube || (!c->opts.dry_run && !ls_controller_is_leader(c)))
+	if (!c->act || (!c->opts.dry_run && !ls_controller_is_leader(c)))
 		return;
-	r = ls_kube_event_record(c->events, c->kube, &ev, ls_clock_wall_ms(), ls_clock_mono_ms(),
-				 c->opts.dry_run);
-	if (r == 0) {
-		c->event_err[0] = '\0';
-		return;
-	}
-	if (strcmp(c->event_err, ls_kube_errmsg(c->kube)) != 0) {
-		snprintf(c->event_err, sizeof(c->event_err), "%s", ls_kube_errmsg(c->kube));
-		ls_log(LS_LOG_WARN, s->cfg->name, "recording event %s on \"%s\" failed: %s", reason,
-		       target_name(s->cfg, what, sizeof(what)), c->event_err);
-	}
-}
-
-/*
- * Reads the target's replicas and pause annotations into in (and
- * s->current). A failure is logged once, with the API's message, and
- * returned; another scaler's target is not affected.
- */
-static int read_target(struct ls_controller *c, struct scaler_rt *s, struct ls_policy_input *in)
-{
-	struct ls_kube_target t = kube_target(s->cfg);
-	struct ls_kube_scale ks;
-	char what[512];
-	int r;
-
-	target_name(s->cfg, what, sizeof(what));
-	r = ls_kube_scale_get(c->kube, &t, &ks);
-	if (r < 0) {
-		if (strcmp(s->read_err, ls_kube_errmsg(c->kube)) != 0) {
-			snprintf(s->read_err, sizeof(s->read_err), "%s", ls_kube_errmsg(c->kube));
-			ls_log(LS_LOG_ERROR, s->cfg->name, "cannot read \"%s\": %s", what,
-			       s->read_err);
-		}
-		ls_metrics_scaler_count_error(s->metrics, "scale");
-		return r;
-	}
-	if (s->read_err[0]) {
-		ls_log(LS_LOG_INFO, s->cfg->name, "reading \"%s\" works again", what);
-		s->read_err[0] = '\0';
-	}
-	if (ks.pause_error[0] && !s->pause_warned)
-		ls_log(LS_LOG_WARN, s->cfg->name, "\"%s\": %s; left alone as if paused", what,
-		       ks.pause_error);
-	s->pause_warned = ks.pause_error[0] != '\0';
-	snprintf(s->uid, sizeof(s->uid), "%s", ks.uid);
-	/* A follower learns the leader's changes as they show, so that its
-	 * rate limits are warm when it takes over. */
-	if (c->leader && s->have_current && ks.replicas != s->current &&
-	    !ls_controller_is_leader(c))
-		ls_policy_applied(s->policy, in->now_ms, s->current, ks.replicas);
-	s->have_current = true;
-	s->current = ks.replicas;
-	in->current_replicas = ks.replicas;
-	in->paused = ks.paused;
-	in->paused_replicas = ks.paused_replicas;
-	return 0;
+	ls_act_event(c->act, s->cfg, &s->tgt, type, reason, action, note);
 }
 
 /* The decision printed when the target could not be read: nothing is known
  * of its replicas, so nothing is decided. */
 static void target_error_decision(const struct scaler_rt *s, const struct ls_lag_snapshot *snap,
-				  struct ls_decision *d)
+				  const char *why, struct ls_decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->action = LS_ACTION_ERROR;
@@ -592,7 +522,7 @@ static void target_error_decision(const struct scaler_rt *s, const struct ls_lag
 	d->produce_rate = -1;
 	d->consume_rate = -1;
 	d->per_replica_rate = -1;
-	snprintf(d->reason, sizeof(d->reason), "cannot read the target: %s", s->read_err);
+	snprintf(d->reason, sizeof(d->reason), "cannot read the target: %s", why);
 }
 
 static const char *event_reason(const struct ls_decision *d, int32_t from)
@@ -609,72 +539,132 @@ static const char *event_reason(const struct ls_decision *d, int32_t from)
 	}
 }
 
-/*
- * Sets the decided replicas on the cluster. Only the leader writes (a
- * follower returns false at once); dry-run sends the patch with
- * ?dryRun=All and changes nothing. Returns whether the replicas were
- * changed; *failed when the patch was refused.
- */
-static bool apply(struct ls_controller *c, struct scaler_rt *s, const struct ls_policy_input *in,
-		  const struct ls_decision *d, bool *failed)
+static void print_decision(struct ls_controller *c, const struct scaler_rt *s,
+			   const struct ls_decision *d, bool applied)
 {
-	struct ls_kube_target t = kube_target(s->cfg);
-	int32_t from = s->current, to = d->desired_replicas;
-	char what[512], note[LS_KUBE_NOTE_MAX + 1];
-	bool dry = c->opts.dry_run;
-	int r;
+	ls_controller_print_decision(c->opts.out ? c->opts.out : stdout, c->opts.output,
+				     ls_clock_wall_ms(), s->cfg, d, applied);
+}
 
-	if (!dry && !ls_controller_is_leader(c))
+/*
+ * Starts setting the decided replicas on the cluster; the decision is
+ * printed when the patch ends (act_write_done). Only the leader writes;
+ * dry-run sends the patch with ?dryRun=All. False when nothing was
+ * started (a follower, or the patch could not be queued: then logged).
+ */
+static bool apply(struct ls_controller *c, size_t idx, const struct ls_policy_input *in,
+		  const struct ls_decision *d)
+{
+	struct scaler_rt *s = &c->scalers[idx];
+	struct pending_write *pw;
+
+	if (!c->opts.dry_run && !ls_controller_is_leader(c))
 		return false;
-	target_name(s->cfg, what, sizeof(what));
-	r = ls_kube_scale_set(c->kube, &t, to, dry);
-	if (r < 0) {
-		if (strcmp(s->write_err, ls_kube_errmsg(c->kube)) != 0) {
-			snprintf(s->write_err, sizeof(s->write_err), "%s", ls_kube_errmsg(c->kube));
-			ls_log(LS_LOG_ERROR, s->cfg->name,
-			       "cannot set the replicas of \"%s\" from %d to %d%s: %s", what, from, to,
-			       dry ? " (dry-run)" : "", s->write_err);
-		}
-		ls_metrics_scaler_count_error(s->metrics, "scale");
-		snprintf(note, sizeof(note), "setting replicas from %d to %d failed: %s", from, to,
-			 ls_kube_errmsg(c->kube));
-		record_event(c, s, "Warning", "ScaleFailed", "Scale", note);
-		*failed = true;
+	pw = malloc(sizeof(*pw));
+	if (!pw) {
+		ls_log(LS_LOG_ERROR, s->cfg->name, "no memory to set the replicas");
 		return false;
 	}
-	if (s->write_err[0]) {
-		ls_log(LS_LOG_INFO, s->cfg->name, "setting the replicas of \"%s\" works again",
-		       what);
-		s->write_err[0] = '\0';
-	}
-	ls_metrics_scaler_count_scale(s->metrics, from, to);
-	snprintf(note, sizeof(note), "replicas %d -> %d: %s", from, to, d->reason);
-	record_event(c, s, d->action == LS_ACTION_FALLBACK ? "Warning" : "Normal",
-		     event_reason(d, from), "Scale", note);
-	if (dry)
+	pw->d = *d;
+	pw->now_ms = in->now_ms;
+	pw->from = s->current;
+	if (ls_act_scale(c->act, s->cfg, idx, &s->tgt, d->desired_replicas) < 0) {
+		free(pw);
+		ls_log(LS_LOG_ERROR, s->cfg->name, "cannot start setting the replicas");
 		return false;
-	/* Paused: the change is the person's, not a step of the policy. */
-	if (d->action != LS_ACTION_PAUSED)
-		ls_policy_applied(s->policy, in->now_ms, from, to);
-	s->current = to;
+	}
+	free(s->pending);
+	s->pending = pw;
 	return true;
 }
 
-/* Decides and acts for one scaler whose read has come back. */
-static int reconcile(struct ls_controller *c, struct scaler_rt *s, struct ls_lag_snapshot *snap)
+/* A patch ended: count, log, record and print it. */
+static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 {
-	const struct ls_policy_params *p = &s->cfg->policy;
-	struct ls_policy_input in = {
-		.now_ms = snap->time_ms,
-		.snap = snap,
-		.current_replicas = s->current,
-		.paused = false,
-		.paused_replicas = -1,
-	};
-	struct ls_decision d;
-	bool applied = false, failed = false;
-	int r;
+	struct ls_controller *c = ud;
+	struct scaler_rt *s = &c->scalers[idx];
+	struct pending_write *pw = s->pending;
+	int32_t to;
+	char what[512], note[LS_KUBE_NOTE_MAX + 1];
+	bool dry = c->opts.dry_run;
 
+	s->pending = NULL;
+	if (!pw)
+		return;
+	to = pw->d.desired_replicas;
+	target_name(s->cfg, what, sizeof(what));
+	if (err < 0) {
+		if (strncmp(s->tgt.write_err, errmsg, sizeof(s->tgt.write_err) - 1) != 0) {
+			snprintf(s->tgt.write_err, sizeof(s->tgt.write_err), "%.255s", errmsg);
+			ls_log(LS_LOG_ERROR, s->cfg->name,
+			       "cannot set the replicas of \"%s\" from %d to %d%s: %s", what, pw->from,
+			       to, dry ? " (dry-run)" : "", s->tgt.write_err);
+		}
+		ls_metrics_scaler_count_error(s->metrics, "scale");
+		c->metrics_dirty = true;
+		snprintf(note, sizeof(note), "setting replicas from %d to %d failed: %s", pw->from,
+			 to, errmsg);
+		record_event(c, s, "Warning", "ScaleFailed", "Scale", note);
+		c->any_error = true;
+		print_decision(c, s, &pw->d, false);
+		free(pw);
+		return;
+	}
+	if (s->tgt.write_err[0]) {
+		ls_log(LS_LOG_INFO, s->cfg->name, "setting the replicas of \"%s\" works again",
+		       what);
+		s->tgt.write_err[0] = '\0';
+	}
+	ls_metrics_scaler_count_scale(s->metrics, pw->from, to);
+	c->metrics_dirty = true;
+	snprintf(note, sizeof(note), "replicas %d -> %d: %s", pw->from, to, pw->d.reason);
+	record_event(c, s, pw->d.action == LS_ACTION_FALLBACK ? "Warning" : "Normal",
+		     event_reason(&pw->d, pw->from), "Scale", note);
+	if (!dry) {
+		/* Paused: the change is the person's, not a step of the policy. */
+		if (pw->d.action != LS_ACTION_PAUSED)
+			ls_policy_applied(s->policy, pw->now_ms, pw->from, to);
+		s->current = to;
+	}
+	print_decision(c, s, &pw->d, !dry);
+	free(pw);
+}
+
+/*
+ * The target's replicas and pause annotations into in (and s->current),
+ * from act.h: 0; 1 when they are being read (the decision waits); < 0
+ * when the target cannot be read (why says why).
+ */
+static int read_target(struct ls_controller *c, size_t idx, struct ls_policy_input *in,
+		       char *why, size_t whylen)
+{
+	struct scaler_rt *s = &c->scalers[idx];
+	struct ls_act_view v;
+	int r = ls_act_target(c->act, s->cfg, idx, &s->tgt, 3 * s->cfg->policy.polling_interval_ms,
+			      &v, why, whylen);
+
+	if (r != 0) {
+		if (r < 0)
+			ls_metrics_scaler_count_error(s->metrics, "scale");
+		return r;
+	}
+	/* A follower learns the leader's changes as they show, so that its
+	 * rate limits are warm when it takes over. */
+	if (c->leader && s->have_current && v.replicas != s->current &&
+	    !ls_controller_is_leader(c))
+		ls_policy_applied(s->policy, in->now_ms, s->current, v.replicas);
+	s->have_current = true;
+	s->current = v.replicas;
+	in->current_replicas = v.replicas;
+	in->paused = v.paused;
+	in->paused_replicas = v.paused_replicas;
+	return 0;
+}
+
+/* What a read says before any decision: rates, the lag series, and the
+ * start and end of a failing spell in the log. */
+static void observe(struct ls_controller *c, struct scaler_rt *s, struct ls_lag_snapshot *snap)
+{
 	if (!snap->err)
 		ls_lag_snapshot_rates(s->prev.time_ms ? &s->prev : NULL, snap);
 	/* Counts a failed read as a "collect" error; a good one updates the
@@ -690,25 +680,62 @@ static int reconcile(struct ls_controller *c, struct scaler_rt *s, struct ls_lag
 		ls_log(LS_LOG_INFO, s->cfg->name, "reading lag works again");
 		s->failing = false;
 	}
+}
+
+/*
+ * Decides and acts for scaler idx, whose read (observed) is snap. When its
+ * target is being read, snap waits in the scaler (act_read_done decides
+ * then). Sets c->any_error when the decision is an error or a fallback.
+ */
+static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *snap)
+{
+	struct scaler_rt *s = &c->scalers[idx];
+	const struct ls_policy_params *p = &s->cfg->policy;
+	struct ls_policy_input in = {
+		.now_ms = snap->time_ms,
+		.snap = snap,
+		.current_replicas = s->current,
+		.paused = false,
+		.paused_replicas = -1,
+	};
+	struct ls_decision d;
+	char why[400];
+	bool applied = false, started = false;
+	int r;
+
 	/* With a cluster, the real replicas and pause annotations; without a
 	 * target nothing can be decided for this scaler (the others go on). */
-	if (c->kube && read_target(c, s, &in) < 0) {
-		target_error_decision(s, snap, &d);
-		failed = true;
-		goto print;
+	if (c->act) {
+		r = read_target(c, idx, &in, why, sizeof(why));
+		if (r == 1) {
+			if (snap != &s->waiting) {
+				ls_lag_snapshot_release(&s->waiting);
+				s->waiting = *snap;
+				memset(snap, 0, sizeof(*snap));
+				s->has_waiting = true;
+			}
+			return;
+		}
+		if (r < 0) {
+			target_error_decision(s, snap, why, &d);
+			c->any_error = true;
+			print_decision(c, s, &d, false);
+			goto keep;
+		}
 	}
 	r = ls_policy_decide(s->policy, p, &in, &d);
 	if (r < 0) {
 		ls_log(LS_LOG_ERROR, s->cfg->name, "the policy refused the input: %s",
 		       strerror(-r));
 		ls_metrics_scaler_count_error(s->metrics, "decide");
-		return r;
+		c->any_error = true;
+		goto keep;
 	}
 	ls_metrics_scaler_observe_decision(s->metrics, d.current_replicas, d.recommended_replicas,
 					   d.desired_replicas, d.active, d.fallback,
 					   d.hot ? d.hot_partitions : 0);
-	if (d.desired_replicas != s->current && c->kube) {
-		applied = apply(c, s, &in, &d, &failed);
+	if (d.desired_replicas != s->current && c->act) {
+		started = apply(c, idx, &in, &d);
 	} else if (d.desired_replicas != s->current) {
 		ls_metrics_scaler_count_scale(s->metrics, s->current, d.desired_replicas);
 		/* Dry-run assumes the change was made, so the next decisions
@@ -717,27 +744,73 @@ static int reconcile(struct ls_controller *c, struct scaler_rt *s, struct ls_lag
 		s->current = d.desired_replicas;
 		applied = !c->opts.dry_run;
 	}
-	if (c->kube && snap->err)
+	if (c->act && snap->err)
 		record_event(c, s, "Warning", "LagReadFailed", "ReadLag", snap->errmsg);
 	/* Fallback without a change of replicas is worth an Event once. */
-	if (c->kube && d.fallback && !s->fallback_seen &&
-	    !(applied && d.action == LS_ACTION_FALLBACK))
+	if (c->act && d.fallback && !s->fallback_seen &&
+	    !(started && d.action == LS_ACTION_FALLBACK))
 		record_event(c, s, "Warning", "FallbackActivated", "Scale", d.reason);
 	s->fallback_seen = d.fallback;
 	/* A hot partition is worth one Warning per episode: the reason says
 	 * why lagscale does not scale further. */
-	if (c->kube && d.hot && !s->hot_seen)
+	if (c->act && d.hot && !s->hot_seen)
 		record_event(c, s, "Warning", "HotPartition", "Scale", d.reason);
 	s->hot_seen = d.hot;
-print:
-	ls_controller_print_decision(c->opts.out ? c->opts.out : stdout, c->opts.output,
-				     ls_clock_wall_ms(), s->cfg, &d, applied);
+	if (d.action == LS_ACTION_ERROR || d.action == LS_ACTION_FALLBACK)
+		c->any_error = true;
+	/* A patch on its way prints the decision when it ends. */
+	if (!started)
+		print_decision(c, s, &d, applied);
+keep:
 	if (!snap->err) {
 		ls_lag_snapshot_release(&s->prev);
 		s->prev = *snap;
 		memset(snap, 0, sizeof(*snap));
 	}
-	return d.action == LS_ACTION_ERROR || d.action == LS_ACTION_FALLBACK || failed ? 1 : 0;
+	if (snap == &s->waiting)
+		s->has_waiting = false;
+	ls_lag_snapshot_release(snap);
+}
+
+static struct ls_act_target *act_target(void *ud, size_t idx)
+{
+	struct ls_controller *c = ud;
+
+	return &c->scalers[idx].tgt;
+}
+
+/* The target's replicas came (or did not): decide for the read waiting. */
+static void act_read_done(void *ud, size_t idx)
+{
+	struct ls_controller *c = ud;
+	struct scaler_rt *s = &c->scalers[idx];
+
+	if (s->has_waiting)
+		decide(c, idx, &s->waiting);
+}
+
+/* Waits up to ms, driving the cluster's requests meanwhile. */
+static void idle(struct ls_controller *c, int64_t ms)
+{
+	int64_t end = ls_clock_mono_ms() + ms;
+
+	for (;;) {
+		int64_t left = end - ls_clock_mono_ms();
+
+		if (left <= 0)
+			return;
+		if (!c->act || ls_act_pending(c->act) == 0) {
+			ls_clock_sleep_ms(left);
+			return;
+		}
+		ls_act_poll(c->act, left);
+	}
+}
+
+/* A scaler whose target is being read or written sits rounds out. */
+static bool busy(const struct scaler_rt *s)
+{
+	return s->tgt.writing || s->has_waiting;
 }
 
 static int64_t collect_timeout(const struct ls_controller *c, const struct cluster_rt *cl)
@@ -767,7 +840,7 @@ static bool due(const struct scaler_rt *s, int64_t now)
  * round's start, moved by the round's jitter, so scalers with the same
  * interval stay in one round per interval however long the process runs.
  */
-static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
+static int round_once(struct ls_controller *c, int64_t now)
 {
 	/* The round's jitter, in thousandths of an interval. */
 	int64_t jitter = c->opts.once ? 0
@@ -782,7 +855,7 @@ static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 		for (size_t i = 0; i < c->cfg->n_scalers; i++) {
 			struct scaler_rt *s = &c->scalers[i];
 
-			if (s->cfg->cluster_index != ci || !due(s, now))
+			if (s->cfg->cluster_index != ci || !due(s, now) || busy(s))
 				continue;
 			cl->due[cl->n_due] = i;
 			ls_controller_query_for(s->cfg, &cl->queries[cl->n_due]);
@@ -815,7 +888,14 @@ static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000L;
 			}
-			if (pthread_timedjoin_np(cl->thread, NULL, &ts) == 0) {
+			/* Writes of earlier rounds go on while Kafka answers. */
+			if (c->act && ls_act_pending(c->act) > 0) {
+				ls_act_poll(c->act, STOP_POLL_MS / 2);
+				if (pthread_tryjoin_np(cl->thread, NULL) == 0) {
+					cl->running = false;
+					break;
+				}
+			} else if (pthread_timedjoin_np(cl->thread, NULL, &ts) == 0) {
 				cl->running = false;
 				break;
 			}
@@ -843,10 +923,9 @@ static int round_once(struct ls_controller *c, int64_t now, bool *any_error)
 			struct scaler_rt *s = &c->scalers[cl->due[i]];
 			int64_t iv = s->cfg->policy.polling_interval_ms;
 
-			if (reconcile(c, s, &cl->snaps[i]) != 0)
-				*any_error = true;
-			ls_lag_snapshot_release(&cl->snaps[i]);
 			s->next_due_ms = now + iv + iv * jitter / 1000;
+			observe(c, s, &cl->snaps[i]);
+			decide(c, cl->due[i], &cl->snaps[i]);
 		}
 		cl->n_due = 0;
 	}
@@ -872,34 +951,78 @@ static void round_done(struct ls_controller *c)
 	}
 }
 
+/*
+ * Before the first round: the watches of the targets, listed once (as
+ * client-go's WaitForCacheSync), so the first round knows its targets.
+ * A watch that cannot list by then leaves its scalers' decisions in error
+ * until it can. -EINTR when stop was set.
+ */
+static int watch_targets(struct ls_controller *c)
+{
+	int64_t end = ls_clock_mono_ms() + MAX_COLLECT_TIMEOUT_MS;
+	int r;
+
+	if (!c->act || c->synced)
+		return 0;
+	r = ls_act_watch(c->act, c->cfg);
+	if (r < 0) {
+		ls_log(LS_LOG_ERROR, NULL, "cannot watch the targets: %s", strerror(-r));
+		return r;
+	}
+	while (ls_act_wait_synced(c->act, STOP_POLL_MS) < 0) {
+		if (*c->opts.stop)
+			return -EINTR;
+		if (ls_clock_mono_ms() >= end) {
+			ls_log(LS_LOG_WARN, NULL,
+			       "the watches of the targets have not listed in %d s; going on",
+			       MAX_COLLECT_TIMEOUT_MS / 1000);
+			break;
+		}
+	}
+	c->synced = true;
+	return 0;
+}
+
 static int run_loop(struct ls_controller *c)
 {
-	bool any_error = false;
+	int r = watch_targets(c);
 
+	if (r == -EINTR)
+		return 0;
+	if (r < 0)
+		return r;
 	while (!*c->opts.stop) {
 		int64_t now, next = INT64_MAX;
-		int r;
 
 		if (reload_requested(c))
 			return LS_CONTROLLER_RELOAD;
 		now = ls_clock_mono_ms();
-		r = round_once(c, now, &any_error);
+		r = round_once(c, now);
 		if (r == -EINTR)
 			break;
 		if (r < 0)
 			return r;
+		if (c->opts.once) {
+			/* Every decision printed, every patch answered. */
+			if (c->act)
+				ls_act_drain(c->act, 2 * LS_KUBE_TIMEOUT_MS);
+			round_done(c);
+			return c->any_error ? 1 : 0;
+		}
 		round_done(c);
-		if (c->opts.once)
-			return any_error ? 1 : 0;
 		for (size_t i = 0; i < c->cfg->n_scalers; i++)
 			if (c->scalers[i].next_due_ms < next)
 				next = c->scalers[i].next_due_ms;
+		/* A busy scaler, overdue, joins the first round after its target
+		 * answers: look again shortly. */
+		if (next <= ls_clock_mono_ms())
+			next = ls_clock_mono_ms() + STOP_POLL_MS;
 		while (!*c->opts.stop && !reload_requested(c) && ls_clock_mono_ms() < next) {
 			int64_t wait = next - ls_clock_mono_ms();
 
 			leader_poll(c);
 			publish_if_wanted(c);
-			ls_clock_sleep_ms(wait < STOP_POLL_MS ? wait : STOP_POLL_MS);
+			idle(c, wait < STOP_POLL_MS ? wait : STOP_POLL_MS);
 		}
 	}
 	return 0;
@@ -1016,9 +1139,13 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 			goto fail;
 	}
 
-	/* Phase 2: cannot fail. Retire what is not carried over first, so the
-	 * series of a changed scaler are gone before its new ones exist (the
-	 * same labels would otherwise name the same series). */
+	/* Phase 2: cannot fail. What is on its way to the cluster ends first
+	 * (the requests name scalers by their index in the old array). Then
+	 * retire what is not carried over, so the series of a changed scaler
+	 * are gone before its new ones exist (the same labels would otherwise
+	 * name the same series). */
+	if (c->act)
+		ls_act_drain(c->act, LS_KUBE_TIMEOUT_MS);
 	for (size_t j = 0; j < old->n_scalers; j++)
 		if (!kept_s[j])
 			scaler_release(&c->scalers[j]);
@@ -1063,6 +1190,7 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 	c->scalers = scalers;
 	c->clusters = clusters;
 	c->cfg = cfg;
+	c->synced = false; /* the next run watches the new targets */
 	ls_metrics_app_set_partition_series(c->metrics, cfg->metrics_partition_series,
 					    LS_METRICS_PARTITION_SERIES_CAP);
 	metadata_age(c);

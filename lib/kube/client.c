@@ -2,6 +2,7 @@
 #include "kube/kube.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -45,6 +46,7 @@ struct ls_kube {
 	int64_t token_read_ms; /* monotonic, for token files */
 	struct ls_kube_exec_cred exec;
 	bool exec_valid;
+	uint64_t exec_gen; /* the shared credential's generation k holds (0: none) */
 	bool fresh_connect; /* the client certificate changed: no reuse */
 
 	struct ls_kube_discovery *disc;
@@ -390,6 +392,9 @@ static int setup_handle(struct ls_kube *k, CURL *c)
 	return 0;
 }
 
+static void shared_exec_ref(void);
+static void shared_exec_unref(void);
+
 int ls_kube_new(const struct ls_kube_config *kc, const struct ls_kube_options *opts,
                 struct ls_kube **ret)
 {
@@ -406,6 +411,8 @@ int ls_kube_new(const struct ls_kube_config *kc, const struct ls_kube_options *o
 		return -ENOMEM;
 	}
 	k->kc = kc;
+	if (kc->auth == LS_KUBE_AUTH_EXEC)
+		shared_exec_ref();
 	if (opts)
 		k->opts = *opts;
 	if (k->opts.connect_timeout_ms <= 0)
@@ -447,12 +454,111 @@ void ls_kube_free(struct ls_kube *k)
 	free(k->base);
 	wipe_str(&k->token);
 	ls_kube_exec_cred_release(&k->exec);
+	if (k->kc->auth == LS_KUBE_AUTH_EXEC)
+		shared_exec_unref();
 	ls_kube_discovery_free(k->disc);
 	free(k);
 	curl_global_cleanup();
 }
 
 /* --- credentials ---------------------------------------------------------- */
+
+/*
+ * The exec plugin's credential is shared by the clients of one kubeconfig
+ * (the controller's watches, its writes and the leader elector each have
+ * a client), as client-go shares it: a client that needs one takes the
+ * latest the others fetched, if it is still valid and not the one it
+ * already had (after a 401, that one was refused); only then does it run
+ * the plugin. The mutex is held while the plugin runs, so clients that
+ * are refused at once run it once between them.
+ */
+#define SHARED_EXEC_MAX 8
+
+static pthread_mutex_t shared_exec_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	const struct ls_kube_config *kc;
+	struct ls_kube_exec_cred cred;
+	uint64_t gen;
+} shared_exec[SHARED_EXEC_MAX];
+
+static int cred_copy(const struct ls_kube_exec_cred *from, struct ls_kube_exec_cred *to)
+{
+	memset(to, 0, sizeof(*to));
+	to->expiry_ms = from->expiry_ms;
+	if ((from->token && !(to->token = strdup(from->token))) ||
+	    (from->cert_pem && !(to->cert_pem = strdup(from->cert_pem))) ||
+	    (from->key_pem && !(to->key_pem = strdup(from->key_pem)))) {
+		ls_kube_exec_cred_release(to);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int shared_exec_fetch(struct ls_kube *k, bool force, struct ls_kube_exec_cred *ret,
+                             char *err, size_t errlen)
+{
+	const struct ls_kube_config *kc = k->kc;
+	size_t slot = SHARED_EXEC_MAX;
+	int r;
+
+	pthread_mutex_lock(&shared_exec_mu);
+	for (size_t i = 0; i < SHARED_EXEC_MAX && slot == SHARED_EXEC_MAX; i++)
+		if (shared_exec[i].kc == kc)
+			slot = i;
+	if (slot < SHARED_EXEC_MAX && shared_exec[slot].gen != k->exec_gen &&
+	    (shared_exec[slot].cred.expiry_ms == 0 ||
+	     ls_clock_wall_ms() < shared_exec[slot].cred.expiry_ms)) {
+		r = cred_copy(&shared_exec[slot].cred, ret);
+		if (r == 0)
+			k->exec_gen = shared_exec[slot].gen;
+		else
+			snprintf(err, errlen, "out of memory");
+		pthread_mutex_unlock(&shared_exec_mu);
+		return r;
+	}
+	r = ls_kube_exec_fetch(kc, LS_KUBE_EXEC_TIMEOUT_MS, ret, err, errlen);
+	ls_log(LS_LOG_DEBUG, NULL, "kube: ran the exec plugin \"%s\"%s: %s", kc->exec->command,
+	       force ? " after a 401" : "", r < 0 ? err : "ok");
+	if (r == 0) {
+		for (size_t i = 0; i < SHARED_EXEC_MAX && slot == SHARED_EXEC_MAX; i++)
+			if (!shared_exec[i].kc)
+				slot = i;
+		if (slot == SHARED_EXEC_MAX)
+			slot = 0; /* more kubeconfigs than slots: the first is shared no more */
+		ls_kube_exec_cred_release(&shared_exec[slot].cred);
+		if (cred_copy(ret, &shared_exec[slot].cred) == 0) {
+			shared_exec[slot].kc = kc;
+			shared_exec[slot].gen++;
+			k->exec_gen = shared_exec[slot].gen;
+		} else {
+			shared_exec[slot].kc = NULL;
+		}
+	}
+	pthread_mutex_unlock(&shared_exec_mu);
+	return r;
+}
+
+/* Clients of exec kubeconfigs alive; the shared credentials are wiped
+ * when the last one goes. */
+static size_t shared_exec_clients;
+
+static void shared_exec_ref(void)
+{
+	pthread_mutex_lock(&shared_exec_mu);
+	shared_exec_clients++;
+	pthread_mutex_unlock(&shared_exec_mu);
+}
+
+static void shared_exec_unref(void)
+{
+	pthread_mutex_lock(&shared_exec_mu);
+	if (--shared_exec_clients == 0)
+		for (size_t i = 0; i < SHARED_EXEC_MAX; i++) {
+			ls_kube_exec_cred_release(&shared_exec[i].cred);
+			shared_exec[i].kc = NULL;
+		}
+	pthread_mutex_unlock(&shared_exec_mu);
+}
 
 /*
  * Makes sure a credential is at hand: re-reads a token file once a minute,
@@ -497,9 +603,7 @@ static int ensure_creds(struct ls_kube *k, bool force)
 		if (!force && k->exec_valid &&
 		    (k->exec.expiry_ms == 0 || ls_clock_wall_ms() < k->exec.expiry_ms))
 			return 0;
-		r = ls_kube_exec_fetch(kc, LS_KUBE_EXEC_TIMEOUT_MS, &cred, err, sizeof(err));
-		ls_log(LS_LOG_DEBUG, NULL, "kube: ran the exec plugin \"%s\"%s: %s",
-		       kc->exec->command, force ? " after a 401" : "", r < 0 ? err : "ok");
+		r = shared_exec_fetch(k, force, &cred, err, sizeof(err));
 		if (r < 0) {
 			ls_kube_set_errmsg(k, "%s", err);
 			return r;

@@ -133,6 +133,15 @@ int ls_kube_scale_set(struct ls_kube *k, const struct ls_kube_target *t, int32_t
                       bool dry_run);
 
 /*
+ * The resource of (api_version, kind) as the API names it in its messages:
+ * "deployments.apps", "statefulsets.apps", "pods" (core group), from
+ * discovery (cached per client). 0; or -ENOENT, -EINVAL and the errors of
+ * ls_kube_scale_get's discovery.
+ */
+int ls_kube_resource_name(struct ls_kube *k, const char *api_version, const char *kind,
+                          char *ret, size_t len);
+
+/*
  * Parses the two pause annotations' values (NULL when absent): 0 and
  * *ret_paused (paused is "true", or paused-replicas is set), *ret_replicas
  * (-1 when not set); -EINVAL when paused is not "true"/"false" or

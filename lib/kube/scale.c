@@ -277,6 +277,22 @@ out:
 	return r;
 }
 
+int ls_kube_resource_name(struct ls_kube *k, const char *api_version, const char *kind,
+                          char *ret, size_t len)
+{
+	const struct resource *res;
+	const char *slash = api_version ? strchr(api_version, '/') : NULL;
+	int r = resolve(k, api_version, kind, &res);
+
+	if (r < 0)
+		return r;
+	if (slash)
+		snprintf(ret, len, "%s.%.*s", res->name, (int)(slash - api_version), api_version);
+	else
+		snprintf(ret, len, "%s", res->name);
+	return 0;
+}
+
 int ls_kube_scale_parse(const cJSON *scale, int32_t *ret_replicas, int32_t *ret_status_replicas)
 {
 	const cJSON *v;

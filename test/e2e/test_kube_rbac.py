@@ -30,8 +30,9 @@ with k.Namespace("ls-rbac") as ns:
     # --- nothing granted ---------------------------------------------------------
     p = e2e.lagscale("run", "--config", cfg, "--once", "--output", "json")
     e2e.check(p.returncode == 1, "no permission: --once exits 1", p.stderr[-800:])
-    e2e.check('User "lagscale" cannot get resource "deployments" in API group "apps" in the '
-              'namespace "%s"' % ns in p.stderr, "no permission: the 403 names get deployments",
+    # The targets are watched (LIST+WATCH), not read one by one.
+    e2e.check('User "lagscale" cannot list resource "deployments" in API group "apps" in the '
+              'namespace "%s"' % ns in p.stderr, "no permission: the 403 names list deployments",
               p.stderr[-800:])
     e2e.check(k.replicas(ns, "deployment", "web") == 1, "no permission: nothing changed")
 

@@ -1,0 +1,138 @@
+/*
+ * act.h - the reconcile loop's hands on the cluster (part of
+ * lib/controller): what each scaler's target is, setting its replicas, and
+ * Events.
+ *
+ * Reading. The targets' metadata (generation, uid, resourceVersion, the
+ * pause annotations) comes from watches (lib/kube/watch.h), one per
+ * (apiVersion, kind, namespace) of the configured targets. A target's
+ * replicas are read from /scale only when it first appears or its
+ * metadata.generation changes (every change of spec.replicas bumps it),
+ * except after lagscale's own patch, which is recognised by the
+ * resourceVersion the patch returned. So after warm-up a round with no
+ * change makes no API request at all. A watch that cannot reconnect keeps
+ * answering from what it last knew; after stale_after_ms the target counts
+ * as unreadable (a failed read, never zero replicas).
+ *
+ * Writing. Scale patches, the /scale reads above and Events go out
+ * concurrently over libcurl's multi interface (lib/kube/async.h, 32 in
+ * flight), driven by ls_act_poll from the loop's idle waits, so that a slow
+ * target holds up only its own scaler: the loop hears of each end through
+ * the callbacks. Only the leader writes (the caller asks before calling);
+ * dry-run sends patches and Events with ?dryRun=All.
+ *
+ * Scalers are named by their index in the loop's array (the tag of every
+ * request); callers drain (ls_act_drain) before the array changes.
+ *
+ * Thread-safety: one thread (the loop's); the watches run on a thread of
+ * their own.
+ */
+#ifndef LS_CONTROLLER_ACT_H
+#define LS_CONTROLLER_ACT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+struct ls_kube_config;
+struct ls_act;
+
+/* What the actor knows of one scaler's target; zeroed: nothing yet. It
+ * lives in the loop's record of the scaler. */
+struct ls_act_target {
+	int64_t generation;	  /* the metadata.generation `replicas` was read at */
+	int64_t read_generation;  /* ... and the one of the read on its way */
+	int32_t replicas;	  /* spec.replicas, with have_replicas */
+	bool have_replicas;
+	bool reading;		  /* a /scale read is on its way */
+	bool read_failed;	  /* ... ended in read_fail, not yet reported */
+	char read_fail[256];
+	bool writing;		  /* a patch is on its way */
+	char own_rv[64];	  /* the resourceVersion lagscale's last patch made */
+	char uid[64];		  /* metadata.uid, for Events */
+	bool pause_warned;
+	char read_err[256];	  /* the last failure to read, as logged; "" none */
+	char write_err[256];	  /* the last failure to write, as logged; "" none */
+};
+
+/* The target as a decision needs it. */
+struct ls_act_view {
+	int32_t replicas;
+	bool paused;
+	int32_t paused_replicas; /* -1 when not set */
+};
+
+struct ls_act_callbacks {
+	/* The loop's record of scaler idx. */
+	struct ls_act_target *(*target)(void *ud, size_t idx);
+	/* A /scale read that ls_act_target started has ended: ask again. */
+	void (*read_done)(void *ud, size_t idx);
+	/* A patch ended: 0, or the errno of kube.h with errmsg. */
+	void (*write_done)(void *ud, size_t idx, int err, const char *errmsg);
+	void *ud;
+};
+
+/*
+ * The actor for the cluster kc (borrowed; must outlive it). No I/O: the
+ * watches start with ls_act_watch. 0, or -EINVAL/-ENOMEM with errbuf
+ * saying why.
+ */
+int ls_act_new(const struct ls_kube_config *kc, bool dry_run, volatile sig_atomic_t *stop,
+	       const struct ls_act_callbacks *cb, struct ls_act **ret, char *errbuf,
+	       size_t errlen);
+/* Cancels what is on its way (without callbacks), stops the watches. NULL: no-op. */
+void ls_act_free(struct ls_act *a);
+
+/*
+ * Watches the collections of cfg's targets (new ones added, unused ones
+ * ended) and starts the watch thread. 0 or a negative errno.
+ */
+int ls_act_watch(struct ls_act *a, const struct ls_config *cfg);
+/* Waits until every watch has listed once, at most timeout_ms. 0 or -ETIMEDOUT. */
+int ls_act_wait_synced(struct ls_act *a, int64_t timeout_ms);
+
+/*
+ * What scaler idx's target is now:
+ *   0   known: *ret filled, t->uid set;
+ *   1   its replicas are being read (a read was started, or is on its way):
+ *       read_done(idx) says when to ask again;
+ *   <0  it cannot be read now (not found, the watch failed or is stale
+ *       longer than stale_after_ms, the read failed): errmsg says why,
+ *       logged once per distinct message.
+ */
+int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,
+		  struct ls_act_target *t, int64_t stale_after_ms, struct ls_act_view *ret,
+		  char *errmsg, size_t errlen);
+
+/* Starts setting the target's replicas (t->writing until write_done). 0 or
+ * a negative errno (nothing started: write_done will not come). */
+int ls_act_scale(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,
+		 struct ls_act_target *t, int32_t replicas);
+
+/* Records an Event on the target (type "Normal"/"Warning"); a failure is
+ * logged once and otherwise ignored. */
+void ls_act_event(struct ls_act *a, const struct ls_config_scaler *sc, const struct ls_act_target *t,
+		  const char *type, const char *reason, const char *action, const char *note);
+
+/* Drives the requests for at most timeout_ms (returning early when one
+ * ends, at once when none is on its way), running callbacks. Returns how
+ * many are still on their way. */
+size_t ls_act_poll(struct ls_act *a, int64_t timeout_ms);
+/* How many requests are on their way. */
+size_t ls_act_pending(const struct ls_act *a);
+/* Polls until nothing is on its way, at most timeout_ms; then cancels the
+ * rest (their callbacks run with an error). */
+void ls_act_drain(struct ls_act *a, int64_t timeout_ms);
+
+/* API requests so far: /scale reads, patches, Events; and of the watches. */
+struct ls_act_stats {
+	uint64_t requests;	/* sent by the async client, retries included */
+	uint64_t watch_lists;	/* LIST requests of the watches */
+	uint64_t watch_watches; /* WATCH requests */
+};
+void ls_act_stats(struct ls_act *a, struct ls_act_stats *ret);
+
+#endif
