@@ -93,6 +93,14 @@ int ls_kube_target_path(struct ls_kube *k, const struct ls_kube_target *t, const
  */
 int ls_kube_collection_path(struct ls_kube *k, const char *api_version, const char *kind,
                             const char *namespace_, char **ret);
+/*
+ * The pause annotations of an object's metadata.annotations (ann may be
+ * NULL): paused and paused-replicas (-1 when not set) as
+ * ls_kube_parse_pause says; annotations that do not parse count as paused
+ * (a person meant to pause it) and err says which and why, else "".
+ */
+void ls_kube_pause_from_annotations(const cJSON *ann, bool *ret_paused, int32_t *ret_replicas,
+                                    char *err, size_t errlen);
 /* spec.replicas (0 when omitted) and status.replicas (-1 when absent) of
  * an autoscaling/v1 Scale. 0, or -EPROTO when scale is not an object. */
 int ls_kube_scale_parse(const cJSON *scale, int32_t *ret_replicas, int32_t *ret_status_replicas);

@@ -354,13 +354,34 @@ int ls_kube_parse_pause(const char *paused, const char *paused_replicas, bool *r
 	return 0;
 }
 
+void ls_kube_pause_from_annotations(const cJSON *ann, bool *ret_paused, int32_t *ret_replicas,
+                                    char *err, size_t errlen)
+{
+	const char *paused = ls_kube_json_str(ann, LS_KUBE_PAUSED_ANNOTATION);
+	const char *paused_replicas = ls_kube_json_str(ann, LS_KUBE_PAUSED_REPLICAS_ANNOTATION);
+
+	*ret_paused = false;
+	*ret_replicas = -1;
+	err[0] = '\0';
+	if (ls_kube_parse_pause(paused, paused_replicas, ret_paused, ret_replicas) < 0) {
+		/* A person meant to pause it: leave it alone until fixed. */
+		*ret_paused = true;
+		*ret_replicas = -1;
+		snprintf(err, errlen, "bad annotation %s: \"%s\" (want %s)",
+		         paused_replicas ? LS_KUBE_PAUSED_REPLICAS_ANNOTATION
+		                         : LS_KUBE_PAUSED_ANNOTATION,
+		         paused_replicas ? paused_replicas : paused,
+		         paused_replicas ? "a replica count" : "\"true\" or \"false\"");
+	}
+}
+
 int ls_kube_scale_get(struct ls_kube *k, const struct ls_kube_target *t, struct ls_kube_scale *ret)
 {
 	struct ls_kube_scale s = {.status_replicas = -1, .paused_replicas = -1};
 	char *obj_path = NULL, *scale_path = NULL;
 	cJSON *meta = NULL, *scale = NULL;
 	const cJSON *ann;
-	const char *paused, *paused_replicas, *uid;
+	const char *uid;
 	struct ls_kube_call c = {.method = "GET", .retry = true};
 	int r;
 
@@ -383,19 +404,8 @@ int ls_kube_scale_get(struct ls_kube *k, const struct ls_kube_target *t, struct 
 	}
 	ls_kube_scale_parse(scale, &s.replicas, &s.status_replicas);
 	ann = ls_kube_json_get(meta, "metadata", "annotations", NULL);
-	paused = ls_kube_json_str(ann, LS_KUBE_PAUSED_ANNOTATION);
-	paused_replicas = ls_kube_json_str(ann, LS_KUBE_PAUSED_REPLICAS_ANNOTATION);
-	if (ls_kube_parse_pause(paused, paused_replicas, &s.paused, &s.paused_replicas) < 0) {
-		/* A person meant to pause it: leave it alone until fixed. */
-		s.paused = true;
-		s.paused_replicas = -1;
-		snprintf(s.pause_error, sizeof(s.pause_error),
-		         "bad annotation %s: \"%s\" (want %s)",
-		         paused_replicas ? LS_KUBE_PAUSED_REPLICAS_ANNOTATION
-		                         : LS_KUBE_PAUSED_ANNOTATION,
-		         paused_replicas ? paused_replicas : paused,
-		         paused_replicas ? "a replica count" : "\"true\" or \"false\"");
-	}
+	ls_kube_pause_from_annotations(ann, &s.paused, &s.paused_replicas, s.pause_error,
+	                               sizeof(s.pause_error));
 	uid = ls_kube_json_str(ls_kube_json_get(meta, "metadata", NULL), "uid");
 	if (uid)
 		snprintf(s.uid, sizeof(s.uid), "%s", uid);

@@ -125,26 +125,11 @@ fail:
 
 /* --- objects and events ----------------------------------------------------- */
 
-/* The pause annotations, as ls_kube_scale_get reads them (same messages). */
+/* The pause annotations, as ls_kube_scale_get reads them. */
 static void meta_pause(const cJSON *ann, struct ls_kube_object_meta *m)
 {
-	const char *paused = ls_kube_json_str(ann, LS_KUBE_PAUSED_ANNOTATION);
-	const char *paused_replicas = ls_kube_json_str(ann, LS_KUBE_PAUSED_REPLICAS_ANNOTATION);
-
-	m->paused = false;
-	m->paused_replicas = -1;
-	m->pause_error[0] = '\0';
-	if (ls_kube_parse_pause(paused, paused_replicas, &m->paused, &m->paused_replicas) < 0) {
-		/* A person meant to pause it: leave it alone until fixed. */
-		m->paused = true;
-		m->paused_replicas = -1;
-		snprintf(m->pause_error, sizeof(m->pause_error),
-		         "bad annotation %s: \"%s\" (want %s)",
-		         paused_replicas ? LS_KUBE_PAUSED_REPLICAS_ANNOTATION
-		                         : LS_KUBE_PAUSED_ANNOTATION,
-		         paused_replicas ? paused_replicas : paused,
-		         paused_replicas ? "a replica count" : "\"true\" or \"false\"");
-	}
+	ls_kube_pause_from_annotations(ann, &m->paused, &m->paused_replicas, m->pause_error,
+	                               sizeof(m->pause_error));
 }
 
 int ls_kube_object_meta_parse(const cJSON *obj, struct ls_kube_object_meta *ret)

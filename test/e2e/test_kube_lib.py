@@ -239,3 +239,31 @@ def tmpdir():
 
 def cleanup_dir(d):
     shutil.rmtree(d, ignore_errors=True)
+
+
+def consumer_crd(group):
+    """A namespaced CRD, kind Consumer of group `group` (v1alpha1), with a
+    scale subresource: YAML for apply()."""
+    return """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: consumers.%s}
+spec:
+  group: %s
+  scope: Namespaced
+  names: {plural: consumers, singular: consumer, kind: Consumer, listKind: ConsumerList}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {replicas: {type: integer}}}
+          status: {type: object, properties: {replicas: {type: integer},
+                                              selector: {type: string}}}
+    subresources:
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas,
+              labelSelectorPath: .status.selector}
+""" % (group, group)

@@ -256,29 +256,7 @@ with k.Namespace("ls-watch") as ns:
 # --- 1,100 custom resources: three LIST pages -----------------------------------------
 
 GROUP = "%s.lagscale-e2e.example.com" % e2e.uid("w")
-CRD = """
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: consumers.%s}
-spec:
-  group: %s
-  scope: Namespaced
-  names: {plural: consumers, singular: consumer, kind: Consumer, listKind: ConsumerList}
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {type: object, properties: {replicas: {type: integer}}}
-          status: {type: object, properties: {replicas: {type: integer},
-                                              selector: {type: string}}}
-    subresources:
-      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas,
-              labelSelectorPath: .status.selector}
-""" % (GROUP, GROUP)
+CRD = k.consumer_crd(GROUP)
 
 N = 1100
 k.apply(CRD)
