@@ -141,8 +141,8 @@ def kubectl(kubeconfig, *args, input=None, check=True):
 
 
 def make_deployments(kubeconfig, namespace, n):
-    kubectl(kubeconfig, "delete", "namespace", namespace, "--ignore-not-found", "--wait=true",
-            "--timeout=600s", check=False)
+    # A namespace of its own each run: without kube-controller-manager
+    # (no pods), a deleted namespace is never finalized.
     kubectl(kubeconfig, "create", "namespace", namespace)
     t0 = time.time()
     batch = 500
@@ -192,11 +192,13 @@ def main():
     ap.add_argument("--window", type=int, default=12, help="intervals measured")
     ap.add_argument("--soak", type=float, default=0, help="minutes before a second window")
     ap.add_argument("--kubeconfig", default="")
-    ap.add_argument("--namespace", default="lagscale-bench")
+    ap.add_argument("--namespace", default="")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
     res = {"scalers": a.scalers, "partitions": a.partitions, "interval_s": a.interval}
+    if not a.namespace:
+        a.namespace = "lagscale-bench-%d-%d" % (a.scalers, os.getpid())
     if a.kubeconfig:
         make_deployments(a.kubeconfig, a.namespace, a.scalers)
     mock = Mock(a.mock_fleet, a.scalers, a.partitions)
