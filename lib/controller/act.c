@@ -225,6 +225,7 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 	    strcmp(m.resource_version, t->own_rv) == 0) {
 		/* The change is lagscale's own patch: its answer said the count. */
 		t->generation = m.generation;
+		t->own_rv[0] = '\0';
 	}
 	if (!t->have_replicas || m.generation != t->generation) {
 		if (t->reading)
@@ -250,7 +251,6 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 		ls_log(LS_LOG_INFO, sc->name, "reading \"%s\" works again", what);
 		t->read_err[0] = '\0';
 	}
-	t->own_rv[0] = '\0';
 	ret->replicas = t->replicas;
 	ret->paused = m.paused;
 	ret->paused_replicas = m.paused_replicas;

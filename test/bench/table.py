@@ -42,14 +42,17 @@ def main():
             label = label.replace("after soak", "after %g min" % soak)
         print("| %s | " % label + " | ".join(fmt(data[n][side].get(key), spec)
                                           for n in sizes) + " |")
+    names = {2: "ListOffsets", 3: "Metadata", 9: "OffsetFetch", 10: "FindCoordinator",
+             15: "DescribeGroups"}
     for n in sizes:
-        for side in ("kafka", "kube"):
-            d = data[n][side]
-            for key in ("steady_kafka_requests_by_key", "steady_api_requests_by_verb"):
-                if d.get(key):
-                    print("%d scalers, %s: %s per round" % (n, key.split("_")[-3] if
-                          "kafka" in key else "API", d[key]))
-
+        k = data[n]["kafka"].get("steady_kafka_requests_by_key")
+        if k:
+            print("%d scalers: Kafka requests per round: %s" % (n, ", ".join(
+                "%s %s" % (v, names.get(int(key), "ApiKey %s" % key)) for key, v in k.items())))
+        if data[n]["kube"]:
+            v = data[n]["kube"].get("steady_api_requests_by_verb") or {}
+            print("%d scalers: API requests per round (deployments, events): %s" % (
+                n, ", ".join("%s %s" % (c, verb) for verb, c in v.items()) or "none"))
 
 if __name__ == "__main__":
     main()

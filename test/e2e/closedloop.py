@@ -202,12 +202,14 @@ class Recorder(threading.Thread):
                 last_consumed = consumed
             time.sleep(max(0.0, 1.0 - (time.time() - self.start_time - t)))
 
-    def write_csv(self, path):
+    def write_csv(self, path, until=None):
+        """The rows (those up to `until` seconds, when given) as CSV."""
         with open(path, "w") as f:
             f.write("time,produceRate,consumeRate,lag,lagSeconds,currentReplicas,"
                     "desiredReplicas,action\n")
             for row in self.rows:
-                f.write("%g,%.3f,%.3f,%d,%.3f,%d,%d,%s\n" % row)
+                if until is None or row[0] <= until:
+                    f.write("%g,%.3f,%.3f,%d,%.3f,%d,%d,%s\n" % row)
 
 
 def policy_block(scenario_path):

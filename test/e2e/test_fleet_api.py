@@ -77,7 +77,11 @@ with k.Namespace("ls-fleet") as ns:
         e2e.check(all(d["currentReplicas"] == 0 and d["desiredReplicas"] == 0
                       for d in first), "every target read at 0 replicas, nothing to change",
                   str([d for d in first if d["currentReplicas"] != 0][:2]))
-        # Rounds 2 and 3: counted by the API server itself.
+        # Rounds 2 and 3: counted by the API server itself, once no other
+        # test's namespace is being deleted (kube-controller-manager lists
+        # and deletes its Deployments then).
+        k.wait_until(lambda: "Terminating" not in k.kubectl("get", "namespaces").stdout, 120,
+                     step=1)
         seen = rounds_done(proc.stdout())
         before = requests_by_verb()
         e2e.check(proc.wait_for(lambda out: rounds_done(out) >= seen + 2, 60),
