@@ -80,8 +80,7 @@ with k.Namespace("ls-fleet") as ns:
         # Rounds 2 and 3: counted by the API server itself, once no other
         # test's namespace is being deleted (kube-controller-manager lists
         # and deletes its Deployments then).
-        k.wait_until(lambda: "Terminating" not in k.kubectl("get", "namespaces").stdout, 120,
-                     step=1)
+        k.wait_namespaces_settled()
         seen = rounds_done(proc.stdout())
         before = requests_by_verb()
         e2e.check(proc.wait_for(lambda out: rounds_done(out) >= seen + 2, 60),

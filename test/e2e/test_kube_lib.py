@@ -125,6 +125,14 @@ def wait_until(pred, timeout, step=0.2):
         time.sleep(step)
 
 
+def wait_namespaces_settled(timeout=180):
+    """Waits until no namespace is being deleted: kube-controller-manager
+    lists and deletes a deleted namespace's objects meanwhile, which the API
+    server's request counters would count with a test's own."""
+    return wait_until(lambda: "Terminating" not in kubectl("get", "namespaces").stdout,
+                      timeout, step=1)
+
+
 def grant(ns, subject_kind, subject_name, rules=RBAC_RULES, name="lagscale",
           subject_ns=None):
     """A Role with rules in ns, bound to a User, Group or ServiceAccount."""

@@ -131,6 +131,7 @@ def until(pred, timeout):
 with k.Namespace("ls-watch") as ns:
     k.create_deployment(ns, "orders", 1)
     k.create_deployment(ns, "ledger", 1)
+    k.wait_namespaces_settled()  # no other test's LISTs in the counts
     m0 = metrics()
     t = Tool(k.ADMIN_KUBECONFIG, [ns])
     try:
@@ -271,6 +272,7 @@ try:
         k.kubectl("-n", ns, "create", "-f", "-",
                   input='{"apiVersion":"v1","kind":"List","items":[%s]}' % items, timeout=240)
         print("     created %d custom resources in %.1f s" % (N, time.time() - t0))
+        k.wait_namespaces_settled()
         m0 = metrics()
         t = Tool(k.ADMIN_KUBECONFIG, [ns], api_version=GROUP + "/v1alpha1", kind="Consumer")
         try:
