@@ -31,8 +31,7 @@ static void *tag_of(size_t idx, int kind)
 	return (void *)(uintptr_t)((idx << TAG_BITS) | (size_t)kind);
 }
 
-/* "NAMESPACE/KIND/NAME", as the decisions name a target. */
-static const char *target_name(const struct ls_config_scaler *sc, char *out, size_t size)
+const char *ls_act_target_name(const struct ls_config_scaler *sc, char *out, size_t size)
 {
 	snprintf(out, size, "%s/%s/%s", sc->target.namespace_, sc->target.kind, sc->target.name);
 	return out;
@@ -46,14 +45,49 @@ static struct ls_kube_target kube_target(const struct ls_config_scaler *sc)
 	return t;
 }
 
+#define NOTE_MAX 255
+
+bool ls_act_note(char **slot, const char *msg)
+{
+	size_t n = strnlen(msg, NOTE_MAX);
+	char *copy;
+
+	if (*slot && strncmp(*slot, msg, n) == 0 && (*slot)[n] == '\0')
+		return false;
+	copy = malloc(n + 1);
+	if (!copy)
+		return true;
+	memcpy(copy, msg, n);
+	copy[n] = '\0';
+	free(*slot);
+	*slot = copy;
+	return true;
+}
+
+bool ls_act_unnote(char **slot)
+{
+	bool had = *slot != NULL;
+
+	free(*slot);
+	*slot = NULL;
+	return had;
+}
+
+void ls_act_target_release(struct ls_act_target *t)
+{
+	free(t->read_fail);
+	free(t->read_err);
+	free(t->write_err);
+	memset(t, 0, sizeof(*t));
+}
+
 /* Keeps msg as the target's read error, logging it when it is new. */
 static void read_failed(struct ls_act_target *t, const char *scaler, const char *what,
 			const char *msg)
 {
-	if (strncmp(t->read_err, msg, sizeof(t->read_err) - 1) == 0)
-		return;
-	snprintf(t->read_err, sizeof(t->read_err), "%.255s", msg);
-	ls_log(LS_LOG_ERROR, scaler, "cannot read \"%s\": %s", what, t->read_err);
+	if (ls_act_note(&t->read_err, msg))
+		ls_log(LS_LOG_ERROR, scaler, "cannot read \"%s\": %s", what,
+		       t->read_err ? t->read_err : msg);
 }
 
 static void on_result(void *tag, const struct ls_kube_async_result *res, void *ud)
@@ -83,7 +117,7 @@ static void on_result(void *tag, const struct ls_kube_async_result *res, void *u
 			t->generation = t->read_generation;
 		} else {
 			/* For ls_act_target to report, once. */
-			snprintf(t->read_fail, sizeof(t->read_fail), "%.255s", res->errmsg);
+			ls_act_note(&t->read_fail, res->errmsg);
 			t->read_failed = true;
 			t->have_replicas = false;
 		}
@@ -191,7 +225,7 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 	char what[512], werr[384] = "";
 	int r;
 
-	target_name(sc, what, sizeof(what));
+	ls_act_target_name(sc, what, sizeof(what));
 	r = ls_kube_informer_get(a->informer, tg->api_version, tg->kind, tg->namespace_, tg->name,
 				 &m, &stale_since, werr, sizeof(werr));
 	if (r == -ENOENT) {
@@ -234,7 +268,9 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 			/* The read failed: this decision says so; the next
 			 * one reads again. */
 			t->read_failed = false;
-			snprintf(errmsg, errlen, "%s", t->read_fail);
+			snprintf(errmsg, errlen, "%s",
+				 t->read_fail ? t->read_fail : "reading /scale failed");
+			ls_act_unnote(&t->read_fail);
 			r = -EIO;
 			goto fail;
 		}
@@ -247,10 +283,8 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 		t->reading = true;
 		return 1;
 	}
-	if (t->read_err[0]) {
+	if (ls_act_unnote(&t->read_err))
 		ls_log(LS_LOG_INFO, sc->name, "reading \"%s\" works again", what);
-		t->read_err[0] = '\0';
-	}
 	ret->replicas = t->replicas;
 	ret->paused = m.paused;
 	ret->paused_replicas = m.paused_replicas;
@@ -309,16 +343,4 @@ void ls_act_drain(struct ls_act *a, int64_t timeout_ms)
 			a->async = fresh;
 		}
 	}
-}
-
-void ls_act_stats(struct ls_act *a, struct ls_act_stats *ret)
-{
-	struct ls_kube_async_stats as;
-	struct ls_kube_informer_stats is;
-
-	ls_kube_async_stats(a->async, &as);
-	ls_kube_informer_stats(a->informer, &is);
-	ret->requests = as.requests;
-	ret->watch_lists = is.lists;
-	ret->watch_watches = is.watches;
 }

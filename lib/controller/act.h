@@ -49,14 +49,34 @@ struct ls_act_target {
 	bool have_replicas;
 	bool reading;		  /* a /scale read is on its way */
 	bool read_failed;	  /* ... ended in read_fail, not yet reported */
-	char read_fail[256];
 	bool writing;		  /* a patch is on its way */
+	bool pause_warned;
 	char own_rv[64];	  /* the resourceVersion lagscale's last patch made */
 	char uid[64];		  /* metadata.uid, for Events */
-	bool pause_warned;
-	char read_err[256];	  /* the last failure to read, as logged; "" none */
-	char write_err[256];	  /* the last failure to write, as logged; "" none */
+	/* Messages, on the heap only while there is one (a fleet of healthy
+	 * targets keeps none; see ls_act_note): */
+	char *read_fail;	  /* the failed read's, until reported */
+	char *read_err;		  /* the last failure to read, as logged */
+	char *write_err;	  /* the last failure to write, as logged */
 };
+
+/* "NAMESPACE/KIND/NAME" into out: how decisions and logs name a target. */
+const char *ls_act_target_name(const struct ls_config_scaler *sc, char *out, size_t size);
+
+/* Frees the messages t holds and zeroes it. */
+void ls_act_target_release(struct ls_act_target *t);
+
+/*
+ * Keeps a copy of msg (its first 255 bytes) in *slot, replacing the one
+ * there: true when it differs from the one kept, so the caller logs it
+ * once per spell of the same failure. Without memory the old one stays
+ * and the answer is true (logging twice beats never).
+ */
+bool ls_act_note(char **slot, const char *msg);
+
+/* Forgets the message in *slot: true when there was one (the caller logs
+ * the recovery). */
+bool ls_act_unnote(char **slot);
 
 /* The target as a decision needs it. */
 struct ls_act_view {
@@ -126,13 +146,5 @@ size_t ls_act_pending(const struct ls_act *a);
 /* Polls until nothing is on its way, at most timeout_ms; then cancels the
  * rest (their callbacks run with an error). */
 void ls_act_drain(struct ls_act *a, int64_t timeout_ms);
-
-/* API requests so far: /scale reads, patches, Events; and of the watches. */
-struct ls_act_stats {
-	uint64_t requests;	/* sent by the async client, retries included */
-	uint64_t watch_lists;	/* LIST requests of the watches */
-	uint64_t watch_watches; /* WATCH requests */
-};
-void ls_act_stats(struct ls_act *a, struct ls_act_stats *ret);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,7 @@ static void scaler_release(struct scaler_rt *s)
 	ls_policy_state_free(s->policy);
 	ls_lag_snapshot_release(&s->prev);
 	ls_lag_snapshot_release(&s->waiting);
+	ls_act_target_release(&s->tgt);
 	free(s->pending);
 	ls_metrics_scaler_free(s->metrics);
 	memset(s, 0, sizeof(*s));
@@ -231,6 +233,10 @@ static void publish(struct ls_controller *c)
 		return;
 	}
 	ls_metrics_server_publish(c->opts.server, &c->exposition);
+	/* The text the server gave back is not kept for the next render: at
+	 * 10,000 scalers it is 14 MB held between scrapes, against a few page
+	 * faults to render into a new one. */
+	ls_buf_release(&c->exposition);
 }
 
 /* Renders the metrics when a scrape waits for them (server.h). */
@@ -488,13 +494,6 @@ void ls_controller_print_decision(FILE *out, enum ls_output fmt, int64_t wall_ms
 
 /* --- Kubernetes: the target, its replicas, Events (through act.h) -------- */
 
-/* "NAMESPACE/KIND/NAME", as the decisions name it. */
-static const char *target_name(const struct ls_config_scaler *sc, char *out, size_t size)
-{
-	snprintf(out, size, "%s/%s/%s", sc->target.namespace_, sc->target.kind, sc->target.name);
-	return out;
-}
-
 /* Records an Event on the scaler's target; only the leader does (dry-run
  * sends it with ?dryRun=All). Events are for people: scaling goes on
  * without them. */
@@ -592,14 +591,12 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 	if (!pw)
 		return;
 	to = pw->d.desired_replicas;
-	target_name(s->cfg, what, sizeof(what));
+	ls_act_target_name(s->cfg, what, sizeof(what));
 	if (err < 0) {
-		if (strncmp(s->tgt.write_err, errmsg, sizeof(s->tgt.write_err) - 1) != 0) {
-			snprintf(s->tgt.write_err, sizeof(s->tgt.write_err), "%.255s", errmsg);
+		if (ls_act_note(&s->tgt.write_err, errmsg))
 			ls_log(LS_LOG_ERROR, s->cfg->name,
 			       "cannot set the replicas of \"%s\" from %d to %d%s: %s", what, pw->from,
-			       to, dry ? " (dry-run)" : "", s->tgt.write_err);
-		}
+			       to, dry ? " (dry-run)" : "", errmsg);
 		ls_metrics_scaler_count_error(s->metrics, "scale");
 		c->metrics_dirty = true;
 		snprintf(note, sizeof(note), "setting replicas from %d to %d failed: %s", pw->from,
@@ -610,11 +607,9 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 		free(pw);
 		return;
 	}
-	if (s->tgt.write_err[0]) {
+	if (ls_act_unnote(&s->tgt.write_err))
 		ls_log(LS_LOG_INFO, s->cfg->name, "setting the replicas of \"%s\" works again",
 		       what);
-		s->tgt.write_err[0] = '\0';
-	}
 	ls_metrics_scaler_count_scale(s->metrics, pw->from, to);
 	c->metrics_dirty = true;
 	snprintf(note, sizeof(note), "replicas %d -> %d: %s", pw->from, to, pw->d.reason);
@@ -942,6 +937,11 @@ static bool reload_requested(const struct ls_controller *c)
 static void round_done(struct ls_controller *c)
 {
 	publish_if_wanted(c);
+	/* Give back what the round's replies left free. The collector and
+	 * librdkafka's threads allocate in arenas of their own, whose freed
+	 * pages glibc otherwise keeps: 42 -> 34 MB RSS between rounds at
+	 * 1,000 scalers, for well under a millisecond. */
+	malloc_trim(0);
 	if (!c->opts.server)
 		return;
 	ls_metrics_server_tick(c->opts.server, ls_clock_mono_ms());
