@@ -98,8 +98,11 @@ naming the scaler.
 {{- $watched := .Values.watchNamespaces }}
 {{- range $i, $s := .Values.config.scalers }}
 {{- $t := $s.target | default dict }}
-{{- if and (kindIs "map" $t) $t.namespace (not (has $t.namespace $watched)) }}
-{{- fail (printf "config.scalers[%d] (%v): target namespace %q is not in watchNamespaces %v; lagscale would have no permission there" $i ($s.name | default "unnamed") $t.namespace $watched) }}
+{{- if and (kindIs "map" $t) $t.name }}
+{{- $tns := $t.namespace | default "default" }}
+{{- if not (has $tns $watched) }}
+{{- fail (printf "config.scalers[%d] (%v): target namespace %q is not in watchNamespaces %v; lagscale would have no permission there" $i ($s.name | default "unnamed") $tns $watched) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
