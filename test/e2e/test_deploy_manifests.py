@@ -1,13 +1,18 @@
 """deploy/: `kubectl apply -k deploy/` passes a server-side dry run on the real
 kube-apiserver (PodSecurity "restricted" included); the Deployment is what
 the issue asks (2 replicas, non-root 65532, read-only root, no capabilities,
-probes, small requests); the ConfigMap's config is valid; the PrometheusRule
-passes a dry run against stand-in CRDs; the alerts and the Grafana dashboard
-use only metric names of the DESIGN.md section 8 contract."""
+startup/liveness/readiness probes, small requests, `run --output json`), with
+a PodDisruptionBudget; the ConfigMap comes from a configMapGenerator, so its
+name carries a hash of config.yaml that an edit changes, and the Deployment
+follows it; its config is valid; the PrometheusRule passes a dry run against
+stand-in CRDs; the alerts and the Grafana dashboard use only metric names of
+the DESIGN.md section 8 contract."""
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 
 from e2e import LAGSCALE, check, done, run, uid, write_config
 
@@ -93,14 +98,32 @@ for kind in ("namespace/lagscale", "serviceaccount/lagscale", "clusterrole.rbac.
              "clusterrolebinding.rbac.authorization.k8s.io/lagscale",
              "role.rbac.authorization.k8s.io/lagscale-leader-election",
              "rolebinding.rbac.authorization.k8s.io/lagscale-leader-election",
-             "configmap/lagscale", "deployment.apps/lagscale", "service/lagscale"):
-    check(kind in p.stdout, "dry run covers %s" % kind)
+             "deployment.apps/lagscale", "service/lagscale",
+             "poddisruptionbudget.policy/lagscale"):
+    check(kind + " " in p.stdout, "dry run covers %s" % kind)
+check(re.search(r"^configmap/lagscale-[a-z0-9]{10} ", p.stdout, re.M),
+      "dry run covers the generated configmap/lagscale-<hash>", p.stdout)
+
+
+def build(path):
+    """`kubectl kustomize path` as objects, keyed by kind and name."""
+    p = k("kustomize", path, check_rc=True)
+    objs = json_objects(k("create", "--dry-run=client", "-o", "json", "-f", "-", input=p.stdout,
+                          check_rc=True).stdout)
+    return {(o["kind"], o["metadata"]["name"]): o for o in objs}
+
+
+def config_map(items):
+    cms = [o for (kd, _), o in items.items() if kd == "ConfigMap"]
+    return cms[0] if len(cms) == 1 else None
+
+
+def mounted_config_map(dep):
+    vols = dep["spec"]["template"]["spec"]["volumes"] if dep else []
+    return [v["configMap"]["name"] for v in vols if v["name"] == "config"][0]
 
 # 2. What the objects say.
-p = k("kustomize", DEPLOY, check_rc=True)
-objs = json_objects(k("create", "--dry-run=client", "-o", "json", "-f", "-", input=p.stdout,
-                      check_rc=True).stdout)
-items = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+items = build(DEPLOY)
 dep = items.get(("Deployment", "lagscale"))
 check(dep is not None, "a Deployment lagscale")
 if dep:
@@ -116,7 +139,11 @@ if dep:
           csc.get("capabilities", {}).get("drop") == ["ALL"],
           "read-only root, no privilege escalation, all capabilities dropped", str(csc))
     check(c["livenessProbe"]["httpGet"]["path"] == "/healthz" and
-          c["readinessProbe"]["httpGet"]["path"] == "/readyz", "probes on /healthz and /readyz")
+          c["readinessProbe"]["httpGet"]["path"] == "/readyz" and
+          c.get("startupProbe", {}).get("httpGet", {}).get("path") == "/healthz",
+          "startup and liveness probes on /healthz, readiness on /readyz")
+    check(c["args"] == ["run", "--config", "/etc/lagscale/config.yaml", "--output", "json"],
+          "the pod runs `run --output json`: decisions as JSON Lines on stdout", str(c["args"]))
     check(c["resources"]["requests"] == {"cpu": "10m", "memory": "16Mi"} and
           c["resources"]["limits"] == {"cpu": "200m", "memory": "64Mi"},
           "requests 10m/16Mi, limits 200m/64Mi", str(c["resources"]))
@@ -125,13 +152,50 @@ if dep:
 svc = items.get(("Service", "lagscale"))
 check(svc is not None and svc["spec"]["ports"][0]["port"] == 8080 and
       svc["spec"]["ports"][0]["name"] == "metrics", "Service port 8080 named metrics")
-cm = items.get(("ConfigMap", "lagscale"))
-if check(cm is not None, "a ConfigMap lagscale"):
+pdb = items.get(("PodDisruptionBudget", "lagscale"))
+check(pdb is not None and pdb["spec"].get("maxUnavailable") == 1 and
+      pdb["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "lagscale"},
+      "a PodDisruptionBudget: one pod disrupted at a time")
+cm = config_map(items)
+if check(cm is not None and re.fullmatch(r"lagscale-[a-z0-9]{10}", cm["metadata"]["name"]),
+         "one ConfigMap lagscale-<hash>, from the configMapGenerator",
+         str(cm and cm["metadata"]["name"])):
+    check(dep and mounted_config_map(dep) == cm["metadata"]["name"],
+          "the Deployment mounts the generated name")
+    check(cm["metadata"].get("namespace") == "lagscale" and
+          cm["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "lagscale",
+          "the ConfigMap is in namespace lagscale, labelled")
+    check(cm["data"]["config.yaml"] == open(os.path.join(DEPLOY, "config.yaml")).read(),
+          "its config.yaml is deploy/config.yaml")
     path = write_config(cm["data"]["config.yaml"])
     p = run([LAGSCALE, "check-config", path], check_rc=False)
     check(p.returncode == 0, "the ConfigMap's config passes lagscale check-config",
           p.stdout + p.stderr)
     os.unlink(path)
+
+    # An edit of config.yaml gives a new name, and the Deployment follows:
+    # `kubectl apply -k` then changes the pod template, so the pods roll.
+    tmp = tempfile.mkdtemp(prefix="lagscale-e2e-kustomize-")
+    try:
+        copy = os.path.join(tmp, "deploy")
+        shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns("monitoring", "container"))
+        with open(os.path.join(copy, "config.yaml")) as f:
+            text = f.read()
+        with open(os.path.join(copy, "config.yaml"), "w") as f:
+            f.write(text.replace("level: info", "level: debug"))
+        edited = build(copy)
+        cm2 = config_map(edited)
+        dep2 = edited.get(("Deployment", "lagscale"))
+        check(cm2 is not None and cm2["metadata"]["name"] != cm["metadata"]["name"] and
+              re.fullmatch(r"lagscale-[a-z0-9]{10}", cm2["metadata"]["name"]) and
+              "level: debug" in cm2["data"]["config.yaml"],
+              "an edit of config.yaml gives the ConfigMap a new name",
+              str(cm2 and cm2["metadata"]["name"]))
+        check(dep2 and cm2 and mounted_config_map(dep2) == cm2["metadata"]["name"] and
+              dep2["spec"]["template"] != dep["spec"]["template"],
+              "... which the Deployment's pod template mounts: the pods roll")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 # 3. The PrometheusRule (kept out of the kustomization) dry-runs against
 # stand-in CRDs, and its alerts and the dashboard use contract names only.

@@ -62,5 +62,47 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- with .Values.config.server }}{{ $addr = .address | default "" }}{{ end }}
 {{- $parts := splitList ":" $addr }}
 {{- $port := last $parts }}
-{{- if and (gt (len $parts) 1) $port }}{{ $port }}{{ else }}8080{{ end }}
+{{- if and (gt (len $parts) 1) $port }}
+{{- if not (and (regexMatch "^[0-9]+$" $port) (ge (atoi $port) 1) (le (atoi $port) 65535)) }}
+{{- fail (printf "config.server.address: %q: the pod needs a port from 1 to 65535 for its probes and the Service" $addr) }}
+{{- end }}
+{{- $port }}
+{{- else }}8080{{ end }}
+{{- end }}
+
+{{/* "true" when leader election is on (config.leaderElection.enabled, true unless set false). */}}
+{{- define "lagscale.leaderElection" -}}
+{{- $le := .Values.config.leaderElection | default dict }}
+{{- if or (not (hasKey $le "enabled")) (kindIs "invalid" $le.enabled) $le.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The rules on the scaled workloads: as deploy/rbac.yaml's ClusterRole. */}}
+{{- define "lagscale.workloadRules" -}}
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["apps"]
+  resources: ["deployments/scale", "statefulsets/scale"]
+  verbs: ["get", "update", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/*
+With watchNamespaces, every scaler's target must be in one of them: its
+RBAC would not allow lagscale to read or scale it. Fails the render,
+naming the scaler.
+*/}}
+{{- define "lagscale.checkWatchNamespaces" -}}
+{{- $watched := .Values.watchNamespaces }}
+{{- range $i, $s := .Values.config.scalers }}
+{{- $t := $s.target | default dict }}
+{{- if and (kindIs "map" $t) $t.name }}
+{{- $tns := $t.namespace | default "default" }}
+{{- if not (has $tns $watched) }}
+{{- fail (printf "config.scalers[%d] (%v): target namespace %q is not in watchNamespaces %v; lagscale would have no permission there" $i ($s.name | default "unnamed") $tns $watched) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
