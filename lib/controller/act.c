@@ -260,6 +260,24 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
+int ls_act_target_uid(struct ls_act *a, const struct ls_config_scaler *sc,
+		      struct ls_act_target *t)
+{
+	const struct ls_config_target *tg = &sc->target;
+	struct ls_kube_object_meta m;
+	int64_t stale_since = 0;
+	char werr[8];
+	int r = ls_kube_informer_get(a->informer, tg->api_version, tg->kind, tg->namespace_,
+				     tg->name, &m, &stale_since, werr, sizeof(werr));
+
+	if (r < 0) {
+		t->uid[0] = '\0';
+		return -ENOENT;
+	}
+	snprintf(t->uid, sizeof(t->uid), "%s", m.uid);
+	return 0;
+}
+
 int ls_act_scale(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,
 		 struct ls_act_target *t, int32_t replicas)
 {

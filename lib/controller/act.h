@@ -107,6 +107,15 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 		  struct ls_act_target *t, int64_t stale_after_ms, struct ls_act_view *ret,
 		  char *errmsg, size_t errlen);
 
+/*
+ * Fills t->uid from the watch alone (no request), for an Event on a target
+ * whose replicas are not read (its scaler is skipped). 0, or -ENOENT when
+ * the watch does not hold the target (t->uid then "": the Event names it
+ * without a uid).
+ */
+int ls_act_target_uid(struct ls_act *a, const struct ls_config_scaler *sc,
+		      struct ls_act_target *t);
+
 /* Starts setting the target's replicas (t->writing until write_done). 0 or
  * a negative errno (nothing started: write_done will not come). */
 int ls_act_scale(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,
