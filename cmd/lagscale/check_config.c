@@ -6,6 +6,7 @@
  * here.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,14 +34,23 @@ int ls_cmd_check_config(int argc, char **argv)
 	/* Every cluster is checked, so that all refusals show at once. */
 	r = 0;
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
+		const struct ls_config_cluster *cl = &cfg->clusters[i];
+		size_t at = SIZE_MAX;
 		char err[512];
-		int cr = ls_controller_kafka_check(&cfg->clusters[i], NULL, err, sizeof(err));
+		int cr = ls_controller_kafka_check(cl, &at, err, sizeof(err));
 
 		if (cr == 0)
 			continue;
-		fprintf(stderr, "%s: kafka.clusters: cluster \"%s\": %s\n", argv[1],
-			cfg->clusters[i].name, cr == -ENOMEM ? "out of memory" : err);
 		r = cr;
+		if (cr == -ENOMEM)
+			fprintf(stderr, "lagscale check-config: out of memory\n");
+		else if (at < cl->n_props)
+			/* At the property: "FILE:LINE:COL: kafka.clusters[1].properties.KEY: ..." */
+			fprintf(stderr, "%s: cluster \"%s\": %s\n", cl->props[at].where, cl->name,
+				err);
+		else
+			fprintf(stderr, "%s: kafka.clusters: cluster \"%s\": %s\n", argv[1], cl->name,
+				err);
 	}
 	if (r < 0) {
 		ls_config_free(cfg);

@@ -2,7 +2,7 @@
 restart: `lagscale run` (not dry-run) on the real broker and API server.
 
 - check-config refuses a cluster whose librdkafka property is misspelled,
-  naming the cluster and the property;
+  naming the cluster and the property at its file:line:col;
 - `run` with that config keeps running: the good scaler's Deployment is
   scaled on the API server, the bad cluster's scaler gets a Warning Event
   KafkaConfigInvalid on its Deployment (with its uid), counts
@@ -123,8 +123,10 @@ with k.Namespace("ls-isolate") as ns:
 
     # check-config refuses what run would refuse, naming cluster and property.
     r = e2e.lagscale("check-config", cm.path)
-    e2e.check(r.returncode == 2 and 'cluster "team-b": property "sasl.usernme"' in r.stderr,
-              "check-config exits 2 naming the cluster and the misspelled property",
+    e2e.check(r.returncode == 2 and
+              '%s:7:20: kafka.clusters[1].properties.sasl.usernme: cluster "team-b": property '
+              '"sasl.usernme"' % cm.path in r.stderr,
+              "check-config exits 2 naming the cluster and the misspelled property at its place",
               "rc %d: %s%s" % (r.returncode, r.stdout, r.stderr))
 
     env = dict(os.environ, KUBECONFIG=k.ADMIN_KUBECONFIG)

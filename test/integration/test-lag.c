@@ -629,7 +629,7 @@ END_TEST
 START_TEST(test_check_config_builds_kafka_conf)
 {
 	/* Before: "ok". check-config refuses what run would, naming the
-	 * cluster and the property, and checks every cluster. */
+	 * cluster and the property at its place, and checks every cluster. */
 	char *cfg = config_bad_cluster();
 	const char *check[] = {"check-config", cfg, NULL};
 	char want[600];
@@ -638,8 +638,8 @@ START_TEST(test_check_config_builds_kafka_conf)
 	ck_assert_int_eq(ls_test_run_lagscale(check, 10000, &r), 0);
 	ck_assert_msg(r.status == 2, "exit %d: %s%s", r.status, r.out, r.err);
 	snprintf(want, sizeof(want),
-		 "%s: kafka.clusters: cluster \"typo\": property \"sasl.usernme\": No such "
-		 "configuration property",
+		 "%s:9:9: kafka.clusters[1].properties.sasl.usernme: cluster \"typo\": property "
+		 "\"sasl.usernme\": No such configuration property",
 		 cfg);
 	ck_assert_msg(strstr(r.err, want) != NULL, "stderr: %s", r.err);
 	ck_assert_msg(strstr(r.err, "\"mock\"") == NULL, "stderr: %s", r.err);
