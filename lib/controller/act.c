@@ -84,6 +84,7 @@ static void on_result(void *tag, const struct ls_kube_async_result *res, void *u
 		} else {
 			/* For ls_act_target to report, once. */
 			snprintf(t->read_fail, sizeof(t->read_fail), "%.255s", res->errmsg);
+			t->read_fail_err = res->err;
 			t->read_failed = true;
 			t->have_replicas = false;
 		}
@@ -235,7 +236,7 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 			 * one reads again. */
 			t->read_failed = false;
 			snprintf(errmsg, errlen, "%s", t->read_fail);
-			r = -EIO;
+			r = t->read_fail_err == -ENOENT ? -ENOENT : -EIO;
 			goto fail;
 		}
 		t->read_generation = m.generation;

@@ -50,6 +50,7 @@ struct ls_act_target {
 	bool reading;		  /* a /scale read is on its way */
 	bool read_failed;	  /* ... ended in read_fail, not yet reported */
 	char read_fail[256];
+	int read_fail_err;	  /* ... and its errno (kube.h): -ENOENT for a 404 */
 	bool writing;		  /* a patch is on its way */
 	char own_rv[64];	  /* the resourceVersion lagscale's last patch made */
 	char uid[64];		  /* metadata.uid, for Events */
@@ -101,7 +102,9 @@ int ls_act_wait_synced(struct ls_act *a, int64_t timeout_ms);
  *       read_done(idx) says when to ask again;
  *   <0  it cannot be read now (not found, the watch failed or is stale
  *       longer than stale_after_ms, the read failed): errmsg says why,
- *       logged once per distinct message.
+ *       logged once per distinct message. -ENOENT when the target does not
+ *       exist (not in the watch, or a 404 on its /scale: a kind without
+ *       the subresource, or the object deleted meanwhile).
  */
 int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,
 		  struct ls_act_target *t, int64_t stale_after_ms, struct ls_act_view *ret,

@@ -41,7 +41,7 @@ struct scaler_rt {
 	bool fallback_seen; /* FallbackActivated was recorded for this spell */
 	bool hot_seen;	    /* HotPartition was recorded for this episode */
 	bool skip_seen;	    /* skipped for its cluster's configuration: reported */
-	bool target_missing; /* TargetNotFound was recorded for this episode */
+	bool target_failing; /* TargetNotFound or TargetReadFailed was recorded for this episode */
 	bool have_current;  /* current holds replicas read from the cluster */
 	/* Kubernetes: what lib/controller/act knows of the target; a read
 	 * whose target is being read waits here; a decision whose patch is on
@@ -754,9 +754,14 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 			}
 			return;
 		}
-		if (r == -ENOENT && !s->target_missing)
-			record_event(c, s, "Warning", "TargetNotFound", "ReadTarget", why);
-		s->target_missing = r == -ENOENT;
+		/* One Warning per spell of failures: not found (no object in
+		 * the watch, or a 404 on /scale), or unreadable (a kind the
+		 * API server does not scale, a watch that fails). */
+		if (r < 0 && !s->target_failing)
+			record_event(c, s, "Warning",
+				     r == -ENOENT ? "TargetNotFound" : "TargetReadFailed", "ReadTarget",
+				     why);
+		s->target_failing = r < 0;
 		if (r < 0) {
 			target_error_decision(s, snap, why, &d);
 			c->any_error = true;

@@ -72,10 +72,12 @@ struct ls_controller;
  * printed, lagscale_errors_total{stage="config"} counts, and the first
  * time a log line and a Warning Event KafkaConfigInvalid on the target.
  * Such a cluster is tried again only by ls_controller_reload (the settings
- * cannot change otherwise). A scaler whose target does not exist gets an
- * "error" decision each round and one Warning Event TargetNotFound per
- * episode; the watch shows the target when it is created, and the scaler
- * then scales. A read that fails (a topicPattern matching nothing) is the
+ * cannot change otherwise). A scaler whose target does not exist (not in
+ * the watch, or a 404 on its /scale) gets an "error" decision each round
+ * and one Warning Event TargetNotFound per spell (TargetReadFailed when
+ * the target cannot be read otherwise: a kind without a scale
+ * subresource, a failing watch); the watch shows the target when it is
+ * created, and the scaler then scales. A read that fails (a topicPattern matching nothing) is the
  * scaler's own error. The other scalers run on in every case.
  */
 int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_options *opts,

@@ -7,7 +7,9 @@ restart: `lagscale run` (not dry-run) on the real broker and API server.
   scaled on the API server, the bad cluster's scaler gets a Warning Event
   KafkaConfigInvalid on its Deployment (with its uid), counts
   lagscale_errors_total{stage="config"}, and its Deployment is left alone;
-  a scaler whose target does not exist gets a Warning Event TargetNotFound;
+  a scaler whose target does not exist gets a Warning Event TargetNotFound,
+  one whose kind has no /scale (a CRD without the scale subresource) a
+  Warning Event TargetReadFailed, once for the spell, not every round;
 - the config is mounted as the kubelet mounts a ConfigMap (a "..data" link
   to a timestamped directory, the file a link through it) and swapped
   atomically: the fixed cluster is tried again and its scaler scales, the
@@ -84,7 +86,7 @@ class ConfigMapDir:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def config(port, ns, g_good, t_good, g_bad, t_bad, g_late, t_late, typo=True,
+def config(port, ns, g_good, t_good, g_bad, t_bad, g_late, t_late, g_plain, t_plain, typo=True,
            good_threshold=10):
     props = "      properties: {sasl.usernme: lagscale}\n" if typo else ""
     scaler = ("  - name: %s\n"
@@ -104,10 +106,22 @@ def config(port, ns, g_good, t_good, g_bad, t_bad, g_late, t_late, typo=True,
             "scalers:\n" % port +
             scaler % ("good", ns, "good", "main", g_good, t_good, good_policy) +
             scaler % ("bad", ns, "bad", "team-b", g_bad, t_bad, policy) +
-            scaler % ("late", ns, "late", "main", g_late, t_late, policy))
+            scaler % ("late", ns, "late", "main", g_late, t_late, policy) +
+            scaler.replace("apps/v1, kind: Deployment", "%s/v1alpha1, kind: Consumer" % GROUP)
+            % ("plain", ns, "plain", "main", g_plain, t_plain, policy))
 
 
+# A CRD like test_kube_lib's Consumer, without the scale subresource.
+GROUP = "%s.lagscale-e2e.example.com" % e2e.uid("noscale")
+CRD = k.consumer_crd(GROUP).split("    subresources:")[0]
+
+
+k.apply(CRD)
 with k.Namespace("ls-isolate") as ns:
+    k.kubectl("wait", "--for", "condition=established", "--timeout=60s",
+              "crd/consumers.%s" % GROUP)
+    k.apply("apiVersion: %s/v1alpha1\nkind: Consumer\nmetadata: {name: plain}\n"
+            "spec: {replicas: 1}\n" % GROUP, ns)
     k.create_deployment(ns, "good", 1)
     k.create_deployment(ns, "bad", 1)
     t_good, g_good = e2e.uid("iso-good"), e2e.uid("iso-good-g")
@@ -116,8 +130,10 @@ with k.Namespace("ls-isolate") as ns:
     k.make_lag(t_good, g_good, 6, 10)  # lag 60: 6 replicas at 10, 3 at 20
     k.make_lag(t_bad, g_bad, 3, 10)    # lag 30: 3 replicas
     k.make_lag(t_late, g_late, 2, 10)  # lag 20: 2 replicas
+    t_plain, g_plain = e2e.uid("iso-plain"), e2e.uid("iso-plain-g")
+    k.make_lag(t_plain, g_plain, 1, 10)
     port = free_port()
-    names = (ns, g_good, t_good, g_bad, t_bad, g_late, t_late)
+    names = (ns, g_good, t_good, g_bad, t_bad, g_late, t_late, g_plain, t_plain)
     cm = ConfigMapDir("lagscale.yaml")
     cm.write(config(port, *names))
 
@@ -162,6 +178,20 @@ with k.Namespace("ls-isolate") as ns:
                                    if e["regarding"]["name"] == "late"], 20)
         e2e.check(nf and nf[0]["type"] == "Warning" and "not found" in nf[0]["note"],
                   "the scaler of a missing target gets a Warning Event TargetNotFound", str(nf))
+        ns404 = k.wait_until(lambda: [e for e in k.events(ns, "TargetReadFailed")
+                                      if e["regarding"]["name"] == "plain"], 20)
+        e2e.check(ns404 and ns404[0]["type"] == "Warning" and
+                  ns404[0]["regarding"]["kind"] == "Consumer" and
+                  "no scale subresource" in ns404[0]["note"],
+                  "a target whose kind has no /scale gets a Warning Event TargetReadFailed",
+                  str(ns404) + p.stderr()[-800:])
+        # Rounds go on; a repeated Event would show as a series (kube.h).
+        n_plain = len(k.decisions(p.stdout(), "plain"))
+        k.wait_until(lambda: len(k.decisions(p.stdout(), "plain")) >= n_plain + 3, 20)
+        again = [e for e in k.events(ns, "TargetReadFailed")
+                 if e["regarding"]["name"] == "plain"]
+        e2e.check(len(again) == 1 and "series" not in again[0],
+                  "... recorded once for the episode, not every round", str(again))
         e2e.check(p.p.poll() is None, "lagscale keeps running")
 
         # The ConfigMap is edited: the cluster fixed, the good scaler's
@@ -214,4 +244,5 @@ with k.Namespace("ls-isolate") as ns:
         rc = p.stop()
         cm.cleanup()
     e2e.check(rc == 0, "lagscale exits 0 on SIGTERM", "rc %s\n%s" % (rc, p.stderr()[-2000:]))
+k.kubectl("delete", "crd", "consumers.%s" % GROUP, "--wait=false", check=False)
 e2e.done()
