@@ -2,8 +2,10 @@
  * run.c - `lagscale run`: load the config, build the controller, serve
  * /metrics /healthz /readyz on server.address, loop until SIGINT or SIGTERM
  * (or one round with --once, which serves nothing). SIGHUP reloads the
- * config: a valid one replaces the running one (ls_controller_reload), an
- * invalid one is logged with its errors and the running one goes on.
+ * config, and so does a change of the file or directory (lib/util/
+ * filewatch.h: a mounted ConfigMap's symlink swap included): a valid one
+ * replaces the running one (ls_controller_reload), an invalid one is
+ * logged with its errors and counted, and the running one goes on.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,8 +19,13 @@
 #include "controller/controller.h"
 #include "kube/kubeconfig.h"
 #include "metrics/server.h"
+#include "util/filewatch.h"
 #include "util/log.h"
 #include "util/parse.h"
+
+/* How often the config's path is checked for a change (filewatch.h says
+ * why polling): a few stat() calls each time. */
+#define CONFIG_WATCH_INTERVAL_MS 2000
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -55,13 +62,16 @@ static void reload(const char *path, struct ls_config **cfg, struct ls_controlle
 			ls_log(LS_LOG_ERROR, NULL, "reload: %s", diag.msgs[i]);
 		if (diag.n == 0)
 			ls_log(LS_LOG_ERROR, NULL, "reload: %s: %s", path, strerror(-r));
+		ls_controller_count_reload(ctl, false);
 		goto out;
 	}
 	r = ls_controller_reload(ctl, next, err, sizeof(err));
 	if (r < 0) {
 		ls_log(LS_LOG_ERROR, NULL, "reload: %s; the running configuration stays", err);
+		ls_controller_count_reload(ctl, false);
 		goto out;
 	}
+	ls_controller_count_reload(ctl, true);
 	if (strcmp(next->kubeconfig, (*cfg)->kubeconfig) != 0 ||
 	    strcmp(next->context, (*cfg)->context) != 0 ||
 	    next->leader.enabled != (*cfg)->leader.enabled ||
@@ -162,6 +172,7 @@ int ls_cmd_run(int argc, char **argv)
 	struct ls_config *cfg = NULL;
 	struct ls_controller *ctl = NULL;
 	struct ls_metrics_server *server = NULL;
+	struct ls_filewatch *watch = NULL;
 	struct ls_diag diag;
 	struct sigaction sa;
 	char err[512];
@@ -227,6 +238,13 @@ int ls_cmd_run(int argc, char **argv)
 		fputs(usage_text, stderr);
 		goto out;
 	}
+	/* The watch's first state is taken before the load, so that a change
+	 * made while loading is seen (at worst a reload finds no change). */
+	if (!opts.once && ls_filewatch_new(config, &watch) < 0) {
+		fprintf(stderr, "lagscale run: out of memory\n");
+		rc = LS_EXIT_FAILURE;
+		goto out;
+	}
 	r = ls_config_load(config, &cfg, &diag);
 	if (r < 0) {
 		ls_cmdutil_print_diag(&diag, config, r);
@@ -269,6 +287,16 @@ int ls_cmd_run(int argc, char **argv)
 	if (server)
 		ls_log(LS_LOG_INFO, NULL, "serving /metrics /healthz /readyz on \"%s\" (port %d)",
 		       cfg->server_address, ls_metrics_server_port(server));
+	if (watch) {
+		r = ls_filewatch_start(watch, CONFIG_WATCH_INTERVAL_MS, &reload_requested);
+		if (r < 0)
+			ls_log(LS_LOG_ERROR, NULL,
+			       "cannot watch \"%s\" for changes (%s); SIGHUP still reloads it",
+			       config, strerror(-r));
+		else
+			ls_log(LS_LOG_DEBUG, NULL, "watching \"%s\" for changes every %d s", config,
+			       CONFIG_WATCH_INTERVAL_MS / 1000);
+	}
 	while ((r = ls_controller_run(ctl)) == LS_CONTROLLER_RELOAD) {
 		reload_requested = 0;
 		reload(config, &cfg, ctl);
@@ -282,6 +310,7 @@ int ls_cmd_run(int argc, char **argv)
 	if (stop_requested)
 		ls_log(LS_LOG_INFO, NULL, "stopped on signal");
 out:
+	ls_filewatch_free(watch);
 	ls_controller_free(ctl);
 	/* After the controller, which publishes to it. */
 	ls_metrics_server_free(server);

@@ -231,6 +231,7 @@ static void cluster_release(struct ls_config_cluster *c)
 	for (size_t i = 0; i < c->n_props; i++) {
 		free(c->props[i].key);
 		free(c->props[i].value);
+		free(c->props[i].where);
 	}
 	free(c->props);
 }
@@ -406,10 +407,17 @@ static int walk_properties(struct ls_walk *w, const struct ls_node *props,
 			ls_walk_error(w, v, "expected a string, got %s", ls_node_type_name(v));
 		} else if (ls_walk_substitute(w, v, &value) == 0) {
 			/* Numbers and booleans are kept as written: librdkafka reads text. */
-			c->props[c->n_props].key = strdup(k->value);
-			c->props[c->n_props].value = value;
-			c->n_props++;
-			if (!c->props[c->n_props - 1].key)
+			struct ls_config_property *p = &c->props[c->n_props++];
+			int len = snprintf(NULL, 0, "%s:%d:%d: %s", w->rep->name, k->line, k->col,
+					   ls_buf_str(&w->path));
+
+			p->key = strdup(k->value);
+			p->value = value;
+			p->where = len < 0 ? NULL : malloc((size_t)len + 1);
+			if (p->where)
+				snprintf(p->where, (size_t)len + 1, "%s:%d:%d: %s", w->rep->name,
+					 k->line, k->col, ls_buf_str(&w->path));
+			if (!p->key || !p->where)
 				r = -ENOMEM;
 		}
 		ls_walk_pop(w, m);

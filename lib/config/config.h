@@ -98,6 +98,9 @@
 struct ls_config_property {
 	char *key;
 	char *value; /* after ${env:} / ${file:} substitution: may be a secret */
+	/* Where the key is, for messages about it (librdkafka refusing it):
+	 * "FILE:LINE:COL: kafka.clusters[1].properties.KEY". */
+	char *where;
 };
 
 struct ls_config_cluster {

@@ -118,6 +118,7 @@ static void on_result(void *tag, const struct ls_kube_async_result *res, void *u
 		} else {
 			/* For ls_act_target to report, once. */
 			ls_act_note(&t->read_fail, res->errmsg);
+			t->read_fail_err = res->err;
 			t->read_failed = true;
 			t->have_replicas = false;
 		}
@@ -271,7 +272,7 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 			snprintf(errmsg, errlen, "%s",
 				 t->read_fail ? t->read_fail : "reading /scale failed");
 			ls_act_unnote(&t->read_fail);
-			r = -EIO;
+			r = t->read_fail_err == -ENOENT ? -ENOENT : -EIO;
 			goto fail;
 		}
 		t->read_generation = m.generation;
@@ -292,6 +293,24 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 fail:
 	read_failed(t, sc->name, what, errmsg);
 	return r < 0 ? r : -EIO;
+}
+
+int ls_act_target_uid(struct ls_act *a, const struct ls_config_scaler *sc,
+		      struct ls_act_target *t)
+{
+	const struct ls_config_target *tg = &sc->target;
+	struct ls_kube_object_meta m;
+	int64_t stale_since = 0;
+	char werr[8];
+	int r = ls_kube_informer_get(a->informer, tg->api_version, tg->kind, tg->namespace_,
+				     tg->name, &m, &stale_since, werr, sizeof(werr));
+
+	if (r < 0) {
+		t->uid[0] = '\0';
+		return -ENOENT;
+	}
+	snprintf(t->uid, sizeof(t->uid), "%s", m.uid);
+	return 0;
 }
 
 int ls_act_scale(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,

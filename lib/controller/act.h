@@ -49,6 +49,7 @@ struct ls_act_target {
 	bool have_replicas;
 	bool reading;		  /* a /scale read is on its way */
 	bool read_failed;	  /* ... ended in read_fail, not yet reported */
+	int read_fail_err;	  /* ... and its errno (kube.h): -ENOENT for a 404 */
 	bool writing;		  /* a patch is on its way */
 	bool pause_warned;
 	char own_rv[64];	  /* the resourceVersion lagscale's last patch made */
@@ -121,11 +122,22 @@ int ls_act_wait_synced(struct ls_act *a, int64_t timeout_ms);
  *       read_done(idx) says when to ask again;
  *   <0  it cannot be read now (not found, the watch failed or is stale
  *       longer than stale_after_ms, the read failed): errmsg says why,
- *       logged once per distinct message.
+ *       logged once per distinct message. -ENOENT when the target does not
+ *       exist (not in the watch, or a 404 on its /scale: a kind without
+ *       the subresource, or the object deleted meanwhile).
  */
 int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,
 		  struct ls_act_target *t, int64_t stale_after_ms, struct ls_act_view *ret,
 		  char *errmsg, size_t errlen);
+
+/*
+ * Fills t->uid from the watch alone (no request), for an Event on a target
+ * whose replicas are not read (its scaler is skipped). 0, or -ENOENT when
+ * the watch does not hold the target (t->uid then "": the Event names it
+ * without a uid).
+ */
+int ls_act_target_uid(struct ls_act *a, const struct ls_config_scaler *sc,
+		      struct ls_act_target *t);
 
 /* Starts setting the target's replicas (t->writing until write_done). 0 or
  * a negative errno (nothing started: write_done will not come). */

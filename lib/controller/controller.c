@@ -41,6 +41,8 @@ struct scaler_rt {
 	struct ls_metrics_scaler *metrics; /* NULL when it could not be allocated */
 	bool fallback_seen; /* FallbackActivated was recorded for this spell */
 	bool hot_seen;	    /* HotPartition was recorded for this episode */
+	bool skip_seen;	    /* skipped for its cluster's configuration: reported */
+	bool target_failing; /* TargetNotFound or TargetReadFailed was recorded for this episode */
 	bool have_current;  /* current holds replicas read from the cluster */
 	/* Kubernetes: what lib/controller/act knows of the target; a read
 	 * whose target is being read waits here; a decision whose patch is on
@@ -60,7 +62,8 @@ struct pending_write {
 
 /* One round of one cluster, run on a collector thread. */
 struct cluster_rt {
-	struct ls_kafka *kafka;
+	struct ls_kafka *kafka; /* NULL when librdkafka refused the cluster's settings */
+	char conf_err[384];	/* ... and why ("" otherwise) */
 	pthread_t thread;
 	bool running;
 	bool abandoned; /* its thread outlived a stop: leave the client alone */
@@ -100,14 +103,6 @@ struct ls_controller {
 
 static volatile sig_atomic_t never_stop;
 
-/* librdkafka may quote a property's value in an error: never a secret's. */
-static void scrub_secrets(char *msg, size_t size, const struct ls_config_cluster *cl)
-{
-	for (size_t i = 0; i < cl->n_props; i++)
-		if (ls_log_key_is_secret(cl->props[i].key))
-			ls_log_scrub(msg, size, cl->props[i].value);
-}
-
 /* The arrays one cluster's rounds use, sized for n_scalers. */
 static int cluster_arrays(struct cluster_rt *cl, size_t n_scalers)
 {
@@ -136,6 +131,46 @@ static void cluster_release(struct cluster_rt *cl)
 	ls_kafka_free(cl->kafka);
 	cluster_free_arrays(cl);
 	memset(cl, 0, sizeof(*cl));
+}
+
+/*
+ * The client of a cluster. Settings librdkafka refuses do not fail the
+ * controller: the cluster keeps no client and conf_err says why, so that
+ * only its own scalers are skipped (cluster_report, skip). Such an error
+ * does not go away by trying again (the settings and the environment they
+ * were read from are fixed until the configuration is loaded again), so it
+ * is tried again only on a reload: SIGHUP, or a change of the mounted
+ * file. 0, or -ENOMEM.
+ */
+static int cluster_client(const struct ls_config_cluster *cfg, struct cluster_rt *cl)
+{
+	int r = ls_controller_kafka_new(cfg, &cl->kafka, cl->conf_err, sizeof(cl->conf_err));
+
+	if (r == -ENOMEM)
+		return r;
+	/* lib/kafka names a refused secret by its key alone (kafka.h). */
+	if (r < 0) {
+		cl->kafka = NULL;
+		return 0;
+	}
+	cl->conf_err[0] = '\0';
+	return 0;
+}
+
+/* Logs, once per configuration loaded, a cluster without a client. */
+static void cluster_report(struct ls_controller *c, size_t ci)
+{
+	const struct cluster_rt *cl = &c->clusters[ci];
+	size_t n = 0;
+
+	if (cl->kafka)
+		return;
+	for (size_t i = 0; i < c->cfg->n_scalers; i++)
+		n += c->cfg->scalers[i].cluster_index == ci;
+	ls_log(LS_LOG_ERROR, NULL,
+	       "Kafka cluster \"%s\": %s; its %zu scaler%s skipped until the configuration is "
+	       "reloaded, the others run",
+	       c->cfg->clusters[ci].name, cl->conf_err, n, n == 1 ? " is" : "s are");
 }
 
 /* A scaler with no history: a fresh policy state, the assumed replicas. */
@@ -356,18 +391,13 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 					    LS_METRICS_PARTITION_SERIES_CAP);
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
 		struct cluster_rt *cl = &c->clusters[i];
-		char err[384];
 
 		r = cluster_arrays(cl, cfg->n_scalers);
 		if (r < 0)
 			goto fail;
-		r = ls_controller_kafka_new(&cfg->clusters[i], &cl->kafka, err, sizeof(err));
-		if (r < 0) {
-			scrub_secrets(err, sizeof(err), &cfg->clusters[i]);
-			snprintf(errbuf, errlen, "Kafka cluster \"%s\": %s", cfg->clusters[i].name,
-				 err);
+		r = cluster_client(&cfg->clusters[i], cl);
+		if (r < 0)
 			goto fail;
-		}
 		cluster_metrics(c, cl, cfg->clusters[i].name);
 	}
 	for (size_t i = 0; i < cfg->n_scalers; i++) {
@@ -379,6 +409,8 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 	r = kube_setup(c, errbuf, errlen);
 	if (r < 0)
 		goto fail;
+	for (size_t i = 0; i < cfg->n_clusters; i++)
+		cluster_report(c, i);
 	metadata_age(c);
 	health_limit(c);
 	publish(c);
@@ -414,6 +446,12 @@ void ls_controller_free(struct ls_controller *c)
 		free(c->clusters);
 	free(c->scalers);
 	free(c);
+}
+
+void ls_controller_count_reload(struct ls_controller *c, bool ok)
+{
+	ls_metrics_app_count_reload(c->metrics, ok);
+	publish(c);
 }
 
 void ls_controller_set_leader(struct ls_controller *c, bool leader)
@@ -711,6 +749,14 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 			}
 			return;
 		}
+		/* One Warning per spell of failures: not found (no object in
+		 * the watch, or a 404 on /scale), or unreadable (a kind the
+		 * API server does not scale, a watch that fails). */
+		if (r < 0 && !s->target_failing)
+			record_event(c, s, "Warning",
+				     r == -ENOENT ? "TargetNotFound" : "TargetReadFailed", "ReadTarget",
+				     why);
+		s->target_failing = r < 0;
 		if (r < 0) {
 			target_error_decision(s, snap, why, &d);
 			c->any_error = true;
@@ -830,6 +876,45 @@ static bool due(const struct scaler_rt *s, int64_t now)
 }
 
 /*
+ * A due scaler whose cluster has no client: nothing is read or decided.
+ * Each round counts an error of stage "config" (so an alert on the
+ * counter's increase holds while the problem lasts) and prints an error
+ * decision; the log line and the Warning Event come once.
+ */
+static void skip(struct ls_controller *c, struct scaler_rt *s, const struct cluster_rt *cl)
+{
+	const char *cluster = c->cfg->clusters[s->cfg->cluster_index].name;
+	struct ls_decision d;
+
+	memset(&d, 0, sizeof(d));
+	d.action = LS_ACTION_ERROR;
+	d.current_replicas = s->current;
+	d.recommended_replicas = s->current;
+	d.desired_replicas = s->current;
+	d.total_lag = -1;
+	d.scaling_lag = -1;
+	d.partition_count = -1;
+	d.members = -1;
+	d.produce_rate = -1;
+	d.consume_rate = -1;
+	d.per_replica_rate = -1;
+	snprintf(d.reason, sizeof(d.reason), "Kafka cluster \"%s\" is not usable: %s", cluster,
+		 cl->conf_err);
+	ls_metrics_scaler_count_error(s->metrics, "config");
+	c->metrics_dirty = true;
+	c->any_error = true;
+	if (!s->skip_seen) {
+		ls_log(LS_LOG_ERROR, s->cfg->name, "skipped: %s", d.reason);
+		if (c->act) {
+			ls_act_target_uid(c->act, s->cfg, &s->tgt);
+			record_event(c, s, "Warning", "KafkaConfigInvalid", "ReadLag", d.reason);
+		}
+		s->skip_seen = true;
+	}
+	print_decision(c, s, &d, false);
+}
+
+/*
  * One round: start a collector per cluster with due scalers, wait, decide.
  * Every scaler of a round is next due one polling interval after the
  * round's start, moved by the round's jitter, so scalers with the same
@@ -852,6 +937,14 @@ static int round_once(struct ls_controller *c, int64_t now)
 
 			if (s->cfg->cluster_index != ci || !due(s, now) || busy(s))
 				continue;
+			if (!cl->kafka) {
+				int64_t iv = s->cfg->policy.polling_interval_ms;
+
+				s->next_due_ms = now + iv;
+				skip(c, s, cl);
+				continue;
+			}
+			s->skip_seen = false;
 			cl->due[cl->n_due] = i;
 			ls_controller_query_for(s->cfg, &cl->queries[cl->n_due]);
 			cl->n_due++;
@@ -1092,11 +1185,10 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 		goto fail;
 	/* Phase 1: everything that can fail, the running state untouched. */
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
-		char err[384];
-
 		from_c[i] = SIZE_MAX;
 		for (size_t j = 0; j < old->n_clusters && from_c[i] == SIZE_MAX; j++)
-			if (!kept_c[j] && !c->clusters[j].abandoned &&
+			/* A cluster without a client is tried again. */
+			if (!kept_c[j] && !c->clusters[j].abandoned && c->clusters[j].kafka &&
 			    ls_config_cluster_equal(&old->clusters[j], &cfg->clusters[i])) {
 				from_c[i] = j;
 				kept_c[j] = true;
@@ -1106,13 +1198,9 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 			goto fail;
 		if (from_c[i] != SIZE_MAX)
 			continue;
-		r = ls_controller_kafka_new(&cfg->clusters[i], &clusters[i].kafka, err, sizeof(err));
-		if (r < 0) {
-			scrub_secrets(err, sizeof(err), &cfg->clusters[i]);
-			snprintf(errbuf, errlen, "Kafka cluster \"%s\": %s", cfg->clusters[i].name,
-				 err);
+		r = cluster_client(&cfg->clusters[i], &clusters[i]);
+		if (r < 0)
 			goto fail;
-		}
 	}
 	/* Scaler names are unique: look each up among the old ones by name. */
 	by_name = calloc(old->n_scalers + 1, sizeof(*by_name));
@@ -1196,6 +1284,8 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 	metadata_age(c);
 	health_limit(c);
 	publish(c);
+	for (size_t i = 0; i < cfg->n_clusters; i++)
+		cluster_report(c, i);
 	ls_log(LS_LOG_DEBUG, NULL, "reload: %zu scaler%s kept, %zu new or changed", n_kept,
 	       n_kept == 1 ? "" : "s", cfg->n_scalers - n_kept);
 	r = 0;

@@ -64,7 +64,21 @@ struct ls_controller;
 /*
  * Builds the runtime for cfg (which must outlive the controller): a Kafka
  * client per cluster, a policy state per scaler. No I/O. 0, -EINVAL with
- * errbuf naming the cluster whose properties librdkafka refused, -ENOMEM.
+ * errbuf saying why (leaderElection settings), -ENOMEM.
+ *
+ * A bad scaler is isolated. A cluster whose properties librdkafka refuses
+ * gets no client: it is logged once (naming the cluster and the property)
+ * and each of its scalers, when due, is skipped: an "error" decision is
+ * printed, lagscale_errors_total{stage="config"} counts, and the first
+ * time a log line and a Warning Event KafkaConfigInvalid on the target.
+ * Such a cluster is tried again only by ls_controller_reload (the settings
+ * cannot change otherwise). A scaler whose target does not exist (not in
+ * the watch, or a 404 on its /scale) gets an "error" decision each round
+ * and one Warning Event TargetNotFound per spell (TargetReadFailed when
+ * the target cannot be read otherwise: a kind without a scale
+ * subresource, a failing watch); the watch shows the target when it is
+ * created, and the scaler then scales. A read that fails (a topicPattern matching nothing) is the
+ * scaler's own error. The other scalers run on in every case.
  */
 int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_options *opts,
 		      struct ls_controller **ret, char *errbuf, size_t errlen);
@@ -88,12 +102,21 @@ int ls_controller_run(struct ls_controller *c);
  * servers and properties are kept, others are made anew. Call it between
  * runs, from the thread that runs the loop. Returns 0, after which the
  * controller no longer refers to the previous config (the caller may free
- * it); -EINVAL with errbuf naming the cluster whose properties librdkafka
- * refused, or -ENOMEM: the controller then goes on with the previous
- * config, unchanged.
+ * it); -ENOMEM (errbuf says so): the controller then goes on with the
+ * previous config, unchanged. A cluster whose properties librdkafka
+ * refuses (tried again here even when unchanged) is isolated as
+ * ls_controller_new says.
  */
 int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, char *errbuf,
 			 size_t errlen);
+
+/*
+ * Counts a reload of the configuration (lagscale_config_reloads_total,
+ * lagscale_config_last_reload_successful): ok after ls_controller_reload
+ * took a new config, !ok when the new one was refused (it did not load, or
+ * the reload failed). From the thread that runs the loop, between runs.
+ */
+void ls_controller_count_reload(struct ls_controller *c, bool ok);
 
 /* Sets lagscale_is_leader (1 from the start: without leader election, the
  * only instance acts). For the leader elector. */

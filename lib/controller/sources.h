@@ -15,6 +15,16 @@
 int ls_controller_kafka_new(const struct ls_config_cluster *cl, struct ls_kafka **ret,
 			    char *errbuf, size_t errlen);
 
+/*
+ * ls_kafka_check_conf() for a configured cluster: what ls_controller_kafka_new
+ * would refuse, without making a client. 0; -EINVAL with errbuf naming
+ * the property ("property \"sasl.usernme\": No such configuration
+ * property: ...") and *ret_prop its index in cl->props (SIZE_MAX when not
+ * one property's); -ENOMEM.
+ */
+int ls_controller_kafka_check(const struct ls_config_cluster *cl, size_t *ret_prop, char *errbuf,
+			      size_t errlen);
+
 /* Fills *ret with the scaler's query; it points into the scaler, which
  * must outlive it. */
 void ls_controller_query_for(const struct ls_config_scaler *s, struct ls_kafka_query *ret);

@@ -204,8 +204,10 @@ static void msk_refresh_cb(rd_kafka_t *rk, const char *oauthbearer_config, void 
  * else the one an MSK broker's host name carries, else AWS_REGION and
  * AWS_DEFAULT_REGION (ls_awsiam_new). aws.region is the only "aws." key.
  */
-static int setup_msk_iam(struct ls_kafka *k, char *errbuf, size_t errlen)
+static int setup_msk_iam(struct ls_kafka *k, bool check_only, size_t *ret_bad, char *errbuf,
+			 size_t errlen)
 {
+	size_t region_at = SIZE_MAX;
 	const char *region = NULL;
 	char *from_host = NULL, err[256] = "";
 	bool msk = false;
@@ -216,10 +218,13 @@ static int setup_msk_iam(struct ls_kafka *k, char *errbuf, size_t errlen)
 			msk = true;
 		} else if (strcmp(k->props[i].key, "aws.region") == 0) {
 			region = k->props[i].value;
+			region_at = i;
 		} else if (strncmp(k->props[i].key, "aws.", 4) == 0) {
 			snprintf(errbuf, errlen,
 				 "property \"%s\": unknown (lagscale knows aws.region)",
 				 k->props[i].key);
+			if (ret_bad)
+				*ret_bad = i;
 			return -EINVAL;
 		}
 	}
@@ -227,8 +232,12 @@ static int setup_msk_iam(struct ls_kafka *k, char *errbuf, size_t errlen)
 		if (!region)
 			return 0;
 		snprintf(errbuf, errlen, "property \"aws.region\": only with sasl.mechanism AWS_MSK_IAM");
+		if (ret_bad)
+			*ret_bad = region_at;
 		return -EINVAL;
 	}
+	if (check_only)
+		return 0;
 	if (!region && ls_awsiam_region_from_host(k->bootstrap, &from_host) == 0)
 		region = from_host;
 	r = ls_awsiam_new(region, &k->awsiam, err, sizeof(err));
@@ -243,10 +252,11 @@ static int setup_msk_iam(struct ls_kafka *k, char *errbuf, size_t errlen)
 /*
  * Builds a conf for one isolation level, or for the describe handle
  * (consumer false: no consumer-only setting, which a producer would warn
- * about); NULL with errbuf set on failure.
+ * about); NULL with errbuf set on failure, and *ret_bad (when not NULL)
+ * the index of the refused property in k->props.
  */
-static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, bool consumer,
-				  char *errbuf, size_t errlen)
+static rd_kafka_conf_t *make_conf_at(struct ls_kafka *k, enum ls_isolation iso, bool consumer,
+				     size_t *ret_bad, char *errbuf, size_t errlen)
 {
 	const struct ls_kafka_prop own[] = {
 		{"bootstrap.servers", k->bootstrap},
@@ -279,10 +289,16 @@ static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, boo
 	for (size_t i = 0; i < k->n_props; i++) {
 		if (is_own_property(&k->props[i]))
 			continue;
-		/* librdkafka's message quotes the key, never the value. */
+		/* librdkafka's message quotes the key, and the value when it
+		 * refuses the value (of an enumeration or a number): never a
+		 * secret's, which is named by its key alone. */
 		if (rd_kafka_conf_set(conf, k->props[i].key, k->props[i].value, rderr,
 				      sizeof(rderr)) != RD_KAFKA_CONF_OK) {
+			if (ls_log_key_is_secret(k->props[i].key))
+				snprintf(rderr, sizeof(rderr), "the value was refused (not shown)");
 			snprintf(errbuf, errlen, "property \"%s\": %s", k->props[i].key, rderr);
+			if (ret_bad)
+				*ret_bad = i;
 			goto fail;
 		}
 	}
@@ -305,6 +321,12 @@ static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, boo
 fail:
 	rd_kafka_conf_destroy(conf);
 	return NULL;
+}
+
+static rd_kafka_conf_t *make_conf(struct ls_kafka *k, enum ls_isolation iso, bool consumer,
+				  char *errbuf, size_t errlen)
+{
+	return make_conf_at(k, iso, consumer, NULL, errbuf, errlen);
 }
 
 /*
@@ -345,9 +367,14 @@ static int check_oidc(const rd_kafka_conf_t *conf, char *errbuf, size_t errlen)
 	return 0;
 }
 
-int ls_kafka_new(const char *name, const char *bootstrap_servers,
-		 const struct ls_kafka_prop *props, size_t n_props, struct ls_kafka **ret,
-		 char *errbuf, size_t errlen)
+/*
+ * The client, or with check_only its settings alone: the AWS credentials
+ * (which the environment of the process that runs may have, and that of
+ * `check-config` not) are then left out. *ret_bad as make_conf_at.
+ */
+static int kafka_build(const char *name, const char *bootstrap_servers,
+		       const struct ls_kafka_prop *props, size_t n_props, bool check_only,
+		       size_t *ret_bad, struct ls_kafka **ret, char *errbuf, size_t errlen)
 {
 	struct ls_kafka *k;
 	rd_kafka_conf_t *conf;
@@ -370,11 +397,11 @@ int ls_kafka_new(const char *name, const char *bootstrap_servers,
 		if (!k->props[i].key || !k->props[i].value)
 			goto fail;
 	}
-	r = setup_msk_iam(k, errbuf, errlen);
+	r = setup_msk_iam(k, check_only, ret_bad, errbuf, errlen);
 	if (r < 0)
 		goto fail;
 	/* Check the properties now, so a typo fails at start, not mid-run. */
-	conf = make_conf(k, LS_ISOLATION_READ_UNCOMMITTED, true, errbuf, errlen);
+	conf = make_conf_at(k, LS_ISOLATION_READ_UNCOMMITTED, true, ret_bad, errbuf, errlen);
 	if (!conf) {
 		r = -EINVAL;
 		goto fail;
@@ -389,6 +416,29 @@ fail:
 	if (r == -ENOMEM)
 		snprintf(errbuf, errlen, "out of memory");
 	ls_kafka_free(k);
+	return r;
+}
+
+int ls_kafka_new(const char *name, const char *bootstrap_servers,
+		 const struct ls_kafka_prop *props, size_t n_props, struct ls_kafka **ret,
+		 char *errbuf, size_t errlen)
+{
+	return kafka_build(name, bootstrap_servers, props, n_props, false, NULL, ret, errbuf,
+			   errlen);
+}
+
+int ls_kafka_check_conf(const char *name, const char *bootstrap_servers,
+			const struct ls_kafka_prop *props, size_t n_props, size_t *ret_index,
+			char *errbuf, size_t errlen)
+{
+	struct ls_kafka *k = NULL;
+	size_t bad = SIZE_MAX;
+	int r = kafka_build(name, bootstrap_servers, props, n_props, true, &bad, &k, errbuf,
+			    errlen);
+
+	ls_kafka_free(k);
+	if (r == -EINVAL && ret_index)
+		*ret_index = bad;
 	return r;
 }
 

@@ -76,12 +76,30 @@ struct ls_kafka_stats {
  * Creates the client of cluster `name` (used in messages). props go to
  * librdkafka as they are, after lagscale's own settings, so a user can
  * override them. No network I/O happens here. Returns 0, or -EINVAL when
- * librdkafka refuses a property (errbuf says which key, never the value).
+ * librdkafka refuses a property (errbuf says which key, and librdkafka's
+ * reason, which quotes a refused value unless the key names a secret
+ * (ls_log_key_is_secret): never a secret's value).
  */
 int ls_kafka_new(const char *name, const char *bootstrap_servers,
 		 const struct ls_kafka_prop *props, size_t n_props, struct ls_kafka **ret,
 		 char *errbuf, size_t errlen);
 void ls_kafka_free(struct ls_kafka *k);
+
+/*
+ * Builds the librdkafka configuration ls_kafka_new would (lagscale's own
+ * settings, then props, then the checks of the OIDC and AWS MSK IAM
+ * settings), and discards it: no client, no thread, no I/O, and the AWS
+ * credentials are not looked for (the environment that checks a file is
+ * seldom the one that runs it). For `lagscale check-config`, so that it
+ * refuses what `run` would. Returns 0; -EINVAL when a property is refused,
+ * errbuf naming the key (never the value) and *ret_index (when not NULL)
+ * the refused property's index in props, SIZE_MAX when the problem is
+ * not one property's (a setting that is missing); -ENOMEM. *ret_index is
+ * untouched unless -EINVAL is returned.
+ */
+int ls_kafka_check_conf(const char *name, const char *bootstrap_servers,
+			const struct ls_kafka_prop *props, size_t n_props, size_t *ret_index,
+			char *errbuf, size_t errlen);
 
 /* What one scaler (or one `lagscale lag` invocation) wants to know. */
 struct ls_kafka_query {

@@ -28,6 +28,8 @@ enum {
 	F_LEADER,
 	F_BUILD,
 	F_PART_DROPPED,
+	F_RELOADS,
+	F_RELOAD_OK,
 	N_FAMILIES
 };
 
@@ -38,6 +40,7 @@ static const char *const event_labels[] = {"scaler", "namespace", "target", "dir
 static const char *const error_labels[] = {"scaler", "namespace", "target", "stage", NULL};
 static const char *const cluster_labels[] = {"cluster", NULL};
 static const char *const build_labels[] = {"version", "librdkafka", NULL};
+static const char *const reload_labels[] = {"result", NULL};
 
 /* Collection rounds take milliseconds on a healthy cluster and up to the
  * round's timeout (10 s at most) on a sick one. */
@@ -102,6 +105,14 @@ static const struct {
                         "Per-partition lag series not created because the cap on their number "
                         "was reached.",
                         LS_METRICS_COUNTER, NULL},
+    [F_RELOADS] = {"lagscale_config_reloads_total",
+                   "Reloads of the configuration (SIGHUP or a change of the file), by result: "
+                   "success, or failure (the running configuration stayed).",
+                   LS_METRICS_COUNTER, reload_labels},
+    [F_RELOAD_OK] = {"lagscale_config_last_reload_successful",
+                     "0 when the last reload of the configuration was refused (the running "
+                     "configuration is older than the file), else 1.",
+                     LS_METRICS_GAUGE, NULL},
 };
 
 struct ls_metrics_app {
@@ -109,6 +120,8 @@ struct ls_metrics_app {
 	struct ls_metrics_family *f[N_FAMILIES];
 	struct ls_metrics_series *leader;
 	struct ls_metrics_series *part_dropped;
+	struct ls_metrics_series *reloads[2]; /* failure, success */
+	struct ls_metrics_series *reload_ok;
 	/* Per-partition series: the setting, and how many exist over all
 	 * scalers (never more than part_cap). */
 	bool part_enabled;
@@ -181,11 +194,19 @@ int ls_metrics_app_new(const char *version, const char *librdkafka_version,
 		r = ls_metrics_series_get(a->f[F_BUILD], bv, &build);
 	if (r == 0)
 		r = ls_metrics_series_get(a->f[F_PART_DROPPED], NULL, &a->part_dropped);
+	for (int ok = 0; r == 0 && ok < 2; ok++) {
+		const char *rv[] = {ok ? "success" : "failure"};
+
+		r = ls_metrics_series_get(a->f[F_RELOADS], rv, &a->reloads[ok]);
+	}
+	if (r == 0)
+		r = ls_metrics_series_get(a->f[F_RELOAD_OK], NULL, &a->reload_ok);
 	if (r < 0) {
 		ls_metrics_app_free(a);
 		return r;
 	}
 	ls_metrics_set(build, 1);
+	ls_metrics_set(a->reload_ok, 1);
 	a->part_cap = LS_METRICS_PARTITION_SERIES_CAP;
 	*ret = a;
 	return 0;
@@ -212,6 +233,14 @@ struct ls_metrics *ls_metrics_app_registry(struct ls_metrics_app *a)
 void ls_metrics_app_set_leader(struct ls_metrics_app *a, bool leader)
 {
 	ls_metrics_set(a->leader, leader ? 1 : 0);
+}
+
+void ls_metrics_app_count_reload(struct ls_metrics_app *a, bool ok)
+{
+	if (!a)
+		return;
+	ls_metrics_add(a->reloads[ok ? 1 : 0], 1);
+	ls_metrics_set(a->reload_ok, ok ? 1 : 0);
 }
 
 static void parts_clear(struct ls_metrics_scaler *s)

@@ -24,6 +24,10 @@
  *   lagscale_collect_duration_seconds{cluster}                      histogram
  *   lagscale_is_leader                                              gauge 0/1
  *   lagscale_build_info{version,librdkafka}                         gauge 1
+ *   lagscale_config_reloads_total{result}                           counter
+ *       result "success" or "failure" (the running configuration stayed)
+ *   lagscale_config_last_reload_successful                          gauge 0/1
+ *       1 from the start
  *
  * `target` is "KIND/NAME" of the scaled workload, `namespace` its
  * namespace. A scaler's series exist from ls_metrics_scaler_new() to
@@ -70,6 +74,10 @@ int ls_metrics_app_render(const struct ls_metrics_app *a, struct ls_buf *out);
 struct ls_metrics *ls_metrics_app_registry(struct ls_metrics_app *a);
 
 void ls_metrics_app_set_leader(struct ls_metrics_app *a, bool leader);
+
+/* A reload of the configuration was done (ok) or refused: counts it and
+ * sets lagscale_config_last_reload_successful. NULL a: no-op. */
+void ls_metrics_app_count_reload(struct ls_metrics_app *a, bool ok);
 
 /*
  * Per-partition lag series (lagscale_partition_lag_messages): one per

@@ -2,8 +2,8 @@
 `lagscale lag --timeout 30s` exits 1 with ONE line on stderr that names the
 bootstrap address and the cause, and it ends as soon as the broker refuses,
 well before the read timeout (under 12 s, with room for a busy machine). A wrong secret is never printed.
-A missing OIDC setting is a configuration error (exit 2) that needs no
-broker at all."""
+A missing OIDC setting is a configuration error that needs no broker at
+all: check-config exits 2, and run skips that cluster's scalers."""
 import os
 import time
 
@@ -129,12 +129,20 @@ scalers:
     target: {apiVersion: apps/v1, kind: Deployment, name: c}
     kafka: {cluster: oidc-e2e, group: %s, topics: [%s]}
 """ % (sp, group, topic))
+r = lagscale("check-config", cfg, env=dict(os.environ), timeout=60)
+check(r.returncode == 2 and 'cluster "oidc-e2e"' in r.stderr and
+      "sasl.oauthbearer.token.endpoint.url" in r.stderr,
+      "config without sasl.oauthbearer.token.endpoint.url: check-config exits 2 naming the "
+      "cluster and the setting", "exit %d: %s" % (r.returncode, r.stderr[-1000:]))
+# run isolates the cluster: its scaler is skipped (an error decision, exit 1
+# after --once), the other clusters' scalers would run.
 t0 = time.monotonic()
 r = lagscale("run", "--config", cfg, "--dry-run", "--once", "--output", "json",
              env=dict(os.environ), timeout=120)
 took = time.monotonic() - t0
-check(r.returncode == 2, "config without sasl.oauthbearer.token.endpoint.url: run exits 2",
-      "exit %d: %s" % (r.returncode, r.stderr[-1000:]))
+check(r.returncode == 1 and '"scaler":"oidc"' in r.stdout and '"action":"error"' in r.stdout,
+      "config without sasl.oauthbearer.token.endpoint.url: run skips the cluster's scaler "
+      "(an error decision, exit 1)", "exit %d: %s%s" % (r.returncode, r.stdout, r.stderr[-1000:]))
 check("sasl.oauthbearer.token.endpoint.url" in r.stderr,
       "config without the token endpoint: the message names the setting", r.stderr[-1000:])
 check(took < 3.0, "config without the token endpoint: at once", "took %.1f s" % took)

@@ -257,6 +257,39 @@ START_TEST(test_kafka_bad_property)
 }
 END_TEST
 
+START_TEST(test_kafka_check_conf)
+{
+	/* What ls_kafka_new refuses, without a client: the index of the
+	 * refused property, untouched on success; the AWS credentials are not
+	 * looked for (none are in this environment). */
+	const struct ls_kafka_prop good[] = {{"client.rack", "a"},
+					     {"sasl.mechanism", "AWS_MSK_IAM"},
+					     {"aws.region", "eu-west-1"}};
+	const struct ls_kafka_prop bad[] = {{"client.rack", "a"}, {"sasl.usernme", "u"}};
+	const struct ls_kafka_prop value[] = {{"security.protocol", "plaintxt"}};
+	const struct ls_kafka_prop aws[] = {{"aws.regoin", "eu-west-1"}};
+	size_t at = 77;
+	char err[256] = "";
+
+	ck_assert_int_eq(ls_kafka_check_conf("x", "127.0.0.1:1", good, 3, &at, err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(at, 77);
+	ck_assert_int_eq(ls_kafka_check_conf("x", "127.0.0.1:1", bad, 2, &at, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_uint_eq(at, 1);
+	ck_assert_msg(strstr(err, "property \"sasl.usernme\": No such configuration property"),
+		      "%s", err);
+	ck_assert_int_eq(ls_kafka_check_conf("x", "127.0.0.1:1", value, 1, &at, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_uint_eq(at, 0);
+	ck_assert_msg(strstr(err, "security.protocol"), "%s", err);
+	ck_assert_int_eq(ls_kafka_check_conf("x", "127.0.0.1:1", aws, 1, &at, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_uint_eq(at, 0);
+	ck_assert_msg(strstr(err, "aws.regoin"), "%s", err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("integration-collect");
@@ -267,6 +300,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_kafka_topic_pattern);
+	tcase_add_test(tc, test_kafka_check_conf);
 	tcase_add_test(tc, test_kafka_partition_limit);
 	tcase_add_test(tc, test_kafka_several_queries_one_round);
 	tcase_add_test(tc, test_kafka_metadata_reused);

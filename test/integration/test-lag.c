@@ -529,6 +529,127 @@ START_TEST(test_bad_config_exit_2_with_place)
 }
 END_TEST
 
+
+/* The decision of scaler `name` among run's JSON lines, or NULL. */
+static cJSON *decision_of(const char *out, const char *name)
+{
+	const char *line = out;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		char *one = strndup(line, end ? (size_t)(end - line) : strlen(line));
+		cJSON *j = one ? cJSON_Parse(one) : NULL;
+		const cJSON *sc = j ? cJSON_GetObjectItem(j, "scaler") : NULL;
+
+		free(one);
+		if (cJSON_IsString(sc) && strcmp(sc->valuestring, name) == 0)
+			return j;
+		cJSON_Delete(j);
+		line = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Two clusters, one of them with a misspelled librdkafka property (and a
+ * one-letter password, which must never show), and three scalers: a good
+ * one, one on the bad cluster, one whose topic pattern matches nothing. */
+static char *config_bad_cluster(void)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "kafka:\n"
+		 "  clusters:\n"
+		 "    - name: mock\n"
+		 "      bootstrapServers: \"%s\"\n"
+		 "    - name: typo\n"
+		 "      bootstrapServers: \"%s\"\n"
+		 "      properties:\n"
+		 "        sasl.password: p\n"
+		 "        sasl.usernme: lagscale\n"
+		 "server: {address: \"127.0.0.1:0\"}\n"
+		 "scalers:\n"
+		 "  - name: orders\n"
+		 "    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: c}\n"
+		 "    kafka: {cluster: mock, group: g-partial, topics: [orders]}\n"
+		 "    policy: {lagThreshold: 50, minReplicas: 1, maxReplicas: 24}\n"
+		 "  - name: team-b\n"
+		 "    target: {apiVersion: apps/v1, kind: Deployment, namespace: b, name: c}\n"
+		 "    kafka: {cluster: typo, group: g-full, topics: [orders]}\n"
+		 "  - name: no-topics\n"
+		 "    target: {apiVersion: apps/v1, kind: Deployment, namespace: c, name: c}\n"
+		 "    kafka: {cluster: mock, group: g-full, topicPattern: \"^nothing-\"}\n",
+		 bootstraps, bootstraps);
+	return ls_test_write_temp(text);
+}
+
+START_TEST(test_run_bad_cluster_isolated)
+{
+	/* Before: exit 2 and no decision at all. Now the good scaler decides
+	 * as in test_run_dry_run_once, the bad cluster's scaler and the empty
+	 * pattern's are errors of their own, and the exit code (1, not 2)
+	 * says that a round had an error. */
+	char *cfg = config_bad_cluster();
+	const char *args[] = {"run", "--config", cfg, "--dry-run", "--once", "--output", "json",
+			      NULL};
+	struct ls_test_run r;
+	cJSON *good, *bad, *empty;
+
+	ck_assert_int_eq(ls_test_run_lagscale(args, 30000, &r), 0);
+	ck_assert_msg(r.status == 1, "exit %d, stderr: %s", r.status, r.err);
+	good = decision_of(r.out, "orders");
+	bad = decision_of(r.out, "team-b");
+	empty = decision_of(r.out, "no-topics");
+	ck_assert_msg(good && bad && empty, "stdout: %s\nstderr: %s", r.out, r.err);
+	ck_assert_str_eq(cJSON_GetObjectItem(good, "action")->valuestring, "scale_up");
+	ck_assert_int_eq(num(good, "desiredReplicas"), 3);
+	ck_assert_str_eq(cJSON_GetObjectItem(bad, "action")->valuestring, "error");
+	ck_assert_int_eq(num(bad, "desiredReplicas"), num(bad, "currentReplicas"));
+	ck_assert_msg(strstr(cJSON_GetObjectItem(bad, "reason")->valuestring,
+			     "Kafka cluster \"typo\"") &&
+			  strstr(cJSON_GetObjectItem(bad, "reason")->valuestring, "sasl.usernme"),
+		      "reason: %s", cJSON_GetObjectItem(bad, "reason")->valuestring);
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(empty, "reason")->valuestring,
+				     "no topic matches topicPattern"));
+	/* Logged naming the cluster, the property and the scaler. */
+	ck_assert_msg(strstr(r.err, "Kafka cluster \"typo\": property \"sasl.usernme\"") != NULL,
+		      "stderr: %s", r.err);
+	ck_assert_msg(strstr(r.err, "team-b") != NULL, "stderr: %s", r.err);
+	ck_assert_msg(strstr(r.err, "sasl.password: p") == NULL && strstr(r.err, "\"p\"") == NULL,
+		      "stderr: %s", r.err);
+	cJSON_Delete(good);
+	cJSON_Delete(bad);
+	cJSON_Delete(empty);
+	ls_test_run_release(&r);
+	unlink(cfg);
+	free(cfg);
+}
+END_TEST
+
+START_TEST(test_check_config_builds_kafka_conf)
+{
+	/* Before: "ok". check-config refuses what run would, naming the
+	 * cluster and the property at its place, and checks every cluster. */
+	char *cfg = config_bad_cluster();
+	const char *check[] = {"check-config", cfg, NULL};
+	char want[600];
+	struct ls_test_run r;
+
+	ck_assert_int_eq(ls_test_run_lagscale(check, 10000, &r), 0);
+	ck_assert_msg(r.status == 2, "exit %d: %s%s", r.status, r.out, r.err);
+	snprintf(want, sizeof(want),
+		 "%s:9:9: kafka.clusters[1].properties.sasl.usernme: cluster \"typo\": property "
+		 "\"sasl.usernme\": No such configuration property",
+		 cfg);
+	ck_assert_msg(strstr(r.err, want) != NULL, "stderr: %s", r.err);
+	ck_assert_msg(strstr(r.err, "\"mock\"") == NULL, "stderr: %s", r.err);
+	ck_assert_str_eq(r.out, "");
+	ls_test_run_release(&r);
+	unlink(cfg);
+	free(cfg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("integration-lag");
@@ -555,6 +676,8 @@ int main(void)
 	tcase_add_test(tc, test_run_assume_replicas_and_cap);
 	tcase_add_test(tc, test_run_stops_on_sigterm);
 	tcase_add_test(tc, test_bad_config_exit_2_with_place);
+	tcase_add_test(tc, test_run_bad_cluster_isolated);
+	tcase_add_test(tc, test_check_config_builds_kafka_conf);
 	tcase_add_test(tc, test_run_stops_on_sigint_while_broker_unreachable);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -731,6 +731,9 @@ START_TEST(test_metrics_app_error_stages_are_bounded)
 }
 END_TEST
 
+#define RELOADS	  "lagscale_config_reloads_total{result=\""
+#define RELOAD_OK "lagscale_config_last_reload_successful "
+
 /* Occurrences of needle in the app's exposition text. */
 static size_t count_in_render(struct ls_metrics_app *a, const char *needle)
 {
@@ -744,6 +747,28 @@ static size_t count_in_render(struct ls_metrics_app *a, const char *needle)
 	ls_buf_release(&b);
 	return n;
 }
+
+START_TEST(test_metrics_app_config_reloads)
+{
+	struct ls_metrics_app *a = NULL;
+
+	ck_assert_int_eq(ls_metrics_app_new("1", "2", &a), 0);
+	/* Both results exist at 0 from the start; the last reload is good. */
+	ck_assert_uint_eq(count_in_render(a, RELOADS "success\"} 0\n"), 1);
+	ck_assert_uint_eq(count_in_render(a, RELOADS "failure\"} 0\n"), 1);
+	ck_assert_uint_eq(count_in_render(a, RELOAD_OK "1\n"), 1);
+	ls_metrics_app_count_reload(a, false);
+	ck_assert_uint_eq(count_in_render(a, RELOADS "failure\"} 1\n"), 1);
+	ck_assert_uint_eq(count_in_render(a, RELOAD_OK "0\n"), 1);
+	ls_metrics_app_count_reload(a, true);
+	ls_metrics_app_count_reload(a, true);
+	ck_assert_uint_eq(count_in_render(a, RELOADS "success\"} 2\n"), 1);
+	ck_assert_uint_eq(count_in_render(a, RELOADS "failure\"} 1\n"), 1);
+	ck_assert_uint_eq(count_in_render(a, RELOAD_OK "1\n"), 1);
+	ls_metrics_app_count_reload(NULL, true);
+	ls_metrics_app_free(a);
+}
+END_TEST
 
 #define PART_SERIES "lagscale_partition_lag_messages{"
 #define DROPPED     "lagscale_partition_series_dropped_total "
@@ -1152,6 +1177,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(lt, test_metrics_lagtime_table_follows_partitions);
 	tcase_add_test(app, test_metrics_app_scaler_series);
 	tcase_add_test(app, test_metrics_app_error_stages_are_bounded);
+	tcase_add_test(app, test_metrics_app_config_reloads);
 	tcase_add_test(app, test_metrics_app_partition_series_off_by_default);
 	tcase_add_test(app, test_metrics_app_partition_series_capped);
 	tcase_add_test(srv, test_metrics_server_endpoints);

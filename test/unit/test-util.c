@@ -1,13 +1,17 @@
 /* test-util.c - lib/util: strict parsing (parse.h), lag math (offsets.h),
- * buffers with caps (buf.h), backoff. */
+ * buffers with caps (buf.h), backoff, watching the config (filewatch.h). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/backoff.h"
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/filewatch.h"
 #include "util/offsets.h"
 #include "util/parse.h"
 
@@ -253,6 +257,156 @@ START_TEST(test_util_backoff)
 }
 END_TEST
 
+
+/* --- filewatch.h ---------------------------------------------------------- */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static bool fw_changed(struct ls_filewatch *fw)
+{
+	bool changed = true;
+
+	ck_assert_int_eq(ls_filewatch_check(fw, &changed), 0);
+	return changed;
+}
+
+/*
+ * The kubelet's layout of a mounted ConfigMap in dir: "..data" links to a
+ * timestamped directory holding the file, and dir/name links through
+ * "..data". Each call writes a new timestamped directory and swaps
+ * "..data" to it atomically (a new link renamed over the old one), as the
+ * kubelet does; the old directory is removed afterwards.
+ */
+static void configmap_swap(const char *dir, const char *name, const char *text, int gen)
+{
+	char ts[600], tsname[64], file[1400], tmp[600], data[600], link[600], target[256];
+	char old[1024] = "";
+	ssize_t n;
+
+	snprintf(tsname, sizeof(tsname), "..2026_11_30_17_04_%02d.%d", gen, gen);
+	snprintf(ts, sizeof(ts), "%s/%s", dir, tsname);
+	ck_assert_int_eq(mkdir(ts, 0700), 0);
+	snprintf(file, sizeof(file), "%s/%s", ts, name);
+	write_file(file, text);
+	snprintf(data, sizeof(data), "%s/..data", dir);
+	n = readlink(data, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		snprintf(old, sizeof(old), "%s/%s", dir, target);
+	}
+	snprintf(tmp, sizeof(tmp), "%s/..data_tmp", dir);
+	ck_assert_int_eq(symlink(tsname, tmp), 0);
+	ck_assert_int_eq(rename(tmp, data), 0);
+	snprintf(link, sizeof(link), "%s/%s", dir, name);
+	if (access(link, F_OK) != 0) {
+		snprintf(target, sizeof(target), "..data/%s", name);
+		ck_assert_int_eq(symlink(target, link), 0);
+	}
+	if (old[0]) {
+		snprintf(file, sizeof(file), "%s/%s", old, name);
+		ck_assert_int_eq(unlink(file), 0);
+		ck_assert_int_eq(rmdir(old), 0);
+	}
+}
+
+START_TEST(test_util_filewatch_configmap_swap)
+{
+	char dir[] = "/tmp/ls-fw-XXXXXX", file[600];
+	struct ls_filewatch *fw = NULL, *fwd = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	configmap_swap(dir, "lagscale.yaml", "scalers: []\n", 1);
+	snprintf(file, sizeof(file), "%s/lagscale.yaml", dir);
+	/* The file (through its links) and the directory (--config DIR). */
+	ck_assert_int_eq(ls_filewatch_new(file, &fw), 0);
+	ck_assert_int_eq(ls_filewatch_new(dir, &fwd), 0);
+	ck_assert(!fw_changed(fw));
+	ck_assert(!fw_changed(fwd));
+	/* Same size, other contents: only the swap of ..data changes anything. */
+	configmap_swap(dir, "lagscale.yaml", "scalers: [1]\n", 2);
+	ck_assert(fw_changed(fw));
+	ck_assert(fw_changed(fwd));
+	ck_assert(!fw_changed(fw));
+	ck_assert(!fw_changed(fwd));
+	/* A swap to equal contents is no change. */
+	configmap_swap(dir, "lagscale.yaml", "scalers: [1]\n", 3);
+	ck_assert(!fw_changed(fw));
+	ck_assert(!fw_changed(fwd));
+	ls_filewatch_free(fw);
+	ls_filewatch_free(fwd);
+	snprintf(file, sizeof(file), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(file), 0);
+}
+END_TEST
+
+START_TEST(test_util_filewatch_file_and_directory)
+{
+	char dir[] = "/tmp/ls-fw-XXXXXX", a[600], b[600], hidden[600], tmp[600], cmd[700];
+	struct ls_filewatch *fa = NULL, *fd = NULL;
+	bool changed = false;
+
+	ck_assert_int_eq(ls_filewatch_new("", &fa), -EINVAL);
+	ck_assert_ptr_null(fa);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(a, sizeof(a), "%s/a.yaml", dir);
+	snprintf(b, sizeof(b), "%s/b.yml", dir);
+	snprintf(hidden, sizeof(hidden), "%s/.c.yaml", dir);
+	snprintf(tmp, sizeof(tmp), "%s/a.yaml.swp", dir);
+	write_file(a, "one\n");
+	ck_assert_int_eq(ls_filewatch_new(a, &fa), 0);
+	ck_assert_int_eq(ls_filewatch_new(dir, &fd), 0);
+	/* In place, same size, within the same second: the contents tell. */
+	write_file(a, "two\n");
+	ck_assert(fw_changed(fa));
+	ck_assert(fw_changed(fd));
+	ck_assert(!fw_changed(fa));
+	/* An editor's save: a new file renamed over the old one. */
+	write_file(tmp, "three\n");
+	ck_assert(!fw_changed(fd)); /* not a *.yaml file */
+	ck_assert_int_eq(rename(tmp, a), 0);
+	ck_assert(fw_changed(fa));
+	ck_assert(fw_changed(fd));
+	/* A file added to the directory, and a hidden one (not read). */
+	write_file(hidden, "x\n");
+	ck_assert(!fw_changed(fd));
+	write_file(b, "b\n");
+	ck_assert(fw_changed(fd));
+	ck_assert(!fw_changed(fa));
+	/* Removed, then back with the same contents: two changes. */
+	ck_assert_int_eq(unlink(a), 0);
+	ck_assert(fw_changed(fa));
+	ck_assert(fw_changed(fd));
+	write_file(a, "three\n");
+	ck_assert(fw_changed(fa));
+	ck_assert(fw_changed(fd));
+	ck_assert(!fw_changed(fa));
+	ck_assert(!fw_changed(fd));
+	/* The thread sets the flag on a change, and only then. */
+	{
+		volatile sig_atomic_t flag = 0;
+
+		ck_assert_int_eq(ls_filewatch_start(fa, 100, &flag), 0);
+		ck_assert_int_eq(ls_filewatch_start(fa, 100, &flag), -EINVAL);
+		write_file(a, "four\n");
+		for (int i = 0; i < 600 && !flag; i++)
+			ls_clock_sleep_ms(50);
+		ck_assert_int_eq(flag, 1);
+	}
+	ls_filewatch_free(fa);
+	ls_filewatch_free(fd);
+	(void)changed;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -266,6 +420,8 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_snapshot_totals_and_rates);
 	tcase_add_test(tc, test_util_buf_cap);
 	tcase_add_test(tc, test_util_backoff);
+	tcase_add_test(tc, test_util_filewatch_configmap_swap);
+	tcase_add_test(tc, test_util_filewatch_file_and_directory);
 	suite_add_tcase(s, tc);
 	return s;
 }
