@@ -297,7 +297,8 @@ const struct ls_cmdutil_command ls_cmd_lag = {
 		 "A consumer group to read. Repeat it for several groups, read in one round."},
 		{"all-groups", 0, F_ALL_GROUPS, NULL, "off",
 		 "Read every consumer group of the cluster (as kafka-consumer-groups --list "
-		 "shows them)."},
+		 "shows them); with --topic, those that committed offsets for one of the "
+		 "topics."},
 		{"topic", 't', F_TOPIC, "TOPIC", "every topic the group has committed offsets for",
 		 "Only this topic; repeatable."},
 		{NULL, 'X', F_PROP, "KEY=VALUE", NULL,
@@ -424,7 +425,21 @@ out:
 	return rc;
 }
 
-/* The groups named by flags (or every group of the cluster), in one round. */
+/* A partition of the snapshot has a committed offset. */
+static bool any_commit(const struct ls_lag_snapshot *s)
+{
+	for (size_t t = 0; t < s->n_topics; t++)
+		for (size_t i = 0; i < s->topics[t].n_parts; i++)
+			if (s->topics[t].parts[i].committed >= 0)
+				return true;
+	return false;
+}
+
+/*
+ * The groups named by flags (or every group of the cluster), in one round.
+ * Of every group, those with topics given are shown only if they consume
+ * one of them: a group of another team is not a lag of 1 per partition.
+ */
 static int lag_flags(struct ls_kafka *k, const char *const *groups, size_t n_groups,
 		     bool all_groups, const struct ls_kafka_query *tmpl, int64_t timeout_ms,
 		     struct results *rs)
@@ -455,6 +470,8 @@ static int lag_flags(struct ls_kafka *k, const char *const *groups, size_t n_gro
 			fprintf(stderr, "lagscale lag: group \"%s\": %s\n", groups[i],
 				snaps[i].errmsg);
 			rc = LS_EXIT_FAILURE;
+		} else if (all_groups && tmpl->n_topics && !any_commit(&snaps[i])) {
+			/* Not a consumer of these topics. */
 		} else if (results_add(rs, groups[i], &snaps[i]) < 0) {
 			rc = LS_EXIT_FAILURE;
 		}

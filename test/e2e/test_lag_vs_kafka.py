@@ -169,6 +169,12 @@ scalers:
           {with_members, no_members, never} <= set(ours),
           "--all-groups: the groups kafka-consumer-groups --list shows (%d)" % len(theirs),
           "lagscale %s\nKafka %s\n%s" % (ours, theirs, r.stderr))
+    # With --topic: the groups that committed to it (never only joined b).
+    r = lagscale("lag", "--bootstrap-servers", KAFKA, "--all-groups", "--topic", b,
+                 "--output", "json")
+    check(r.returncode == 0 and [g["group"] for g in json_lines(r.stdout)] == [no_members],
+          "--all-groups --topic: only the groups that committed to the topic",
+          r.stdout + r.stderr)
     table = lagscale("lag", "--bootstrap-servers", KAFKA, "--all-groups")
     check(table.returncode == 0 and
           all('group "%s": state' % g in table.stdout for g in theirs),
