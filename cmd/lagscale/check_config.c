@@ -12,25 +12,24 @@
 static int check_config_run(int argc, char **argv);
 
 const struct ls_cmdutil_command ls_cmd_check_config = {
-	.name = "check-config",
-	.summary = "Validate a configuration file or directory without running it",
-	.usage = "lagscale check-config FILE\nlagscale check-config DIRECTORY",
-	.description =
-		"Loads the configuration exactly as `run` does and prints every error, each "
-		"naming its file:line:col and the key path, or one line saying how many "
-		"clusters and scalers it defines. Nothing is contacted: neither Kafka nor the "
-		"Kubernetes API server.\n\n"
-		"A DIRECTORY is read as `run --config DIRECTORY` reads it: every *.yaml file "
-		"in it, in name order, clusters defined once and usable from any file.",
-	.flags = (const struct ls_cmdutil_flag[]){{0}},
-	.examples = "# Check a file, as in a CI step before it is deployed\n"
-		    "lagscale check-config lagscale.yaml\n"
-		    "\n"
-		    "# Check every *.yaml of a directory (a mounted ConfigMap)\n"
-		    "lagscale check-config /etc/lagscale/",
-	.exit_codes = "0  the configuration is valid\n"
-		      "2  it is not (every error is printed), or bad usage",
-	.run = check_config_run,
+    .name = "check-config",
+    .summary = "Validate a configuration file or directory without running it",
+    .usage = "lagscale check-config FILE\nlagscale check-config DIRECTORY",
+    .description = "Loads the configuration exactly as `run` does and prints every error, each "
+                   "naming its file:line:col and the key path, or one line saying how many "
+                   "clusters and scalers it defines. Nothing is contacted: neither Kafka nor the "
+                   "Kubernetes API server.\n\n"
+                   "A DIRECTORY is read as `run --config DIRECTORY` reads it: every *.yaml file "
+                   "in it, in name order, clusters defined once and usable from any file.",
+    .flags = (const struct ls_cmdutil_flag[]){{0}},
+    .examples = "# Check a file, as in a CI step before it is deployed\n"
+                "lagscale check-config lagscale.yaml\n"
+                "\n"
+                "# Check every *.yaml of a directory (a mounted ConfigMap)\n"
+                "lagscale check-config /etc/lagscale/",
+    .exit_codes = "0  the configuration is valid\n"
+                  "2  it is not (every error is printed), or bad usage",
+    .run = check_config_run,
 };
 
 static int check_config_run(int argc, char **argv)
@@ -45,9 +44,8 @@ static int check_config_run(int argc, char **argv)
 	while ((c = ls_cmdutil_next(&args, &v)) != LS_CMDUTIL_END)
 		return c == LS_CMDUTIL_HELP ? LS_EXIT_OK : LS_EXIT_USAGE;
 	if (optind != argc - 1)
-		return ls_cmdutil_usage_error(&ls_cmd_check_config,
-					      optind == argc ? "FILE is required"
-							     : "takes one FILE");
+		return ls_cmdutil_usage_error(
+		    &ls_cmd_check_config, optind == argc ? "FILE is required" : "takes one FILE");
 	path = argv[optind];
 	ls_diag_init(&diag);
 	r = ls_config_load(path, &cfg, &diag);

@@ -7,8 +7,8 @@
 
 #define WRAP_COLUMNS 79
 
-void ls_cmdutil_args_init(struct ls_cmdutil_args *a, const struct ls_cmdutil_command *cmd,
-			  int argc, char **argv)
+void ls_cmdutil_args_init(struct ls_cmdutil_args *a, const struct ls_cmdutil_command *cmd, int argc,
+                          char **argv)
 {
 	size_t n = 0, o = 0;
 
@@ -22,9 +22,8 @@ void ls_cmdutil_args_init(struct ls_cmdutil_args *a, const struct ls_cmdutil_com
 	for (const struct ls_cmdutil_flag *f = cmd->flags; f && f->id && n < LS_CMDUTIL_MAX_FLAGS;
 	     f++) {
 		if (f->name)
-			a->longopts[n++] = (struct option){f->name,
-							   f->arg ? required_argument : no_argument,
-							   NULL, f->id};
+			a->longopts[n++] = (struct option){
+			    f->name, f->arg ? required_argument : no_argument, NULL, f->id};
 		if (f->short_name) {
 			a->optstring[o++] = f->short_name;
 			if (f->arg)
@@ -162,7 +161,7 @@ static void print_flag(FILE *out, const struct ls_cmdutil_flag *f)
 void ls_cmdutil_help(const struct ls_cmdutil_command *cmd, FILE *out)
 {
 	static const struct ls_cmdutil_flag help_flag = {
-		"help", 'h', 'h', NULL, NULL, "Show this help and exit.",
+	    "help", 'h', 'h', NULL, NULL, "Show this help and exit.",
 	};
 
 	fprintf(out, "lagscale %s - %s\n\nUsage:\n", cmd->name, cmd->summary);
@@ -181,9 +180,9 @@ void ls_cmdutil_help(const struct ls_cmdutil_command *cmd, FILE *out)
 	}
 	fputs("\nExit codes:\n", out);
 	print_indented(out, cmd->exit_codes ? cmd->exit_codes
-					    : "0  success\n"
-					      "1  a runtime failure\n"
-					      "2  bad usage (a flag or argument)");
+	                                    : "0  success\n"
+	                                      "1  a runtime failure\n"
+	                                      "2  bad usage (a flag or argument)");
 }
 
 int ls_cmdutil_parse_reset(const char *s, enum ls_offset_reset *ret)

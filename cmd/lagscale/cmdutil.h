@@ -25,7 +25,7 @@
 struct ls_cmdutil_flag {
 	const char *name;
 	char short_name;  /* 0: none */
-	int id;		  /* what ls_cmdutil_next returns for it; > 0 */
+	int id;           /* what ls_cmdutil_next returns for it; > 0 */
 	const char *arg;  /* the value's placeholder in --help ("FILE"); NULL: a switch */
 	const char *def;  /* the default, as --help shows it; NULL: none shown */
 	const char *help; /* what it does, in sentences; --help wraps it */
@@ -50,9 +50,9 @@ struct ls_cmdutil_command {
 };
 
 /* ls_cmdutil_next's returns besides a flag's id. */
-#define LS_CMDUTIL_END	0  /* no more flags: operands start at optind */
+#define LS_CMDUTIL_END  0    /* no more flags: operands start at optind */
 #define LS_CMDUTIL_HELP (-1) /* --help or -h: the help is printed on stdout */
-#define LS_CMDUTIL_BAD	(-2) /* printed on stderr: the flag and a hint */
+#define LS_CMDUTIL_BAD  (-2) /* printed on stderr: the flag and a hint */
 
 /* The state of one parse; embed it and call _init. */
 struct ls_cmdutil_args {
@@ -65,8 +65,8 @@ struct ls_cmdutil_args {
 
 /* Prepares argv (argv[0] the command's name) for parsing with cmd's flags.
  * Resets getopt's state. */
-void ls_cmdutil_args_init(struct ls_cmdutil_args *a, const struct ls_cmdutil_command *cmd,
-			  int argc, char **argv);
+void ls_cmdutil_args_init(struct ls_cmdutil_args *a, const struct ls_cmdutil_command *cmd, int argc,
+                          char **argv);
 
 /*
  * The next flag: its id, with *ret_value its value (NULL for a switch);
@@ -86,7 +86,7 @@ void ls_cmdutil_help(const struct ls_cmdutil_command *cmd, FILE *out);
  * `return ls_cmdutil_usage_error(...)`.
  */
 int ls_cmdutil_usage_error(const struct ls_cmdutil_command *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Prints text wrapped to 79 columns, every line indented by indent spaces
  * (the first by first_indent); paragraphs are separated by "\n\n". */

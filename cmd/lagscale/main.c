@@ -5,8 +5,7 @@
 #include "cmd.h"
 
 static const struct ls_cmdutil_command *const commands[] = {
-	&ls_cmd_run, &ls_cmd_lag,	    &ls_cmd_simulate,
-	&ls_cmd_demo, &ls_cmd_check_config, &ls_cmd_version,
+    &ls_cmd_run, &ls_cmd_lag, &ls_cmd_simulate, &ls_cmd_demo, &ls_cmd_check_config, &ls_cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -52,7 +51,7 @@ int main(int argc, char **argv)
 		cmd = argc == 3 ? find(argv[2]) : NULL;
 		if (!cmd) {
 			fprintf(stderr, "lagscale help: %s\n\n",
-				argc == 3 ? "no such command" : "takes one command");
+			        argc == 3 ? "no such command" : "takes one command");
 			usage(stderr);
 			return LS_EXIT_USAGE;
 		}

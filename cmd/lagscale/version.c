@@ -7,18 +7,17 @@
 static int version_run(int argc, char **argv);
 
 const struct ls_cmdutil_command ls_cmd_version = {
-	.name = "version",
-	.summary = "Show the versions of lagscale and of the librdkafka it runs",
-	.usage = "lagscale version",
-	.description =
-		"Prints lagscale's version, the version of the librdkafka library the process "
-		"really loaded (with the file it came from and the version it was built "
-		"against: they differ when the system's library is older), and librdkafka's "
-		"builtin features (SASL mechanisms, TLS, compression codecs).",
-	.flags = (const struct ls_cmdutil_flag[]){{0}},
-	.examples = "lagscale version",
-	.exit_codes = "0  success\n2  bad usage (an argument was given)",
-	.run = version_run,
+    .name = "version",
+    .summary = "Show the versions of lagscale and of the librdkafka it runs",
+    .usage = "lagscale version",
+    .description = "Prints lagscale's version, the version of the librdkafka library the process "
+                   "really loaded (with the file it came from and the version it was built "
+                   "against: they differ when the system's library is older), and librdkafka's "
+                   "builtin features (SASL mechanisms, TLS, compression codecs).",
+    .flags = (const struct ls_cmdutil_flag[]){{0}},
+    .examples = "lagscale version",
+    .exit_codes = "0  success\n2  bad usage (an argument was given)",
+    .run = version_run,
 };
 
 static int version_run(int argc, char **argv)
