@@ -924,6 +924,20 @@ static const rd_kafka_topic_partition_t *find_tp(const rd_kafka_topic_partition_
 	return NULL;
 }
 
+/* Lists the query's wanted partitions of its topics in w->parts; how many. */
+static int add_wanted(const struct ls_kafka_query *q, struct wquery *w, const struct wtopic *ts)
+{
+	w->parts = rd_kafka_topic_partition_list_new(16);
+	for (size_t j = 0; j < w->n_topics; j++) {
+		const struct wtopic *t = &ts[w->topics[j]];
+
+		for (int p = 0; p < t->n; p++)
+			if (wants(q, t->ids[p]))
+				rd_kafka_topic_partition_list_add(w->parts, t->name, t->ids[p]);
+	}
+	return w->parts->cnt;
+}
+
 /*
  * Issues the groups' ListConsumerGroupOffsets on one queue, from group
  * *next on, until LS_KAFKA_GROUPS_IN_FLIGHT are unanswered (*pending), and
@@ -944,23 +958,11 @@ static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t
 
 		if (ws[i].err)
 			continue;
-		if (ws[i].all_topics)
-			goto issue;
-		ws[i].parts = rd_kafka_topic_partition_list_new(16);
-		for (size_t j = 0; j < ws[i].n_topics; j++) {
-			const struct wtopic *t = &ts[ws[i].topics[j]];
-
-			for (int p = 0; p < t->n; p++)
-				if (wants(&qs[i], t->ids[p]))
-					rd_kafka_topic_partition_list_add(ws[i].parts, t->name,
-									  t->ids[p]);
-		}
-		if (ws[i].parts->cnt == 0) {
+		/* all_topics: no list, every partition the group committed to. */
+		if (!ws[i].all_topics && add_wanted(&qs[i], &ws[i], ts) == 0) {
 			query_fail(&ws[i], -ENOENT, "no partition selected");
 			continue;
 		}
-issue:
-		/* No list (all_topics): every partition the group committed to. */
 		req = rd_kafka_ListConsumerGroupOffsets_new(qs[i].group, ws[i].parts);
 		opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
 		rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
