@@ -11,7 +11,6 @@
  * (ls_workload_plan()), and everything is printed in the scenario's units.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,25 +125,43 @@ static void print_row(bool friday, int64_t v_ms, double produce, const struct ls
 	fflush(stdout);
 }
 
-static const struct option long_opts[] = {
-	{"scenario", required_argument, NULL, 'f'},
-	{"speed", required_argument, NULL, 's'},
-	{"svg", required_argument, NULL, 'g'},
-	{"csv", required_argument, NULL, 'c'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+static int demo_run(int argc, char **argv);
+
+enum { F_SCENARIO = 'f', F_SPEED = 's', F_SVG = 'g', F_CSV = 'c' };
+
+const struct ls_cmdutil_command ls_cmd_demo = {
+	.name = "demo",
+	.summary = "Watch lagscale scale real consumers on an embedded Kafka, in a minute",
+	.usage = "lagscale demo [--scenario FILE] [--speed N] [--svg F] [--csv F]",
+	.description =
+		"Starts librdkafka's embedded mock Kafka cluster, a producer that follows a "
+		"scenario's produce curve and real consumers in one consumer group, and lets "
+		"lagscale's own collector and policy engine decide how many consumers run. "
+		"Time and message counts are scaled so the scenario takes about a minute; "
+		"everything is printed in the scenario's units, one row per step, and a chart "
+		"is written at the end. Needs no Kafka and no Kubernetes.",
+	.flags = (const struct ls_cmdutil_flag[]){
+		{"scenario", 0, F_SCENARIO, "FILE", "the built-in Friday 3 PM spike",
+		 "Replay this scenario file instead; at most 64 partitions and 32 consumers."},
+		{"speed", 0, F_SPEED, "N", "1",
+		 "How many times faster than the default pace, from 0.1 to 20 (1: the "
+		 "scenario in about a minute)."},
+		{"svg", 0, F_SVG, "FILE", "lagscale-demo.svg", "Where the chart is written."},
+		{"csv", 0, F_CSV, "FILE", "none", "Also write the recorded series as CSV."},
+		{0},
+	},
+	.examples = "# The built-in spike, twice as fast\n"
+		    "lagscale demo --speed 2\n"
+		    "\n"
+		    "# Another scenario, with its series\n"
+		    "lagscale demo --scenario test/scenarios/demo-small.yaml --csv demo.csv",
+	.exit_codes = "0  success\n"
+		      "1  the demo could not run (the mock cluster, the consumers, a file)\n"
+		      "2  bad usage, or a scenario that is invalid or cannot be replayed",
+	.run = demo_run,
 };
 
-static const char usage_text[] =
-	"usage: lagscale demo [--scenario FILE] [--speed N] [--svg F] [--csv F]\n"
-	"  --scenario FILE  replay a scenario file (default: the Friday 3 PM spike)\n"
-	"                   with real consumers on an embedded mock Kafka cluster; at most\n"
-	"                   64 partitions and 32 consumers\n"
-	"  --speed N        0.1 to 20 times faster (1: the scenario in about a minute)\n"
-	"  --svg F          the chart (default lagscale-demo.svg)\n"
-	"  --csv F          the recorded series\n";
-
-int ls_cmd_demo(int argc, char **argv)
+static int demo_run(int argc, char **argv)
 {
 	const char *svg = "lagscale-demo.svg", *csv = NULL, *path = NULL, *label;
 	double speed = 1.0;
@@ -158,7 +175,9 @@ int ls_cmd_demo(int argc, char **argv)
 	struct ls_series series;
 	struct ls_age_tracker age;
 	struct ls_diag diag;
+	struct ls_cmdutil_args args;
 	struct sigaction sa;
+	const char *v;
 	int64_t next_decision = 0, next_row = 0, row_every;
 	int rc = LS_EXIT_USAGE, c, r;
 	char err[256], why[512];
@@ -166,40 +185,36 @@ int ls_cmd_demo(int argc, char **argv)
 	ls_series_init(&series);
 	ls_age_tracker_init(&age);
 	ls_diag_init(&diag);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+	ls_cmdutil_args_init(&args, &ls_cmd_demo, argc, argv);
+	while ((c = ls_cmdutil_next(&args, &v)) != LS_CMDUTIL_END) {
 		switch (c) {
-		case 'f':
-			path = optarg;
+		case LS_CMDUTIL_HELP:
+			rc = LS_EXIT_OK;
+			goto out;
+		case LS_CMDUTIL_BAD:
+			goto out;
+		case F_SCENARIO:
+			path = v;
 			break;
-		case 's':
-			if (ls_parse_double(optarg, &speed) < 0 || speed < 0.1 || speed > 20) {
-				fprintf(stderr,
-					"lagscale demo: --speed: \"%s\" is not a number from 0.1 "
-					"to 20\n",
-					optarg);
+		case F_SPEED:
+			if (ls_parse_double(v, &speed) < 0 || speed < 0.1 || speed > 20) {
+				ls_cmdutil_usage_error(&ls_cmd_demo,
+						       "--speed: \"%s\" is not a number from 0.1 "
+						       "to 20",
+						       v);
 				goto out;
 			}
 			break;
-		case 'g':
-			svg = optarg;
+		case F_SVG:
+			svg = v;
 			break;
-		case 'c':
-			csv = optarg;
+		case F_CSV:
+			csv = v;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			rc = LS_EXIT_OK;
-			goto out;
-		default:
-			ls_cmdutil_bad_option("demo", argv, c);
-			fputs(usage_text, stderr);
-			goto out;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "lagscale demo: unexpected argument \"%s\"\n", argv[optind]);
+		ls_cmdutil_usage_error(&ls_cmd_demo, "unexpected argument \"%s\"", argv[optind]);
 		goto out;
 	}
 	if (path) {

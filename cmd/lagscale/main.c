@@ -4,49 +4,65 @@
 
 #include "cmd.h"
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *usage;
-} commands[] = {
-	{"run", ls_cmd_run,
-	 "run --config FILE [--dry-run] [--once] [--assume-replicas N] [--kubeconfig F] "
-	 "[--context C] [--output text|json]"},
-	{"lag", ls_cmd_lag,
-	 "lag (--bootstrap-servers B --group G [--topic T]... [-X key=value]... | --config FILE "
-	 "[--scaler NAME]) [--output table|json]"},
-	{"simulate", ls_cmd_simulate,
-	 "simulate --scenario FILE [--policy lag|rate|keda] [--csv F] [--svg F] "
-	 "[--output text|json]"},
-	{"demo", ls_cmd_demo, "demo [--speed N] [--svg F]"},
-	{"check-config", ls_cmd_check_config, "check-config FILE"},
-	{"version", ls_cmd_version, "version"},
+static const struct ls_cmdutil_command *const commands[] = {
+    &ls_cmd_run, &ls_cmd_lag, &ls_cmd_simulate, &ls_cmd_demo, &ls_cmd_check_config, &ls_cmd_version,
 };
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct ls_cmdutil_command *find(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(name, commands[i]->name) == 0)
+			return commands[i];
+	return NULL;
+}
 
 static void usage(FILE *out)
 {
-	fprintf(out, "lagscale scales Kafka consumers on consumer-group lag.\n\nUsage:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  lagscale %s\n", commands[i].usage);
-	fprintf(out, "\nExit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.\n");
+	fputs("lagscale scales Kafka consumer workloads on Kubernetes by consumer-group lag.\n"
+	      "\nUsage:\n  lagscale COMMAND [flags]\n  lagscale help COMMAND\n\nCommands:\n",
+	      out);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-14s%s\n", commands[i]->name, commands[i]->summary);
+	fprintf(out, "  %-14s%s\n", "help", "Show the help of a command");
+	fputs("\nFlags:\n  -h, --help    Show this help and exit.\n"
+	      "  --version     Show the versions of lagscale and librdkafka (as `version`).\n"
+	      "\nRun 'lagscale COMMAND --help' (or 'lagscale help COMMAND') for a command's\n"
+	      "flags, their defaults, examples and exit codes.\n"
+	      "\nExit codes:\n  0  success\n  1  a runtime failure\n"
+	      "  2  bad usage or bad configuration\n",
+	      out);
 }
 
 int main(int argc, char **argv)
 {
+	const struct ls_cmdutil_command *cmd;
+
 	if (argc < 2) {
 		usage(stderr);
 		return LS_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
-		usage(stdout);
+		if (argc == 2) {
+			usage(stdout);
+			return LS_EXIT_OK;
+		}
+		cmd = argc == 3 ? find(argv[2]) : NULL;
+		if (!cmd) {
+			fprintf(stderr, "lagscale help: %s\n\n",
+			        argc == 3 ? "no such command" : "takes one command");
+			usage(stderr);
+			return LS_EXIT_USAGE;
+		}
+		ls_cmdutil_help(cmd, stdout);
 		return LS_EXIT_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0)
-		return ls_cmd_version(argc - 1, argv + 1);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+		return ls_cmd_version.run(argc - 1, argv + 1);
+	cmd = find(argv[1]);
+	if (cmd)
+		return cmd->run(argc - 1, argv + 1);
 	fprintf(stderr, "lagscale: unknown command \"%s\"\n\n", argv[1]);
 	usage(stderr);
 	return LS_EXIT_USAGE;

@@ -8,7 +8,6 @@
  * logged with its errors and counted, and the running one goes on.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -143,23 +142,63 @@ static int load_kube(const struct ls_controller_options *opts, const struct ls_c
 	return r;
 }
 
-static const struct option long_opts[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"dry-run", no_argument, NULL, 'd'},
-	{"once", no_argument, NULL, '1'},
-	{"assume-replicas", required_argument, NULL, 'a'},
-	{"kubeconfig", required_argument, NULL, 'k'},
-	{"context", required_argument, NULL, 'x'},
-	{"output", required_argument, NULL, 'o'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+static int run_run(int argc, char **argv);
+
+enum { F_CONFIG = 'c', F_DRY_RUN = 'd', F_ONCE = '1', F_ASSUME = 'a', F_KUBECONFIG = 'k',
+       F_CONTEXT = 'x', F_OUTPUT = 'o' };
+
+const struct ls_cmdutil_command ls_cmd_run = {
+	.name = "run",
+	.summary = "Run the controller: read lag, decide and set replicas, in a loop",
+	.usage = "lagscale run --config FILE [flags]",
+	.description =
+		"Loads the configuration, then every polling interval reads each scaler's "
+		"consumer-group lag from Kafka, decides the replicas its target needs, and sets "
+		"them through the target's /scale subresource, recording a Kubernetes Event. "
+		"Each decision is printed on stdout (one line, or one JSON object with --output "
+		"json); logs go to stderr. /metrics, /healthz and /readyz are served on the "
+		"configuration's server.address.\n\n"
+		"With leader election enabled, only the leader sets replicas. SIGHUP reloads "
+		"the configuration (an invalid one is logged and the running one goes on); "
+		"SIGINT and SIGTERM stop the loop.\n\n"
+		"The Kubernetes cluster is --kubeconfig/--context, else the configuration's "
+		"kubernetes section, else the in-cluster service account when "
+		"KUBERNETES_SERVICE_HOST is set, else KUBECONFIG, else ~/.kube/config.",
+	.flags = (const struct ls_cmdutil_flag[]){
+		{"config", 0, F_CONFIG, "FILE", NULL,
+		 "The configuration: a YAML file, or a directory whose *.yaml files are read "
+		 "in name order. Required."},
+		{"dry-run", 0, F_DRY_RUN, NULL, "off",
+		 "Decide and print, never change a replica count. Patches are sent with "
+		 "?dryRun=All when a cluster is reachable; with none, the current replicas are "
+		 "assumed (see --assume-replicas) and follow the decisions."},
+		{"once", 0, F_ONCE, NULL, "off",
+		 "Run one round and exit; serves no endpoints. The exit code is 1 when a "
+		 "decision of the round was an error or a fallback."},
+		{"assume-replicas", 0, F_ASSUME, "N", "each scaler's minReplicas",
+		 "In dry-run with no Kubernetes cluster, the replicas each target is assumed "
+		 "to start with."},
+		{"kubeconfig", 0, F_KUBECONFIG, "FILE", "kubernetes.kubeconfig, KUBECONFIG, ~/.kube/config",
+		 "The kubeconfig file to use."},
+		{"context", 0, F_CONTEXT, "NAME", "kubernetes.context, else the current context",
+		 "The kubeconfig context to use."},
+		{"output", 'o', F_OUTPUT, "text|json", "text",
+		 "How decisions are printed on stdout: text lines for people, or JSON Lines "
+		 "(one object per scaler per decision) for collectors."},
+		{0},
+	},
+	.examples = "# Try a configuration against the current kubectl context, changing nothing\n"
+		    "lagscale run --config lagscale.yaml --dry-run --once\n"
+		    "\n"
+		    "# Run the controller, decisions as JSON Lines\n"
+		    "lagscale run --config /etc/lagscale/ --output json",
+	.exit_codes = "0  stopped by a signal (or --once: every decision succeeded)\n"
+		      "1  a runtime failure (or --once: a decision was an error or a fallback)\n"
+		      "2  bad usage or an invalid configuration",
+	.run = run_run,
 };
 
-static const char usage_text[] =
-	"usage: lagscale run --config FILE [--dry-run] [--once] [--assume-replicas N]\n"
-	"                    [--kubeconfig F] [--context C] [--output text|json]\n";
-
-int ls_cmd_run(int argc, char **argv)
+static int run_run(int argc, char **argv)
 {
 	struct ls_controller_options opts = {
 		.assume_replicas = -1,
@@ -174,68 +213,65 @@ int ls_cmd_run(int argc, char **argv)
 	struct ls_metrics_server *server = NULL;
 	struct ls_filewatch *watch = NULL;
 	struct ls_diag diag;
+	struct ls_cmdutil_args args;
 	struct sigaction sa;
+	const char *v;
 	char err[512];
 	int rc = LS_EXIT_USAGE, c, r;
 
 	ls_diag_init(&diag);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+	ls_cmdutil_args_init(&args, &ls_cmd_run, argc, argv);
+	while ((c = ls_cmdutil_next(&args, &v)) != LS_CMDUTIL_END) {
 		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'd':
-			opts.dry_run = true;
-			break;
-		case '1':
-			opts.once = true;
-			break;
-		case 'a':
-			if (ls_parse_int32(optarg, &opts.assume_replicas) < 0 ||
-			    opts.assume_replicas < 0) {
-				fprintf(stderr,
-					"lagscale run: --assume-replicas: \"%s\" is not a "
-					"replica count (0 or more)\n",
-					optarg);
-				goto out;
-			}
-			break;
-		case 'k':
-			kubeconfig = optarg;
-			break;
-		case 'x':
-			context = optarg;
-			break;
-		case 'o':
-			if (strcmp(optarg, "text") == 0) {
-				opts.output = LS_OUTPUT_TEXT;
-			} else if (strcmp(optarg, "json") == 0) {
-				opts.output = LS_OUTPUT_JSON;
-			} else {
-				fprintf(stderr, "lagscale run: --output: \"%s\" is not text or json\n",
-					optarg);
-				goto out;
-			}
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
+		case LS_CMDUTIL_HELP:
 			rc = LS_EXIT_OK;
 			goto out;
-		default:
-			ls_cmdutil_bad_option("run", argv, c);
-			fputs(usage_text, stderr);
+		case LS_CMDUTIL_BAD:
 			goto out;
+		case F_CONFIG:
+			config = v;
+			break;
+		case F_DRY_RUN:
+			opts.dry_run = true;
+			break;
+		case F_ONCE:
+			opts.once = true;
+			break;
+		case F_ASSUME:
+			if (ls_parse_int32(v, &opts.assume_replicas) < 0 ||
+			    opts.assume_replicas < 0) {
+				ls_cmdutil_usage_error(&ls_cmd_run,
+						       "--assume-replicas: \"%s\" is not a replica "
+						       "count (0 or more)",
+						       v);
+				goto out;
+			}
+			break;
+		case F_KUBECONFIG:
+			kubeconfig = v;
+			break;
+		case F_CONTEXT:
+			context = v;
+			break;
+		case F_OUTPUT:
+			if (strcmp(v, "text") == 0) {
+				opts.output = LS_OUTPUT_TEXT;
+			} else if (strcmp(v, "json") == 0) {
+				opts.output = LS_OUTPUT_JSON;
+			} else {
+				ls_cmdutil_usage_error(&ls_cmd_run,
+						       "--output: \"%s\" is not text or json", v);
+				goto out;
+			}
+			break;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "lagscale run: unexpected argument \"%s\"\n", argv[optind]);
+		ls_cmdutil_usage_error(&ls_cmd_run, "unexpected argument \"%s\"", argv[optind]);
 		goto out;
 	}
 	if (!config) {
-		fprintf(stderr, "lagscale run: --config is required\n");
-		fputs(usage_text, stderr);
+		ls_cmdutil_usage_error(&ls_cmd_run, "--config is required");
 		goto out;
 	}
 	/* The watch's first state is taken before the load, so that a change

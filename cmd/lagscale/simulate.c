@@ -4,7 +4,6 @@
  * text|json] [--trace]` (DESIGN.md sections 6 and 7).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,14 +15,50 @@
 #include "sim/sim.h"
 #include "util/buf.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: lagscale simulate --scenario FILE [--policy lag|rate|keda|oracle | "
-		   "--compare] [--csv F] [--svg F] [--output text|json] [--trace]\n"
-		   "  --compare runs lag, rate, keda and oracle: one table (or one JSON object "
-		   "per policy)\n  and, with --svg, one chart; --csv and --trace need one "
-		   "policy\n");
-}
+static int simulate_run(int argc, char **argv);
+
+enum { F_SCENARIO = 's', F_POLICY = 'p', F_COMPARE = 'C', F_CSV = 'c', F_SVG = 'g',
+       F_OUTPUT = 'o', F_TRACE = 't' };
+
+const struct ls_cmdutil_command ls_cmd_simulate = {
+	.name = "simulate",
+	.summary = "Replay a load scenario against a scaling policy, in virtual time",
+	.usage = "lagscale simulate --scenario FILE [--policy lag|rate|keda|oracle] [flags]\n"
+		 "lagscale simulate --scenario FILE --compare [--svg F] [--output text|json]",
+	.description =
+		"Runs a scenario file (a produce-rate curve, partitions, per-replica rate, "
+		"startup delay, outages) through a policy in virtual time, in well under a "
+		"second, and prints a summary: the peak lag, how long the oldest message "
+		"waited, the drain time, the replica-seconds spent and the number of scale "
+		"events. Nothing is contacted.\n\n"
+		"The policies: lag and rate are lagscale's engine in either mode, keda is "
+		"KEDA's Kafka scaler behind an HPA, and oracle a yardstick that knows the "
+		"future. --compare runs all four on one scenario.",
+	.flags = (const struct ls_cmdutil_flag[]){
+		{"scenario", 0, F_SCENARIO, "FILE", NULL, "The scenario file (YAML). Required."},
+		{"policy", 0, F_POLICY, "lag|rate|keda|oracle", "the scenario's own policy block",
+		 "The policy to replay; lag and rate force the engine's mode."},
+		{"compare", 0, F_COMPARE, NULL, "off",
+		 "Run lag, rate, keda and oracle: one table with each policy's replica-seconds "
+		 "as a multiple of the oracle's (or one JSON object per policy), and with "
+		 "--svg one chart. Takes neither --policy, --csv nor --trace."},
+		{"csv", 0, F_CSV, "FILE", "none", "Write the time series (one row per step) as CSV."},
+		{"svg", 0, F_SVG, "FILE", "none", "Write a chart of lag and replicas as SVG."},
+		{"output", 'o', F_OUTPUT, "text|json", "text",
+		 "The summary as text, or as one JSON object per line."},
+		{"trace", 0, F_TRACE, NULL, "off", "Print every decision on stderr as it is made."},
+		{0},
+	},
+	.examples = "# How does the rate mode handle a spike?\n"
+		    "lagscale simulate --scenario test/scenarios/friday-spike.yaml --policy rate\n"
+		    "\n"
+		    "# Every policy on one scenario, with a chart\n"
+		    "lagscale simulate --scenario storm.yaml --compare --svg storm.svg",
+	.exit_codes = "0  success\n"
+		      "1  a file could not be written\n"
+		      "2  bad usage, or an invalid scenario (its errors are printed)",
+	.run = simulate_run,
+};
 
 /* --trace: every decision on stderr, as `run` would log it. */
 static void trace(void *ctx, int64_t t_ms, const struct ls_decision *d)
@@ -87,19 +122,10 @@ static int run_compare(const struct ls_scenario *sc, const char *path, const cha
 	return LS_EXIT_OK;
 }
 
-int ls_cmd_simulate(int argc, char **argv)
+static int simulate_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"scenario", required_argument, NULL, 's'},
-		{"policy", required_argument, NULL, 'p'},
-		{"csv", required_argument, NULL, 'c'},
-		{"svg", required_argument, NULL, 'g'},
-		{"output", required_argument, NULL, 'o'},
-		{"trace", no_argument, NULL, 't'},
-		{"compare", no_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	struct ls_cmdutil_args args;
+	const char *v;
 	const char *path = NULL, *csv = NULL, *svg = NULL;
 	struct ls_sim_options so = {.policy = LS_SIM_SCENARIO};
 	struct ls_scenario *sc = NULL;
@@ -117,73 +143,65 @@ int ls_cmd_simulate(int argc, char **argv)
 	ls_series_init(&series);
 	ls_diag_init(&diag);
 	ls_buf_init(&out, 0);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	ls_cmdutil_args_init(&args, &ls_cmd_simulate, argc, argv);
+	while ((c = ls_cmdutil_next(&args, &v)) != LS_CMDUTIL_END) {
 		switch (c) {
-		case 's':
-			path = optarg;
+		case LS_CMDUTIL_HELP:
+			rc = LS_EXIT_OK;
+			goto out;
+		case LS_CMDUTIL_BAD:
+			goto out;
+		case F_SCENARIO:
+			path = v;
 			break;
-		case 'p':
-			if (ls_sim_policy_parse(optarg, &so.policy) < 0) {
-				fprintf(stderr,
-					"lagscale simulate: --policy must be lag, rate, keda or "
-					"oracle, not \"%s\"\n",
-					optarg);
+		case F_POLICY:
+			if (ls_sim_policy_parse(v, &so.policy) < 0) {
+				ls_cmdutil_usage_error(&ls_cmd_simulate,
+						       "--policy must be lag, rate, keda or oracle, "
+						       "not \"%s\"",
+						       v);
 				goto out;
 			}
 			policy_given = true;
 			break;
-		case 'C':
+		case F_COMPARE:
 			compare = true;
 			break;
-		case 'c':
-			csv = optarg;
+		case F_CSV:
+			csv = v;
 			break;
-		case 'g':
-			svg = optarg;
+		case F_SVG:
+			svg = v;
 			break;
-		case 'o':
-			if (strcmp(optarg, "json") == 0)
+		case F_OUTPUT:
+			if (strcmp(v, "json") == 0) {
 				json = true;
-			else if (strcmp(optarg, "text") == 0)
+			} else if (strcmp(v, "text") == 0) {
 				json = false;
-			else {
-				fprintf(stderr,
-					"lagscale simulate: --output must be text or json, not "
-					"\"%s\"\n",
-					optarg);
+			} else {
+				ls_cmdutil_usage_error(&ls_cmd_simulate,
+						       "--output must be text or json, not \"%s\"", v);
 				goto out;
 			}
 			break;
-		case 't':
+		case F_TRACE:
 			so.on_decision = trace;
 			break;
-		case 'h':
-			usage(stdout);
-			rc = LS_EXIT_OK;
-			goto out;
-		default:
-			ls_cmdutil_bad_option("simulate", argv, c);
-			usage(stderr);
-			goto out;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "lagscale simulate: unexpected argument \"%s\"\n", argv[optind]);
-		usage(stderr);
+		ls_cmdutil_usage_error(&ls_cmd_simulate, "unexpected argument \"%s\"",
+				       argv[optind]);
 		goto out;
 	}
 	if (!path) {
-		fprintf(stderr, "lagscale simulate: --scenario FILE is required\n");
-		usage(stderr);
+		ls_cmdutil_usage_error(&ls_cmd_simulate, "--scenario FILE is required");
 		goto out;
 	}
 
 	if (compare && (policy_given || csv || so.on_decision)) {
-		fprintf(stderr, "lagscale simulate: --compare runs every policy; it takes neither "
-				"--policy, --csv nor --trace\n");
-		usage(stderr);
+		ls_cmdutil_usage_error(&ls_cmd_simulate, "--compare runs every policy; it takes "
+							 "neither --policy, --csv nor --trace");
 		goto out;
 	}
 

@@ -4,15 +4,34 @@
 #include "cmd.h"
 #include "kafka/kafka.h"
 
-int ls_cmd_version(int argc, char **argv)
-{
-	struct ls_kafka_library lib;
+static int version_run(int argc, char **argv);
 
-	(void)argv;
-	if (argc > 1) {
-		fprintf(stderr, "lagscale version: takes no arguments\n");
-		return LS_EXIT_USAGE;
-	}
+const struct ls_cmdutil_command ls_cmd_version = {
+    .name = "version",
+    .summary = "Show the versions of lagscale and of the librdkafka it runs",
+    .usage = "lagscale version",
+    .description = "Prints lagscale's version, the version of the librdkafka library the process "
+                   "really loaded (with the file it came from and the version it was built "
+                   "against: they differ when the system's library is older), and librdkafka's "
+                   "builtin features (SASL mechanisms, TLS, compression codecs).",
+    .flags = (const struct ls_cmdutil_flag[]){{0}},
+    .examples = "lagscale version",
+    .exit_codes = "0  success\n2  bad usage (an argument was given)",
+    .run = version_run,
+};
+
+static int version_run(int argc, char **argv)
+{
+	struct ls_cmdutil_args args;
+	struct ls_kafka_library lib;
+	const char *v;
+	int c;
+
+	ls_cmdutil_args_init(&args, &ls_cmd_version, argc, argv);
+	while ((c = ls_cmdutil_next(&args, &v)) != LS_CMDUTIL_END)
+		return c == LS_CMDUTIL_HELP ? LS_EXIT_OK : LS_EXIT_USAGE;
+	if (optind < argc)
+		return ls_cmdutil_usage_error(&ls_cmd_version, "takes no arguments");
 	ls_kafka_library_info(&lib);
 	printf("lagscale %s\n", LS_VERSION);
 	printf("librdkafka %s (built against %s, loaded from %s)\n", lib.version, lib.built_against,

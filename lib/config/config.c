@@ -836,13 +836,15 @@ static int walk_scaler_kafka(struct ls_walk *w, const struct ls_node *k, struct 
 	} else if (!rt && !s->kafka.topic_pattern && rp == 0) {
 		const struct ls_node *t = ls_node_get(k, "topics");
 
-		/* A topics list with bad entries was reported; an empty one is not enough. */
-		if (!t || t->is_null)
-			ls_walk_missing(w, k, "topics", "required (or topicPattern)");
-		else if (t->type == LS_NODE_SEQ && t->n == 0) {
+		/* Neither topics nor topicPattern: every topic the group has
+		 * committed offsets for, as in KEDA. A topics list with bad
+		 * entries was reported; an empty one is most likely a list
+		 * left unfinished, so it is not taken to mean "every topic". */
+		if (t && !t->is_null && t->type == LS_NODE_SEQ && t->n == 0) {
 			mark = ls_walk_push_key(w, "topics");
 			ls_walk_error_shared(w, t,
-			                     "at least one topic is required (or topicPattern)");
+			                     "at least one topic is required; leave topics out for "
+			                     "every topic the group has committed offsets for");
 			ls_walk_pop(w, mark);
 		}
 	}

@@ -120,7 +120,9 @@ struct ls_config_target {
 struct ls_config_scaler_kafka {
 	char *cluster; /* the name of an entry of kafka.clusters */
 	char *group;
-	char **topics; /* empty when topic_pattern is set */
+	/* Empty when topic_pattern is set; neither set: every topic the group
+	 * has committed offsets for (as in KEDA). */
+	char **topics;
 	size_t n_topics;
 	char *topic_pattern;		 /* POSIX ERE, checked with regcomp; NULL if unset */
 	struct ls_int_ranges partitions; /* n == 0: all partitions */

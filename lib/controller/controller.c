@@ -701,8 +701,13 @@ static void observe(struct ls_controller *c, struct scaler_rt *s, struct ls_lag_
 	if (!snap->err)
 		ls_lag_snapshot_rates(s->prev.time_ms ? &s->prev : NULL, snap);
 	/* Counts a failed read as a "collect" error; a good one updates the
-	 * lag series and the lag-seconds history. */
-	if (ls_metrics_scaler_observe_lag(s->metrics, snap) == -ENOMEM)
+	 * lag series and the lag-seconds history. A group that does not
+	 * exist (kafka.h) is counted apart: it is a mistake in the scaler (a
+	 * misspelled kafka.group, a consumer not deployed yet), not a cluster
+	 * that fails. */
+	if (snap->err == -ESRCH)
+		ls_metrics_scaler_count_error(s->metrics, "group_not_found");
+	else if (ls_metrics_scaler_observe_lag(s->metrics, snap) == -ENOMEM)
 		ls_log(LS_LOG_DEBUG, s->cfg->name, "no memory for some lag series");
 	c->metrics_dirty = true;
 	if (snap->err) {
@@ -786,7 +791,8 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 		applied = !c->opts.dry_run;
 	}
 	if (c->act && snap->err)
-		record_event(c, s, "Warning", "LagReadFailed", "ReadLag", snap->errmsg);
+		record_event(c, s, "Warning", snap->err == -ESRCH ? "GroupNotFound" : "LagReadFailed",
+			     "ReadLag", snap->errmsg);
 	/* Fallback without a change of replicas is worth an Event once. */
 	if (c->act && d.fallback && !s->fallback_seen &&
 	    !(started && d.action == LS_ACTION_FALLBACK))

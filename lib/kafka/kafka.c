@@ -45,6 +45,12 @@ struct ls_kafka {
 	rd_kafka_t *rk_describe;   /* describes groups; made on first use */
 	bool describe_unsupported; /* the cluster has no DescribeGroups */
 	int describe_skip;	   /* rounds left without describing (not answered) */
+	/* librdkafka's mock cluster (it names itself in its cluster id): it
+	 * has no DescribeGroups or ListGroups, and returns nothing for
+	 * ListConsumerGroupOffsets without a partition list. Known once a
+	 * metadata request succeeded (mock_checked). */
+	bool is_mock;
+	bool mock_checked;
 	/* The topics and partitions of the last metadata read (struct wtopic,
 	 * their per-round fields unused between rounds), reused by the rounds
 	 * within metadata_max_age_ms of it; stale after an error. */
@@ -74,6 +80,9 @@ struct wquery {
 	size_t *topics; /* indexes into the round's wtopic array */
 	size_t n_topics;
 	rd_kafka_topic_partition_list_t *parts; /* committed offsets, filled by the reply */
+	/* Every topic the group committed to, asked for with no partition
+	 * list: its topics are known from the reply (expand_all_topics). */
+	bool all_topics;
 	bool replied;
 	int err;
 	char errmsg[256];
@@ -724,9 +733,15 @@ static int add_topic(struct wquery *w, size_t idx)
 	return 0;
 }
 
-/* Resolves a query's topics against the metadata. */
+/*
+ * Resolves a query's topics against the metadata. A query for every topic
+ * the group committed to is asked without a partition list when the
+ * cluster answers that (all_ok), and gets its topics from the reply;
+ * otherwise it lists every partition of the cluster and is narrowed to the
+ * topics with commits when the snapshot is built.
+ */
 static int resolve_topics(const struct ls_kafka_query *q, struct wquery *w, struct wtopic *ts,
-			  size_t n_ts)
+			  size_t n_ts, bool all_ok)
 {
 	if (q->n_topics) {
 		for (size_t i = 0; i < q->n_topics; i++) {
@@ -765,6 +780,10 @@ static int resolve_topics(const struct ls_kafka_query *q, struct wquery *w, stru
 		if (w->n_topics == 0)
 			query_fail(w, -ENOENT, "no topic matches topicPattern \"%s\"",
 				   q->topic_pattern);
+		return 0;
+	}
+	if (all_ok) {
+		w->all_topics = true;
 		return 0;
 	}
 	/* Every topic: narrowed to the ones with commits once they are known. */
@@ -955,6 +974,20 @@ static const rd_kafka_topic_partition_t *find_tp(const rd_kafka_topic_partition_
 	return NULL;
 }
 
+/* Lists the query's wanted partitions of its topics in w->parts; how many. */
+static int add_wanted(const struct ls_kafka_query *q, struct wquery *w, const struct wtopic *ts)
+{
+	w->parts = rd_kafka_topic_partition_list_new(16);
+	for (size_t j = 0; j < w->n_topics; j++) {
+		const struct wtopic *t = &ts[w->topics[j]];
+
+		for (int p = 0; p < t->n; p++)
+			if (wants(q, t->ids[p]))
+				rd_kafka_topic_partition_list_add(w->parts, t->name, t->ids[p]);
+	}
+	return w->parts->cnt;
+}
+
 /*
  * Issues the groups' ListConsumerGroupOffsets on one queue, from group
  * *next on, until LS_KAFKA_GROUPS_IN_FLIGHT are unanswered (*pending), and
@@ -975,16 +1008,8 @@ static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t
 
 		if (ws[i].err)
 			continue;
-		ws[i].parts = rd_kafka_topic_partition_list_new(16);
-		for (size_t j = 0; j < ws[i].n_topics; j++) {
-			const struct wtopic *t = &ts[ws[i].topics[j]];
-
-			for (int p = 0; p < t->n; p++)
-				if (wants(&qs[i], t->ids[p]))
-					rd_kafka_topic_partition_list_add(ws[i].parts, t->name,
-									  t->ids[p]);
-		}
-		if (ws[i].parts->cnt == 0) {
+		/* all_topics: no list, every partition the group committed to. */
+		if (!ws[i].all_topics && add_wanted(&qs[i], &ws[i], ts) == 0) {
 			query_fail(&ws[i], -ENOENT, "no partition selected");
 			continue;
 		}
@@ -1064,10 +1089,11 @@ static rd_kafka_t *describe_handle(struct ls_kafka *k)
 	return k->rk_describe;
 }
 
-/* Issues the describe for the round's distinct groups, if any. */
-static void issue_describe(struct ls_kafka *k, const char *cluster_id,
-			   const struct ls_kafka_query *qs, const struct wquery *ws, size_t n,
-			   struct wdescribe *d, int64_t deadline)
+/* Issues the describe for the round's distinct groups (those of only[i],
+ * when only is not NULL), if any. */
+static void issue_describe(struct ls_kafka *k, const struct ls_kafka_query *qs,
+			   const struct wquery *ws, const bool *only, size_t n, struct wdescribe *d,
+			   int64_t deadline)
 {
 	const char **ids = calloc(n ? n : 1, sizeof(*ids));
 	rd_kafka_AdminOptions_t *opts;
@@ -1078,13 +1104,13 @@ static void issue_describe(struct ls_kafka *k, const char *cluster_id,
 	if (!ids)
 		return;
 	for (size_t i = 0; i < n; i++)
-		if (!ws[i].err)
+		if (!ws[i].err && (!only || only[i]))
 			ids[m++] = qs[i].group;
 	/* librdkafka's mock cluster has no DescribeGroups, and on 2.8 a
 	 * describe it cannot serve leaves the group's coordinator requests
 	 * blocked on the handle for good (rd_kafka_destroy then hangs too).
 	 * Every Kafka broker since 0.9 has it; the mock alone names itself. */
-	if (m && strncmp(cluster_id, "mockCluster", 11) == 0) {
+	if (m && k->is_mock) {
 		k->describe_unsupported = true;
 		m = 0;
 	}
@@ -1214,7 +1240,8 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 
 			/* Keep the reply, sorted, for binary search: the order
 			 * of the reply is not promised. */
-			rd_kafka_topic_partition_list_destroy(w->parts);
+			if (w->parts)
+				rd_kafka_topic_partition_list_destroy(w->parts);
 			w->parts = got ? rd_kafka_topic_partition_list_copy(got)
 				       : rd_kafka_topic_partition_list_new(0);
 			rd_kafka_topic_partition_list_sort(w->parts, cmp_tp, NULL);
@@ -1294,6 +1321,103 @@ static int fill_group(struct ls_lag_snapshot *s, const char *group, const struct
 	return 0;
 }
 
+/* The group has a committed offset in the reply, on any partition. */
+static bool any_committed(const struct wquery *w)
+{
+	for (int i = 0; w->replied && w->parts && i < w->parts->cnt; i++)
+		if (!w->parts->elems[i].err && w->parts->elems[i].offset >= 0)
+			return true;
+	return false;
+}
+
+/*
+ * The round's description says the group does not exist, as
+ * kafka-consumer-groups decides it: state Dead (Kafka 3.x describes an
+ * unknown group so) or GROUP_ID_NOT_FOUND (Kafka 4.x). False when the group
+ * was not described: then nothing is known.
+ */
+static bool group_missing(const char *group, const struct wdescribe *d)
+{
+	const rd_kafka_ConsumerGroupDescription_t *const *pd;
+	const rd_kafka_error_t *e;
+
+	pd = d->n ? bsearch(group, d->by_id, d->n, sizeof(*d->by_id), cmp_desc_key) : NULL;
+	if (!pd)
+		return false;
+	e = rd_kafka_ConsumerGroupDescription_error(*pd);
+	if (e)
+		return rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND;
+	return rd_kafka_ConsumerGroupDescription_state(*pd) == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD;
+}
+
+/*
+ * The topics of the queries asked for every topic their group committed
+ * to (all_topics), from their replies; and the end offsets (and log start
+ * offsets) of those of them the first reads did not cover. A topic that
+ * the metadata does not have yet is left out this round and the metadata
+ * read again next round.
+ */
+static int expand_all_topics(struct ls_kafka *k, const struct ls_kafka_query *qs,
+			     struct wquery *ws, size_t n, struct wtopic *ts, size_t n_ts,
+			     int64_t deadline)
+{
+	bool levels[N_LEVELS] = {false, false}, start = false;
+
+	/* The first reads are done: only what they missed is flagged now. */
+	for (size_t t = 0; t < n_ts; t++) {
+		for (int l = 0; l < N_LEVELS; l++)
+			ts[t].need_end[l] = false;
+		ts[t].need_start = false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct wquery *w = &ws[i];
+		int l = qs[i].isolation;
+
+		if (!w->all_topics || w->err || !w->replied || !w->parts)
+			continue;
+		for (int j = 0; j < w->parts->cnt; j++) {
+			const rd_kafka_topic_partition_t *e = &w->parts->elems[j];
+			struct wtopic *t;
+			size_t idx;
+
+			if (e->err || e->offset < 0 || !wants(&qs[i], e->partition))
+				continue;
+			t = bsearch(e->topic, ts, n_ts, sizeof(*ts), cmp_name_key);
+			if (!t || t->err || t->n == 0 || is_internal(t->name)) {
+				if (!t)
+					k->topics_stale = true;
+				continue;
+			}
+			idx = (size_t)(t - ts);
+			/* The reply is sorted by topic: a topic's partitions are together. */
+			if (w->n_topics && w->topics[w->n_topics - 1] == idx)
+				continue;
+			if (add_topic(w, idx) < 0)
+				return -ENOMEM;
+			if (!t->end[l]) {
+				if (alloc_offsets(&t->end[l], t->n) < 0)
+					return -ENOMEM;
+				t->need_end[l] = levels[l] = true;
+			}
+			if (qs[i].reset == LS_RESET_EARLIEST && !t->start) {
+				if (alloc_offsets(&t->start, t->n) < 0)
+					return -ENOMEM;
+				t->need_start = start = true;
+			}
+		}
+	}
+	for (int l = 0; l < N_LEVELS; l++)
+		if (levels[l])
+			read_offsets(k, k->rk[l], ts, n_ts, l, false, deadline);
+	for (int l = 0; start && l < N_LEVELS; l++) {
+		if (k->rk[l]) {
+			read_offsets(k, k->rk[l], ts, n_ts, l, true, deadline);
+			break;
+		}
+	}
+	return 0;
+}
+
 /* Builds the snapshot of one query from the round's results. */
 static int build_snapshot(const struct ls_kafka_query *q, struct wquery *w, struct wtopic *ts,
 			  const struct wdescribe *desc, int64_t now, struct ls_lag_snapshot *s)
@@ -1351,6 +1475,8 @@ static int build_snapshot(const struct ls_kafka_query *q, struct wquery *w, stru
 			s->n_topics--;
 		}
 	}
+	if (!w->err && !any_committed(w) && group_missing(q->group, desc))
+		query_fail(w, -ESRCH, "consumer group \"%s\" does not exist", q->group);
 	if (w->err)
 		goto fail;
 	qsort(s->topics, s->n_topics, sizeof(*s->topics), cmp_topic_offsets);
@@ -1423,6 +1549,22 @@ static int refresh_topics(struct ls_kafka *k, int level, int64_t deadline, char 
 	return r;
 }
 
+/* Sets is_mock from the cluster id of the metadata read on the handle of
+ * level (no request); fresh: a metadata request has just succeeded. */
+static void check_mock(struct ls_kafka *k, int level, bool fresh)
+{
+	char *cluster_id;
+
+	if (k->mock_checked)
+		return;
+	cluster_id = rd_kafka_clusterid(k->rk[level], 0);
+	/* A broker too old to name its cluster is no mock. */
+	k->is_mock = cluster_id && strncmp(cluster_id, "mockCluster", 11) == 0;
+	k->mock_checked = cluster_id || fresh;
+	if (cluster_id)
+		rd_kafka_mem_free(k->rk[level], cluster_id);
+}
+
 int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, size_t n,
 		     int64_t timeout_ms, struct ls_lag_snapshot *ret_snaps)
 {
@@ -1471,9 +1613,10 @@ refresh:
 	}
 	ts = k->topics;
 	n_ts = k->n_topics;
+	check_mock(k, meta_level, fresh);
 
 	for (size_t i = 0; i < n; i++) {
-		r = resolve_topics(&queries[i], &ws[i], ts, n_ts);
+		r = resolve_topics(&queries[i], &ws[i], ts, n_ts, k->mock_checked && !k->is_mock);
 		if (r < 0)
 			goto out;
 		if (ws[i].err == -ENOENT && !fresh) {
@@ -1503,13 +1646,8 @@ refresh:
 	issue_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline, &next, &pending);
 	if (k->describe_skip > 0) {
 		k->describe_skip--;
-	} else if (!k->describe_unsupported) {
-		/* From the metadata just read: no request. */
-		char *cluster_id = rd_kafka_clusterid(k->rk[meta_level], 0);
-
-		issue_describe(k, cluster_id ? cluster_id : "", queries, ws, n, &desc, deadline);
-		if (cluster_id)
-			rd_kafka_mem_free(k->rk[meta_level], cluster_id);
+	} else if (!k->describe_unsupported && k->mock_checked) {
+		issue_describe(k, queries, ws, NULL, n, &desc, deadline);
 	}
 	for (int l = 0; l < N_LEVELS; l++)
 		if (levels[l])
@@ -1517,6 +1655,25 @@ refresh:
 	read_offsets(k, k->rk[meta_level], ts, n_ts, meta_level, true, deadline);
 	wait_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline, next, pending);
 	wait_describe(k, &desc, deadline);
+	r = expand_all_topics(k, queries, ws, n, ts, n_ts, deadline);
+	if (r < 0)
+		goto out;
+	if (!desc.queue && !k->describe_unsupported && k->mock_checked && !k->is_mock) {
+		/* The round did not describe its groups (they were slow to
+		 * answer lately): a group without a single commit is described
+		 * now, to tell a group that does not exist from one that never
+		 * committed. Groups with commits cost no request. */
+		bool *only = calloc(n ? n : 1, sizeof(*only));
+		size_t m = 0;
+
+		for (size_t i = 0; only && i < n; i++)
+			if (!ws[i].err && ws[i].replied && !any_committed(&ws[i]))
+				only[i] = true, m++;
+		if (m)
+			issue_describe(k, queries, ws, only, n, &desc, deadline);
+		free(only);
+		wait_describe(k, &desc, deadline);
+	}
 
 	{
 		int64_t now = ls_clock_mono_ms();
@@ -1567,5 +1724,107 @@ out:
 	}
 	free(ws);
 	wtopics_reset(ts, n_ts);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void ls_kafka_groups_free(char **groups)
+{
+	for (size_t i = 0; groups && groups[i]; i++)
+		free(groups[i]);
+	free(groups);
+}
+
+int ls_kafka_list_groups(struct ls_kafka *k, int64_t timeout_ms, char ***ret_groups,
+			 size_t *ret_n, char *errbuf, size_t errlen)
+{
+	int64_t deadline = ls_clock_mono_ms() + timeout_ms;
+	const rd_kafka_ListConsumerGroups_result_t *res;
+	const rd_kafka_ConsumerGroupListing_t **valid;
+	const rd_kafka_error_t **errs;
+	rd_kafka_AdminOptions_t *opts = NULL;
+	rd_kafka_queue_t *queue = NULL;
+	rd_kafka_event_t *ev = NULL;
+	size_t n_valid = 0, n_errs = 0;
+	char **groups = NULL;
+	char why[256];
+	int r;
+
+	errbuf[0] = '\0';
+	r = ensure_handle(k, LS_ISOLATION_READ_UNCOMMITTED, errbuf, errlen);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&k->mu);
+	k->refused[0] = '\0';
+	pthread_mutex_unlock(&k->mu);
+	/* The metadata first: it proves the cluster answers (and how it
+	 * refuses a client), and names a mock cluster. */
+	r = refresh_topics(k, LS_ISOLATION_READ_UNCOMMITTED, deadline, errbuf, errlen);
+	if (r < 0)
+		return r;
+	check_mock(k, LS_ISOLATION_READ_UNCOMMITTED, true);
+	if (k->is_mock) {
+		snprintf(errbuf, errlen, "the cluster cannot list its consumer groups");
+		return -EOPNOTSUPP;
+	}
+	queue = rd_kafka_queue_new(k->rk[LS_ISOLATION_READ_UNCOMMITTED]);
+	opts = rd_kafka_AdminOptions_new(k->rk[LS_ISOLATION_READ_UNCOMMITTED],
+					 RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
+	rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), why,
+						  sizeof(why));
+	rd_kafka_ListConsumerGroups(k->rk[LS_ISOLATION_READ_UNCOMMITTED], opts, queue);
+	ev = rd_kafka_queue_poll(queue, (int)remaining(deadline) + 1000);
+	if (!ev) {
+		snprintf(errbuf, errlen, "listing the consumer groups: no answer in time");
+		k->broken[LS_ISOLATION_READ_UNCOMMITTED] = true;
+		r = -ETIMEDOUT;
+		goto out;
+	}
+	res = rd_kafka_event_ListConsumerGroups_result(ev);
+	if (rd_kafka_event_error(ev) || !res) {
+		snprintf(errbuf, errlen, "listing the consumer groups: %s",
+			 rd_kafka_event_error_string(ev));
+		r = rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__TIMED_OUT ? -ETIMEDOUT : -EIO;
+		goto out;
+	}
+	/* A broker that did not answer leaves its groups out: an error, as
+	 * kafka-consumer-groups fails then too. */
+	errs = rd_kafka_ListConsumerGroups_result_errors(res, &n_errs);
+	if (n_errs) {
+		snprintf(errbuf, errlen, "listing the consumer groups: %s",
+			 rd_kafka_error_string(errs[0]));
+		r = -EIO;
+		goto out;
+	}
+	valid = rd_kafka_ListConsumerGroups_result_valid(res, &n_valid);
+	groups = calloc(n_valid + 1, sizeof(*groups));
+	if (!groups) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_valid; i++) {
+		groups[i] = strdup(rd_kafka_ConsumerGroupListing_group_id(valid[i]));
+		if (!groups[i]) {
+			ls_kafka_groups_free(groups);
+			groups = NULL;
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	qsort(groups, n_valid, sizeof(*groups), cmp_str);
+	*ret_groups = groups;
+	*ret_n = n_valid;
+	r = 0;
+out:
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	if (opts)
+		rd_kafka_AdminOptions_destroy(opts);
+	if (queue)
+		rd_kafka_queue_destroy(queue);
 	return r;
 }

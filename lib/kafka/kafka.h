@@ -7,7 +7,9 @@
  *      topic the group committed to" are resolved against it);
  *   2. the committed offsets of every due group, with ListConsumerGroupOffsets
  *      requests issued concurrently on one queue, each with its explicit
- *      partition list; while they travel,
+ *      partition list (a query for every topic its group committed to asks
+ *      with no list, and gets the end offsets of those topics once the
+ *      reply is in); while they travel,
  *   3. end offsets of every partition in use with rd_kafka_offsets_for_times
  *      (RD_KAFKA_OFFSET_END), in chunks of LS_KAFKA_CHUNK partitions of one
  *      leader (from the metadata); log
@@ -17,9 +19,11 @@
  * again on 2.8.0 against the mock cluster and still there: a handle with no
  * consumer group crashes librdkafka when ListConsumerGroupOffsets meets
  * NOT_COORDINATOR (rd_kafka_cgrp_op on a NULL group), so the handle is a
- * consumer with a group.id of its own that never subscribes; NULL
- * partitions ("all") return no partition, so partitions are always passed
- * explicitly; one group per ListConsumerGroupOffsets call; isolation.level
+ * consumer with a group.id of its own that never subscribes; the mock
+ * cluster returns no partition for NULL partitions ("all"), so it gets
+ * explicit lists (a real broker returns every committed partition, and a
+ * query for every topic its group committed to asks so); one group per
+ * ListConsumerGroupOffsets call; isolation.level
  * defaults to read_committed, so it is set explicitly; offsets_for_times
  * fails the whole call on one partition's error and costs more than
  * linearly with its list, so it is chunked, its return value checked, and a
@@ -130,7 +134,15 @@ void ls_kafka_set_metadata_max_age(struct ls_kafka *k, int64_t ms);
  * ls_lag_snapshot_release): offsets, per-partition lag by the query's reset
  * policy, totals, time_ms = monotonic time of the read; rates are left at -1
  * (see ls_lag_snapshot_rates). A query that failed has err < 0 and errmsg
- * set (e.g. a missing topic, a group the broker refused). Returns 0 when the
+ * set (e.g. a missing topic, a group the broker refused); a group that does
+ * not exist has err -ESRCH and errmsg `consumer group "G" does not exist`.
+ * Existence is decided as kafka-consumer-groups decides it, and only for a
+ * group with no committed offset at all (a group with one exists): the
+ * group's description says Dead or GROUP_ID_NOT_FOUND. The round describes
+ * its groups anyway (state, assignor, members); when it skipped that (the
+ * descriptions were late in recent rounds), only the groups without a
+ * commit are described. A group that could not be described is taken to
+ * exist. Returns 0 when the
  * round ran, even if some queries failed; a negative errno when the whole
  * cluster failed (unreachable, auth refused, timed out), in which case every
  * snapshot carries that error too: -EACCES when the broker refused the
@@ -140,6 +152,19 @@ void ls_kafka_set_metadata_max_age(struct ls_kafka *k, int64_t ms);
  */
 int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, size_t n,
 		     int64_t timeout_ms, struct ls_lag_snapshot *ret_snaps);
+
+/*
+ * The consumer groups of the cluster, as `kafka-consumer-groups --list`
+ * shows them (ListGroups, asked of every broker), sorted by name, within
+ * timeout_ms. *ret_groups is a NULL-terminated array of strings the caller
+ * frees with ls_kafka_groups_free; *ret_n their number. Returns 0;
+ * -EOPNOTSUPP when the cluster cannot list groups (librdkafka's mock
+ * cluster); -ETIMEDOUT, -EACCES (the broker refused the client) or -EIO
+ * with errbuf saying why; -ENOMEM. ret_* untouched on failure.
+ */
+int ls_kafka_list_groups(struct ls_kafka *k, int64_t timeout_ms, char ***ret_groups,
+			 size_t *ret_n, char *errbuf, size_t errlen);
+void ls_kafka_groups_free(char **groups);
 
 /* The request counters of a client; zeros for NULL. */
 void ls_kafka_get_stats(const struct ls_kafka *k, struct ls_kafka_stats *ret);

@@ -373,6 +373,235 @@ START_TEST(test_lag_bad_flags)
 }
 END_TEST
 
+/* The output of one run, which must exit with want_status. */
+static void run_ok(const char *const *args, int want_status, struct ls_test_run *r)
+{
+	ck_assert_int_eq(ls_test_run_lagscale(args, 30000, r), 0);
+	ck_assert_msg(r->status == want_status, "%s: exit %d, stderr: %s", args[0], r->status,
+		      r->err);
+}
+
+/*
+ * Every command's --help, `-h` and `lagscale help CMD` exit 0 and print the
+ * same page: what the command does, every flag of DESIGN.md section 6 (a
+ * flag missing from the page fails here), examples and exit codes.
+ */
+START_TEST(test_help_every_command)
+{
+	static const struct {
+		const char *cmd;
+		const char *const flags[16];
+	} cmds[] = {
+	    {"run", {"--config", "--dry-run", "--once", "--assume-replicas", "--kubeconfig",
+		     "--context", "--output", "--help"}},
+	    {"lag", {"--bootstrap-servers", "--group", "--all-groups", "--topic", "-X",
+		     "--config", "--scaler", "--output", "--offset-reset", "--isolation-level",
+		     "--timeout", "--help"}},
+	    {"simulate", {"--scenario", "--policy", "--compare", "--csv", "--svg", "--output",
+			  "--trace", "--help"}},
+	    {"demo", {"--scenario", "--speed", "--svg", "--csv", "--help"}},
+	    {"check-config", {"--help"}},
+	    {"version", {"--help"}},
+	};
+	struct ls_test_run r, h, s;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		const char *help[] = {cmds[i].cmd, "--help", NULL};
+		const char *via_help[] = {"help", cmds[i].cmd, NULL};
+		const char *dash_h[] = {cmds[i].cmd, "-h", NULL};
+		char title[64];
+
+		run_ok(help, 0, &r);
+		run_ok(via_help, 0, &h);
+		run_ok(dash_h, 0, &s);
+		ck_assert_str_eq(r.out, h.out);
+		ck_assert_str_eq(r.out, s.out);
+		ck_assert_str_eq(r.err, "");
+		snprintf(title, sizeof(title), "lagscale %s - ", cmds[i].cmd);
+		ck_assert_msg(strncmp(r.out, title, strlen(title)) == 0, "%s", r.out);
+		ck_assert_ptr_nonnull(strstr(r.out, "\nUsage:\n"));
+		ck_assert_ptr_nonnull(strstr(r.out, "\nFlags:\n"));
+		ck_assert_ptr_nonnull(strstr(r.out, "\nExamples:\n"));
+		ck_assert_ptr_nonnull(strstr(r.out, "\nExit codes:\n  0  "));
+		for (size_t f = 0; cmds[i].flags[f]; f++)
+			ck_assert_msg(strstr(strstr(r.out, "\nFlags:\n"), cmds[i].flags[f]) != NULL,
+				      "%s --help does not explain %s:\n%s", cmds[i].cmd,
+				      cmds[i].flags[f], r.out);
+		ls_test_run_release(&r);
+		ls_test_run_release(&h);
+		ls_test_run_release(&s);
+	}
+}
+END_TEST
+
+/* Defaults are shown; `lagscale --help` lists every command with a line
+ * saying what it does. */
+START_TEST(test_help_defaults_and_command_list)
+{
+	const char *lag[] = {"lag", "--help", NULL};
+	const char *top[] = {"--help", NULL};
+	const char *bad[] = {"help", "no-such-command", NULL};
+	static const char *const names[] = {"run", "lag", "simulate", "demo", "check-config",
+					    "version", "help"};
+	struct ls_test_run r;
+
+	run_ok(lag, 0, &r);
+	ck_assert_ptr_nonnull(strstr(r.out, "--timeout DURATION   (default: 10s)"));
+	ck_assert_ptr_nonnull(strstr(r.out, "--output table|json   (default: table)"));
+	ls_test_run_release(&r);
+	run_ok(top, 0, &r);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char line[64];
+		const char *at;
+
+		snprintf(line, sizeof(line), "\n  %s ", names[i]);
+		at = strstr(r.out, line);
+		ck_assert_msg(at != NULL, "%s is not listed:\n%s", names[i], r.out);
+		/* A description follows the name on its line. */
+		at += strlen(line);
+		while (*at == ' ')
+			at++;
+		ck_assert_msg(*at != '\n', "%s has no description", names[i]);
+	}
+	ls_test_run_release(&r);
+	run_ok(bad, 2, &r);
+	ls_test_run_release(&r);
+}
+END_TEST
+
+/* Each --group is read, in one round; the JSON has one line per group. */
+START_TEST(test_lag_repeated_groups)
+{
+	const char *args[] = {"lag",	"--bootstrap-servers", bootstraps, "--group", "g-full",
+			      "-g",	"g-partial",	       "--topic",  "orders",  "--output",
+			      "json", NULL};
+	struct ls_test_run r;
+	char *nl;
+	cJSON *a, *b;
+
+	run_ok(args, 0, &r);
+	nl = strchr(r.out, '\n');
+	ck_assert_ptr_nonnull(nl);
+	*nl = '\0';
+	a = cJSON_Parse(r.out);
+	b = cJSON_Parse(nl + 1);
+	ck_assert_msg(a && b, "two JSON lines: %s", r.out);
+	ck_assert_str_eq(cJSON_GetObjectItem(a, "group")->valuestring, "g-full");
+	ck_assert_int_eq(num(a, "totalLag"), 495);
+	ck_assert_str_eq(cJSON_GetObjectItem(b, "group")->valuestring, "g-partial");
+	ck_assert_int_eq(num(b, "totalLag"), 210);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	ls_test_run_release(&r);
+}
+END_TEST
+
+/* The column a header starts at, and the column the cell starts at. */
+static long column_of(const char *line, const char *word)
+{
+	const char *at = strstr(line, word);
+
+	return at ? (long)(at - line) : -1;
+}
+
+/*
+ * The table's columns are as wide as their data: with a group name of 50
+ * characters and one shorter, TOPIC, the topic names and the numbers line
+ * up in every row.
+ */
+START_TEST(test_lag_table_sized_to_data)
+{
+	static const char long_group[] = "team-payments.settlement-consumer.eu-west-1.v2-x";
+	struct ls_kafka_mock_offset o[6];
+	const char *args[] = {"lag", "--bootstrap-servers", bootstraps, "--group", long_group,
+			      "--group", "g-full", "--topic", "orders", NULL};
+	struct ls_test_run r;
+	char *line, *save = NULL;
+	long topic_col = -1, lag_end = -1;
+	int rows = 0;
+
+	for (int p = 0; p < 6; p++)
+		o[p] = (struct ls_kafka_mock_offset){"orders", p, 50 + p};
+	ck_assert_int_eq(ls_kafka_mock_commit(mock, long_group, o, 6), 0);
+	run_ok(args, 0, &r);
+	for (line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "GROUP", 5) == 0) {
+			topic_col = column_of(line, "TOPIC");
+			lag_end = column_of(line, " LAG") + 4;
+			continue;
+		}
+		if (strncmp(line, "group \"", 7) == 0)
+			continue;
+		ck_assert_int_ge(topic_col, (long)strlen(long_group) + 1);
+		/* The topic (or "(total)") starts under TOPIC... */
+		ck_assert_msg(line[topic_col - 1] == ' ' && line[topic_col] != ' ',
+			      "misaligned row: %s", line);
+		/* ...and the lag ends under LAG. */
+		ck_assert_msg((long)strlen(line) >= lag_end && line[lag_end - 1] != ' ' &&
+				  (line[lag_end] == ' ' || line[lag_end] == '\0'),
+			      "misaligned lag: %s", line);
+		rows++;
+	}
+	ck_assert_int_eq(rows, 2 * (6 + 1));
+	ls_test_run_release(&r);
+}
+END_TEST
+
+/* A scaler without topics reads every topic its group committed to: the
+ * same numbers as `lag` without --topic (495 + 41, 9 partitions). */
+START_TEST(test_lag_config_without_topics)
+{
+	char text[1024], *cfg;
+	const char *check[] = {"check-config", NULL, NULL};
+	const char *args[] = {"lag", "--config", NULL, "--output", "json", NULL};
+	struct ls_test_run r;
+	cJSON *j;
+
+	snprintf(text, sizeof(text),
+		 "kafka:\n  clusters: [{name: mock, bootstrapServers: \"%s\"}]\n"
+		 "scalers:\n"
+		 "  - name: all\n"
+		 "    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: c}\n"
+		 "    kafka: {cluster: mock, group: g-full}\n",
+		 bootstraps);
+	cfg = ls_test_write_temp(text);
+	check[1] = cfg;
+	args[2] = cfg;
+	run_ok(check, 0, &r);
+	ls_test_run_release(&r);
+	j = run_json(args, 0);
+	ck_assert_ptr_nonnull(topic(j, "orders"));
+	ck_assert_ptr_nonnull(topic(j, "payments"));
+	ck_assert_int_eq(num(j, "totalLag"), 495 + 41);
+	ck_assert_int_eq(num(j, "partitionCount"), 9);
+	cJSON_Delete(j);
+	unlink(cfg);
+	free(cfg);
+}
+END_TEST
+
+/* --all-groups needs ListGroups, which the mock cluster lacks: a runtime
+ * error that says so; with --group it is a usage error. */
+START_TEST(test_lag_all_groups_flags)
+{
+	const char *both[] = {"lag", "--bootstrap-servers", bootstraps, "--all-groups", "--group",
+			      "g-full", NULL};
+	const char *none[] = {"lag", "--bootstrap-servers", bootstraps, NULL};
+	const char *all[] = {"lag", "--bootstrap-servers", bootstraps, "--all-groups", NULL};
+	struct ls_test_run r;
+
+	run_ok(both, 2, &r);
+	ck_assert_ptr_nonnull(strstr(r.err, "--all-groups and --group"));
+	ls_test_run_release(&r);
+	run_ok(none, 2, &r);
+	ck_assert_ptr_nonnull(strstr(r.err, "--group or --all-groups is required"));
+	ls_test_run_release(&r);
+	run_ok(all, 1, &r);
+	ck_assert_ptr_nonnull(strstr(r.err, "cannot list its consumer groups"));
+	ls_test_run_release(&r);
+}
+END_TEST
+
 static char *config_for(const char *group, const char *reset, long threshold)
 {
 	char text[2048];
@@ -671,6 +900,12 @@ int main(void)
 	tcase_add_test(tc, test_lag_msk_iam_settings);
 	tcase_add_test(tc, test_version_names_the_loaded_librdkafka);
 	tcase_add_test(tc, test_lag_bad_flags);
+	tcase_add_test(tc, test_help_every_command);
+	tcase_add_test(tc, test_help_defaults_and_command_list);
+	tcase_add_test(tc, test_lag_repeated_groups);
+	tcase_add_test(tc, test_lag_table_sized_to_data);
+	tcase_add_test(tc, test_lag_config_without_topics);
+	tcase_add_test(tc, test_lag_all_groups_flags);
 	tcase_add_test(tc, test_lag_config_matches_flags);
 	tcase_add_test(tc, test_run_dry_run_once);
 	tcase_add_test(tc, test_run_assume_replicas_and_cap);

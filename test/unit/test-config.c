@@ -334,6 +334,32 @@ START_TEST(test_config_metrics)
 }
 END_TEST
 
+/* Neither topics nor topicPattern: every topic the group has committed
+ * offsets for (KEDA's convention), for a null topics too. */
+START_TEST(test_config_topics_optional)
+{
+	static const char *const yamls[] = {
+	    "kafka:\n  clusters:\n    - {name: main, bootstrapServers: \"k:9092\"}\n"
+	    "scalers:\n  - name: s\n"
+	    "    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+	    "    kafka: {group: g}\n",
+	    "kafka:\n  clusters:\n    - {name: main, bootstrapServers: \"k:9092\"}\n"
+	    "scalers:\n  - name: s\n"
+	    "    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+	    "    kafka: {group: g, topics: null}\n",
+	};
+
+	for (size_t i = 0; i < sizeof(yamls) / sizeof(yamls[0]); i++) {
+		struct ls_config *cfg = load_ok(yamls[i]);
+
+		ck_assert_str_eq(cfg->scalers[0].kafka.group, "g");
+		ck_assert_uint_eq(cfg->scalers[0].kafka.n_topics, 0);
+		ck_assert_ptr_null(cfg->scalers[0].kafka.topic_pattern);
+		ls_config_free(cfg);
+	}
+}
+END_TEST
+
 START_TEST(test_config_policy_defaults)
 {
 	struct ls_config *cfg = load_ok(BASE "      {}\n");
@@ -728,10 +754,9 @@ static const struct error_case other_cases[] = {
      "configured"},
     {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {cluster: mian, group: g, topics: [t]}\n",
      "t.yaml:7:22: scalers[0].kafka.cluster: no cluster named \"mian\" in kafka.clusters"},
-    {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g}\n",
-     "t.yaml:7:12: scalers[0].kafka.topics: required (or topicPattern)"},
     {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: []}\n",
-     "t.yaml:7:31: scalers[0].kafka.topics: at least one topic is required (or topicPattern)"},
+     "t.yaml:7:31: scalers[0].kafka.topics: at least one topic is required; leave topics out "
+     "for every topic the group has committed offsets for"},
     {CLUSTER "scalers:\n  - name: s\n" TARGET
              "    kafka: {group: g, topics: [t], topicPattern: x}\n",
      "t.yaml:7:50: scalers[0].kafka.topicPattern: set either topics or topicPattern, not both"},
@@ -1601,6 +1626,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_full);
 	tcase_add_test(tc, test_config_defaults);
 	tcase_add_test(tc, test_config_metrics);
+	tcase_add_test(tc, test_config_topics_optional);
 	tcase_add_test(tc, test_config_policy_defaults);
 	tcase_add_test(tc, test_config_null_means_default);
 	tcase_add_test(tc, test_config_defaults_merge);
