@@ -485,7 +485,7 @@ START_TEST(test_run_stops_on_sigint_while_broker_unreachable)
 		"server: {address: \"127.0.0.1:0\"}\n"
 		"scalers:\n"
 		"  - name: s\n"
-		"    target: {apiVersion: apps/v1, kind: Deployment, name: c}\n"
+		"    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: c}\n"
 		"    kafka: {group: g, topics: [t]}\n");
 	const char *args[] = {"run", "--config", cfg, "--dry-run", NULL};
 	struct ls_test_run r;
@@ -506,7 +506,7 @@ START_TEST(test_bad_config_exit_2_with_place)
 				       "  clusters: [{name: m, bootstrapServers: \"x:1\"}]\n"
 				       "scalers:\n"
 				       "  - name: s\n"
-				       "    target: {apiVersion: apps/v1, kind: Deployment, name: c}\n"
+				       "    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: c}\n"
 				       "    kafka: {group: g, topics: [t]}\n"
 				       "    policy: {maxReplicas: many}\n");
 	const char *check[] = {"check-config", cfg, NULL};
@@ -526,6 +526,56 @@ START_TEST(test_bad_config_exit_2_with_place)
 	ls_test_run_release(&r);
 	unlink(cfg);
 	free(cfg);
+}
+END_TEST
+
+START_TEST(test_second_owner_refused)
+{
+	/* Two scalers, one Deployment, in two files of a directory: check-config
+	 * and run both refuse, naming both places; run prints no decision. */
+	char dir[] = "/tmp/ls-test-owner-XXXXXX", a[256], b[256], want[1024];
+	const char *check[] = {"check-config", dir, NULL};
+	const char *run[] = {"run", "--config", dir, "--dry-run", "--once", NULL};
+	struct ls_test_run r;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(a, sizeof(a), "%s/a.yaml", dir);
+	snprintf(b, sizeof(b), "%s/b.yaml", dir);
+	f = fopen(a, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("kafka:\n"
+	      "  clusters: [{name: m, bootstrapServers: \"127.0.0.1:1\"}]\n"
+	      "scalers:\n"
+	      "  - name: orders\n"
+	      "    target: {namespace: shop, name: consumer}\n"
+	      "    kafka: {group: g, topics: [t]}\n",
+	      f);
+	fclose(f);
+	f = fopen(b, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("scalers:\n"
+	      "  - name: orders-too\n"
+	      "    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: consumer}\n"
+	      "    kafka: {group: h, topics: [u]}\n",
+	      f);
+	fclose(f);
+	snprintf(want, sizeof(want),
+		 "%s:3:13: scalers[0].target: shop/Deployment/consumer is already the target of "
+		 "scaler \"orders\" at %s:5:13",
+		 b, a);
+	ck_assert_int_eq(ls_test_run_lagscale(check, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, want) != NULL, "stderr: %s", r.err);
+	ls_test_run_release(&r);
+	ck_assert_int_eq(ls_test_run_lagscale(run, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, want) != NULL, "stderr: %s", r.err);
+	ck_assert_str_eq(r.out, "");
+	ls_test_run_release(&r);
+	unlink(a);
+	unlink(b);
+	rmdir(dir);
 }
 END_TEST
 
@@ -555,6 +605,7 @@ int main(void)
 	tcase_add_test(tc, test_run_assume_replicas_and_cap);
 	tcase_add_test(tc, test_run_stops_on_sigterm);
 	tcase_add_test(tc, test_bad_config_exit_2_with_place);
+	tcase_add_test(tc, test_second_owner_refused);
 	tcase_add_test(tc, test_run_stops_on_sigint_while_broker_unreachable);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
