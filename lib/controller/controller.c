@@ -99,14 +99,6 @@ struct ls_controller {
 
 static volatile sig_atomic_t never_stop;
 
-/* librdkafka may quote a property's value in an error: never a secret's. */
-static void scrub_secrets(char *msg, size_t size, const struct ls_config_cluster *cl)
-{
-	for (size_t i = 0; i < cl->n_props; i++)
-		if (ls_log_key_is_secret(cl->props[i].key))
-			ls_log_scrub(msg, size, cl->props[i].value);
-}
-
 /* The arrays one cluster's rounds use, sized for n_scalers. */
 static int cluster_arrays(struct cluster_rt *cl, size_t n_scalers)
 {
@@ -357,7 +349,6 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 			goto fail;
 		r = ls_controller_kafka_new(&cfg->clusters[i], &cl->kafka, err, sizeof(err));
 		if (r < 0) {
-			scrub_secrets(err, sizeof(err), &cfg->clusters[i]);
 			snprintf(errbuf, errlen, "Kafka cluster \"%s\": %s", cfg->clusters[i].name,
 				 err);
 			goto fail;
@@ -1108,7 +1099,6 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 			continue;
 		r = ls_controller_kafka_new(&cfg->clusters[i], &clusters[i].kafka, err, sizeof(err));
 		if (r < 0) {
-			scrub_secrets(err, sizeof(err), &cfg->clusters[i]);
 			snprintf(errbuf, errlen, "Kafka cluster \"%s\": %s", cfg->clusters[i].name,
 				 err);
 			goto fail;
