@@ -207,7 +207,6 @@ static const struct foreign_key foreign_keys[] = {
     {"idleReplicaCount", "idleReplicas", "policy.idleReplicas", true},
     {"pollingInterval", "pollingInterval", "policy.pollingInterval", false},
     {"cooldownPeriod", "cooldownPeriod", "policy.cooldownPeriod", false},
-    {"initialCooldownPeriod", "cooldownPeriod", "policy.cooldownPeriod", true},
     {"lagThreshold", "lagThreshold", "policy.lagThreshold", false},
     {"activationLagThreshold", "activationLagThreshold", "policy.activationLagThreshold",
      false},
@@ -247,6 +246,15 @@ static const struct foreign_key foreign_keys[] = {
     {"username", NULL, "sasl.username in the cluster's properties", true},
     {"password", NULL, "sasl.password in the cluster's properties", true},
     {"envSourceContainerName", NULL, "${env:NAME} in a string value", true},
+    {"metadata", NULL, "kafka (group, topics) and policy (lagThreshold, ...)", true},
+    {"unsafeSsl", NULL, "enable.ssl.certificate.verification in the cluster's properties", true},
+    {"ca", NULL, "ssl.ca.location in the cluster's properties", true},
+    {"cert", NULL, "ssl.certificate.location in the cluster's properties", true},
+    {"key", NULL, "ssl.key.location in the cluster's properties", true},
+    {"keyPassword", NULL, "ssl.key.password in the cluster's properties", true},
+    {"oauthTokenEndpointUri", NULL,
+     "sasl.oauthbearer.token.endpoint.url in the cluster's properties", true},
+    {"scopes", NULL, "sasl.oauthbearer.scope in the cluster's properties", true},
     {"authenticationRef", NULL, "the cluster's properties", true},
 };
 

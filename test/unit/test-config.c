@@ -1721,6 +1721,10 @@ START_TEST(test_config_keda_key_names)
 	     "t.yaml:10:5: scalers[0].fallback: unknown key here (it belongs in the scaler's "
 	     "policy.fallback)"},
 	    {BASE "      lagThreshold: 5\n"
+	          "    metadata: {topic: t}\n",
+	     "t.yaml:10:5: scalers[0].metadata: unknown key (metadata is KEDA's name; in "
+	     "lagscale: kafka (group, topics) and policy (lagThreshold, ...))"},
+	    {BASE "      lagThreshold: 5\n"
 	          "    advanced: {}\n",
 	     "t.yaml:10:5: scalers[0].advanced: unknown key (advanced is KEDA's name; in "
 	     "lagscale: policy.behavior)"},
