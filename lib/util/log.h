@@ -66,8 +66,10 @@ void ls_log_fields(enum ls_log_level level, const char *scaler, const struct ls_
 
 /*
  * True when a key names a secret: it contains "password", "secret",
- * "token", "key" (but not "key.location"-style paths are still treated as
- * secrets' locations and shown) or "credential", case-insensitively.
+ * "token", "key", "credential", "pem" or "sasl.oauthbearer.config",
+ * case-insensitively (sasl.password, ssl.key.password, ssl.key.pem,
+ * sasl.oauthbearer.client.secret, token), unless it names a file
+ * ("location", "path", "file": ssl.key.location is shown).
  */
 bool ls_log_key_is_secret(const char *key);
 
