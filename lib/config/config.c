@@ -927,13 +927,14 @@ static const struct scale_kind scale_kinds[] = {
 };
 
 #define SCALE_KINDS_TEXT                                                                           \
-	"Deployment, StatefulSet, ReplicaSet (apps/v1), ReplicationController (v1) or a custom "  \
+	"Deployment, StatefulSet, ReplicaSet (apps/v1), ReplicationController (v1) or a custom "   \
 	"resource with a /scale subresource"
 
 /* Kubernetes' own API groups: "", the unsuffixed ones, and *.k8s.io. */
 static bool builtin_group(const char *group, size_t len)
 {
-	static const char *const groups[] = {"apps", "batch", "autoscaling", "policy", "extensions"};
+	static const char *const groups[] = {"apps", "batch", "autoscaling", "policy",
+	                                     "extensions"};
 	static const char suffix[] = ".k8s.io";
 
 	if (len == 0)
@@ -1012,8 +1013,8 @@ static int check_target_kind(struct ls_walk *w, const struct ls_node *t,
 	if ((slash && (!dns_name(group, glen, true) || strchr(version, '/'))) ||
 	    !dns_name(version, strlen(version), false)) {
 		mark = ls_walk_push_key(w, "apiVersion");
-		ls_walk_error_shared(w, an, "expected GROUP/VERSION (e.g. apps/v1) or v1, got \"%.64s\"",
-		                     av);
+		ls_walk_error_shared(
+		    w, an, "expected GROUP/VERSION (e.g. apps/v1) or v1, got \"%.64s\"", av);
 		ls_walk_pop(w, mark);
 		return -1;
 	}
@@ -1024,13 +1025,13 @@ static int check_target_kind(struct ls_walk *w, const struct ls_node *t,
 		if (!memchr(group, '.', glen)) {
 			/* A typo of a built-in group, or a group that no API server serves. */
 			mark = ls_walk_push_key(w, "apiVersion");
-			ls_walk_error_shared(w, an,
-			                     "no API group \"%.*s\": Kubernetes' own are apps, batch, "
-			                     "..., and a custom resource's group has a dot (e.g. "
-			                     "example.com/v1)%s",
-			                     (int)glen, group,
-			                     ls_walk_distance("apps", gbuf) <= 2 ? " (did you mean apps/v1?)"
-			                                                         : "");
+			ls_walk_error_shared(
+			    w, an,
+			    "no API group \"%.*s\": Kubernetes' own are apps, batch, "
+			    "..., and a custom resource's group has a dot (e.g. "
+			    "example.com/v1)%s",
+			    (int)glen, group,
+			    ls_walk_distance("apps", gbuf) <= 2 ? " (did you mean apps/v1?)" : "");
 			ls_walk_pop(w, mark);
 			return -1;
 		}
@@ -1054,10 +1055,11 @@ static int check_target_kind(struct ls_walk *w, const struct ls_node *t,
 				return 0;
 			/* The right kind at an apiVersion that does not serve it. */
 			mark = ls_walk_push_key(w, "apiVersion");
-			ls_walk_error_shared(w, an, "%s%s is served at apiVersion %s%s%s, not %.64s",
-			                     kind_written ? "" : "kind defaults to Deployment, which",
-			                     kind_written ? sk->kind : "", sk->group,
-			                     sk->group[0] ? "/" : "", sk->version, av);
+			ls_walk_error_shared(
+			    w, an, "%s%s is served at apiVersion %s%s%s, not %.64s",
+			    kind_written ? "" : "kind defaults to Deployment, which",
+			    kind_written ? sk->kind : "", sk->group, sk->group[0] ? "/" : "",
+			    sk->version, av);
 			ls_walk_pop(w, mark);
 			return -1;
 		}
@@ -1069,11 +1071,11 @@ static int check_target_kind(struct ls_walk *w, const struct ls_node *t,
 	}
 	mark = ls_walk_push_key(w, "kind");
 	if (best)
-		ls_walk_error_shared(w, kn,
-		                     "\"%.64s\" is not a kind with a /scale subresource (did you "
-		                     "mean \"%s\"?%s)",
-		                     kind, best,
-		                     strcasecmp(kind, best) == 0 ? " kinds are case-sensitive" : "");
+		ls_walk_error_shared(
+		    w, kn,
+		    "\"%.64s\" is not a kind with a /scale subresource (did you "
+		    "mean \"%s\"?%s)",
+		    kind, best, strcasecmp(kind, best) == 0 ? " kinds are case-sensitive" : "");
 	else
 		ls_walk_error_shared(w, kn,
 		                     "%s%.64s\" of apiVersion %.64s has no /scale subresource%s; a "
@@ -1130,8 +1132,9 @@ static int walk_scaler(struct ls_walk *w, const struct ls_node *n, struct ls_con
 			int ra = ls_walk_string(w, t, "apiVersion", LS_WALK_NONEMPTY,
 			                        &s->target.api_version);
 			int rk = ls_walk_string(w, t, "kind", LS_WALK_NONEMPTY, &s->target.kind);
-			int rn = ls_walk_string(w, t, "namespace", LS_WALK_REQUIRED | LS_WALK_NONEMPTY,
-			                        &s->target.namespace_);
+			int rn =
+			    ls_walk_string(w, t, "namespace", LS_WALK_REQUIRED | LS_WALK_NONEMPTY,
+			                   &s->target.namespace_);
 			int rt = ls_walk_string(w, t, "name", LS_WALK_REQUIRED | LS_WALK_NONEMPTY,
 			                        &s->target.name);
 
@@ -1573,9 +1576,9 @@ static bool same_target(const struct ls_config_target *a, const struct ls_config
 {
 	size_t ga = group_len(a->api_version);
 
-	return ga == group_len(b->api_version) && strncmp(a->api_version, b->api_version, ga) == 0 &&
-	       strcmp(a->kind, b->kind) == 0 && strcmp(a->namespace_, b->namespace_) == 0 &&
-	       strcmp(a->name, b->name) == 0;
+	return ga == group_len(b->api_version) &&
+	       strncmp(a->api_version, b->api_version, ga) == 0 && strcmp(a->kind, b->kind) == 0 &&
+	       strcmp(a->namespace_, b->namespace_) == 0 && strcmp(a->name, b->name) == 0;
 }
 
 /*
@@ -1610,13 +1613,14 @@ static int check_targets(struct loader *l)
 			if (!same_target(&first->target, &s->target))
 				continue;
 			snprintf(path, sizeof(path), "scalers[%zu].target", tp->item);
-			ls_report_add(&l->files[tp->file].rep, tp->line, tp->col, path,
-			              "%s/%s/%s is already the target of scaler \"%s\" at %s:%d:%d; "
-			              "one scaler per workload (two would undo each other's "
-			              "replicas)",
-			              s->target.namespace_, s->target.kind, s->target.name,
-			              first->name ? first->name : "", l->files[fp->file].path,
-			              fp->line, fp->col);
+			ls_report_add(
+			    &l->files[tp->file].rep, tp->line, tp->col, path,
+			    "%s/%s/%s is already the target of scaler \"%s\" at %s:%d:%d; "
+			    "one scaler per workload (two would undo each other's "
+			    "replicas)",
+			    s->target.namespace_, s->target.kind, s->target.name,
+			    first->name ? first->name : "", l->files[fp->file].path, fp->line,
+			    fp->col);
 			break;
 		}
 		if (!slots[h])

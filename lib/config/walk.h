@@ -164,8 +164,9 @@ int ls_walk_enum(struct ls_walk *w, const struct ls_node *map, const char *key,
  * A scaler's `policy:` block (DESIGN.md section 4) at node n into *p, which
  * the caller filled with ls_policy_params_init(). The path must already
  * name n. As in KEDA, fallback.replicas without fallback.behavior is the
- * static fallback (neither: currentReplicas, the default). Checks across keys (maxReplicas >= minReplicas, idleReplicas <
- * minReplicas) are made unless partial.
+ * static fallback (neither: currentReplicas, the default). Checks across
+ * keys (maxReplicas >= minReplicas, idleReplicas < minReplicas) are made
+ * unless partial.
  */
 void ls_walk_policy(struct ls_walk *w, const struct ls_node *n, struct ls_policy_params *p);
 
