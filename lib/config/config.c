@@ -1138,6 +1138,19 @@ static int walk_scaler(struct ls_walk *w, const struct ls_node *n, struct ls_con
 			int rt = ls_walk_string(w, t, "name", LS_WALK_REQUIRED | LS_WALK_NONEMPTY,
 			                        &s->target.name);
 
+			/* A namespace is a DNS label: "Shop" would only fail at run time. */
+			if (rn == 1 && (strlen(s->target.namespace_) > 63 ||
+			                !dns_name(s->target.namespace_, strlen(s->target.namespace_),
+			                          false))) {
+				size_t m = ls_walk_push_key(w, "namespace");
+
+				ls_walk_error(w, ls_node_get(t, "namespace"),
+				              "\"%.64s\" is not a namespace name (1 to 63 of a-z, 0-9 "
+				              "and '-', starting and ending with a letter or digit)",
+				              s->target.namespace_);
+				ls_walk_pop(w, m);
+				rn = -1;
+			}
 			if (!w->partial && ra >= 0 && rk >= 0 &&
 			    check_target_kind(w, t, &s->target) == 0 && rn == 1 && rt == 1) {
 				const struct ls_node *at = t->from_defaults ? n : t;

@@ -1540,6 +1540,9 @@ START_TEST(test_config_target_kinds)
 	    {"apiVersion: example.com/v1, kind: consumers, namespace: ns, name: d",
 	     "t.yaml:6:48: scalers[0].target.kind: \"consumers\" is not a kind: kinds are "
 	     "UpperCamelCase (e.g. Consumer), not the resource's plural or lowercase name"},
+	    {"namespace: Shop, name: d",
+	     "t.yaml:6:25: scalers[0].target.namespace: \"Shop\" is not a namespace name (1 to 63 "
+	     "of a-z, 0-9 and '-', starting and ending with a letter or digit)"},
 	    /* KEDA defaults the namespace to the ScaledObject's; lagscale has none to take. */
 	    {"kind: Deployment, name: d",
 	     "t.yaml:6:13: scalers[0].target.namespace: required"},
