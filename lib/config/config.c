@@ -207,7 +207,6 @@ struct loader {
 	size_t scaler_alloc;
 	struct place *scaler_places; /* where each scaler's name is, by scaler index */
 	struct target_place *target_places; /* where each scaler's target is, by scaler index */
-	size_t cur_item; /* the index in its file's scalers list of the scaler being walked */
 	size_t *names;		     /* scaler index + 1 by name hash, 0 = empty */
 	size_t names_cap;
 	struct place cluster_places[MAX_CLUSTERS];
@@ -1078,10 +1077,9 @@ static int check_target_kind(struct ls_walk *w, const struct ls_node *t,
 		    kind, best, strcasecmp(kind, best) == 0 ? " kinds are case-sensitive" : "");
 	else
 		ls_walk_error_shared(w, kn,
-		                     "%s%.64s\" of apiVersion %.64s has no /scale subresource%s; a "
+		                     "\"%.64s\" of apiVersion %.64s has no /scale subresource%s; a "
 		                     "target is a " SCALE_KINDS_TEXT,
-		                     kind_written ? "\"" : "kind defaults to \"", kind, av,
-		                     no_scale_why(kind));
+		                     kind, av, no_scale_why(kind));
 	ls_walk_pop(w, mark);
 	return -1;
 }
@@ -1273,7 +1271,6 @@ static int walk_scalers(struct ls_walk *w, const struct ls_node *root, struct lo
 		cfg->n_scalers++;
 		l->scaler_places[idx] = place_of(l, item);
 		l->target_places[idx] = (struct target_place){l->cur, i, 0, 0};
-		l->cur_item = i;
 		if (ls_walk_item(w, item, scaler_keys)) {
 			if (has_defaults)
 				r = ls_node_merge(item, defaults, &merged);
