@@ -1,6 +1,7 @@
 /* config.c - see config.h. The schema is DESIGN.md section 4. */
 #include "config/config.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <regex.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "util/yamltree.h"
@@ -170,6 +172,19 @@ struct source {
 	struct ls_report rep;
 };
 
+/*
+ * Where a scaler's target is, for the check that no two scalers share one:
+ * the file, the scaler's index in that file's list, line and column (of
+ * the scaler when its target came from `defaults:`); line 0 when the
+ * target is incomplete and not compared.
+ */
+struct target_place {
+	size_t file;
+	size_t item;
+	int line;
+	int col;
+};
+
 /* A scaler whose cluster can be resolved only once every file is read. */
 struct pending {
 	size_t scaler;
@@ -191,6 +206,7 @@ struct loader {
 	struct ls_report dir_rep; /* problems of the directory as a whole */
 	size_t scaler_alloc;
 	struct place *scaler_places; /* where each scaler's name is, by scaler index */
+	struct target_place *target_places; /* where each scaler's target is, by scaler index */
 	size_t *names;		     /* scaler index + 1 by name hash, 0 = empty */
 	size_t names_cap;
 	struct place cluster_places[MAX_CLUSTERS];
@@ -335,8 +351,15 @@ static int scaler_init(struct ls_config_scaler *s)
 	ls_policy_params_init(&s->policy);
 	s->kafka.offset_reset = LS_RESET_LATEST;
 	s->kafka.isolation = LS_ISOLATION_READ_UNCOMMITTED;
-	s->target.namespace_ = strdup("default");
-	return s->target.namespace_ ? 0 : -ENOMEM;
+	/* As in KEDA's scaleTargetRef; the namespace has no default. */
+	s->target.api_version = strdup("apps/v1");
+	s->target.kind = strdup("Deployment");
+	if (!s->target.api_version || !s->target.kind) {
+		scaler_release_own(s);
+		memset(s, 0, sizeof(*s));
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static bool valid_name(const char *s)
@@ -895,6 +918,183 @@ static int names_add(struct loader *l, size_t idx, size_t *ret_first)
 }
 
 /*
+ * The kinds of Kubernetes' own API groups that have a /scale subresource;
+ * every other kind of those groups has none. version is the one the API
+ * server serves today.
+ */
+struct scale_kind {
+	const char *group; /* "" for the core group ("v1") */
+	const char *version;
+	const char *kind;
+};
+
+static const struct scale_kind scale_kinds[] = {
+    {"apps", "v1", "Deployment"},
+    {"apps", "v1", "StatefulSet"},
+    {"apps", "v1", "ReplicaSet"},
+    {"", "v1", "ReplicationController"},
+};
+
+#define SCALE_KINDS_TEXT                                                                           \
+	"Deployment, StatefulSet, ReplicaSet (apps/v1), ReplicationController (v1) or a custom "   \
+	"resource with a /scale subresource"
+
+/* Kubernetes' own API groups: "", the unsuffixed ones, and *.k8s.io. */
+static bool builtin_group(const char *group, size_t len)
+{
+	static const char *const groups[] = {"apps", "batch", "autoscaling", "policy",
+	                                     "extensions"};
+	static const char suffix[] = ".k8s.io";
+
+	if (len == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (strlen(groups[i]) == len && strncmp(groups[i], group, len) == 0)
+			return true;
+	return len >= sizeof(suffix) - 1 &&
+	       strncmp(group + len - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1) == 0;
+}
+
+/* A DNS subdomain in lowercase (an API group), or a DNS label (a version). */
+static bool dns_name(const char *s, size_t len, bool dots)
+{
+	if (len == 0 || len > 253 || !isalnum((unsigned char)s[0]) ||
+	    !isalnum((unsigned char)s[len - 1]))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!(islower(c) || isdigit(c) || c == '-' || (dots && c == '.')))
+			return false;
+	}
+	return true;
+}
+
+static bool upper_camel_case(const char *s)
+{
+	if (!isupper((unsigned char)s[0]))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/* Why a built-in kind without /scale cannot be a target (the common ones). */
+static const char *no_scale_why(const char *kind)
+{
+	if (strcmp(kind, "Job") == 0 || strcmp(kind, "CronJob") == 0)
+		return " (KEDA runs Jobs with a ScaledJob, which creates Jobs)";
+	if (strcmp(kind, "DaemonSet") == 0)
+		return " (a DaemonSet runs one pod per node)";
+	if (strcmp(kind, "Pod") == 0)
+		return " (target the Deployment, StatefulSet or ReplicaSet that owns the pod)";
+	if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+		return " (target the workload the HPA scales, and remove the HPA: two "
+		       "autoscalers would fight)";
+	return "";
+}
+
+/*
+ * Reports a target whose apiVersion and kind cannot be scaled: the target
+ * must be a kind with a /scale subresource, which for Kubernetes' own
+ * groups is the table above; custom resources (groups with a dot, such as
+ * example.com) are taken as they are when the kind is UpperCamelCase, as
+ * kinds are, and the API server says at run time whether they have /scale.
+ * At the kind when it was written, else at apiVersion (kind defaulted to
+ * Deployment). 0 when the target is fine, -1 when reported.
+ */
+static int check_target_kind(struct ls_walk *w, const struct ls_node *t,
+                             const struct ls_config_target *tg)
+{
+	const struct ls_node *kn = ls_node_get(t, "kind"), *an = ls_node_get(t, "apiVersion");
+	const char *av = tg->api_version, *kind = tg->kind, *slash = strchr(av, '/');
+	const char *group = slash ? av : "", *version = slash ? slash + 1 : av;
+	size_t glen = slash ? (size_t)(slash - av) : 0;
+	bool kind_written = kn && !kn->is_null;
+	const char *best = NULL;
+	size_t best_d = 3, mark;
+
+	if (!an || an->is_null)
+		an = t;
+	if (!kind_written)
+		kn = an;
+	if ((slash && (!dns_name(group, glen, true) || strchr(version, '/'))) ||
+	    !dns_name(version, strlen(version), false)) {
+		mark = ls_walk_push_key(w, "apiVersion");
+		ls_walk_error_shared(
+		    w, an, "expected GROUP/VERSION (e.g. apps/v1) or v1, got \"%.64s\"", av);
+		ls_walk_pop(w, mark);
+		return -1;
+	}
+	if (!builtin_group(group, glen)) {
+		char gbuf[64];
+
+		snprintf(gbuf, sizeof(gbuf), "%.*s", (int)glen, group);
+		if (!memchr(group, '.', glen)) {
+			/* A typo of a built-in group, or a group that no API server serves. */
+			mark = ls_walk_push_key(w, "apiVersion");
+			ls_walk_error_shared(
+			    w, an,
+			    "no API group \"%.*s\": Kubernetes' own are apps, batch, "
+			    "..., and a custom resource's group has a dot (e.g. "
+			    "example.com/v1)%s",
+			    (int)glen, group,
+			    ls_walk_distance("apps", gbuf) <= 2 ? " (did you mean apps/v1?)" : "");
+			ls_walk_pop(w, mark);
+			return -1;
+		}
+		if (upper_camel_case(kind))
+			return 0;
+		mark = ls_walk_push_key(w, "kind");
+		ls_walk_error_shared(w, kn,
+		                     "\"%.64s\" is not a kind: kinds are UpperCamelCase (e.g. "
+		                     "Consumer), not the resource's plural or lowercase name",
+		                     kind);
+		ls_walk_pop(w, mark);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(scale_kinds) / sizeof(scale_kinds[0]); i++) {
+		const struct scale_kind *sk = &scale_kinds[i];
+		size_t d;
+
+		if (strcmp(sk->kind, kind) == 0) {
+			if (strlen(sk->group) == glen && strncmp(sk->group, group, glen) == 0 &&
+			    strcmp(sk->version, version) == 0)
+				return 0;
+			/* The right kind at an apiVersion that does not serve it. */
+			mark = ls_walk_push_key(w, "apiVersion");
+			ls_walk_error_shared(
+			    w, an, "%s%s is served at apiVersion %s%s%s, not %.64s",
+			    kind_written ? "" : "kind defaults to Deployment, which",
+			    kind_written ? sk->kind : "", sk->group, sk->group[0] ? "/" : "",
+			    sk->version, av);
+			ls_walk_pop(w, mark);
+			return -1;
+		}
+		d = ls_walk_distance(kind, sk->kind);
+		if (d < best_d) {
+			best_d = d;
+			best = sk->kind;
+		}
+	}
+	mark = ls_walk_push_key(w, "kind");
+	if (best)
+		ls_walk_error_shared(
+		    w, kn,
+		    "\"%.64s\" is not a kind with a /scale subresource (did you "
+		    "mean \"%s\"?%s)",
+		    kind, best, strcasecmp(kind, best) == 0 ? " kinds are case-sensitive" : "");
+	else
+		ls_walk_error_shared(w, kn,
+		                     "\"%.64s\" of apiVersion %.64s has no /scale subresource%s; a "
+		                     "target is a " SCALE_KINDS_TEXT,
+		                     kind, av, no_scale_why(kind));
+	ls_walk_pop(w, mark);
+	return -1;
+}
+
+/*
  * One scaler, cfg->scalers[idx] (or, when w->partial, the `defaults:`
  * block into a scratch scaler, and l is not used).
  */
@@ -937,13 +1137,36 @@ static int walk_scaler(struct ls_walk *w, const struct ls_node *n, struct ls_con
 	} else {
 		mark = ls_walk_push_key(w, "target");
 		if (ls_walk_map(w, t, target_keys)) {
-			ls_walk_string(w, t, "apiVersion", LS_WALK_REQUIRED | LS_WALK_NONEMPTY,
-			               &s->target.api_version);
-			ls_walk_string(w, t, "kind", LS_WALK_REQUIRED | LS_WALK_NONEMPTY,
-			               &s->target.kind);
-			ls_walk_string(w, t, "namespace", LS_WALK_NONEMPTY, &s->target.namespace_);
-			ls_walk_string(w, t, "name", LS_WALK_REQUIRED | LS_WALK_NONEMPTY,
-			               &s->target.name);
+			int ra = ls_walk_string(w, t, "apiVersion", LS_WALK_NONEMPTY,
+			                        &s->target.api_version);
+			int rk = ls_walk_string(w, t, "kind", LS_WALK_NONEMPTY, &s->target.kind);
+			int rn =
+			    ls_walk_string(w, t, "namespace", LS_WALK_REQUIRED | LS_WALK_NONEMPTY,
+			                   &s->target.namespace_);
+			int rt = ls_walk_string(w, t, "name", LS_WALK_REQUIRED | LS_WALK_NONEMPTY,
+			                        &s->target.name);
+
+			/* A namespace is a DNS label: "Shop" would only fail at run time. */
+			if (rn == 1 && (strlen(s->target.namespace_) > 63 ||
+			                !dns_name(s->target.namespace_, strlen(s->target.namespace_),
+			                          false))) {
+				size_t m = ls_walk_push_key(w, "namespace");
+
+				ls_walk_error(w, ls_node_get(t, "namespace"),
+				              "\"%.64s\" is not a namespace name (1 to 63 of a-z, 0-9 "
+				              "and '-', starting and ending with a letter or digit)",
+				              s->target.namespace_);
+				ls_walk_pop(w, m);
+				rn = -1;
+			}
+			if (!w->partial && ra >= 0 && rk >= 0 &&
+			    check_target_kind(w, t, &s->target) == 0 && rn == 1 && rt == 1) {
+				const struct ls_node *at = t->from_defaults ? n : t;
+
+				/* Compared with the others once every file is read. */
+				l->target_places[idx].line = at->line;
+				l->target_places[idx].col = at->col;
+			}
 		}
 		ls_walk_pop(w, mark);
 	}
@@ -971,6 +1194,7 @@ static int scalers_grow(struct loader *l, size_t n)
 	struct ls_config *cfg = l->cfg;
 	size_t need = cfg->n_scalers + n, na = l->scaler_alloc;
 	struct ls_config_scaler *sc;
+	struct target_place *tp;
 	struct place *pl;
 
 	if (need <= l->scaler_alloc)
@@ -988,6 +1212,10 @@ static int scalers_grow(struct loader *l, size_t n)
 	if (!pl)
 		return -ENOMEM;
 	l->scaler_places = pl;
+	tp = realloc(l->target_places, na * sizeof(*tp));
+	if (!tp)
+		return -ENOMEM;
+	l->target_places = tp;
 	l->scaler_alloc = na;
 	return 0;
 }
@@ -1052,6 +1280,7 @@ static int walk_scalers(struct ls_walk *w, const struct ls_node *root, struct lo
 			break;
 		cfg->n_scalers++;
 		l->scaler_places[idx] = place_of(l, item);
+		l->target_places[idx] = (struct target_place){l->cur, i, 0, 0};
 		if (ls_walk_item(w, item, scaler_keys)) {
 			if (has_defaults)
 				r = ls_node_merge(item, defaults, &merged);
@@ -1339,6 +1568,88 @@ static int load_file(struct loader *l, size_t i)
 	return r;
 }
 
+/* The API group of an apiVersion: "apps" of "apps/v1", "" of "v1". */
+static size_t group_len(const char *api_version)
+{
+	const char *slash = strchr(api_version, '/');
+
+	return slash ? (size_t)(slash - api_version) : 0;
+}
+
+static uint64_t target_hash(const struct ls_config_target *t)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a over group, kind, namespace, name */
+	const char *parts[] = {t->api_version, t->kind, t->namespace_, t->name};
+	size_t lens[] = {group_len(t->api_version), strlen(t->kind), strlen(t->namespace_),
+	                 strlen(t->name)};
+
+	for (size_t i = 0; i < 4; i++) {
+		for (size_t j = 0; j < lens[i]; j++)
+			h = (h ^ (unsigned char)parts[i][j]) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+	}
+	return h;
+}
+
+/* The same workload: the version of the group does not matter (apps/v1 and apps/v1beta2). */
+static bool same_target(const struct ls_config_target *a, const struct ls_config_target *b)
+{
+	size_t ga = group_len(a->api_version);
+
+	return ga == group_len(b->api_version) &&
+	       strncmp(a->api_version, b->api_version, ga) == 0 && strcmp(a->kind, b->kind) == 0 &&
+	       strcmp(a->namespace_, b->namespace_) == 0 && strcmp(a->name, b->name) == 0;
+}
+
+/*
+ * One scaler per workload, as KEDA's admission webhook enforces: two
+ * scalers setting the replicas of one target would undo each other every
+ * round. Each second one is reported at its target, naming the first.
+ * 0 or -ENOMEM.
+ */
+static int check_targets(struct loader *l)
+{
+	const struct ls_config *cfg = l->cfg;
+	size_t cap = 16, *slots, mask;
+
+	while (cap < 2 * cfg->n_scalers)
+		cap *= 2;
+	slots = calloc(cap, sizeof(*slots)); /* scaler index + 1, 0 = empty */
+	if (!slots)
+		return -ENOMEM;
+	mask = cap - 1;
+	for (size_t i = 0; i < cfg->n_scalers; i++) {
+		const struct ls_config_scaler *s = &cfg->scalers[i];
+		const struct target_place *tp = &l->target_places[i];
+		size_t h;
+
+		if (tp->line == 0)
+			continue;
+		for (h = target_hash(&s->target) & mask; slots[h]; h = (h + 1) & mask) {
+			const struct ls_config_scaler *first = &cfg->scalers[slots[h] - 1];
+			const struct target_place *fp = &l->target_places[slots[h] - 1];
+			char path[64];
+
+			if (!same_target(&first->target, &s->target))
+				continue;
+			snprintf(path, sizeof(path), "scalers[%zu].target", tp->item);
+			ls_report_add(
+			    &l->files[tp->file].rep, tp->line, tp->col, path,
+			    "%s/%s/%s is already the target of scaler \"%s\" at %s:%d:%d; "
+			    "one scaler per workload (two would undo each other's "
+			    "replicas)",
+			    s->target.namespace_, s->target.kind, s->target.name,
+			    first->name ? first->name : "", l->files[fp->file].path, fp->line,
+			    fp->col);
+			break;
+		}
+		if (!slots[h])
+			slots[h] = i + 1;
+	}
+	free(slots);
+	return 0;
+}
+
 /* Checks across files, once every file is read; r is the load so far. */
 static int loader_finish(struct loader *l, int r)
 {
@@ -1347,6 +1658,8 @@ static int loader_finish(struct loader *l, int r)
 
 	if (r == 0)
 		r = resolve_pending(l);
+	if (r == 0)
+		r = check_targets(l);
 	if (r == 0 && l->directory && l->n_files && !l->incomplete) {
 		if (cfg->n_clusters == 0)
 			ls_report_add(&l->dir_rep, 0, 0, "kafka.clusters",
@@ -1392,6 +1705,7 @@ static int loader_end(struct loader *l, int r, struct ls_diag *diag, struct ls_c
 		free(l->pending[i].at.path);
 	free(l->pending);
 	free(l->scaler_places);
+	free(l->target_places);
 	free(l->names);
 	if (r < 0) {
 		ls_config_free(l->cfg);

@@ -5,8 +5,10 @@
  * Every default is applied, `defaults:` is merged into each scaler (the
  * scaler's own values win, maps merge key by key, lists are replaced),
  * `${env:NAME}` and `${file:PATH}` are substituted in string values, and
- * every problem found is reported, not just the first: unknown keys, wrong
- * types, values out of range, duplicate scaler names, unknown clusters.
+ * every problem found is reported, not just the first: unknown keys (with
+ * lagscale's name for KEDA's: minReplicaCount gets "minReplicas"), wrong
+ * types, values out of range, duplicate scaler names, unknown clusters,
+ * targets that cannot be scaled, and two scalers with one target.
  * Each message has the form "FILE:LINE:COL: key.path: what is wrong", in
  * file order, LINE and COL 1-based:
  *
@@ -110,6 +112,20 @@ struct ls_config_cluster {
 	size_t n_props;
 };
 
+/*
+ * A scaler's target, as KEDA's scaleTargetRef: apiVersion and kind default
+ * to apps/v1 Deployment; namespace and name are required (the namespace has
+ * no default: a forgotten one must not scale another team's workload in
+ * "default"). Only kinds with a /scale subresource are accepted: of
+ * Kubernetes' own groups Deployment, StatefulSet and ReplicaSet (apps/v1)
+ * and ReplicationController (v1), each refused kind (Job, CronJob,
+ * DaemonSet, Pod, "deployment", "Deploymnet") with a hint; custom
+ * resources (a group with a dot, such as example.com) when the kind is
+ * UpperCamelCase. No two scalers of all the files may share a target
+ * (API group, kind, namespace and name; the version does not matter): the
+ * second is refused at its target, naming the first's FILE:LINE:COL, as
+ * KEDA's admission webhook refuses a second owner.
+ */
 struct ls_config_target {
 	char *api_version; /* "apps/v1" */
 	char *kind;	   /* "Deployment" */

@@ -156,8 +156,7 @@ int ls_walk_place_missing(struct ls_walk *w, const struct ls_node *map, const ch
 	return place_done(w, missing_at(w, map), &path, ret);
 }
 
-/* Levenshtein distance, capped: only small distances matter for suggestions. */
-static size_t distance(const char *a, const char *b)
+size_t ls_walk_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), row[64];
 
@@ -188,6 +187,113 @@ static size_t distance(const char *a, const char *b)
 	return row[lb];
 }
 
+/*
+ * Keys a user of KEDA (ScaledObject, its Kafka trigger, the HPA's
+ * behavior) or of lagscale's own layout writes in the wrong place. name is
+ * lagscale's key; when the map being walked does not have it, where says
+ * where it is, from the scaler. Matched exactly: KEDA's names are
+ * camelCase as written in its documentation.
+ */
+struct foreign_key {
+	const char *key;
+	const char *name;
+	const char *where;
+	bool keda; /* KEDA's name, not lagscale's in another place */
+};
+
+static const struct foreign_key foreign_keys[] = {
+    {"minReplicaCount", "minReplicas", "policy.minReplicas", true},
+    {"maxReplicaCount", "maxReplicas", "policy.maxReplicas", true},
+    {"idleReplicaCount", "idleReplicas", "policy.idleReplicas", true},
+    {"pollingInterval", "pollingInterval", "policy.pollingInterval", false},
+    {"cooldownPeriod", "cooldownPeriod", "policy.cooldownPeriod", false},
+    {"lagThreshold", "lagThreshold", "policy.lagThreshold", false},
+    {"activationLagThreshold", "activationLagThreshold", "policy.activationLagThreshold", false},
+    {"allowIdleConsumers", "allowIdleConsumers", "policy.allowIdleConsumers", false},
+    {"limitToPartitionsWithLag", "limitToPartitionsWithLag", "policy.limitToPartitionsWithLag",
+     false},
+    {"ensureEvenDistributionOfPartitions", "ensureEvenDistributionOfPartitions",
+     "policy.ensureEvenDistributionOfPartitions", false},
+    {"excludePersistentLag", "excludePersistentLag", "policy.excludePersistentLag", false},
+    {"scaleToZeroOnInvalidOffset", "scaleToZeroOnInvalidOffset",
+     "policy.scaleToZeroOnInvalidOffset", false},
+    {"minReplicas", "minReplicas", "policy.minReplicas", false},
+    {"maxReplicas", "maxReplicas", "policy.maxReplicas", false},
+    {"idleReplicas", "idleReplicas", "policy.idleReplicas", false},
+    {"fallback", "fallback", "policy.fallback", false},
+    {"behavior", "behavior", "policy.behavior", false},
+    {"advanced", "behavior", "policy.behavior", true},
+    {"horizontalPodAutoscalerConfig", "behavior", "policy.behavior", true},
+    {"stabilizationWindowSeconds", "stabilizationWindow",
+     "policy.behavior.scaleUp (or scaleDown).stabilizationWindow", true},
+    {"periodSeconds", "period", "policy.behavior.scaleUp (or scaleDown).policies[].period", true},
+    {"scaleTargetRef", "target", "target", true},
+    {"consumerGroup", "group", "kafka.group", true},
+    {"group", "group", "kafka.group", false},
+    {"topic", "topics", "kafka.topics (a list)", true},
+    {"topics", "topics", "kafka.topics", false},
+    {"topicPattern", "topicPattern", "kafka.topicPattern", false},
+    {"partitionLimitation", "partitions", "kafka.partitions", true},
+    {"offsetResetPolicy", "offsetResetPolicy", "kafka.offsetResetPolicy", false},
+    {"isolationLevel", "isolationLevel", "kafka.isolationLevel", false},
+    /* Not "did you mean cluster": a cluster's name is not its address. */
+    {"bootstrapServers", NULL,
+     "kafka.cluster, the name of an entry of kafka.clusters (which has bootstrapServers)", true},
+    {"triggers", "kafka", "kafka and policy", true},
+    {"sasl", NULL, "sasl.mechanism in the cluster's properties", true},
+    {"tls", NULL, "security.protocol in the cluster's properties", true},
+    {"username", NULL, "sasl.username in the cluster's properties", true},
+    {"password", NULL, "sasl.password in the cluster's properties", true},
+    {"envSourceContainerName", NULL, "${env:NAME} in a string value", true},
+    {"metadata", NULL, "kafka (group, topics) and policy (lagThreshold, ...)", true},
+    {"unsafeSsl", NULL, "enable.ssl.certificate.verification in the cluster's properties", true},
+    {"ca", NULL, "ssl.ca.location in the cluster's properties", true},
+    {"cert", NULL, "ssl.certificate.location in the cluster's properties", true},
+    {"key", NULL, "ssl.key.location in the cluster's properties", true},
+    {"keyPassword", NULL, "ssl.key.password in the cluster's properties", true},
+    {"oauthTokenEndpointUri", NULL,
+     "sasl.oauthbearer.token.endpoint.url in the cluster's properties", true},
+    {"scopes", NULL, "sasl.oauthbearer.scope in the cluster's properties", true},
+    {"authenticationRef", NULL, "the cluster's properties", true},
+};
+
+static bool has_key(const char *const *keys, const char *key)
+{
+	for (size_t j = 0; key && keys[j]; j++)
+		if (strcmp(keys[j], key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Reports an unknown key k that is KEDA's name for one of lagscale's, or
+ * lagscale's own key in another place; false when it is neither.
+ */
+static bool foreign_key_hint(struct ls_walk *w, const struct ls_node *k, const char *const *keys)
+{
+	for (size_t i = 0; i < sizeof(foreign_keys) / sizeof(foreign_keys[0]); i++) {
+		const struct foreign_key *f = &foreign_keys[i];
+		bool here = has_key(keys, f->name);
+
+		if (strcmp(k->value, f->key) != 0)
+			continue;
+		/* lagscale's key in another map: only where it is not this map's. */
+		if (!f->keda && here)
+			return false;
+		if (f->keda && here)
+			ls_walk_error(w, k, "unknown key (did you mean \"%s\"? %s is KEDA's name)",
+			              f->name, f->key);
+		else if (f->keda)
+			ls_walk_error(w, k, "unknown key (%s is KEDA's name; in lagscale: %s)",
+			              f->key, f->where);
+		else
+			ls_walk_error(w, k, "unknown key here (it belongs in the scaler's %s)",
+			              f->where);
+		return true;
+	}
+	return false;
+}
+
 bool ls_walk_map(struct ls_walk *w, const struct ls_node *n, const char *const *keys)
 {
 	if (!n || (n->type == LS_NODE_SCALAR && n->is_null))
@@ -209,9 +315,15 @@ bool ls_walk_map(struct ls_walk *w, const struct ls_node *n, const char *const *
 			known = strcmp(k->value, keys[j]) == 0;
 		if (known)
 			continue;
+		mark = ls_walk_push_key(w, k->value);
+		if (foreign_key_hint(w, k, keys)) {
+			ls_walk_pop(w, mark);
+			continue;
+		}
+		ls_walk_pop(w, mark);
 		/* Suggestions only for unknown keys: the distance is the costly part. */
 		for (size_t j = 0; keys[j]; j++) {
-			size_t d = distance(k->value, keys[j]);
+			size_t d = ls_walk_distance(k->value, keys[j]);
 
 			if (d < best_d) {
 				best_d = d;
@@ -698,14 +810,18 @@ static void walk_behavior(struct ls_walk *w, const struct ls_node *n, struct ls_
 static void walk_fallback(struct ls_walk *w, const struct ls_node *n, struct ls_policy_params *p)
 {
 	static const char *const keys[] = {"failureThreshold", "replicas", "behavior", NULL};
-	int b = (int)p->fallback_behavior;
+	int b = (int)p->fallback_behavior, rr, rb;
 
 	if (!ls_walk_map(w, n, keys))
 		return;
 	ls_walk_int32(w, n, "failureThreshold", 1, INT32_MAX, &p->fallback_failure_threshold);
-	ls_walk_int32(w, n, "replicas", 0, INT32_MAX, &p->fallback_replicas);
-	if (ls_walk_enum(w, n, "behavior", fallback_names, &b) == 1)
+	rr = ls_walk_int32(w, n, "replicas", 0, INT32_MAX, &p->fallback_replicas);
+	rb = ls_walk_enum(w, n, "behavior", fallback_names, &b);
+	if (rb == 1)
 		p->fallback_behavior = (enum ls_fallback_behavior)b;
+	else if (rb == 0 && rr == 1)
+		/* As in KEDA: replicas without a behavior is the static fallback. */
+		p->fallback_behavior = LS_FALLBACK_STATIC;
 }
 
 void ls_walk_policy(struct ls_walk *w, const struct ls_node *n, struct ls_policy_params *p)

@@ -107,13 +107,22 @@ int ls_walk_place_missing(struct ls_walk *w, const struct ls_node *map, const ch
 
 /*
  * Checks that n is a map whose keys are all in keys (NULL-terminated),
- * reporting the others ("unknown key", with a suggestion). Returns true
+ * reporting the others ("unknown key", with a suggestion: lagscale's name
+ * for KEDA's (minReplicaCount: "minReplicas"), where lagscale's key
+ * belongs when it is in the wrong map, or a known key at a small edit
+ * distance). Returns true
  * when n is a map; false for NULL and null (silently) and for other types
  * (reported).
  */
 bool ls_walk_map(struct ls_walk *w, const struct ls_node *n, const char *const *keys);
 /* ls_walk_map for an item of a list, where null is reported too. */
 bool ls_walk_item(struct ls_walk *w, const struct ls_node *n, const char *const *keys);
+/*
+ * Levenshtein distance of a and b, ignoring ASCII case; SIZE_MAX when either
+ * is 63 bytes or longer (suggestions only need small distances).
+ */
+size_t ls_walk_distance(const char *a, const char *b);
+
 /* True for a sequence; false for NULL and null (silently) and other types (reported). */
 bool ls_walk_seq(struct ls_walk *w, const struct ls_node *n);
 
@@ -154,8 +163,10 @@ int ls_walk_enum(struct ls_walk *w, const struct ls_node *map, const char *key,
 /*
  * A scaler's `policy:` block (DESIGN.md section 4) at node n into *p, which
  * the caller filled with ls_policy_params_init(). The path must already
- * name n. Checks across keys (maxReplicas >= minReplicas, idleReplicas <
- * minReplicas) are made unless partial.
+ * name n. As in KEDA, fallback.replicas without fallback.behavior is the
+ * static fallback (neither: currentReplicas, the default). Checks across
+ * keys (maxReplicas >= minReplicas, idleReplicas < minReplicas) are made
+ * unless partial.
  */
 void ls_walk_policy(struct ls_walk *w, const struct ls_node *n, struct ls_policy_params *p);
 

@@ -144,38 +144,53 @@ static void one_line(char *out, size_t size, const char *msg)
 	out[i] = '\0';
 }
 
+/*
+ * A message of librdkafka that may quote a property's value (a refused
+ * value, a handle that would not start): for each property whose key
+ * names a secret, whatever follows the key's mention is dropped
+ * (ls_log_redact_message). By key: never by searching for the value.
+ */
+static void redact_props(const struct ls_kafka *k, char *msg, size_t size)
+{
+	for (size_t i = 0; i < k->n_props; i++)
+		ls_log_redact_message(msg, size, k->props[i].key);
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct ls_kafka *k = opaque;
 	const char *cause = refusal_cause(err, reason);
-	char line[256];
+	char line[1024];
 
 	(void)rk;
+	/* "Unrecognized sasl.oauthbearer.config beginning at: VALUE" comes here. */
 	one_line(line, sizeof(line), reason);
+	redact_props(k, line, sizeof(line));
 	pthread_mutex_lock(&k->mu);
-	snprintf(k->last_error, sizeof(k->last_error), "%s", line);
+	snprintf(k->last_error, sizeof(k->last_error), "%.255s", line);
 	if (cause && !k->refused[0])
-		snprintf(k->refused, sizeof(k->refused), "%s: %s", cause, line);
+		snprintf(k->refused, sizeof(k->refused), "%s: %.300s", cause, line);
 	pthread_mutex_unlock(&k->mu);
 	ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": %s: %s", k->name,
-	       rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+	       rd_kafka_err2name((rd_kafka_resp_err_t)err), line);
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	struct ls_kafka *k = rd_kafka_opaque(rk);
+	char line[1024];
 
-	/* Errors and warnings (syslog levels 0-4), such as a refused SASL
-	 * login, explain a failed round better than the round's own code. */
+	/* debug=conf lists the configuration ("[thrd:app]:   key = value"), where
+	 * librdkafka 2.8 leaves sasl.oauthbearer.client.secret unredacted. */
+	one_line(line, sizeof(line), buf);
+	if (k)
+		redact_props(k, line, sizeof(line));
 	if (k && level <= 4) {
-		char line[256];
-
-		one_line(line, sizeof(line), buf);
 		pthread_mutex_lock(&k->mu);
-		snprintf(k->last_error, sizeof(k->last_error), "%s", line);
+		snprintf(k->last_error, sizeof(k->last_error), "%.255s", line);
 		pthread_mutex_unlock(&k->mu);
 	}
-	ls_log(LS_LOG_DEBUG, NULL, "librdkafka %s: %s", fac, buf);
+	ls_log(LS_LOG_DEBUG, NULL, "librdkafka %s: %s", fac, line);
 }
 
 static void last_error(struct ls_kafka *k, char *out, size_t size)
@@ -282,6 +297,7 @@ static rd_kafka_conf_t *make_conf_at(struct ls_kafka *k, enum ls_isolation iso, 
 		{"topic.metadata.refresh.interval.ms", "60000"},
 	};
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_res_t res;
 	char rderr[256];
 
 	for (size_t i = 0; i < (consumer ? sizeof(own) / sizeof(own[0]) : 2); i++) {
@@ -298,13 +314,16 @@ static rd_kafka_conf_t *make_conf_at(struct ls_kafka *k, enum ls_isolation iso, 
 	for (size_t i = 0; i < k->n_props; i++) {
 		if (is_own_property(&k->props[i]))
 			continue;
-		/* librdkafka's message quotes the key, and the value when it
-		 * refuses the value (of an enumeration or a number): never a
-		 * secret's, which is named by its key alone. */
-		if (rd_kafka_conf_set(conf, k->props[i].key, k->props[i].value, rderr,
-				      sizeof(rderr)) != RD_KAFKA_CONF_OK) {
-			if (ls_log_key_is_secret(k->props[i].key))
-				snprintf(rderr, sizeof(rderr), "the value was refused (not shown)");
+		res = rd_kafka_conf_set(conf, k->props[i].key, k->props[i].value, rderr,
+					sizeof(rderr));
+		if (res != RD_KAFKA_CONF_OK) {
+			/* An unknown key is named alone ("No such configuration
+			 * property"); a refused value may be quoted, before or
+			 * after the key ("Invalid value \"V\" for configuration
+			 * property \"K\""): a secret's is not shown at all. */
+			if (res == RD_KAFKA_CONF_INVALID && ls_log_key_is_secret(k->props[i].key))
+				snprintf(rderr, sizeof(rderr),
+					 "librdkafka refused the value (not shown: it is a secret)");
 			snprintf(errbuf, errlen, "property \"%s\": %s", k->props[i].key, rderr);
 			if (ret_bad)
 				*ret_bad = i;
@@ -536,6 +555,7 @@ static int ensure_handle(struct ls_kafka *k, int level, char *errbuf, size_t err
 		return -EINVAL;
 	k->rk[level] = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
 	if (!k->rk[level]) {
+		redact_props(k, errbuf, errlen);
 		rd_kafka_conf_destroy(conf);
 		return -EINVAL;
 	}
@@ -1078,6 +1098,7 @@ static rd_kafka_t *describe_handle(struct ls_kafka *k)
 		return NULL;
 	k->rk_describe = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, sizeof(errbuf));
 	if (!k->rk_describe) {
+		redact_props(k, errbuf, sizeof(errbuf));
 		rd_kafka_conf_destroy(conf);
 		ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": describe handle: %s", k->name,
 		       errbuf);

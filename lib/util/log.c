@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -173,6 +174,38 @@ bool ls_log_key_is_secret(const char *key)
 const char *ls_log_redact_value(const char *key, const char *value)
 {
 	return ls_log_key_is_secret(key) ? "[redacted]" : value;
+}
+
+/* A character that may continue a property name (so "x.password" is not "x.password.y"). */
+static bool key_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-';
+}
+
+bool ls_log_redact_message(char *msg, size_t size, const char *key)
+{
+	static const char note[] = " (the value is not shown: it is a secret)";
+	size_t klen, end, room;
+	const char *p;
+
+	if (!msg || !size || !key || !*key || !ls_log_key_is_secret(key))
+		return false;
+	klen = strlen(key);
+	for (p = strstr(msg, key); p; p = strstr(p + 1, key)) {
+		if ((p == msg || !key_char(p[-1])) && !key_char(p[klen]))
+			break;
+	}
+	if (!p)
+		return false;
+	end = (size_t)(p - msg) + klen;
+	if (msg[end] == '"' || msg[end] == '\'')
+		end++;
+	/* The note fits within size, even if the key's mention has to be cut short. */
+	room = size - 1;
+	if (end + sizeof(note) - 1 > room)
+		end = room >= sizeof(note) - 1 ? room - (sizeof(note) - 1) : 0;
+	snprintf(msg + end, size - end, "%s", note);
+	return true;
 }
 
 void ls_log_scrub(char *text, size_t size, const char *secret)

@@ -8,7 +8,9 @@
  * written with a single write so lines never interleave.
  *
  * Secrets: never pass one in. Values that may hold one (librdkafka
- * properties, URLs with credentials) go through ls_log_redact_value() first.
+ * properties, URLs with credentials) go through ls_log_redact_value() first,
+ * and a library's message about a property through ls_log_redact_message():
+ * both decide by the key, never by searching the text for the value.
  */
 #ifndef LS_UTIL_LOG_H
 #define LS_UTIL_LOG_H
@@ -64,8 +66,10 @@ void ls_log_fields(enum ls_log_level level, const char *scaler, const struct ls_
 
 /*
  * True when a key names a secret: it contains "password", "secret",
- * "token", "key" (but not "key.location"-style paths are still treated as
- * secrets' locations and shown) or "credential", case-insensitively.
+ * "token", "key", "credential", "pem" or "sasl.oauthbearer.config",
+ * case-insensitively (sasl.password, ssl.key.password, ssl.key.pem,
+ * sasl.oauthbearer.client.secret, token), unless it names a file
+ * ("location", "path", "file": ssl.key.location is shown).
  */
 bool ls_log_key_is_secret(const char *key);
 
@@ -73,10 +77,30 @@ bool ls_log_key_is_secret(const char *key);
 const char *ls_log_redact_value(const char *key, const char *value);
 
 /*
+ * A library's message about the property key (librdkafka's "Invalid value
+ * for configuration property \"K\": VALUE", "Unrecognized K beginning at:
+ * VALUE"): when key names a secret (ls_log_key_is_secret), the message is
+ * cut, in place, right after the first mention of the key (and its closing
+ * quote), where such messages quote the value, and " (the value is not
+ * shown: it is a secret)" is appended, within size. A message that does not
+ * mention the key is left alone, as is every message about a key that is
+ * not secret. For messages that quote a value after the key they name
+ * (librdkafka's, from a callback or a failed rd_kafka_new); one that may
+ * quote it before is to be replaced whole when the key is secret.
+ * Redaction is by key, never by looking for the secret's value
+ * in the text: a short password ("p") must not turn "property" into
+ * "[redacted]ro[redacted]erty". Returns true when msg was cut.
+ */
+bool ls_log_redact_message(char *msg, size_t size, const char *key);
+
+/*
  * Replaces, in place, every occurrence of secret in the NUL-terminated text
  * (of buffer size size) with "[redacted]", truncating at size if need be.
- * For messages from libraries (librdkafka, libcurl, kubeconfig parsing)
- * that may quote a value lagscale knows is secret. An empty or NULL secret
+ * Only for credentials that lagscale obtained at run time (tokens of
+ * hundreds of bytes) and that a remote server's free text may quote back,
+ * where no key says where the secret is. Never for configured values,
+ * which may be as short as one letter: those are redacted by key
+ * (ls_log_redact_value, ls_log_redact_message). An empty or NULL secret
  * changes nothing.
  */
 void ls_log_scrub(char *text, size_t size, const char *secret);

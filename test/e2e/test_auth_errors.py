@@ -94,7 +94,7 @@ kafka:
         ssl.ca.location: %s
 scalers:
   - name: secure
-    target: {apiVersion: apps/v1, kind: Deployment, name: c}
+    target: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: c}
     kafka: {cluster: secure-e2e, group: %s, topics: [%s]}
 """ % (ss, props["sasl.username"], props["ssl.ca.location"], group, topic))
 t0 = time.monotonic()
@@ -126,7 +126,7 @@ kafka:
         sasl.oauthbearer.client.secret: ${env:E2E_WRONG_PASSWORD}
 scalers:
   - name: oidc
-    target: {apiVersion: apps/v1, kind: Deployment, name: c}
+    target: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: c}
     kafka: {cluster: oidc-e2e, group: %s, topics: [%s]}
 """ % (sp, group, topic))
 r = lagscale("check-config", cfg, env=dict(os.environ), timeout=60)

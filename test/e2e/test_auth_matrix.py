@@ -73,7 +73,7 @@ for i, (name, bootstrap, props) in enumerate(cases):
       properties:
 %s""" % (i, bootstrap, "\n".join(lines)))
     scalers.append("""  - name: s%d
-    target: {apiVersion: apps/v1, kind: Deployment, name: consumer-%d}
+    target: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: consumer-%d}
     kafka: {cluster: c%d, group: %s, topics: [%s]}""" % (i, i, i, group, topic))
 cfg_text = "kafka:\n  clusters:\n%s\nscalers:\n%s\n" % ("\n".join(clusters), "\n".join(scalers))
 check(not leaked(cfg_text), "the config file itself holds no secret")

@@ -48,7 +48,7 @@ kafka:
 server: {address: "127.0.0.1:0"}
 scalers:
   - name: oidc
-    target: {apiVersion: apps/v1, kind: Deployment, name: c}
+    target: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: c}
     kafka: {cluster: oidc-e2e, group: %s, topics: [%s]}
     policy: {lagThreshold: 10, pollingInterval: 5s, maxReplicas: 10}
 """ % (sasl_bootstrap("SASL_SSL"), lines, group, topic))

@@ -268,6 +268,28 @@ try:
           "invalid reload: the previous config goes on")
     check(get(port, "/healthz")[0] == 200, "invalid reload: still healthy")
 
+    # SIGHUP with two scalers owning one Deployment: refused, naming both
+    # places; the running configuration goes on.
+    with open(path, "w") as f:
+        f.write(config(scaler("orders", t_orders, g_orders, threshold=20),
+                       scaler("keep", t_keep, g_keep),
+                       scaler("orders-too", t_orders, g_orders).replace(
+                           "orders-too-consumer", "orders-consumer")))
+    mark = len(proc.stderr())
+    proc.p.send_signal(signal.SIGHUP)
+    end = time.time() + 10
+    while time.time() < end and "is not valid" not in proc.stderr()[mark:]:
+        time.sleep(0.2)
+    err = proc.stderr()[mark:]
+    check("is not valid" in err and
+          "scalers[2].target: shop/Deployment/orders-consumer is already the target of "
+          'scaler \\"orders\\" at %s:' % path in err,
+          "second owner: the reload is refused, naming both places", err[-800:])
+    check(proc.p.poll() is None, "second owner: still running")
+    s = scrape(port)
+    check(value(s, "lagscale_replicas_recommended", scaler="orders") == 3 and
+          not series_of(s, "orders-too"), "second owner: the previous config goes on")
+
     # SIGTERM: out within 2 s, the port closed.
     t0 = time.time()
     proc.p.send_signal(signal.SIGTERM)

@@ -16,7 +16,7 @@ kafka: {clusters: [{name: k, bootstrapServers: "%s"}]}
 server: {address: "127.0.0.1:0"}
 scalers:
   - name: grow
-    target: {apiVersion: apps/v1, kind: Deployment, name: c}
+    target: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: c}
     kafka: {group: %s, topics: [%s]}
     policy: {lagThreshold: 5, pollingInterval: 2s, maxReplicas: 10}
 """ % (KAFKA, group, topic))

@@ -36,11 +36,11 @@ try:
 kafka: {clusters: [{name: k, bootstrapServers: "%s"}]}
 scalers:
   - name: tx-committed
-    target: {apiVersion: apps/v1, kind: Deployment, name: c}
+    target: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: c}
     kafka: {group: %s, topics: [%s], isolationLevel: read_committed}
     policy: {lagThreshold: 1}
   - name: tx-uncommitted
-    target: {apiVersion: apps/v1, kind: Deployment, name: c}
+    target: {apiVersion: apps/v1, kind: Deployment, namespace: default, name: d}
     kafka: {group: %s, topics: [%s]}
     policy: {lagThreshold: 1}
 """ % (KAFKA, group, topic, group, topic))

@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -714,7 +715,7 @@ START_TEST(test_run_stops_on_sigint_while_broker_unreachable)
 		"server: {address: \"127.0.0.1:0\"}\n"
 		"scalers:\n"
 		"  - name: s\n"
-		"    target: {apiVersion: apps/v1, kind: Deployment, name: c}\n"
+		"    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: c}\n"
 		"    kafka: {group: g, topics: [t]}\n");
 	const char *args[] = {"run", "--config", cfg, "--dry-run", NULL};
 	struct ls_test_run r;
@@ -735,7 +736,7 @@ START_TEST(test_bad_config_exit_2_with_place)
 				       "  clusters: [{name: m, bootstrapServers: \"x:1\"}]\n"
 				       "scalers:\n"
 				       "  - name: s\n"
-				       "    target: {apiVersion: apps/v1, kind: Deployment, name: c}\n"
+				       "    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: c}\n"
 				       "    kafka: {group: g, topics: [t]}\n"
 				       "    policy: {maxReplicas: many}\n");
 	const char *check[] = {"check-config", cfg, NULL};
@@ -876,6 +877,159 @@ START_TEST(test_check_config_builds_kafka_conf)
 	ls_test_run_release(&r);
 	unlink(cfg);
 	free(cfg);
+START_TEST(test_second_owner_refused)
+{
+	/* Two scalers, one Deployment, in two files of a directory: check-config
+	 * and run both refuse, naming both places; run prints no decision. */
+	char dir[] = "/tmp/ls-test-owner-XXXXXX", a[256], b[256], want[1024];
+	const char *check[] = {"check-config", dir, NULL};
+	const char *run[] = {"run", "--config", dir, "--dry-run", "--once", NULL};
+	struct ls_test_run r;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(a, sizeof(a), "%s/a.yaml", dir);
+	snprintf(b, sizeof(b), "%s/b.yaml", dir);
+	f = fopen(a, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("kafka:\n"
+	      "  clusters: [{name: m, bootstrapServers: \"127.0.0.1:1\"}]\n"
+	      "scalers:\n"
+	      "  - name: orders\n"
+	      "    target: {namespace: shop, name: consumer}\n"
+	      "    kafka: {group: g, topics: [t]}\n",
+	      f);
+	fclose(f);
+	f = fopen(b, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("scalers:\n"
+	      "  - name: orders-too\n"
+	      "    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: consumer}\n"
+	      "    kafka: {group: h, topics: [u]}\n",
+	      f);
+	fclose(f);
+	snprintf(want, sizeof(want),
+		 "%s:3:13: scalers[0].target: shop/Deployment/consumer is already the target of "
+		 "scaler \"orders\" at %s:5:13",
+		 b, a);
+	ck_assert_int_eq(ls_test_run_lagscale(check, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, want) != NULL, "stderr: %s", r.err);
+	ls_test_run_release(&r);
+	ck_assert_int_eq(ls_test_run_lagscale(run, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, want) != NULL, "stderr: %s", r.err);
+	ck_assert_str_eq(r.out, "");
+	ls_test_run_release(&r);
+	unlink(a);
+	unlink(b);
+	rmdir(dir);
+}
+END_TEST
+
+/* True when some line of text contains both a and b. */
+static bool line_has(const char *text, const char *a, const char *b)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *end = strchr(l, '\n');
+		size_t n = end ? (size_t)(end - l) : strlen(l);
+		const char *pa = strstr(l, a), *pb = strstr(l, b);
+
+		if (pa && pb && (size_t)(pa - l) < n && (size_t)(pb - l) < n)
+			return true;
+	}
+	return false;
+}
+
+START_TEST(test_secrets_redacted_by_key)
+{
+	/*
+	 * One- and two-letter secrets. Redaction goes by the property's key,
+	 * so the messages stay whole (with the password "p", replacing the
+	 * value wherever it appeared turned "property" into
+	 * "[redacted]ro[redacted]erty"), and the value is never printed where
+	 * librdkafka would print it.
+	 */
+	const char *lag_typo[] = {"lag", "--bootstrap-servers", "127.0.0.1:1", "--group", "g",
+				  "--topic", "t", "-X", "sasl.password=p", "-X", "sasl.usernme=u",
+				  NULL};
+	const char *lag_jwt[] = {"lag", "--bootstrap-servers", "127.0.0.1:1", "--group", "g",
+				 "--topic", "t", "--timeout", "20s",
+				 "-X", "security.protocol=SASL_PLAINTEXT",
+				 "-X", "sasl.mechanism=OAUTHBEARER",
+				 "-X", "enable.sasl.oauthbearer.unsecure.jwt=true",
+				 "-X", "sasl.oauthbearer.config=Zq", NULL};
+	char *typo = ls_test_write_temp("kafka:\n"
+					"  clusters:\n"
+					"    - name: m\n"
+					"      bootstrapServers: \"127.0.0.1:1\"\n"
+					"      properties: {sasl.password: p, ssl.key.password: pr,\n"
+					"                   sasl.usernme: u}\n"
+					"scalers:\n"
+					"  - name: s\n"
+					"    target: {namespace: shop, name: c}\n"
+					"    kafka: {group: g, topics: [t]}\n");
+	char *debug = ls_test_write_temp("kafka:\n"
+					 "  clusters:\n"
+					 "    - name: m\n"
+					 "      bootstrapServers: \"127.0.0.1:1\"\n"
+					 "      properties:\n"
+					 "        debug: conf\n"
+					 "        security.protocol: SASL_PLAINTEXT\n"
+					 "        sasl.mechanism: OAUTHBEARER\n"
+					 "        sasl.oauthbearer.method: oidc\n"
+					 "        sasl.oauthbearer.client.id: me\n"
+					 "        sasl.oauthbearer.client.secret: Zq\n"
+					 "        sasl.oauthbearer.token.endpoint.url: http://127.0.0.1:1/t\n"
+					 "        sasl.password: p\n"
+					 "log: {level: debug}\n"
+					 "server: {address: \"127.0.0.1:0\"}\n"
+					 "scalers:\n"
+					 "  - name: s\n"
+					 "    target: {namespace: shop, name: c}\n"
+					 "    kafka: {group: g, topics: [t]}\n"
+					 "    policy: {pollingInterval: 1s}\n");
+	const char *run_typo[] = {"run", "--config", typo, "--dry-run", "--once", NULL};
+	const char *run_debug[] = {"run", "--config", debug, "--dry-run", "--once", NULL};
+	struct ls_test_run r;
+
+	ck_assert_int_eq(ls_test_run_lagscale(lag_typo, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "lagscale lag: -X property \"sasl.usernme\": No such configuration "
+				"property: \"sasl.usernme\"\n");
+	ls_test_run_release(&r);
+
+	ck_assert_int_eq(ls_test_run_lagscale(run_typo, 10000, &r), 0);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "Kafka cluster \"m\": property \"sasl.usernme\": No such "
+				    "configuration property: \"sasl.usernme\"\n") != NULL,
+		      "stderr: %s", r.err);
+	ck_assert_msg(strstr(r.err, "[redacted]") == NULL, "stderr: %s", r.err);
+	ls_test_run_release(&r);
+
+	/* librdkafka quotes the unsecured JWT config back; the part after its key is dropped. */
+	ck_assert_int_eq(ls_test_run_lagscale(lag_jwt, 60000, &r), 0);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "Unrecognized sasl.oauthbearer.config (the value is not shown: "
+				    "it is a secret)") != NULL,
+		      "stderr: %s", r.err);
+	ck_assert_msg(strstr(r.err, "Zq") == NULL, "stderr: %s", r.err);
+	ls_test_run_release(&r);
+
+	/* debug=conf lists the configuration: librdkafka 2.8 itself does not
+	 * redact the OIDC client secret; lagscale does, by its key. */
+	ck_assert_int_eq(ls_test_run_lagscale(run_debug, 60000, &r), 0);
+	ck_assert_msg(line_has(r.err, "librdkafka CONF", "sasl.oauthbearer.client.id = me"),
+		      "no configuration dump: %s", r.err);
+	ck_assert_msg(strstr(r.err, "Zq") == NULL, "stderr: %s", r.err);
+	ck_assert_msg(line_has(r.err, "librdkafka CONF", "sasl.oauthbearer.client.secret") &&
+			  !line_has(r.err, "sasl.password", "= p"),
+		      "stderr: %s", r.err);
+	ls_test_run_release(&r);
+	unlink(typo);
+	unlink(debug);
+	free(typo);
+	free(debug);
 }
 END_TEST
 
@@ -913,6 +1067,8 @@ int main(void)
 	tcase_add_test(tc, test_bad_config_exit_2_with_place);
 	tcase_add_test(tc, test_run_bad_cluster_isolated);
 	tcase_add_test(tc, test_check_config_builds_kafka_conf);
+	tcase_add_test(tc, test_second_owner_refused);
+	tcase_add_test(tc, test_secrets_redacted_by_key);
 	tcase_add_test(tc, test_run_stops_on_sigint_while_broker_unreachable);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -59,6 +59,27 @@ static void expect_error(const char *yaml, const char *expected)
 	expect_errors(yaml, &expected, 1);
 }
 
+/*
+ * Asserts that yaml fails with -EINVAL and that expected is one of its
+ * messages (for a key that is also reported as missing elsewhere).
+ */
+static void expect_error_among(const char *yaml, const char *expected)
+{
+	struct ls_config sentinel, *cfg = &sentinel;
+	bool found = false;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(yaml, &cfg, &d), -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	for (size_t i = 0; i < d.n; i++)
+		found = found || strcmp(d.msgs[i], expected) == 0;
+	if (!found)
+		dump(&d);
+	ck_assert_msg(found, "missing: %s", expected);
+	ls_diag_release(&d);
+}
+
 /* Loads yaml that must be valid. */
 static struct ls_config *load_ok(const char *yaml)
 {
@@ -84,7 +105,7 @@ static struct ls_config *load_ok(const char *yaml)
 	"    - {name: main, bootstrapServers: \"k:9092\"}\n"                                       \
 	"scalers:\n"                                                                               \
 	"  - name: s\n"                                                                            \
-	"    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"                           \
+	"    target: {apiVersion: apps/v1, kind: Deployment, namespace: ns, name: d}\n"                           \
 	"    kafka: {group: g, topics: [t]}\n"                                                     \
 	"    policy:\n"
 
@@ -146,7 +167,7 @@ static const char full_yaml[] =
     "                               {type: Pods, value: 1, period: 500ms}]}\n"
     "      fallback: {failureThreshold: 5, replicas: 3, behavior: currentReplicasIfHigher}\n"
     "  - name: audit\n"
-    "    target: {apiVersion: apps/v1, kind: Deployment, name: audit}\n"
+    "    target: {namespace: ns, name: audit}\n"
     "    kafka: {cluster: main, group: audit, topics: [audit, audit.v2]}\n";
 
 START_TEST(test_config_full)
@@ -245,7 +266,10 @@ START_TEST(test_config_full)
 	ck_assert_str_eq(s->kafka.topics[1], "audit.v2");
 	ck_assert_ptr_null(s->kafka.topic_pattern);
 	ck_assert_uint_eq(s->kafka.partitions.n, 0);
-	ck_assert_str_eq(s->target.namespace_, "default");
+	/* As in KEDA, the target is an apps/v1 Deployment unless said otherwise. */
+	ck_assert_str_eq(s->target.api_version, "apps/v1");
+	ck_assert_str_eq(s->target.kind, "Deployment");
+	ck_assert_str_eq(s->target.namespace_, "ns");
 
 	ck_assert_ptr_eq(ls_config_find_scaler(cfg, "audit"), &cfg->scalers[1]);
 	ck_assert_ptr_null(ls_config_find_scaler(cfg, "nope"));
@@ -275,7 +299,7 @@ START_TEST(test_config_defaults)
 	/* With exactly one cluster, kafka.cluster may be left out. */
 	ck_assert_str_eq(s->kafka.cluster, "main");
 	ck_assert_uint_eq(s->cluster_index, 0);
-	ck_assert_str_eq(s->target.namespace_, "default");
+	ck_assert_str_eq(s->target.namespace_, "ns");
 	ck_assert_int_eq(s->kafka.offset_reset, LS_RESET_LATEST);
 	ck_assert_int_eq(s->kafka.isolation, LS_ISOLATION_READ_UNCOMMITTED);
 	ck_assert_uint_eq(s->kafka.partitions.n, 0);
@@ -455,10 +479,10 @@ START_TEST(test_config_defaults_error_line)
 	              "  policy: {maxReplicas: 0, bogus: 1}\n"
 	              "scalers:\n"
 	              "  - name: a\n"
-	              "    target: {apiVersion: apps/v1, kind: Deployment, name: a}\n"
+	              "    target: {apiVersion: apps/v1, kind: Deployment, namespace: ns, name: a}\n"
 	              "    kafka: {group: g, topics: [t]}\n"
 	              "  - name: b\n"
-	              "    target: {apiVersion: apps/v1, kind: Deployment, name: b}\n"
+	              "    target: {apiVersion: apps/v1, kind: Deployment, namespace: ns, name: b}\n"
 	              "    kafka: {group: g, topics: [t]}\n",
 	              want, N(want));
 }
@@ -473,7 +497,7 @@ START_TEST(test_config_defaults_cross_check)
 	             "defaults: {policy: {maxReplicas: 3}, kafka: {cluster: nope}}\n"
 	             "scalers:\n"
 	             "  - name: a\n"
-	             "    target: {apiVersion: apps/v1, kind: Deployment, name: a}\n"
+	             "    target: {apiVersion: apps/v1, kind: Deployment, namespace: ns, name: a}\n"
 	             "    kafka: {cluster: main, group: g, topics: [t]}\n"
 	             "    policy: {minReplicas: 4}\n",
 	             "t.yaml:9:27: scalers[0].policy.minReplicas: maxReplicas (3) must be >= "
@@ -486,10 +510,10 @@ START_TEST(test_config_defaults_cross_check)
 	    "defaults: {kafka: {cluster: nope}}\n"
 	    "scalers:\n"
 	    "  - name: a\n"
-	    "    target: {apiVersion: apps/v1, kind: Deployment, name: a}\n"
+	    "    target: {apiVersion: apps/v1, kind: Deployment, namespace: ns, name: a}\n"
 	    "    kafka: {group: g, topics: [t]}\n"
 	    "  - name: b\n"
-	    "    target: {apiVersion: apps/v1, kind: Deployment, name: b}\n"
+	    "    target: {apiVersion: apps/v1, kind: Deployment, namespace: ns, name: b}\n"
 	    "    kafka: {group: g, topics: [t]}\n",
 	    "t.yaml:4:29: defaults.kafka.cluster: no cluster named \"nope\" in kafka.clusters");
 }
@@ -572,7 +596,7 @@ START_TEST(test_config_substitution_errors)
 	         "        c: ${env:LS_TEST_SECRET\n"
 	         "scalers:\n"
 	         "  - name: s\n"
-	         "    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+	         "    target: {apiVersion: apps/v1, kind: Deployment, namespace: ns, name: d}\n"
 	         "    kafka: {group: g, topics: [\"${env:LS_TEST_SECRET}\"]}\n",
 	         bigfile);
 	ls_diag_init(&d);
@@ -711,7 +735,7 @@ START_TEST(test_config_policy_errors)
 END_TEST
 
 #define CLUSTER "kafka:\n  clusters:\n    - {name: main, bootstrapServers: \"k:9092\"}\n"
-#define TARGET  "    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+#define TARGET  "    target: {apiVersion: apps/v1, kind: Deployment, namespace: ns, name: d}\n"
 
 /* Everything else: each YAML has one problem. */
 static const struct error_case other_cases[] = {
@@ -784,16 +808,16 @@ static const struct error_case other_cases[] = {
     {CLUSTER "scalers:\n  - name: s\n" TARGET, "t.yaml:5:5: scalers[0].kafka: required"},
     {CLUSTER "scalers:\n  - name: s\n    kafka: {group: g, topics: [t]}\n",
      "t.yaml:5:5: scalers[0].target: required"},
-    {CLUSTER "scalers:\n  - name: s\n    target: {apiVersion: apps/v1, kind: Deployment}\n"
+    {CLUSTER "scalers:\n  - name: s\n    target: {apiVersion: apps/v1, namespace: ns}\n"
              "    kafka: {group: g, topics: [t]}\n",
      "t.yaml:6:13: scalers[0].target.name: required"},
-    {CLUSTER "scalers:\n  - target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+    {CLUSTER "scalers:\n  - target: {apiVersion: apps/v1, kind: Deployment, namespace: ns, name: d}\n"
              "    kafka: {group: g, topics: [t]}\n",
      "t.yaml:5:5: scalers[0].name: required"},
     {CLUSTER "scalers:\n  - name: a b\n" TARGET "    kafka: {group: g, topics: [t]}\n",
      "t.yaml:5:11: scalers[0].name: must be 1 to 253 of a-z, A-Z, 0-9, '.', '_', '-'"},
     {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n"
-             "  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n",
+             "  - name: s\n    target: {namespace: ns, name: e}\n    kafka: {group: g, topics: [t]}\n",
      "t.yaml:8:11: scalers[1].name: duplicate scaler name \"s\" (first at line 5)"},
     {CLUSTER "server: {address: localhost}\nscalers:\n  - name: s\n" TARGET
              "    kafka: {group: g, topics: [t]}\n",
@@ -853,7 +877,7 @@ START_TEST(test_config_several_errors)
 	    "t.yaml:10:20: scalers[0].policy.maxReplicas: must be >= 1, got 0",
 	    "t.yaml:11:18: scalers[0].policy.tolerance: must be in [0, 1), got 2",
 	    "t.yaml:12:11: scalers[1].name: duplicate scaler name \"s\" (first at line 6)",
-	    "t.yaml:13:13: scalers[1].target.kind: required",
+	    "t.yaml:13:13: scalers[1].target.namespace: required",
 	};
 
 	expect_errors("kafka:\n"
@@ -878,13 +902,13 @@ START_TEST(test_config_aliases)
 	struct ls_config *cfg =
 	    load_ok(CLUSTER "scalers:\n"
 	                    "  - name: a\n"
-	                    "    target: &t {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+	                    "    target: {apiVersion: apps/v1, kind: Deployment, namespace: &ns ns, name: d}\n"
 	                    "    kafka: &k {group: g, topics: [t]}\n"
 	                    "  - name: b\n"
-	                    "    target: *t\n"
+	                    "    target: {namespace: *ns, name: e}\n"
 	                    "    kafka: *k\n");
 
-	ck_assert_str_eq(cfg->scalers[1].target.name, "d");
+	ck_assert_str_eq(cfg->scalers[1].target.namespace_, "ns");
 	ck_assert_str_eq(cfg->scalers[1].kafka.topics[0], "t");
 	ls_config_free(cfg);
 }
@@ -1034,8 +1058,9 @@ static void expect_path_errors(const char *path, int r, const char *const *expec
 	ls_diag_release(&d);
 }
 
-#define SCALER(name)                                                                               \
-	"  - name: " name "\n" TARGET "    kafka: {group: g, topics: [t]}\n"
+/* The Deployment of a scaler's own name, so that no two scalers share a target. */
+#define TARGET_OF(name) "    target: {namespace: ns, name: " name "}\n"
+#define SCALER(name)    "  - name: " name "\n" TARGET_OF(name) "    kafka: {group: g, topics: [t]}\n"
 
 START_TEST(test_config_dir_merge)
 {
@@ -1090,7 +1115,7 @@ START_TEST(test_config_dir_clusters)
 	/* Used before the file that defines it, and by a file with no cluster at all. */
 	put_file(dir, "10-team-a.yaml",
 	         "scalers:\n"
-	         "  - name: a\n" TARGET "    kafka: {cluster: backup, group: g, topics: [t]}\n");
+	         "  - name: a\n" TARGET_OF("a") "    kafka: {cluster: backup, group: g, topics: [t]}\n");
 	put_file(dir, "20-team-b.yaml",
 	         "defaults: {kafka: {cluster: main}}\n"
 	         "scalers:\n" SCALER("b"));
@@ -1110,8 +1135,8 @@ START_TEST(test_config_dir_clusters)
 	/* A cluster named nowhere, and none named with two to choose from. */
 	put_file(dir, "30-team-c.yaml",
 	         "scalers:\n"
-	         "  - name: c\n" TARGET "    kafka: {cluster: nope, group: g, topics: [t]}\n"
-	         "  - name: d\n" TARGET "    kafka: {group: g, topics: [t]}\n");
+	         "  - name: c\n" TARGET_OF("c") "    kafka: {cluster: nope, group: g, topics: [t]}\n"
+	         "  - name: d\n" TARGET_OF("d") "    kafka: {group: g, topics: [t]}\n");
 	{
 		char m1[512], m2[512];
 		const char *want[] = {
@@ -1140,7 +1165,7 @@ START_TEST(test_config_dir_clusters)
 	/* A cluster name defined twice names both places. */
 	put_file(dir, "20-team-b.yaml",
 	         "scalers:\n"
-	         "  - name: b\n" TARGET "    kafka: {cluster: backup, group: g, topics: [t]}\n");
+	         "  - name: b\n" TARGET_OF("b") "    kafka: {cluster: backup, group: g, topics: [t]}\n");
 	put_file(dir, "95-more.yaml",
 	         "kafka:\n  clusters:\n    - {name: backup, bootstrapServers: \"x:9092\"}\n");
 	{
@@ -1163,9 +1188,9 @@ START_TEST(test_config_dir_errors_name_file)
 	put_file(dir, "a.yaml", CLUSTER "scalers:\n" SCALER("s"));
 	put_file(dir, "b.yaml",
 	         "scalers:\n"
-	         "  - name: t\n" TARGET "    kafka: {group: g, topics: [t]}\n"
+	         "  - name: t\n" TARGET_OF("t") "    kafka: {group: g, topics: [t]}\n"
 	         "    policy: {maxReplicas: 0}\n"
-	         "  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n");
+	         "  - name: s\n" TARGET_OF("s-b") "    kafka: {group: g, topics: [t]}\n");
 	put_file(dir, "c.yaml", "scalers:\n  - name: [\n");
 	{
 		const char *want[] = {
@@ -1472,6 +1497,363 @@ static int load_scenario(const char *yaml, struct ls_scenario **s, struct ls_dia
 	return ls_scenario_load_string("storm.yaml", yaml, strlen(yaml), s, d);
 }
 
+/* A config of one scaler with the given target (a flow map's contents), on line 5. */
+#define ONE_TARGET(t)                                                                              \
+	CLUSTER "scalers:\n"                                                                       \
+	        "  - name: s\n"                                                                    \
+	        "    target: {" t "}\n"                                                            \
+	        "    kafka: {group: g, topics: [t]}\n"
+
+START_TEST(test_config_target_kinds)
+{
+	/* Kinds with a /scale subresource, and custom resources, are targets. */
+	static const char *const ok[] = {
+	    "namespace: ns, name: d",
+	    "apiVersion: apps/v1, kind: StatefulSet, namespace: ns, name: d",
+	    "apiVersion: apps/v1, kind: ReplicaSet, namespace: ns, name: d",
+	    "apiVersion: v1, kind: ReplicationController, namespace: ns, name: d",
+	    "apiVersion: lagscale-e2e.example.com/v1alpha1, kind: Consumer, namespace: ns, name: d",
+	    "apiVersion: argoproj.io/v1alpha1, kind: Rollout, namespace: ns, name: d",
+	};
+	static const struct {
+		const char *target;
+		const char *msg;
+	} bad[] = {
+	    {"apiVersion: batch/v1, kind: Job, namespace: ns, name: d",
+	     "t.yaml:6:42: scalers[0].target.kind: \"Job\" of apiVersion batch/v1 has no /scale "
+	     "subresource (KEDA runs Jobs with a ScaledJob, which creates Jobs); a target is a "
+	     "Deployment, StatefulSet, ReplicaSet (apps/v1), ReplicationController (v1) or a "
+	     "custom resource with a /scale subresource"},
+	    {"apiVersion: batch/v1, kind: CronJob, namespace: ns, name: d",
+	     "t.yaml:6:42: scalers[0].target.kind: \"CronJob\" of apiVersion batch/v1 has no /scale "
+	     "subresource (KEDA runs Jobs with a ScaledJob, which creates Jobs); a target is a "
+	     "Deployment, StatefulSet, ReplicaSet (apps/v1), ReplicationController (v1) or a "
+	     "custom resource with a /scale subresource"},
+	    {"apiVersion: apps/v1, kind: DaemonSet, namespace: ns, name: d",
+	     "t.yaml:6:41: scalers[0].target.kind: \"DaemonSet\" of apiVersion apps/v1 has no "
+	     "/scale subresource (a DaemonSet runs one pod per node); a target is a Deployment, "
+	     "StatefulSet, ReplicaSet (apps/v1), ReplicationController (v1) or a custom resource "
+	     "with a /scale subresource"},
+	    {"apiVersion: v1, kind: Pod, namespace: ns, name: d",
+	     "t.yaml:6:36: scalers[0].target.kind: \"Pod\" of apiVersion v1 has no /scale "
+	     "subresource (target the Deployment, StatefulSet or ReplicaSet that owns the pod); a "
+	     "target is a Deployment, StatefulSet, ReplicaSet (apps/v1), ReplicationController "
+	     "(v1) or a custom resource with a /scale subresource"},
+	    {"kind: deployment, namespace: ns, name: d",
+	     "t.yaml:6:20: scalers[0].target.kind: \"deployment\" is not a kind with a /scale "
+	     "subresource (did you mean \"Deployment\"? kinds are case-sensitive)"},
+	    {"apiVersion: apps/v1, kind: Deploymnet, namespace: ns, name: d",
+	     "t.yaml:6:41: scalers[0].target.kind: \"Deploymnet\" is not a kind with a /scale "
+	     "subresource (did you mean \"Deployment\"?)"},
+	    {"apiVersion: apps/v1, kind: statefulset, namespace: ns, name: d",
+	     "t.yaml:6:41: scalers[0].target.kind: \"statefulset\" is not a kind with a /scale "
+	     "subresource (did you mean \"StatefulSet\"? kinds are case-sensitive)"},
+	    /* kind defaults to Deployment, which the core group does not serve. */
+	    {"apiVersion: v1, namespace: ns, name: d",
+	     "t.yaml:6:26: scalers[0].target.apiVersion: kind defaults to Deployment, which is "
+	     "served at apiVersion apps/v1, not v1"},
+	    {"apiVersion: extensions/v1beta1, kind: Deployment, namespace: ns, name: d",
+	     "t.yaml:6:26: scalers[0].target.apiVersion: Deployment is served at apiVersion "
+	     "apps/v1, not extensions/v1beta1"},
+	    {"apiVersion: app/v1, namespace: ns, name: d",
+	     "t.yaml:6:26: scalers[0].target.apiVersion: no API group \"app\": Kubernetes' own are "
+	     "apps, batch, ..., and a custom resource's group has a dot (e.g. example.com/v1) "
+	     "(did you mean apps/v1?)"},
+	    {"apiVersion: apps/v1/x, namespace: ns, name: d",
+	     "t.yaml:6:26: scalers[0].target.apiVersion: expected GROUP/VERSION (e.g. apps/v1) or "
+	     "v1, got \"apps/v1/x\""},
+	    {"apiVersion: example.com/v1, kind: consumers, namespace: ns, name: d",
+	     "t.yaml:6:48: scalers[0].target.kind: \"consumers\" is not a kind: kinds are "
+	     "UpperCamelCase (e.g. Consumer), not the resource's plural or lowercase name"},
+	    {"namespace: Shop, name: d",
+	     "t.yaml:6:25: scalers[0].target.namespace: \"Shop\" is not a namespace name (1 to 63 "
+	     "of a-z, 0-9 and '-', starting and ending with a letter or digit)"},
+	    /* KEDA defaults the namespace to the ScaledObject's; lagscale has none to take. */
+	    {"kind: Deployment, name: d",
+	     "t.yaml:6:13: scalers[0].target.namespace: required"},
+	};
+	char yaml[1024];
+
+	for (size_t i = 0; i < N(ok); i++) {
+		struct ls_config *cfg;
+
+		snprintf(yaml, sizeof(yaml), ONE_TARGET("%s"), ok[i]);
+		cfg = load_ok(yaml);
+		ck_assert_str_eq(cfg->scalers[0].target.namespace_, "ns");
+		ls_config_free(cfg);
+	}
+	for (size_t i = 0; i < N(bad); i++) {
+		snprintf(yaml, sizeof(yaml), ONE_TARGET("%s"), bad[i].target);
+		expect_error(yaml, bad[i].msg);
+	}
+}
+END_TEST
+
+START_TEST(test_config_target_kind_from_defaults)
+{
+	/* A kind that came from defaults: is reported once, under defaults. */
+	expect_error(CLUSTER "defaults:\n"
+	                     "  target: {apiVersion: batch/v1, kind: Job}\n"
+	                     "scalers:\n"
+	                     "  - name: s\n"
+	                     "    target: {namespace: ns, name: d}\n"
+	                     "    kafka: {group: g, topics: [t]}\n",
+	             "t.yaml:5:40: defaults.target.kind: \"Job\" of apiVersion batch/v1 has no "
+	             "/scale subresource (KEDA runs Jobs with a ScaledJob, which creates Jobs); a "
+	             "target is a Deployment, StatefulSet, ReplicaSet (apps/v1), "
+	             "ReplicationController (v1) or a custom resource with a /scale subresource");
+}
+END_TEST
+
+START_TEST(test_config_duplicate_targets)
+{
+	struct ls_config *cfg;
+
+	/* The second owner is refused at its target, naming the first's place. */
+	expect_error(CLUSTER "scalers:\n"
+	                     "  - name: a\n"
+	                     "    target: {namespace: shop, name: consumer}\n"
+	                     "    kafka: {group: g, topics: [t]}\n"
+	                     "  - name: b\n"
+	                     "    target: {apiVersion: apps/v1, kind: Deployment, namespace: shop,\n"
+	                     "             name: consumer}\n"
+	                     "    kafka: {group: other, topics: [u]}\n",
+	             "t.yaml:9:13: scalers[1].target: shop/Deployment/consumer is already the "
+	             "target of scaler \"a\" at t.yaml:6:13; one scaler per workload (two would "
+	             "undo each other's replicas)");
+	/* Every further owner is reported, each naming the first. */
+	expect_errors(CLUSTER "scalers:\n" SCALER("a") "  - name: b\n" TARGET_OF("a")
+	                      "    kafka: {group: g, topics: [t]}\n"
+	                      "  - name: c\n" TARGET_OF("a") "    kafka: {group: g, topics: [t]}\n",
+	              (const char *const[]){
+	                  "t.yaml:9:13: scalers[1].target: ns/Deployment/a is already the target "
+	                  "of scaler \"a\" at t.yaml:6:13; one scaler per workload (two would undo "
+	                  "each other's replicas)",
+	                  "t.yaml:12:13: scalers[2].target: ns/Deployment/a is already the target "
+	                  "of scaler \"a\" at t.yaml:6:13; one scaler per workload (two would undo "
+	                  "each other's replicas)"},
+	              2);
+	/* A target taken from defaults: is named at the scaler. */
+	expect_error(CLUSTER "defaults:\n"
+	                     "  target: {namespace: shop, name: shared}\n"
+	                     "scalers:\n"
+	                     "  - name: a\n"
+	                     "    kafka: {group: g, topics: [t]}\n"
+	                     "  - name: b\n"
+	                     "    kafka: {group: g, topics: [t]}\n",
+	             "t.yaml:9:5: scalers[1].target: shop/Deployment/shared is already the target "
+	             "of scaler \"a\" at t.yaml:7:5; one scaler per workload (two would undo each "
+	             "other's replicas)");
+	/* Another namespace, kind or group is another workload. */
+	cfg = load_ok(CLUSTER "scalers:\n"
+	                      "  - name: a\n"
+	                      "    target: {namespace: shop, name: c}\n"
+	                      "    kafka: {group: g, topics: [t]}\n"
+	                      "  - name: b\n"
+	                      "    target: {namespace: bank, name: c}\n"
+	                      "    kafka: {group: g, topics: [t]}\n"
+	                      "  - name: c\n"
+	                      "    target: {kind: StatefulSet, namespace: shop, name: c}\n"
+	                      "    kafka: {group: g, topics: [t]}\n"
+	                      "  - name: d\n"
+	                      "    target: {apiVersion: example.com/v1, kind: Deployment,\n"
+	                      "             namespace: shop, name: c}\n"
+	                      "    kafka: {group: g, topics: [t]}\n");
+	ck_assert_uint_eq(cfg->n_scalers, 4);
+	ls_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_dir_duplicate_targets)
+{
+	char *dir = temp_dir(), m1[1024];
+
+	/* Two teams' files, one workload: refused, naming both files. */
+	put_file(dir, "team-a.yaml", CLUSTER "scalers:\n" SCALER("a"));
+	put_file(dir, "team-b.yaml", "scalers:\n  - name: b\n" TARGET_OF("a")
+	                             "    kafka: {group: g, topics: [t]}\n");
+	{
+		const char *want[] = {
+		    msg(m1, sizeof(m1),
+		        "%s/team-b.yaml:3:13: scalers[0].target: ns/Deployment/a is already the "
+		        "target of scaler \"a\" at %s/team-a.yaml:6:13; one scaler per workload "
+		        "(two would undo each other's replicas)",
+		        dir, dir),
+		};
+
+		expect_path_errors(dir, -EINVAL, want, N(want));
+	}
+	rm_dir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_config_keda_key_names)
+{
+	static const struct {
+		const char *yaml;
+		const char *msg;
+	} cases[] = {
+	    {BASE "      minReplicaCount: 2\n",
+	     "t.yaml:9:7: scalers[0].policy.minReplicaCount: unknown key (did you mean "
+	     "\"minReplicas\"? minReplicaCount is KEDA's name)"},
+	    {BASE "      maxReplicaCount: 2\n",
+	     "t.yaml:9:7: scalers[0].policy.maxReplicaCount: unknown key (did you mean "
+	     "\"maxReplicas\"? maxReplicaCount is KEDA's name)"},
+	    {BASE "      idleReplicaCount: 0\n",
+	     "t.yaml:9:7: scalers[0].policy.idleReplicaCount: unknown key (did you mean "
+	     "\"idleReplicas\"? idleReplicaCount is KEDA's name)"},
+	    {BASE "      behavior: {scaleDown: {stabilizationWindowSeconds: 300}}\n",
+	     "t.yaml:9:30: scalers[0].policy.behavior.scaleDown.stabilizationWindowSeconds: "
+	     "unknown key (did you mean \"stabilizationWindow\"? stabilizationWindowSeconds is "
+	     "KEDA's name)"},
+	    /* KEDA's trigger keys written under lagscale's kafka: block. */
+	    {BASE "      lagThreshold: 5\n"
+	          "  - name: t\n"
+	          "    target: {namespace: ns, name: e}\n"
+	          "    kafka: {consumerGroup: g, topics: [t]}\n",
+	     "t.yaml:12:13: scalers[1].kafka.consumerGroup: unknown key (did you mean \"group\"? "
+	     "consumerGroup is KEDA's name)"},
+	    {BASE "      lagThreshold: 5\n"
+	          "  - name: t\n"
+	          "    target: {namespace: ns, name: e}\n"
+	          "    kafka: {group: g, topics: [t], partitionLimitation: \"1-3\"}\n",
+	     "t.yaml:12:36: scalers[1].kafka.partitionLimitation: unknown key (did you mean "
+	     "\"partitions\"? partitionLimitation is KEDA's name)"},
+	    {BASE "      lagThreshold: 5\n"
+	          "  - name: t\n"
+	          "    target: {namespace: ns, name: e}\n"
+	          "    kafka: {group: g, topic: t}\n",
+	     "t.yaml:12:23: scalers[1].kafka.topic: unknown key (did you mean \"topics\"? topic is "
+	     "KEDA's name)"},
+	    /* In the wrong place: where lagscale has it. */
+	    {BASE "      lagThreshold: 5\n"
+	          "  - name: t\n"
+	          "    scaleTargetRef: {name: e}\n",
+	     "t.yaml:11:5: scalers[1].scaleTargetRef: unknown key (did you mean \"target\"? "
+	     "scaleTargetRef is KEDA's name)"},
+	    {BASE "      lagThreshold: 5\n"
+	          "    minReplicaCount: 1\n",
+	     "t.yaml:10:5: scalers[0].minReplicaCount: unknown key (minReplicaCount is KEDA's "
+	     "name; in lagscale: policy.minReplicas)"},
+	    {BASE "      lagThreshold: 5\n"
+	          "    pollingInterval: 30s\n",
+	     "t.yaml:10:5: scalers[0].pollingInterval: unknown key here (it belongs in the "
+	     "scaler's policy.pollingInterval)"},
+	    {BASE "      lagThreshold: 5\n"
+	          "    cooldownPeriod: 30s\n",
+	     "t.yaml:10:5: scalers[0].cooldownPeriod: unknown key here (it belongs in the "
+	     "scaler's policy.cooldownPeriod)"},
+	    {BASE "      lagThreshold: 5\n"
+	          "    fallback: {replicas: 2}\n",
+	     "t.yaml:10:5: scalers[0].fallback: unknown key here (it belongs in the scaler's "
+	     "policy.fallback)"},
+	    {BASE "      lagThreshold: 5\n"
+	          "    metadata: {topic: t}\n",
+	     "t.yaml:10:5: scalers[0].metadata: unknown key (metadata is KEDA's name; in "
+	     "lagscale: kafka (group, topics) and policy (lagThreshold, ...))"},
+	    {BASE "      lagThreshold: 5\n"
+	          "    advanced: {}\n",
+	     "t.yaml:10:5: scalers[0].advanced: unknown key (advanced is KEDA's name; in "
+	     "lagscale: policy.behavior)"},
+	    {BASE "      lagThreshold: 5\n"
+	          "  - name: t\n"
+	          "    target: {namespace: ns, name: e}\n"
+	          "    kafka: {group: g, topics: [t], bootstrapServers: \"k:9092\"}\n",
+	     "t.yaml:12:36: scalers[1].kafka.bootstrapServers: unknown key (bootstrapServers is "
+	     "KEDA's name; in lagscale: kafka.cluster, the name of an entry of kafka.clusters "
+	     "(which has bootstrapServers))"},
+	    {"kafka:\n"
+	     "  clusters:\n"
+	     "    - {name: main, bootstrapServers: \"k:9092\", sasl: plaintext}\n"
+	     "scalers:\n"
+	     "  - name: s\n"
+	     "    target: {namespace: ns, name: d}\n"
+	     "    kafka: {group: g, topics: [t]}\n",
+	     "t.yaml:3:48: kafka.clusters[0].sasl: unknown key (sasl is KEDA's name; in lagscale: "
+	     "sasl.mechanism in the cluster's properties)"},
+	    /* A typo still gets the nearest key. */
+	    {BASE "      lagTreshold: 5\n",
+	     "t.yaml:9:7: scalers[0].policy.lagTreshold: unknown key (did you mean "
+	     "\"lagThreshold\"?)"},
+	};
+
+	for (size_t i = 0; i < N(cases); i++)
+		expect_error_among(cases[i].yaml, cases[i].msg);
+	/* HPA-style seconds in a policy: KEDA's name, and lagscale's key is missing. */
+	expect_errors(BASE "      behavior: {scaleUp: {policies: [{type: Pods, value: 1,\n"
+	                   "                                       periodSeconds: 15}]}}\n",
+	              (const char *const[]){
+	                  "t.yaml:9:39: scalers[0].policy.behavior.scaleUp.policies[0].period: "
+	                  "required",
+	                  "t.yaml:10:40: scalers[0].policy.behavior.scaleUp.policies[0]."
+	                  "periodSeconds: unknown key (did you mean \"period\"? periodSeconds is "
+	                  "KEDA's name)"},
+	              2);
+}
+END_TEST
+
+/* A failed lag read at now_ms, decided with p at cur replicas. */
+static void decide_failed_read(struct ls_policy_state *st, const struct ls_policy_params *p,
+                               int64_t now_ms, int32_t cur, struct ls_decision *d)
+{
+	struct ls_lag_snapshot snap;
+	struct ls_policy_input in;
+
+	memset(&snap, 0, sizeof(snap));
+	snap.time_ms = now_ms;
+	snap.err = -ETIMEDOUT;
+	snprintf(snap.errmsg, sizeof(snap.errmsg), "no answer from any broker");
+	memset(&in, 0, sizeof(in));
+	in.now_ms = now_ms;
+	in.snap = &snap;
+	in.current_replicas = cur;
+	in.paused_replicas = -1;
+	ck_assert_int_eq(ls_policy_decide(st, p, &in, d), 0);
+}
+
+START_TEST(test_config_fallback_keda_default)
+{
+	struct ls_config *cfg = load_ok(BASE "      fallback: {failureThreshold: 3, replicas: 6}\n"
+	                                     "  - name: t\n"
+	                                     "    target: {namespace: ns, name: e}\n"
+	                                     "    kafka: {group: g, topics: [t]}\n"
+	                                     "    policy: {fallback: {failureThreshold: 2}}\n"
+	                                     "  - name: u\n"
+	                                     "    target: {namespace: ns, name: f}\n"
+	                                     "    kafka: {group: g, topics: [t]}\n"
+	                                     "    policy:\n"
+	                                     "      fallback: {replicas: 6, behavior: "
+	                                     "currentReplicasIfHigher}\n");
+	const struct ls_policy_params *p = &cfg->scalers[0].policy;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_decision d;
+
+	/* replicas without a behavior: static, as in KEDA. */
+	ck_assert_int_eq(p->fallback_behavior, LS_FALLBACK_STATIC);
+	ck_assert_int_eq(p->fallback_replicas, 6);
+	/* Neither: currentReplicas, as before; a behavior written is kept. */
+	ck_assert_int_eq(cfg->scalers[1].policy.fallback_behavior, LS_FALLBACK_CURRENT);
+	ck_assert_int_eq(cfg->scalers[2].policy.fallback_behavior, LS_FALLBACK_CURRENT_IF_HIGHER);
+
+	/* KEDA's example: one replica, the reads fail; the third failure scales to 6. */
+	ck_assert_ptr_nonnull(st);
+	decide_failed_read(st, p, 0, 1, &d);
+	ck_assert_int_eq(d.action, LS_ACTION_ERROR);
+	ck_assert_int_eq(d.desired_replicas, 1);
+	decide_failed_read(st, p, 15000, 1, &d);
+	ck_assert_int_eq(d.action, LS_ACTION_ERROR);
+	ck_assert_int_eq(d.desired_replicas, 1);
+	decide_failed_read(st, p, 30000, 1, &d);
+	ck_assert_int_eq(d.action, LS_ACTION_FALLBACK);
+	ck_assert(d.fallback);
+	ck_assert_int_eq(d.desired_replicas, 6);
+	ck_assert_msg(strstr(d.reason, "fallback static gives 6") != NULL, "%s", d.reason);
+	ls_policy_state_free(st);
+	ls_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_config_scenario_full)
 {
 	struct ls_scenario *s = NULL;
@@ -1644,6 +2026,12 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_dir_clusters);
 	tcase_add_test(tc, test_config_dir_errors_name_file);
 	tcase_add_test(tc, test_config_dir_sections);
+	tcase_add_test(tc, test_config_target_kinds);
+	tcase_add_test(tc, test_config_target_kind_from_defaults);
+	tcase_add_test(tc, test_config_duplicate_targets);
+	tcase_add_test(tc, test_config_dir_duplicate_targets);
+	tcase_add_test(tc, test_config_keda_key_names);
+	tcase_add_test(tc, test_config_fallback_keda_default);
 	tcase_add_test(tc, test_config_dir_defaults_per_file);
 	tcase_add_test(tc, test_config_dir_empty);
 	tcase_add_test(tc, test_config_dir_file_too_large);

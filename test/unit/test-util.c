@@ -1,5 +1,6 @@
 /* test-util.c - lib/util: strict parsing (parse.h), lag math (offsets.h),
- * buffers with caps (buf.h), backoff, watching the config (filewatch.h). */
+ * buffers with caps (buf.h), backoff, watching the config (filewatch.h),
+ * redaction of messages by key (log.h). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/filewatch.h"
+#include "util/log.h"
 #include "util/offsets.h"
 #include "util/parse.h"
 
@@ -404,6 +406,51 @@ START_TEST(test_util_filewatch_file_and_directory)
 	(void)changed;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(cmd), 0);
+START_TEST(test_util_redact_message_by_key)
+{
+	char m[128];
+
+	/* A secret key's value, quoted after the key, is dropped; the rest reads as it was. */
+	snprintf(m, sizeof(m), "Invalid value for configuration property \"ssl.key.password\": pr");
+	ck_assert(ls_log_redact_message(m, sizeof(m), "ssl.key.password"));
+	ck_assert_str_eq(m, "Invalid value for configuration property \"ssl.key.password\" (the "
+			    "value is not shown: it is a secret)");
+	snprintf(m, sizeof(m), "Unrecognized sasl.oauthbearer.config beginning at: p");
+	ck_assert(ls_log_redact_message(m, sizeof(m), "sasl.oauthbearer.config"));
+	ck_assert_str_eq(m, "Unrecognized sasl.oauthbearer.config (the value is not shown: it is "
+			    "a secret)");
+	/* A message that does not name the secret key is left whole, whatever
+	 * the value ("p") is: the redaction looks for the key, not the value. */
+	snprintf(m, sizeof(m), "No such configuration property: \"sasl.usernme\"");
+	ck_assert(!ls_log_redact_message(m, sizeof(m), "sasl.password"));
+	ck_assert_str_eq(m, "No such configuration property: \"sasl.usernme\"");
+	/* A key that is not secret, or a longer key that only starts with a secret one. */
+	snprintf(m, sizeof(m), "Invalid value for configuration property \"sasl.mechanism\": P");
+	ck_assert(!ls_log_redact_message(m, sizeof(m), "sasl.mechanism"));
+	ck_assert_str_eq(m, "Invalid value for configuration property \"sasl.mechanism\": P");
+	snprintf(m, sizeof(m), "sasl.password.extra: x");
+	ck_assert(!ls_log_redact_message(m, sizeof(m), "sasl.password"));
+	/* A small buffer still ends with the note, never with the value. */
+	{
+		char small[48] = "property \"sasl.password\": pr and more text";
+
+		ck_assert(ls_log_redact_message(small, sizeof(small), "sasl.password"));
+		ck_assert_ptr_nonnull(strstr(small, "(the value is not shown: it is a secret)"));
+		ck_assert_ptr_null(strstr(small, "pr and"));
+	}
+	ck_assert(!ls_log_redact_message(m, sizeof(m), ""));
+	ck_assert(!ls_log_redact_message(m, sizeof(m), NULL));
+	/* Keys of secrets, as printed by key (ls_log_fields). */
+	ck_assert(ls_log_key_is_secret("sasl.password"));
+	ck_assert(ls_log_key_is_secret("ssl.key.password"));
+	ck_assert(ls_log_key_is_secret("ssl.key.pem"));
+	ck_assert(ls_log_key_is_secret("sasl.oauthbearer.client.secret"));
+	ck_assert(ls_log_key_is_secret("sasl.oauthbearer.config"));
+	ck_assert(ls_log_key_is_secret("token"));
+	ck_assert(!ls_log_key_is_secret("sasl.username"));
+	ck_assert(!ls_log_key_is_secret("ssl.key.location"));
+	ck_assert_str_eq(ls_log_redact_value("sasl.password", "p"), "[redacted]");
+	ck_assert_str_eq(ls_log_redact_value("sasl.username", "p"), "p");
 }
 END_TEST
 
@@ -422,6 +469,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_backoff);
 	tcase_add_test(tc, test_util_filewatch_configmap_swap);
 	tcase_add_test(tc, test_util_filewatch_file_and_directory);
+	tcase_add_test(tc, test_util_redact_message_by_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
