@@ -365,11 +365,11 @@ START_TEST(test_config_topics_optional)
 	static const char *const yamls[] = {
 	    "kafka:\n  clusters:\n    - {name: main, bootstrapServers: \"k:9092\"}\n"
 	    "scalers:\n  - name: s\n"
-	    "    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+	    "    target: {apiVersion: apps/v1, kind: Deployment, namespace: n, name: d}\n"
 	    "    kafka: {group: g}\n",
 	    "kafka:\n  clusters:\n    - {name: main, bootstrapServers: \"k:9092\"}\n"
 	    "scalers:\n  - name: s\n"
-	    "    target: {apiVersion: apps/v1, kind: Deployment, name: d}\n"
+	    "    target: {apiVersion: apps/v1, kind: Deployment, namespace: n, name: d}\n"
 	    "    kafka: {group: g, topics: null}\n",
 	};
 

@@ -406,6 +406,9 @@ START_TEST(test_util_filewatch_file_and_directory)
 	(void)changed;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_util_redact_message_by_key)
 {
 	char m[128];
