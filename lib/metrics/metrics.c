@@ -48,6 +48,7 @@ struct ls_metrics_family {
 	char *header;
 	size_t header_len;
 	enum ls_metrics_type type;
+	bool hidden; /* left out of renders (ls_metrics_family_set_hidden) */
 	char *label_names[LS_METRICS_MAX_LABELS];
 	size_t n_labels;
 	double bounds[LS_METRICS_MAX_BUCKETS];
@@ -583,6 +584,12 @@ void ls_metrics_series_remove(struct ls_metrics_series *s)
 	free(s);
 }
 
+void ls_metrics_family_set_hidden(struct ls_metrics_family *f, bool hidden)
+{
+	if (f)
+		f->hidden = hidden;
+}
+
 size_t ls_metrics_family_size(const struct ls_metrics_family *f)
 {
 	return f ? f->n_series : 0;
@@ -708,7 +715,7 @@ static int render_family(struct ls_buf *out, const struct ls_metrics_family *f)
 {
 	int r;
 
-	if (!f->head)
+	if (!f->head || f->hidden)
 		return 0;
 	r = ls_buf_append(out, f->header, f->header_len);
 	if (r == 0 && f->type == LS_METRICS_HISTOGRAM)
