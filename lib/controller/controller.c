@@ -41,6 +41,7 @@ struct scaler_rt {
 	bool fallback_seen; /* FallbackActivated was recorded for this spell */
 	bool hot_seen;	    /* HotPartition was recorded for this episode */
 	bool have_current;  /* current holds replicas read from the cluster */
+	bool decided;	    /* a round of it ended in a decision (for /readyz) */
 	/* Kubernetes: what lib/controller/act knows of the target; a read
 	 * whose target is being read waits here; a decision whose patch is on
 	 * its way is printed when the patch ends. */
@@ -85,6 +86,8 @@ struct ls_controller {
 	struct ls_buf exposition;
 	bool metrics_dirty;
 	bool ready;
+	bool round_seen;     /* a round finished (with no scalers, that is ready) */
+	size_t n_undecided; /* scalers that have not decided yet; ready at 0 */
 	/* Kubernetes (NULL without a cluster): reads, writes, Events
 	 * (act.h), and the leader elector (NULL without leader election). */
 	struct ls_act *act;
@@ -171,6 +174,7 @@ static void scaler_metrics(struct ls_controller *c, struct scaler_rt *s)
 
 	snprintf(target, sizeof(target), "%s/%s", s->cfg->target.kind, s->cfg->target.name);
 	if (ls_metrics_scaler_new(c->metrics, s->cfg->name, s->cfg->target.namespace_, target,
+				  c->cfg->clusters[s->cfg->cluster_index].name, s->cfg->kafka.group,
 				  &s->metrics) < 0)
 		ls_log(LS_LOG_DEBUG, s->cfg->name, "no memory for the scaler's metrics");
 }
@@ -370,6 +374,7 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 			goto fail;
 		scaler_metrics(c, &c->scalers[i]);
 	}
+	c->n_undecided = cfg->n_scalers;
 	r = kube_setup(c, errbuf, errlen);
 	if (r < 0)
 		goto fail;
@@ -537,6 +542,34 @@ static const char *event_reason(const struct ls_decision *d, int32_t from)
 	default:
 		return d->desired_replicas > from ? "ScaledUp" : "ScaledDown";
 	}
+}
+
+/* A follower under leader election decides (its history stays warm for
+ * the day it leads) but keeps quiet: one voice, the leader's, prints
+ * decisions, as only its metrics show scalers (lib/metrics/app.h). */
+static bool follower(const struct ls_controller *c)
+{
+	return c->leader && !ls_controller_is_leader(c);
+}
+
+/*
+ * /readyz passes once the first round is complete: every scaler has
+ * decided once (its lag read, good or failed, and its target's replicas
+ * read, or found unreadable), not merely once the first round's reads
+ * came back, as a decision may wait for its target. A scaler that cannot
+ * read its lag or target decides all the same (an error or a fallback),
+ * so one broken scaler does not keep the instance unready. Followers
+ * decide too, so they are ready after their first round as well. Once
+ * ready, an instance stays ready (a reload's new scalers do not undo it).
+ */
+static void update_ready(struct ls_controller *c)
+{
+	if (c->ready || !c->round_seen || c->n_undecided > 0)
+		return;
+	c->ready = true;
+	if (c->opts.server)
+		ls_metrics_server_set_ready(c->opts.server, true);
+	ls_log(LS_LOG_DEBUG, NULL, "ready: every scaler has decided once");
 }
 
 static void print_decision(struct ls_controller *c, const struct scaler_rt *s,
@@ -719,7 +752,8 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 		if (r < 0) {
 			target_error_decision(s, snap, why, &d);
 			c->any_error = true;
-			print_decision(c, s, &d, false);
+			if (!follower(c))
+				print_decision(c, s, &d, false);
 			goto keep;
 		}
 	}
@@ -733,6 +767,7 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	}
 	ls_metrics_scaler_observe_decision(s->metrics, d.current_replicas, d.recommended_replicas,
 					   d.desired_replicas, d.active, d.fallback,
+					   in.paused || in.paused_replicas >= 0,
 					   d.hot ? d.hot_partitions : 0);
 	if (d.desired_replicas != s->current && c->act) {
 		started = apply(c, idx, &in, &d);
@@ -759,9 +794,18 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	if (d.action == LS_ACTION_ERROR || d.action == LS_ACTION_FALLBACK)
 		c->any_error = true;
 	/* A patch on its way prints the decision when it ends. */
-	if (!started)
+	if (!started && !follower(c))
 		print_decision(c, s, &d, applied);
+	else if (!started)
+		ls_log(LS_LOG_DEBUG, s->cfg->name, "following: %s %d -> %d (not applied): %s",
+		       ls_policy_action_name(d.action), d.current_replicas, d.desired_replicas,
+		       d.reason);
 keep:
+	if (!s->decided) {
+		s->decided = true;
+		c->n_undecided--;
+		update_ready(c);
+	}
 	if (!snap->err) {
 		ls_lag_snapshot_release(&s->prev);
 		s->prev = *snap;
@@ -938,17 +982,14 @@ static bool reload_requested(const struct ls_controller *c)
 }
 
 /* A round finished: the metrics (when a scrape wants them) and /healthz
- * say so, /readyz from the first. */
+ * say so; /readyz too, once it is complete (update_ready). */
 static void round_done(struct ls_controller *c)
 {
 	publish_if_wanted(c);
-	if (!c->opts.server)
-		return;
-	ls_metrics_server_tick(c->opts.server, ls_clock_mono_ms());
-	if (!c->ready) {
-		ls_metrics_server_set_ready(c->opts.server, true);
-		c->ready = true;
-	}
+	c->round_seen = true;
+	update_ready(c);
+	if (c->opts.server)
+		ls_metrics_server_tick(c->opts.server, ls_clock_mono_ms());
 }
 
 /*
@@ -1191,6 +1232,9 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 	c->clusters = clusters;
 	c->cfg = cfg;
 	c->synced = false; /* the next run watches the new targets */
+	c->n_undecided = 0;
+	for (size_t i = 0; i < cfg->n_scalers; i++)
+		c->n_undecided += !scalers[i].decided;
 	ls_metrics_app_set_partition_series(c->metrics, cfg->metrics_partition_series,
 					    LS_METRICS_PARTITION_SERIES_CAP);
 	metadata_age(c);
