@@ -84,7 +84,6 @@ struct ls_controller {
 	 * handed to the HTTP server (if any) once per round. */
 	struct ls_metrics_app *metrics;
 	struct ls_buf exposition;
-	bool metrics_dirty;
 	bool ready;
 	bool round_seen;     /* a round finished (with no scalers, that is ready) */
 	size_t n_undecided; /* scalers that have not decided yet; ready at 0 */
@@ -226,7 +225,6 @@ static void metadata_age(struct ls_controller *c)
 /* Renders the metrics once and hands the text to the HTTP server. */
 static void publish(struct ls_controller *c)
 {
-	c->metrics_dirty = false;
 	if (!c->opts.server)
 		return;
 	ls_buf_reset(&c->exposition);
@@ -237,10 +235,15 @@ static void publish(struct ls_controller *c)
 	ls_metrics_server_publish(c->opts.server, &c->exposition);
 }
 
-/* Renders the metrics when a scrape waits for them (server.h). */
+/*
+ * Renders the metrics when a scrape waits for them (server.h), whether or
+ * not a round changed them since: the process_* series change by
+ * themselves, and a scrape that found nothing new would wait its second
+ * out (longer than a 1 s scrape timeout) for a render that never came.
+ */
 static void publish_if_wanted(struct ls_controller *c)
 {
-	if (c->metrics_dirty && ls_metrics_server_render_wanted(c->opts.server, ls_clock_mono_ms()))
+	if (ls_metrics_server_render_wanted(c->opts.server, ls_clock_mono_ms()))
 		publish(c);
 }
 
@@ -418,7 +421,6 @@ void ls_controller_free(struct ls_controller *c)
 void ls_controller_set_leader(struct ls_controller *c, bool leader)
 {
 	ls_metrics_app_set_leader(c->metrics, leader);
-	c->metrics_dirty = true;
 }
 
 bool ls_controller_is_leader(const struct ls_controller *c)
@@ -554,11 +556,12 @@ static bool follower(const struct ls_controller *c)
 
 /*
  * /readyz passes once the first round is complete: every scaler has
- * decided once (its lag read, good or failed, and its target's replicas
- * read, or found unreadable), not merely once the first round's reads
- * came back, as a decision may wait for its target. A scaler that cannot
- * read its lag or target decides all the same (an error or a fallback),
- * so one broken scaler does not keep the instance unready. Followers
+ * decided once (its lag read, good or failed, its target's replicas read,
+ * or found unreadable, and a patch it started answered), not merely once
+ * the first round's reads came back, as a decision may wait for its
+ * target and its patch. A scaler that cannot read its lag or target
+ * decides all the same (an error or a fallback), so one broken scaler
+ * does not keep the instance unready. Followers
  * decide too, so they are ready after their first round as well. Once
  * ready, an instance stays ready (a reload's new scalers do not undo it).
  */
@@ -570,6 +573,17 @@ static void update_ready(struct ls_controller *c)
 	if (c->opts.server)
 		ls_metrics_server_set_ready(c->opts.server, true);
 	ls_log(LS_LOG_DEBUG, NULL, "ready: every scaler has decided once");
+}
+
+/* A decision of s is complete: printed (or, on a follower, kept quiet),
+ * and its patch, if any, answered. */
+static void decision_done(struct ls_controller *c, struct scaler_rt *s)
+{
+	if (s->decided)
+		return;
+	s->decided = true;
+	c->n_undecided--;
+	update_ready(c);
 }
 
 static void print_decision(struct ls_controller *c, const struct scaler_rt *s,
@@ -634,13 +648,13 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 			       to, dry ? " (dry-run)" : "", s->tgt.write_err);
 		}
 		ls_metrics_scaler_count_error(s->metrics, "scale");
-		c->metrics_dirty = true;
 		snprintf(note, sizeof(note), "setting replicas from %d to %d failed: %s", pw->from,
 			 to, errmsg);
 		record_event(c, s, "Warning", "ScaleFailed", "Scale", note);
 		c->any_error = true;
 		print_decision(c, s, &pw->d, false);
 		free(pw);
+		decision_done(c, s);
 		return;
 	}
 	if (s->tgt.write_err[0]) {
@@ -649,7 +663,6 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 		s->tgt.write_err[0] = '\0';
 	}
 	ls_metrics_scaler_count_scale(s->metrics, pw->from, to);
-	c->metrics_dirty = true;
 	snprintf(note, sizeof(note), "replicas %d -> %d: %s", pw->from, to, pw->d.reason);
 	record_event(c, s, pw->d.action == LS_ACTION_FALLBACK ? "Warning" : "Normal",
 		     event_reason(&pw->d, pw->from), "Scale", note);
@@ -661,6 +674,7 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 	}
 	print_decision(c, s, &pw->d, !dry);
 	free(pw);
+	decision_done(c, s);
 }
 
 /*
@@ -704,7 +718,6 @@ static void observe(struct ls_controller *c, struct scaler_rt *s, struct ls_lag_
 	 * lag series and the lag-seconds history. */
 	if (ls_metrics_scaler_observe_lag(s->metrics, snap) == -ENOMEM)
 		ls_log(LS_LOG_DEBUG, s->cfg->name, "no memory for some lag series");
-	c->metrics_dirty = true;
 	if (snap->err) {
 		if (!s->failing)
 			ls_log(LS_LOG_WARN, s->cfg->name, "reading lag failed: %s", snap->errmsg);
@@ -801,11 +814,9 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 		       ls_policy_action_name(d.action), d.current_replicas, d.desired_replicas,
 		       d.reason);
 keep:
-	if (!s->decided) {
-		s->decided = true;
-		c->n_undecided--;
-		update_ready(c);
-	}
+	/* A patch on its way completes the decision when it ends. */
+	if (!started)
+		decision_done(c, s);
 	if (!snap->err) {
 		ls_lag_snapshot_release(&s->prev);
 		s->prev = *snap;
