@@ -41,8 +41,7 @@ enum {
 	N_FAMILIES
 };
 
-/* The labels every series of a scaler starts with (struct
- * ls_metrics_scaler's labels[], in this order). */
+/* The labels every series of a scaler starts with (scaler_labels). */
 #define N_SCALER_LABELS 5
 
 static const char *const scaler_labels[] = {"scaler", "namespace", "target",
@@ -187,7 +186,9 @@ struct part_series {
 struct ls_metrics_scaler {
 	struct ls_metrics_app *app;
 	struct ls_metrics_scaler *prev, *next; /* the app's list; linked once complete */
-	char *labels[N_SCALER_LABELS]; /* scaler, namespace, target, cluster, group */
+	/* scaler, namespace, target, cluster, group: the labels every series
+	 * of the scaler starts with, rendered once */
+	struct ls_metrics_labels *lead;
 	struct ls_metrics_series *lag, *lag_seconds, *produce, *consume;
 	struct ls_metrics_series *current, *recommended, *desired, *active, *fallback, *paused,
 	    *hot;
@@ -364,8 +365,7 @@ void ls_metrics_scaler_free(struct ls_metrics_scaler *s)
 		free(s->extra_stages[i]);
 	parts_clear(s);
 	ls_metrics_lagtime_table_free(s->lagtime);
-	for (size_t i = 0; i < N_SCALER_LABELS; i++)
-		free(s->labels[i]);
+	ls_metrics_labels_free(s->lead);
 	free(s);
 }
 
@@ -373,10 +373,9 @@ void ls_metrics_scaler_free(struct ls_metrics_scaler *s)
 static int scaler_series2(struct ls_metrics_scaler *s, int fi, const char *extra,
                           const char *extra2, struct ls_metrics_series **ret)
 {
-	const char *v[] = {s->labels[0], s->labels[1], s->labels[2], s->labels[3],
-	                   s->labels[4], extra,        extra2,       NULL};
+	const char *v[] = {extra, extra2, NULL};
 
-	return ls_metrics_series_get(s->app->f[fi], v, ret);
+	return ls_metrics_series_get_with(s->app->f[fi], s->lead, v, ret);
 }
 
 static int scaler_series(struct ls_metrics_scaler *s, int fi, const char *extra,
@@ -402,11 +401,9 @@ int ls_metrics_scaler_new(struct ls_metrics_app *a, const char *scaler, const ch
 	if (!s)
 		return -ENOMEM;
 	s->app = a;
-	for (size_t i = 0; i < N_SCALER_LABELS; i++) {
-		s->labels[i] = strdup(labels[i]);
-		if (!s->labels[i])
-			goto fail;
-	}
+	r = ls_metrics_labels_new(scaler_labels, labels, &s->lead);
+	if (r < 0)
+		goto fail;
 	r = ls_metrics_lagtime_table_new(&s->lagtime);
 	if (r == 0)
 		r = scaler_series(s, F_CURRENT, NULL, &s->current);

@@ -78,6 +78,29 @@ int ls_metrics_family_new(struct ls_metrics *m, const char *name, const char *he
 int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values,
                           struct ls_metrics_series **ret);
 
+/*
+ * Leading labels, rendered once: for a caller that creates many series
+ * whose first labels are the same (lib/metrics/app.h: every series of a
+ * scaler starts with its five labels), so that their values are escaped
+ * once instead of at every series. names and values: NULL-terminated
+ * lists of the same length (at most LS_METRICS_MAX_LABELS); copied.
+ * 0, -EINVAL (a NULL list or value, too many), -ENOMEM; *ret untouched
+ * on failure. _free(NULL) is a no-op.
+ */
+struct ls_metrics_labels;
+int ls_metrics_labels_new(const char *const *names, const char *const *values,
+                          struct ls_metrics_labels **ret);
+void ls_metrics_labels_free(struct ls_metrics_labels *l);
+
+/*
+ * As ls_metrics_series_get, the family's first labels taken from lead
+ * (NULL: none) and values holding the values of the labels after them.
+ * The same series as ls_metrics_series_get with all the values. -EINVAL
+ * also when lead's names are not the family's first label names.
+ */
+int ls_metrics_series_get_with(struct ls_metrics_family *f, const struct ls_metrics_labels *lead,
+                               const char *const *values, struct ls_metrics_series **ret);
+
 /* Removes one series from its family and frees it. NULL is a no-op. */
 void ls_metrics_series_remove(struct ls_metrics_series *s);
 

@@ -1007,6 +1007,48 @@ START_TEST(test_metrics_process_reads_proc)
 }
 END_TEST
 
+START_TEST(test_metrics_leading_labels)
+{
+	struct ls_metrics *m = NULL;
+	struct ls_metrics_family *f = NULL;
+	struct ls_metrics_labels *lead = NULL, *other = NULL;
+	struct ls_metrics_series *x = NULL, *y = NULL, *sentinel = (struct ls_metrics_series *)&m;
+	const char *const names[] = {"a", "b", "c", NULL};
+	const char *const lead_names[] = {"a", "b", NULL}, *const other_names[] = {"b", NULL};
+	const char *const all[] = {"1", "q\"uote", "3"};
+	const char *const lead_values[] = {"1", "q\"uote"}, *const rest[] = {"3"};
+	const char *const null_value[] = {"1", NULL};
+	struct ls_buf b;
+
+	ls_buf_init(&b, 0);
+	ck_assert_int_eq(ls_metrics_new(&m), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "f", "F.", LS_METRICS_GAUGE, names, NULL, 0, &f), 0);
+	ck_assert_int_eq(ls_metrics_labels_new(lead_names, null_value, &lead), -EINVAL);
+	ck_assert_ptr_null(lead);
+	ck_assert_int_eq(ls_metrics_labels_new(lead_names, lead_values, &lead), 0);
+	ck_assert_int_eq(ls_metrics_labels_new(other_names, rest, &other), 0);
+	/* The same series either way, its labels escaped once. */
+	ck_assert_int_eq(ls_metrics_series_get_with(f, lead, rest, &x), 0);
+	ck_assert_int_eq(ls_metrics_series_get(f, all, &y), 0);
+	ck_assert_ptr_eq(x, y);
+	ck_assert_uint_eq(ls_metrics_family_size(f), 1);
+	ls_metrics_set(x, 2);
+	ck_assert_int_eq(ls_metrics_render(m, &b), 0);
+	ck_assert_str_eq(ls_buf_str(&b), "# HELP f F.\n# TYPE f gauge\nf{a=\"1\",b=\"q\\\"uote\",c=\"3\"} 2\n");
+	/* Leading labels that are not the family's first: refused. */
+	ck_assert_int_eq(ls_metrics_series_get_with(f, other, rest, &sentinel), -EINVAL);
+	ck_assert_ptr_eq(sentinel, (struct ls_metrics_series *)&m);
+	ck_assert_int_eq(ls_metrics_series_get_with(f, lead, NULL, &sentinel), -EINVAL);
+	ck_assert_int_eq(ls_metrics_series_get_with(f, NULL, all, &y), 0);
+	ck_assert_ptr_eq(x, y);
+	ls_metrics_labels_free(lead);
+	ls_metrics_labels_free(other);
+	ls_metrics_labels_free(NULL);
+	ls_buf_release(&b);
+	ls_metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_metrics_family_hidden)
 {
 	struct ls_metrics *m = NULL;
@@ -1324,6 +1366,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_metrics_format_value_round_trips);
 	tcase_add_test(tc, test_metrics_label_text_prerendered);
 	tcase_add_test(tc, test_metrics_family_hidden);
+	tcase_add_test(tc, test_metrics_leading_labels);
 	tcase_add_test(lt, test_metrics_lagtime_interpolates);
 	tcase_add_test(lt, test_metrics_lagtime_flat_runs_and_bounds);
 	tcase_add_test(lt, test_metrics_lagtime_forgets_what_it_cannot_use);
