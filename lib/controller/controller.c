@@ -41,7 +41,7 @@ struct scaler_rt {
 	bool fallback_seen; /* FallbackActivated was recorded for this spell */
 	bool hot_seen;	    /* HotPartition was recorded for this episode */
 	bool have_current;  /* current holds replicas read from the cluster */
-	bool decided;	    /* a round of it ended in a decision (for /readyz) */
+	bool decided;	    /* its first decision is complete (for /readyz) */
 	/* Kubernetes: what lib/controller/act knows of the target; a read
 	 * whose target is being read waits here; a decision whose patch is on
 	 * its way is printed when the patch ends. */
@@ -85,7 +85,7 @@ struct ls_controller {
 	struct ls_metrics_app *metrics;
 	struct ls_buf exposition;
 	bool ready;
-	bool round_seen;     /* a round finished (with no scalers, that is ready) */
+	bool round_seen;    /* a round finished (with no scalers, that is ready) */
 	size_t n_undecided; /* scalers that have not decided yet; ready at 0 */
 	/* Kubernetes (NULL without a cluster): reads, writes, Events
 	 * (act.h), and the leader elector (NULL without leader election). */

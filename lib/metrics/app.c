@@ -44,14 +44,14 @@ enum {
 /* The labels every series of a scaler starts with (scaler_labels). */
 #define N_SCALER_LABELS 5
 
-static const char *const scaler_labels[] = {"scaler", "namespace", "target",
-                                            "cluster", "group", NULL};
+static const char *const scaler_labels[] = {"scaler",  "namespace", "target",
+                                            "cluster", "group",     NULL};
 static const char *const part_labels[] = {"scaler", "namespace", "target",    "cluster",
                                           "group",  "topic",     "partition", NULL};
-static const char *const event_labels[] = {"scaler", "namespace", "target",
-                                           "cluster", "group",    "direction", NULL};
-static const char *const error_labels[] = {"scaler",  "namespace", "target",
-                                           "cluster", "group",     "stage", NULL};
+static const char *const event_labels[] = {"scaler", "namespace", "target", "cluster",
+                                           "group",  "direction", NULL};
+static const char *const error_labels[] = {"scaler", "namespace", "target", "cluster",
+                                           "group",  "stage",     NULL};
 static const char *const cluster_labels[] = {"cluster", NULL};
 static const char *const build_labels[] = {"version", "librdkafka", NULL};
 
@@ -133,19 +133,22 @@ static const struct {
                         "Partitions whose series (lag, committed and end offsets) were not "
                         "created because the cap on their number was reached.",
                         LS_METRICS_COUNTER, NULL, S},
-    [F_PROC_CPU] = {"process_cpu_seconds_total", "CPU time the process used, user and system together, in seconds.",
+    [F_PROC_CPU] = {"process_cpu_seconds_total",
+                    "CPU time the process used, user and system together, in seconds.",
                     LS_METRICS_COUNTER, NULL},
-    [F_PROC_RSS] = {"process_resident_memory_bytes", "Memory the process holds in RAM (resident set), in bytes.",
-                    LS_METRICS_GAUGE, NULL},
-    [F_PROC_VSZ] = {"process_virtual_memory_bytes", "The process's virtual address space, in bytes.",
-                    LS_METRICS_GAUGE, NULL},
+    [F_PROC_RSS] = {"process_resident_memory_bytes",
+                    "Memory the process holds in RAM (resident set), in bytes.", LS_METRICS_GAUGE,
+                    NULL},
+    [F_PROC_VSZ] = {"process_virtual_memory_bytes",
+                    "The process's virtual address space, in bytes.", LS_METRICS_GAUGE, NULL},
     [F_PROC_FDS] = {"process_open_fds", "File descriptors the process has open.", LS_METRICS_GAUGE,
                     NULL},
-    [F_PROC_MAX_FDS] = {"process_max_fds", "File descriptors the process may open (the soft limit).",
-                        LS_METRICS_GAUGE, NULL},
+    [F_PROC_MAX_FDS] = {"process_max_fds",
+                        "File descriptors the process may open (the soft limit).", LS_METRICS_GAUGE,
+                        NULL},
     [F_PROC_START] = {"process_start_time_seconds",
-                      "When the process started, in seconds since the Unix epoch.", LS_METRICS_GAUGE,
-                      NULL},
+                      "When the process started, in seconds since the Unix epoch.",
+                      LS_METRICS_GAUGE, NULL},
 };
 #undef S
 
@@ -540,8 +543,7 @@ int ls_metrics_scaler_observe_lag(struct ls_metrics_scaler *s, const struct ls_l
 	/* A scaler refused series before tries again when room was freed
 	 * (another scaler's partitions went, or the cap was raised). */
 	if (r == 0 && s->app->part_enabled &&
-	    (!same_parts(s, snap) ||
-	     (s->n_refused && s->app->n_part_series < s->app->part_cap)))
+	    (!same_parts(s, snap) || (s->n_refused && s->app->n_part_series < s->app->part_cap)))
 		r = parts_relayout(s, snap);
 	ls_metrics_set(s->lag, (double)snap->total_lag);
 	if (snap->produce_rate >= 0)
@@ -563,7 +565,8 @@ int ls_metrics_scaler_observe_lag(struct ls_metrics_scaler *s, const struct ls_l
 				char id[16];
 
 				snprintf(id, sizeof(id), "%" PRId32, po->partition);
-				r = scaler_series2(s, F_PART_COMMITTED, t->topic, id, &ps->committed);
+				r = scaler_series2(s, F_PART_COMMITTED, t->topic, id,
+				                   &ps->committed);
 			} else if (po->committed < 0 && ps->committed) {
 				ls_metrics_series_remove(ps->committed);
 				ps->committed = NULL;

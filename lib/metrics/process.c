@@ -114,11 +114,11 @@ int ls_metrics_process_read(struct ls_metrics_process_stats *ret)
 	p++;
 	for (int field = 3; field <= 24; field++) {
 		unsigned long long *want = field == 14   ? &utime
-					   : field == 15 ? &stime
-					   : field == 22 ? &start
-					   : field == 23 ? &vsize
-					   : field == 24 ? &rss
-							 : NULL;
+		                           : field == 15 ? &stime
+		                           : field == 22 ? &start
+		                           : field == 23 ? &vsize
+		                           : field == 24 ? &rss
+		                                         : NULL;
 
 		if (!want) {
 			skip_field(&p);

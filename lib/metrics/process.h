@@ -11,11 +11,11 @@
 #define LS_METRICS_PROCESS_H
 
 struct ls_metrics_process_stats {
-	double cpu_seconds;	   /* user + system CPU time (/proc/self/stat utime+stime) */
-	double resident_bytes;	   /* resident set size (rss pages x page size) */
-	double virtual_bytes;	   /* virtual memory size (vsize) */
-	double open_fds;	   /* entries of /proc/self/fd (the one reading it excluded) */
-	double max_fds;		   /* the soft RLIMIT_NOFILE; +Inf when unlimited */
+	double cpu_seconds;        /* user + system CPU time (/proc/self/stat utime+stime) */
+	double resident_bytes;     /* resident set size (rss pages x page size) */
+	double virtual_bytes;      /* virtual memory size (vsize) */
+	double open_fds;           /* entries of /proc/self/fd (the one reading it excluded) */
+	double max_fds;            /* the soft RLIMIT_NOFILE; +Inf when unlimited */
 	double start_time_seconds; /* Unix time the process started (btime + starttime) */
 };
 

@@ -202,8 +202,8 @@ int main(int argc, char **argv)
 
 			if (ls_metrics_scaler_observe_lag(ms[i], &snaps[i]) < 0)
 				return 1;
-			ls_metrics_scaler_observe_decision(ms[i], want, want, want, true, false, false,
-			                                   0);
+			ls_metrics_scaler_observe_decision(ms[i], want, want, want, true, false,
+			                                   false, 0);
 		}
 		ls_metrics_cluster_observe_collect(cl, 0.0123 * (r + 1));
 		upd[r] = now_ns() - t;
@@ -240,7 +240,8 @@ int main(int argc, char **argv)
 	       (double)ren[1 + (rounds - 1) / 2] / 1e3, (double)ren[1] / 1e3,
 	       (double)ren[rounds - 1] / 1e3);
 	printf("exposition:              %zu bytes, %zu series\n", text.len, series);
-	printf("cpu, whole run:          %.3f s (snapshots included)\n", (double)(cpu1 - cpu0) / 1e9);
+	printf("cpu, whole run:          %.3f s (snapshots included)\n",
+	       (double)(cpu1 - cpu0) / 1e9);
 	printf("peak RSS:                %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
 	for (int i = 0; i < scalers; i++) {
 		ls_metrics_scaler_free(ms[i]);

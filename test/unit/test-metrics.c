@@ -600,8 +600,12 @@ START_TEST(test_metrics_app_scaler_series)
 
 	ls_buf_init(&b, 0);
 	ck_assert_int_eq(ls_metrics_app_new("1.2.3", "2.0.2", &a), 0);
-	ck_assert_int_eq(ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", "main", "oc-group", &s1), 0);
-	ck_assert_int_eq(ls_metrics_scaler_new(a, "billing", "shop", "Deployment/bc", "main", "bc-group", &s2), 0);
+	ck_assert_int_eq(
+	    ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", "main", "oc-group", &s1),
+	    0);
+	ck_assert_int_eq(
+	    ls_metrics_scaler_new(a, "billing", "shop", "Deployment/bc", "main", "bc-group", &s2),
+	    0);
 	ck_assert_int_eq(ls_metrics_cluster_new(a, "main", &cl), 0);
 	ls_metrics_app_set_leader(a, true);
 	ls_metrics_app_set_partition_series(a, true, LS_METRICS_PARTITION_SERIES_CAP);
@@ -625,9 +629,13 @@ START_TEST(test_metrics_app_scaler_series)
 		    "lagscale_lag_messages{scaler=\"orders\",namespace=\"shop\",target="
 		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 100\n",
 		    "lagscale_partition_lag_messages{scaler=\"orders\",namespace=\"shop\","
-		    "target=\"Deployment/oc\",cluster=\"main\",group=\"oc-group\",topic=\"orders\",partition=\"0\"} 100\n",
+		    "target=\"Deployment/"
+		    "oc\",cluster=\"main\",group=\"oc-group\",topic=\"orders\",partition=\"0\"} "
+		    "100\n",
 		    "lagscale_partition_lag_messages{scaler=\"orders\",namespace=\"shop\","
-		    "target=\"Deployment/oc\",cluster=\"main\",group=\"oc-group\",topic=\"orders\",partition=\"3\"} 0\n",
+		    "target=\"Deployment/"
+		    "oc\",cluster=\"main\",group=\"oc-group\",topic=\"orders\",partition=\"3\"} "
+		    "0\n",
 		    "lagscale_lag_seconds{scaler=\"orders\",namespace=\"shop\",target=\"Deployment/"
 		    "oc\",cluster=\"main\",group=\"oc-group\"} 0\n",
 		    "lagscale_produce_rate{scaler=\"orders\",namespace=\"shop\",target="
@@ -775,13 +783,15 @@ START_TEST(test_metrics_app_partition_series_off_by_default)
 	const int64_t p[][3] = {{0, 10, 110}, {1, 5, 7}, {2, 0, 3}};
 
 	ck_assert_int_eq(ls_metrics_app_new("1", "2", &a), 0);
-	ck_assert_int_eq(ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", "main", "oc-group", &s), 0);
+	ck_assert_int_eq(
+	    ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", "main", "oc-group", &s), 0);
 	make_snap(&snap, 1000, "orders", 3, p);
 	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
 	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 0);
 	ck_assert_uint_eq(count_in_render(a, "# TYPE lagscale_partition_lag_messages"), 0);
 	ck_assert_uint_eq(count_in_render(a, "lagscale_lag_messages{scaler=\"orders\","
-	                                     "namespace=\"shop\",target=\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 105\n"),
+	                                     "namespace=\"shop\",target=\"Deployment/"
+	                                     "oc\",cluster=\"main\",group=\"oc-group\"} 105\n"),
 	                  1);
 	ck_assert_uint_eq(count_in_render(a, DROPPED "0\n"), 1);
 	/* Enabled: the next read creates them; disabled: gone at once. */
@@ -821,7 +831,9 @@ START_TEST(test_metrics_app_partition_series_capped)
 		char topic[16];
 
 		snprintf(topic, sizeof(topic), "t%d", i);
-		ck_assert_int_eq(ls_metrics_scaler_new(a, names[i], "ns", "Deployment/x", "main", names[i], &s[i]), 0);
+		ck_assert_int_eq(ls_metrics_scaler_new(a, names[i], "ns", "Deployment/x", "main",
+		                                       names[i], &s[i]),
+		                 0);
 		make_snap(&snap[i], 1000, topic, 4, p);
 	}
 	/* 12 partitions, room for 6: a gets 4, b 2, c none; 6 refused. */
@@ -892,9 +904,8 @@ START_TEST(test_metrics_app_follower_hides_scaler_series)
 
 	ck_assert_int_eq(ls_metrics_app_new("1", "2", &a), 0);
 	ls_metrics_app_set_partition_series(a, true, LS_METRICS_PARTITION_SERIES_CAP);
-	ck_assert_int_eq(ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", "main",
-	                                       "oc-group", &s),
-	                 0);
+	ck_assert_int_eq(
+	    ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", "main", "oc-group", &s), 0);
 	ck_assert_int_eq(ls_metrics_cluster_new(a, "main", &cl), 0);
 	ls_metrics_cluster_observe_collect(cl, 0.02);
 	make_snap(&snap, 1000, "orders", 2, p);
@@ -1022,7 +1033,8 @@ START_TEST(test_metrics_leading_labels)
 
 	ls_buf_init(&b, 0);
 	ck_assert_int_eq(ls_metrics_new(&m), 0);
-	ck_assert_int_eq(ls_metrics_family_new(m, "f", "F.", LS_METRICS_GAUGE, names, NULL, 0, &f), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "f", "F.", LS_METRICS_GAUGE, names, NULL, 0, &f),
+	                 0);
 	ck_assert_int_eq(ls_metrics_labels_new(lead_names, null_value, &lead), -EINVAL);
 	ck_assert_ptr_null(lead);
 	ck_assert_int_eq(ls_metrics_labels_new(lead_names, lead_values, &lead), 0);
@@ -1034,7 +1046,8 @@ START_TEST(test_metrics_leading_labels)
 	ck_assert_uint_eq(ls_metrics_family_size(f), 1);
 	ls_metrics_set(x, 2);
 	ck_assert_int_eq(ls_metrics_render(m, &b), 0);
-	ck_assert_str_eq(ls_buf_str(&b), "# HELP f F.\n# TYPE f gauge\nf{a=\"1\",b=\"q\\\"uote\",c=\"3\"} 2\n");
+	ck_assert_str_eq(ls_buf_str(&b),
+	                 "# HELP f F.\n# TYPE f gauge\nf{a=\"1\",b=\"q\\\"uote\",c=\"3\"} 2\n");
 	/* Leading labels that are not the family's first: refused. */
 	ck_assert_int_eq(ls_metrics_series_get_with(f, other, rest, &sentinel), -EINVAL);
 	ck_assert_ptr_eq(sentinel, (struct ls_metrics_series *)&m);
@@ -1058,8 +1071,10 @@ START_TEST(test_metrics_family_hidden)
 
 	ls_buf_init(&b, 0);
 	ck_assert_int_eq(ls_metrics_new(&m), 0);
-	ck_assert_int_eq(ls_metrics_family_new(m, "a", "A.", LS_METRICS_GAUGE, NULL, NULL, 0, &f), 0);
-	ck_assert_int_eq(ls_metrics_family_new(m, "b", "B.", LS_METRICS_COUNTER, NULL, NULL, 0, &g), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "a", "A.", LS_METRICS_GAUGE, NULL, NULL, 0, &f),
+	                 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "b", "B.", LS_METRICS_COUNTER, NULL, NULL, 0, &g),
+	                 0);
 	ck_assert_int_eq(ls_metrics_series_get(f, NULL, &x), 0);
 	ck_assert_int_eq(ls_metrics_series_get(g, NULL, &y), 0);
 	ls_metrics_family_set_hidden(f, true);
@@ -1260,13 +1275,11 @@ START_TEST(test_metrics_server_scrape_waits_for_render)
 	ls_metrics_server_publish(l.s, &text);
 	ls_metrics_server_set_render_interval(l.s, 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, fake_loop_run, &l), 0);
-	ck_assert_int_eq(http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body,
-				  sizeof(body)),
-			 200);
+	ck_assert_int_eq(
+	    http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body, sizeof(body)), 200);
 	ck_assert_str_eq(body, "x 1\n[exposition content type]");
-	ck_assert_int_eq(http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body,
-				  sizeof(body)),
-			 200);
+	ck_assert_int_eq(
+	    http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body, sizeof(body)), 200);
 	ck_assert_str_eq(body, "x 2\n[exposition content type]");
 	l.stop = 1;
 	pthread_join(th, NULL);
