@@ -44,6 +44,7 @@ struct scaler_rt {
 	bool skip_seen;	    /* skipped for its cluster's configuration: reported */
 	bool target_failing; /* TargetNotFound or TargetReadFailed was recorded for this episode */
 	bool have_current;  /* current holds replicas read from the cluster */
+	bool decided;	    /* its first decision is complete (for /readyz) */
 	/* Kubernetes: what lib/controller/act knows of the target; a read
 	 * whose target is being read waits here; a decision whose patch is on
 	 * its way is printed when the patch ends. */
@@ -87,8 +88,9 @@ struct ls_controller {
 	 * handed to the HTTP server (if any) once per round. */
 	struct ls_metrics_app *metrics;
 	struct ls_buf exposition;
-	bool metrics_dirty;
 	bool ready;
+	bool round_seen;    /* a round finished (with no scalers, that is ready) */
+	size_t n_undecided; /* scalers that have not decided yet; ready at 0 */
 	/* Kubernetes (NULL without a cluster): reads, writes, Events
 	 * (act.h), and the leader elector (NULL without leader election). */
 	struct ls_act *act;
@@ -208,6 +210,7 @@ static void scaler_metrics(struct ls_controller *c, struct scaler_rt *s)
 
 	snprintf(target, sizeof(target), "%s/%s", s->cfg->target.kind, s->cfg->target.name);
 	if (ls_metrics_scaler_new(c->metrics, s->cfg->name, s->cfg->target.namespace_, target,
+				  c->cfg->clusters[s->cfg->cluster_index].name, s->cfg->kafka.group,
 				  &s->metrics) < 0)
 		ls_log(LS_LOG_DEBUG, s->cfg->name, "no memory for the scaler's metrics");
 }
@@ -259,7 +262,6 @@ static void metadata_age(struct ls_controller *c)
 /* Renders the metrics once and hands the text to the HTTP server. */
 static void publish(struct ls_controller *c)
 {
-	c->metrics_dirty = false;
 	if (!c->opts.server)
 		return;
 	ls_buf_reset(&c->exposition);
@@ -274,10 +276,15 @@ static void publish(struct ls_controller *c)
 	ls_buf_release(&c->exposition);
 }
 
-/* Renders the metrics when a scrape waits for them (server.h). */
+/*
+ * Renders the metrics when a scrape waits for them (server.h), whether or
+ * not a round changed them since: the process_* series change by
+ * themselves, and a scrape that found nothing new would wait its second
+ * out (longer than a 1 s scrape timeout) for a render that never came.
+ */
 static void publish_if_wanted(struct ls_controller *c)
 {
-	if (c->metrics_dirty && ls_metrics_server_render_wanted(c->opts.server, ls_clock_mono_ms()))
+	if (ls_metrics_server_render_wanted(c->opts.server, ls_clock_mono_ms()))
 		publish(c);
 }
 
@@ -406,6 +413,7 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 			goto fail;
 		scaler_metrics(c, &c->scalers[i]);
 	}
+	c->n_undecided = cfg->n_scalers;
 	r = kube_setup(c, errbuf, errlen);
 	if (r < 0)
 		goto fail;
@@ -457,7 +465,6 @@ void ls_controller_count_reload(struct ls_controller *c, bool ok)
 void ls_controller_set_leader(struct ls_controller *c, bool leader)
 {
 	ls_metrics_app_set_leader(c->metrics, leader);
-	c->metrics_dirty = true;
 }
 
 bool ls_controller_is_leader(const struct ls_controller *c)
@@ -576,6 +583,46 @@ static const char *event_reason(const struct ls_decision *d, int32_t from)
 	}
 }
 
+/* A follower under leader election decides (its history stays warm for
+ * the day it leads) but keeps quiet: one voice, the leader's, prints
+ * decisions, as only its metrics show scalers (lib/metrics/app.h). */
+static bool follower(const struct ls_controller *c)
+{
+	return c->leader && !ls_controller_is_leader(c);
+}
+
+/*
+ * /readyz passes once the first round is complete: every scaler has
+ * decided once (its lag read, good or failed, its target's replicas read,
+ * or found unreadable, and a patch it started answered), not merely once
+ * the first round's reads came back, as a decision may wait for its
+ * target and its patch. A scaler that cannot read its lag or target
+ * decides all the same (an error or a fallback), so one broken scaler
+ * does not keep the instance unready. Followers
+ * decide too, so they are ready after their first round as well. Once
+ * ready, an instance stays ready (a reload's new scalers do not undo it).
+ */
+static void update_ready(struct ls_controller *c)
+{
+	if (c->ready || !c->round_seen || c->n_undecided > 0)
+		return;
+	c->ready = true;
+	if (c->opts.server)
+		ls_metrics_server_set_ready(c->opts.server, true);
+	ls_log(LS_LOG_DEBUG, NULL, "ready: every scaler has decided once");
+}
+
+/* A decision of s is complete: printed (or, on a follower, kept quiet),
+ * and its patch, if any, answered. */
+static void decision_done(struct ls_controller *c, struct scaler_rt *s)
+{
+	if (s->decided)
+		return;
+	s->decided = true;
+	c->n_undecided--;
+	update_ready(c);
+}
+
 static void print_decision(struct ls_controller *c, const struct scaler_rt *s,
 			   const struct ls_decision *d, bool applied)
 {
@@ -636,20 +683,19 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 			       "cannot set the replicas of \"%s\" from %d to %d%s: %s", what, pw->from,
 			       to, dry ? " (dry-run)" : "", errmsg);
 		ls_metrics_scaler_count_error(s->metrics, "scale");
-		c->metrics_dirty = true;
 		snprintf(note, sizeof(note), "setting replicas from %d to %d failed: %s", pw->from,
 			 to, errmsg);
 		record_event(c, s, "Warning", "ScaleFailed", "Scale", note);
 		c->any_error = true;
 		print_decision(c, s, &pw->d, false);
 		free(pw);
+		decision_done(c, s);
 		return;
 	}
 	if (ls_act_unnote(&s->tgt.write_err))
 		ls_log(LS_LOG_INFO, s->cfg->name, "setting the replicas of \"%s\" works again",
 		       what);
 	ls_metrics_scaler_count_scale(s->metrics, pw->from, to);
-	c->metrics_dirty = true;
 	snprintf(note, sizeof(note), "replicas %d -> %d: %s", pw->from, to, pw->d.reason);
 	record_event(c, s, pw->d.action == LS_ACTION_FALLBACK ? "Warning" : "Normal",
 		     event_reason(&pw->d, pw->from), "Scale", note);
@@ -661,6 +707,7 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 	}
 	print_decision(c, s, &pw->d, !dry);
 	free(pw);
+	decision_done(c, s);
 }
 
 /*
@@ -709,7 +756,6 @@ static void observe(struct ls_controller *c, struct scaler_rt *s, struct ls_lag_
 		ls_metrics_scaler_count_error(s->metrics, "group_not_found");
 	else if (ls_metrics_scaler_observe_lag(s->metrics, snap) == -ENOMEM)
 		ls_log(LS_LOG_DEBUG, s->cfg->name, "no memory for some lag series");
-	c->metrics_dirty = true;
 	if (snap->err) {
 		if (!s->failing)
 			ls_log(LS_LOG_WARN, s->cfg->name, "reading lag failed: %s", snap->errmsg);
@@ -765,7 +811,8 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 		if (r < 0) {
 			target_error_decision(s, snap, why, &d);
 			c->any_error = true;
-			print_decision(c, s, &d, false);
+			if (!follower(c))
+				print_decision(c, s, &d, false);
 			goto keep;
 		}
 	}
@@ -779,6 +826,7 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	}
 	ls_metrics_scaler_observe_decision(s->metrics, d.current_replicas, d.recommended_replicas,
 					   d.desired_replicas, d.active, d.fallback,
+					   in.paused || in.paused_replicas >= 0,
 					   d.hot ? d.hot_partitions : 0);
 	if (d.desired_replicas != s->current && c->act) {
 		started = apply(c, idx, &in, &d);
@@ -806,9 +854,16 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	if (d.action == LS_ACTION_ERROR || d.action == LS_ACTION_FALLBACK)
 		c->any_error = true;
 	/* A patch on its way prints the decision when it ends. */
-	if (!started)
+	if (!started && !follower(c))
 		print_decision(c, s, &d, applied);
+	else if (!started)
+		ls_log(LS_LOG_DEBUG, s->cfg->name, "following: %s %d -> %d (not applied): %s",
+		       ls_policy_action_name(d.action), d.current_replicas, d.desired_replicas,
+		       d.reason);
 keep:
+	/* A patch on its way completes the decision when it ends. */
+	if (!started)
+		decision_done(c, s);
 	if (!snap->err) {
 		ls_lag_snapshot_release(&s->prev);
 		s->prev = *snap;
@@ -907,7 +962,6 @@ static void skip(struct ls_controller *c, struct scaler_rt *s, const struct clus
 	snprintf(d.reason, sizeof(d.reason), "Kafka cluster \"%s\" is not usable: %s", cluster,
 		 cl->conf_err);
 	ls_metrics_scaler_count_error(s->metrics, "config");
-	c->metrics_dirty = true;
 	c->any_error = true;
 	if (!s->skip_seen) {
 		ls_log(LS_LOG_ERROR, s->cfg->name, "skipped: %s", d.reason);
@@ -918,6 +972,7 @@ static void skip(struct ls_controller *c, struct scaler_rt *s, const struct clus
 		s->skip_seen = true;
 	}
 	print_decision(c, s, &d, false);
+	decision_done(c, s); /* an error decision: complete (update_ready) */
 }
 
 /*
@@ -1032,7 +1087,7 @@ static bool reload_requested(const struct ls_controller *c)
 }
 
 /* A round finished: the metrics (when a scrape wants them) and /healthz
- * say so, /readyz from the first. */
+ * say so; /readyz too, once it is complete (update_ready). */
 static void round_done(struct ls_controller *c)
 {
 	publish_if_wanted(c);
@@ -1041,13 +1096,10 @@ static void round_done(struct ls_controller *c)
 	 * pages glibc otherwise keeps: 42 -> 34 MB RSS between rounds at
 	 * 1,000 scalers, for well under a millisecond. */
 	malloc_trim(0);
-	if (!c->opts.server)
-		return;
-	ls_metrics_server_tick(c->opts.server, ls_clock_mono_ms());
-	if (!c->ready) {
-		ls_metrics_server_set_ready(c->opts.server, true);
-		c->ready = true;
-	}
+	c->round_seen = true;
+	update_ready(c);
+	if (c->opts.server)
+		ls_metrics_server_tick(c->opts.server, ls_clock_mono_ms());
 }
 
 /*
@@ -1285,6 +1337,9 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 	c->clusters = clusters;
 	c->cfg = cfg;
 	c->synced = false; /* the next run watches the new targets */
+	c->n_undecided = 0;
+	for (size_t i = 0; i < cfg->n_scalers; i++)
+		c->n_undecided += !scalers[i].decided;
 	ls_metrics_app_set_partition_series(c->metrics, cfg->metrics_partition_series,
 					    LS_METRICS_PARTITION_SERIES_CAP);
 	metadata_age(c);

@@ -11,8 +11,10 @@
  * Metrics (lib/metrics/app.h) are updated as the loop goes; with a server
  * in the options, the exposition text is rendered once per round and
  * published to it, each finished round is reported to /healthz (which fails
- * after three of the shortest polling intervals without one) and the first
- * makes /readyz pass.
+ * after three of the shortest polling intervals without one), and /readyz
+ * passes once the first round is complete: every scaler has decided once
+ * (a failed read or an unreadable target decides too: an error or a
+ * fallback), not merely once the first lag reads came back.
  *
  * Thread-safety: one thread drives a controller; it starts one short-lived
  * collector thread per cluster per round internally.
@@ -53,8 +55,10 @@ struct ls_controller_options {
 	 * a merge patch when the decision differs (dry_run: ?dryRun=All, so
 	 * the server validates and checks RBAC but persists nothing), and
 	 * records Events. With cfg->leader.enabled (and not dry_run) a Lease
-	 * elects the one instance that writes; the others decide all the
-	 * same and print "applied":false.
+	 * elects the one instance that writes; the others (followers) decide
+	 * all the same, so their history is warm when they take over, but
+	 * print no decisions and export no series about scalers (only
+	 * process-level ones and lagscale_is_leader 0): one voice.
 	 */
 	const struct ls_kube_config *kube;
 };
@@ -119,7 +123,8 @@ int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, c
 void ls_controller_count_reload(struct ls_controller *c, bool ok);
 
 /* Sets lagscale_is_leader (1 from the start: without leader election, the
- * only instance acts). For the leader elector. */
+ * only instance acts) and, with it, whether the series about scalers are
+ * exported (lib/metrics/app.h). For the leader elector. */
 void ls_controller_set_leader(struct ls_controller *c, bool leader);
 
 /*

@@ -48,6 +48,7 @@ struct ls_metrics_family {
 	char *header;
 	size_t header_len;
 	enum ls_metrics_type type;
+	bool hidden; /* left out of renders (ls_metrics_family_set_hidden) */
 	char *label_names[LS_METRICS_MAX_LABELS];
 	size_t n_labels;
 	double bounds[LS_METRICS_MAX_BUCKETS];
@@ -449,14 +450,32 @@ out:
 	return r;
 }
 
+/*
+ * The hash of a series' label text (hundreds of bytes for a partition's
+ * series): eight bytes per step, each word mixed in with a multiply by an
+ * odd constant and a fold of the high half, then a final avalanche, so
+ * that the low bits the table uses depend on every byte. Not for anything
+ * an attacker chooses: label values come from lagscale's own config.
+ */
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	const uint64_t k = 0x9e3779b97f4a7c15ULL; /* 2^64 / golden ratio, odd */
+	uint64_t h = k ^ (uint64_t)n, w;
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 32;
 	}
+	if (n) {
+		w = 0;
+		memcpy(&w, s, n);
+		h = (h ^ w) * k;
+		h ^= h >> 32;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
 	return h;
 }
 
@@ -482,33 +501,104 @@ static void maybe_grow(struct ls_metrics_family *f)
 	f->table_size = n;
 }
 
+struct ls_metrics_labels {
+	char **names;
+	size_t n;
+	struct ls_buf text; /* `a="x",b="y"`, escaped */
+};
+
+/* Appends `name="value"` (value escaped), after a comma unless first. */
+static int append_label(struct ls_buf *b, bool first, const char *name, const char *value)
+{
+	int r = first ? 0 : ls_buf_append(b, ",", 1);
+
+	if (r == 0)
+		r = ls_buf_puts(b, name);
+	if (r == 0)
+		r = ls_buf_append(b, "=\"", 2);
+	if (r == 0)
+		r = escape_label(b, value);
+	if (r == 0)
+		r = ls_buf_append(b, "\"", 1);
+	return r;
+}
+
+void ls_metrics_labels_free(struct ls_metrics_labels *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->names);
+	ls_buf_release(&l->text);
+	free(l);
+}
+
+int ls_metrics_labels_new(const char *const *names, const char *const *values,
+                          struct ls_metrics_labels **ret)
+{
+	struct ls_metrics_labels *l;
+	size_t n = 0;
+	int r = 0;
+
+	if (!names || !values || !ret)
+		return -EINVAL;
+	for (; names[n]; n++)
+		if (n == LS_METRICS_MAX_LABELS || !values[n])
+			return -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	ls_buf_init(&l->text, 0);
+	l->names = calloc(n + 1, sizeof(*l->names));
+	if (!l->names)
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		l->names[i] = strdup(names[i]);
+		if (!l->names[i])
+			r = -ENOMEM;
+		else
+			l->n++;
+		if (r == 0)
+			r = append_label(&l->text, i == 0, names[i], values[i]);
+	}
+	if (r < 0) {
+		ls_metrics_labels_free(l);
+		return r;
+	}
+	*ret = l;
+	return 0;
+}
+
 int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values,
                           struct ls_metrics_series **ret)
 {
+	return ls_metrics_series_get_with(f, NULL, values, ret);
+}
+
+int ls_metrics_series_get_with(struct ls_metrics_family *f, const struct ls_metrics_labels *lead,
+                               const char *const *values, struct ls_metrics_series **ret)
+{
 	struct ls_metrics_series *s;
-	size_t counts = 0, b, text_len;
+	size_t counts = 0, b, text_len, first = lead ? lead->n : 0;
 	uint64_t h;
 	char *text;
 	int r = 0;
 
-	if (!f || !ret || (f->n_labels && !values))
+	if (!f || !ret || (f->n_labels > first && !values) || first > f->n_labels)
 		return -EINVAL;
-	for (size_t i = 0; i < f->n_labels; i++)
-		if (!values[i])
+	/* The leading labels must be the family's first ones, in order. */
+	for (size_t i = 0; i < first; i++)
+		if (strcmp(lead->names[i], f->label_names[i]) != 0)
+			return -EINVAL;
+	for (size_t i = first; i < f->n_labels; i++)
+		if (!values[i - first])
 			return -EINVAL;
 	ls_buf_reset(&f->key);
-	for (size_t i = 0; i < f->n_labels && r == 0; i++) {
-		if (i)
-			r = ls_buf_append(&f->key, ",", 1);
-		if (r == 0)
-			r = ls_buf_puts(&f->key, f->label_names[i]);
-		if (r == 0)
-			r = ls_buf_append(&f->key, "=\"", 2);
-		if (r == 0)
-			r = escape_label(&f->key, values[i]);
-		if (r == 0)
-			r = ls_buf_append(&f->key, "\"", 1);
-	}
+	if (first)
+		r = ls_buf_append(&f->key, ls_buf_str(&lead->text), lead->text.len);
+	for (size_t i = first; i < f->n_labels && r == 0; i++)
+		r = append_label(&f->key, i == 0, f->label_names[i], values[i - first]);
 	if (r < 0)
 		return r;
 	h = hash_bytes(ls_buf_str(&f->key), f->key.len);
@@ -581,6 +671,12 @@ void ls_metrics_series_remove(struct ls_metrics_series *s)
 		f->tail = s->prev;
 	f->n_series--;
 	free(s);
+}
+
+void ls_metrics_family_set_hidden(struct ls_metrics_family *f, bool hidden)
+{
+	if (f)
+		f->hidden = hidden;
 }
 
 size_t ls_metrics_family_size(const struct ls_metrics_family *f)
@@ -708,7 +804,7 @@ static int render_family(struct ls_buf *out, const struct ls_metrics_family *f)
 {
 	int r;
 
-	if (!f->head)
+	if (!f->head || f->hidden)
 		return 0;
 	r = ls_buf_append(out, f->header, f->header_len);
 	if (r == 0 && f->type == LS_METRICS_HISTOGRAM)

@@ -11,7 +11,7 @@
  * only needed when a series is created or looked up again.
  *
  * Output follows the format exactly: one "# HELP" and one "# TYPE" line per
- * family that has series, then its series in creation order; families in
+ * family that has series (and is not hidden), then its series in creation order; families in
  * declaration order. Label values are escaped (backslash, double quote,
  * newline), help text too (backslash, newline). Numbers: integers as
  * integers ("3"; every digit below 2^63: "9007199254740992"), others in
@@ -33,6 +33,7 @@
 #ifndef LS_METRICS_METRICS_H
 #define LS_METRICS_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ls_buf;
@@ -77,8 +78,39 @@ int ls_metrics_family_new(struct ls_metrics *m, const char *name, const char *he
 int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values,
                           struct ls_metrics_series **ret);
 
+/*
+ * Leading labels, rendered once: for a caller that creates many series
+ * whose first labels are the same (lib/metrics/app.h: every series of a
+ * scaler starts with its five labels), so that their values are escaped
+ * once instead of at every series. names and values: NULL-terminated
+ * lists of the same length (at most LS_METRICS_MAX_LABELS); copied.
+ * 0, -EINVAL (a NULL list or value, too many), -ENOMEM; *ret untouched
+ * on failure. _free(NULL) is a no-op.
+ */
+struct ls_metrics_labels;
+int ls_metrics_labels_new(const char *const *names, const char *const *values,
+                          struct ls_metrics_labels **ret);
+void ls_metrics_labels_free(struct ls_metrics_labels *l);
+
+/*
+ * As ls_metrics_series_get, the family's first labels taken from lead
+ * (NULL: none) and values holding the values of the labels after them.
+ * The same series as ls_metrics_series_get with all the values. -EINVAL
+ * also when lead's names are not the family's first label names.
+ */
+int ls_metrics_series_get_with(struct ls_metrics_family *f, const struct ls_metrics_labels *lead,
+                               const char *const *values, struct ls_metrics_series **ret);
+
 /* Removes one series from its family and frees it. NULL is a no-op. */
 void ls_metrics_series_remove(struct ls_metrics_series *s);
+
+/*
+ * Hides the family from ls_metrics_render (hidden true) or shows it again.
+ * A hidden family keeps its series and their values, which go on being
+ * updated: showing it again renders them as they are (a follower's warm
+ * history, app.h). Declared families start shown. NULL is a no-op.
+ */
+void ls_metrics_family_set_hidden(struct ls_metrics_family *f, bool hidden);
 
 /* Number of series of the family (for tests and sanity checks). */
 size_t ls_metrics_family_size(const struct ls_metrics_family *f);

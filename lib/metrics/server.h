@@ -25,11 +25,13 @@
  * to publish a fresh one; the loop looks whenever it has a moment (between
  * rounds and while a round waits on Kafka, every 100 ms):
  *
- *     if (changed && ls_metrics_server_render_wanted(srv, ls_clock_mono_ms())) {
+ *     if (ls_metrics_server_render_wanted(srv, ls_clock_mono_ms())) {
  *             render into buf; ls_metrics_server_publish(srv, &buf);
  *     }
  *
- * keeping its "changed" mark until it publishes; and it publishes at once
+ * (rendering even when no round changed anything: the process_* series
+ * change by themselves, and a scrape would otherwise wait its second out
+ * for nothing); and it publishes at once
  * (without asking) when something must show now: at start, after a
  * reload, on a change of leadership. A scrape thus reads text at most one
  * render interval old (or the last text, when the loop is busy for 1 s),

@@ -178,12 +178,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-metrics: this build always has every partition series\n");
 #endif
 	for (int i = 0; i < scalers; i++) {
-		char name[64], ns[64], target[96];
+		char name[64], ns[64], target[96], group[64];
 
 		snprintf(name, sizeof(name), "consumer-%04d", i);
+		snprintf(group, sizeof(group), "consumer-group-%04d", i);
 		snprintf(ns, sizeof(ns), "team-%02d", i % 37);
 		snprintf(target, sizeof(target), "Deployment/consumer-%04d", i);
-		if (ls_metrics_scaler_new(app, name, ns, target, &ms[i]) < 0 ||
+		if (ls_metrics_scaler_new(app, name, ns, target, "kafka-main", group, &ms[i]) < 0 ||
 		    snap_init(&snaps[i], i, partitions) < 0)
 			return 1;
 	}
@@ -201,7 +202,8 @@ int main(int argc, char **argv)
 
 			if (ls_metrics_scaler_observe_lag(ms[i], &snaps[i]) < 0)
 				return 1;
-			ls_metrics_scaler_observe_decision(ms[i], want, want, want, true, false, 0);
+			ls_metrics_scaler_observe_decision(ms[i], want, want, want, true, false,
+			                                   false, 0);
 		}
 		ls_metrics_cluster_observe_collect(cl, 0.0123 * (r + 1));
 		upd[r] = now_ns() - t;
@@ -238,7 +240,8 @@ int main(int argc, char **argv)
 	       (double)ren[1 + (rounds - 1) / 2] / 1e3, (double)ren[1] / 1e3,
 	       (double)ren[rounds - 1] / 1e3);
 	printf("exposition:              %zu bytes, %zu series\n", text.len, series);
-	printf("cpu, whole run:          %.3f s (snapshots included)\n", (double)(cpu1 - cpu0) / 1e9);
+	printf("cpu, whole run:          %.3f s (snapshots included)\n",
+	       (double)(cpu1 - cpu0) / 1e9);
 	printf("peak RSS:                %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
 	for (int i = 0; i < scalers; i++) {
 		ls_metrics_scaler_free(ms[i]);

@@ -28,7 +28,8 @@ CONTRACT = {"lagscale_lag_messages", "lagscale_partition_lag_messages", "lagscal
             "lagscale_scale_events_total", "lagscale_errors_total",
             "lagscale_collect_duration_seconds", "lagscale_scaler_active",
             "lagscale_fallback_active", "lagscale_hot_partitions", "lagscale_is_leader",
-            "lagscale_build_info"}
+            "lagscale_build_info", "lagscale_partition_committed_offset",
+            "lagscale_partition_end_offset", "lagscale_scaler_paused"}
 
 
 def k(*args, input=None, check_rc=False, timeout=60):
@@ -211,7 +212,7 @@ for a in ("KafkaConsumerLagRising", "KafkaMessageAgeRising", "LagscaleScalerErro
     check(a in alerts, "alert %s" % a)
 if "KafkaConsumerLagRising" in alerts:
     r = alerts["KafkaConsumerLagRising"]
-    check(r.get("for") == "5m" and "lagscale_lag_messages >" in r["expr"] and
+    check(r.get("for") == "5m" and re.search(r"lagscale_lag_messages\)? >", r["expr"]) and
           "delta(" in r["expr"], "lag over a threshold and rising for 5 minutes", r["expr"])
 exprs = "\n".join(r["expr"] for r in alerts.values())
 unknown = metric_names(exprs) - CONTRACT

@@ -24,7 +24,11 @@ CONTRACT = ["lagscale_lag_messages", "lagscale_partition_lag_messages", "lagscal
             "lagscale_scale_events_total", "lagscale_errors_total",
             "lagscale_collect_duration_seconds", "lagscale_scaler_active",
             "lagscale_fallback_active", "lagscale_hot_partitions", "lagscale_is_leader",
-            "lagscale_build_info", "lagscale_partition_series_dropped_total"]
+            "lagscale_build_info", "lagscale_partition_series_dropped_total",
+            "lagscale_partition_committed_offset", "lagscale_partition_end_offset",
+            "lagscale_scaler_paused", "process_cpu_seconds_total",
+            "process_resident_memory_bytes", "process_virtual_memory_bytes", "process_open_fds",
+            "process_max_fds", "process_start_time_seconds"]
 
 
 def free_port():

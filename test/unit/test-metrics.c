@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "metrics/app.h"
 #include "metrics/lagtime.h"
 #include "metrics/metrics.h"
+#include "metrics/process.h"
 #include "metrics/server.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -598,8 +600,12 @@ START_TEST(test_metrics_app_scaler_series)
 
 	ls_buf_init(&b, 0);
 	ck_assert_int_eq(ls_metrics_app_new("1.2.3", "2.0.2", &a), 0);
-	ck_assert_int_eq(ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", &s1), 0);
-	ck_assert_int_eq(ls_metrics_scaler_new(a, "billing", "shop", "Deployment/bc", &s2), 0);
+	ck_assert_int_eq(
+	    ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", "main", "oc-group", &s1),
+	    0);
+	ck_assert_int_eq(
+	    ls_metrics_scaler_new(a, "billing", "shop", "Deployment/bc", "main", "bc-group", &s2),
+	    0);
 	ck_assert_int_eq(ls_metrics_cluster_new(a, "main", &cl), 0);
 	ls_metrics_app_set_leader(a, true);
 	ls_metrics_app_set_partition_series(a, true, LS_METRICS_PARTITION_SERIES_CAP);
@@ -607,7 +613,7 @@ START_TEST(test_metrics_app_scaler_series)
 	snap.produce_rate = 12.5;
 	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s1, &snap), 0);
 	ls_lag_snapshot_release(&snap);
-	ls_metrics_scaler_observe_decision(s1, 1, 3, 2, true, false, 2);
+	ls_metrics_scaler_observe_decision(s1, 1, 3, 2, true, false, false, 2);
 	ls_metrics_scaler_count_scale(s1, 1, 2);
 	ls_metrics_scaler_count_scale(s1, 2, 2);
 	ls_metrics_scaler_count_error(s1, "scale");
@@ -621,40 +627,61 @@ START_TEST(test_metrics_app_scaler_series)
 		const char *t = ls_buf_str(&b);
 		const char *want[] = {
 		    "lagscale_lag_messages{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\"} 100\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 100\n",
 		    "lagscale_partition_lag_messages{scaler=\"orders\",namespace=\"shop\","
-		    "target=\"Deployment/oc\",topic=\"orders\",partition=\"0\"} 100\n",
+		    "target=\"Deployment/"
+		    "oc\",cluster=\"main\",group=\"oc-group\",topic=\"orders\",partition=\"0\"} "
+		    "100\n",
 		    "lagscale_partition_lag_messages{scaler=\"orders\",namespace=\"shop\","
-		    "target=\"Deployment/oc\",topic=\"orders\",partition=\"3\"} 0\n",
+		    "target=\"Deployment/"
+		    "oc\",cluster=\"main\",group=\"oc-group\",topic=\"orders\",partition=\"3\"} "
+		    "0\n",
 		    "lagscale_lag_seconds{scaler=\"orders\",namespace=\"shop\",target=\"Deployment/"
-		    "oc\"} 0\n",
+		    "oc\",cluster=\"main\",group=\"oc-group\"} 0\n",
 		    "lagscale_produce_rate{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\"} 12.5\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 12.5\n",
 		    "lagscale_replicas_current{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\"} 1\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 1\n",
 		    "lagscale_replicas_recommended{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\"} 3\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 3\n",
 		    "lagscale_replicas_desired{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\"} 2\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 2\n",
 		    "lagscale_hot_partitions{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\"} 2\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 2\n",
 		    "lagscale_scale_events_total{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\",direction=\"up\"} 1\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\",direction=\"up\"} 1\n",
 		    "lagscale_scale_events_total{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\",direction=\"down\"} 0\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\",direction=\"down\"} 0\n",
 		    "lagscale_errors_total{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\",stage=\"scale\"} 1\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\",stage=\"scale\"} 1\n",
 		    "lagscale_errors_total{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\",stage=\"events\"} 2\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\",stage=\"events\"} 2\n",
 		    "lagscale_errors_total{scaler=\"billing\",namespace=\"shop\",target="
-		    "\"Deployment/bc\",stage=\"collect\"} 1\n",
+		    "\"Deployment/bc\",cluster=\"main\",group=\"bc-group\",stage=\"collect\"} 1\n",
 		    "lagscale_collect_duration_seconds_count{cluster=\"main\"} 1\n",
 		    "lagscale_scaler_active{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\"} 1\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 1\n",
 		    "lagscale_fallback_active{scaler=\"orders\",namespace=\"shop\",target="
-		    "\"Deployment/oc\"} 0\n",
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 0\n",
 		    "# TYPE lagscale_is_leader gauge\nlagscale_is_leader 1\n",
 		    "lagscale_build_info{version=\"1.2.3\",librdkafka=\"2.0.2\"} 1\n",
+		    "lagscale_partition_committed_offset{scaler=\"orders\",namespace=\"shop\","
+		    "target=\"Deployment/oc\",cluster=\"main\",group=\"oc-group\",topic=\"orders\","
+		    "partition=\"0\"} 10\n",
+		    "lagscale_partition_end_offset{scaler=\"orders\",namespace=\"shop\","
+		    "target=\"Deployment/oc\",cluster=\"main\",group=\"oc-group\",topic=\"orders\","
+		    "partition=\"0\"} 110\n",
+		    "lagscale_partition_end_offset{scaler=\"orders\",namespace=\"shop\","
+		    "target=\"Deployment/oc\",cluster=\"main\",group=\"oc-group\",topic=\"orders\","
+		    "partition=\"3\"} 5\n",
+		    "lagscale_scaler_paused{scaler=\"orders\",namespace=\"shop\",target="
+		    "\"Deployment/oc\",cluster=\"main\",group=\"oc-group\"} 0\n",
+		    "# TYPE process_cpu_seconds_total counter\n",
+		    "# TYPE process_resident_memory_bytes gauge\n",
+		    "# TYPE process_start_time_seconds gauge\n",
+		    "process_open_fds ",
+		    "process_max_fds ",
+		    "process_virtual_memory_bytes ",
 		};
 
 		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -681,7 +708,7 @@ START_TEST(test_metrics_app_scaler_series)
 	ls_buf_reset(&b);
 	ck_assert_int_eq(ls_metrics_app_render(a, &b), 0);
 	ck_assert_ptr_null(strstr(ls_buf_str(&b), "orders"));
-	ck_assert_ptr_null(strstr(ls_buf_str(&b), "cluster=\"main\""));
+	ck_assert_ptr_null(strstr(ls_buf_str(&b), "{cluster=\"main\""));
 	ck_assert_ptr_nonnull(strstr(ls_buf_str(&b), "scaler=\"billing\""));
 	ls_metrics_scaler_free(s2);
 	ls_metrics_scaler_free(NULL);
@@ -711,10 +738,10 @@ START_TEST(test_metrics_app_error_stages_are_bounded)
 		ck_assert_int_eq(ls_metrics_cluster_new(a, NULL, &cs), -EINVAL);
 		ck_assert_ptr_eq(cs, (struct ls_metrics_cluster *)&b);
 	}
-	ck_assert_int_eq(ls_metrics_scaler_new(a, NULL, "ns", "t", &sentinel), -EINVAL);
+	ck_assert_int_eq(ls_metrics_scaler_new(a, NULL, "ns", "t", "c", "g", &sentinel), -EINVAL);
 	ck_assert_ptr_eq(sentinel, (struct ls_metrics_scaler *)&a);
 	ck_assert_int_eq(ls_metrics_scaler_observe_lag(NULL, NULL), -EINVAL);
-	ck_assert_int_eq(ls_metrics_scaler_new(a, "s", "ns", "t", &s), 0);
+	ck_assert_int_eq(ls_metrics_scaler_new(a, "s", "ns", "t", "c", "g", &s), 0);
 	for (int i = 0; i < 10; i++) {
 		snprintf(stage, sizeof(stage), "st%d", i);
 		ls_metrics_scaler_count_error(s, stage);
@@ -781,13 +808,15 @@ START_TEST(test_metrics_app_partition_series_off_by_default)
 	const int64_t p[][3] = {{0, 10, 110}, {1, 5, 7}, {2, 0, 3}};
 
 	ck_assert_int_eq(ls_metrics_app_new("1", "2", &a), 0);
-	ck_assert_int_eq(ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", &s), 0);
+	ck_assert_int_eq(
+	    ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", "main", "oc-group", &s), 0);
 	make_snap(&snap, 1000, "orders", 3, p);
 	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
 	ck_assert_uint_eq(count_in_render(a, PART_SERIES), 0);
 	ck_assert_uint_eq(count_in_render(a, "# TYPE lagscale_partition_lag_messages"), 0);
 	ck_assert_uint_eq(count_in_render(a, "lagscale_lag_messages{scaler=\"orders\","
-	                                     "namespace=\"shop\",target=\"Deployment/oc\"} 105\n"),
+	                                     "namespace=\"shop\",target=\"Deployment/"
+	                                     "oc\",cluster=\"main\",group=\"oc-group\"} 105\n"),
 	                  1);
 	ck_assert_uint_eq(count_in_render(a, DROPPED "0\n"), 1);
 	/* Enabled: the next read creates them; disabled: gone at once. */
@@ -827,7 +856,9 @@ START_TEST(test_metrics_app_partition_series_capped)
 		char topic[16];
 
 		snprintf(topic, sizeof(topic), "t%d", i);
-		ck_assert_int_eq(ls_metrics_scaler_new(a, names[i], "ns", "Deployment/x", &s[i]), 0);
+		ck_assert_int_eq(ls_metrics_scaler_new(a, names[i], "ns", "Deployment/x", "main",
+		                                       names[i], &s[i]),
+		                 0);
 		make_snap(&snap[i], 1000, topic, 4, p);
 	}
 	/* 12 partitions, room for 6: a gets 4, b 2, c none; 6 refused. */
@@ -855,7 +886,8 @@ START_TEST(test_metrics_app_partition_series_capped)
 	ck_assert_uint_eq(count_in_render(a, PART_SERIES "scaler=\"b\""), 4);
 	ck_assert_uint_eq(count_in_render(a, PART_SERIES "scaler=\"c\""), 2);
 	ck_assert_uint_eq(count_in_render(a, PART_SERIES "scaler=\"c\",namespace=\"ns\","
-	                                                 "target=\"Deployment/x\",topic=\"t2\","
+	                                                 "target=\"Deployment/x\",cluster=\"main\","
+	                                                 "group=\"c\",topic=\"t2\","
 	                                                 "partition=\"1\"} 2\n"),
 	                  1);
 	ck_assert_uint_eq(count_in_render(a, DROPPED "8\n"), 1);
@@ -881,6 +913,208 @@ START_TEST(test_metrics_app_partition_series_capped)
 		ls_lag_snapshot_release(&snap[i]);
 	}
 	ls_metrics_app_free(a);
+}
+END_TEST
+
+/* A follower renders only process-level series; its scalers' series go on
+ * being updated and come back, warm, when it leads. */
+START_TEST(test_metrics_app_follower_hides_scaler_series)
+{
+	struct ls_metrics_app *a = NULL;
+	struct ls_metrics_scaler *s = NULL;
+	struct ls_metrics_cluster *cl = NULL;
+	struct ls_lag_snapshot snap;
+	const int64_t p[][3] = {{0, 10, 110}, {1, 5, 7}};
+	const int64_t q[][3] = {{0, 10, 310}, {1, 5, 7}};
+
+	ck_assert_int_eq(ls_metrics_app_new("1", "2", &a), 0);
+	ls_metrics_app_set_partition_series(a, true, LS_METRICS_PARTITION_SERIES_CAP);
+	ck_assert_int_eq(
+	    ls_metrics_scaler_new(a, "orders", "shop", "Deployment/oc", "main", "oc-group", &s), 0);
+	ck_assert_int_eq(ls_metrics_cluster_new(a, "main", &cl), 0);
+	ls_metrics_cluster_observe_collect(cl, 0.02);
+	make_snap(&snap, 1000, "orders", 2, p);
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
+	ls_lag_snapshot_release(&snap);
+	ls_metrics_scaler_observe_decision(s, 1, 2, 2, true, false, false, 0);
+	ck_assert_uint_eq(count_in_render(a, "scaler=\"orders\""), 20);
+
+	ls_metrics_app_set_leader(a, false);
+	ck_assert_uint_eq(count_in_render(a, "scaler="), 0);
+	ck_assert_uint_eq(count_in_render(a, "# TYPE lagscale_lag_messages"), 0);
+	ck_assert_uint_eq(count_in_render(a, DROPPED), 0);
+	ck_assert_uint_eq(count_in_render(a, "\nlagscale_is_leader 0\n"), 1);
+	ck_assert_uint_eq(count_in_render(a, "lagscale_build_info{"), 1);
+	ck_assert_uint_eq(count_in_render(a, "lagscale_collect_duration_seconds_count{"
+	                                     "cluster=\"main\"} 1\n"),
+	                  1);
+	ck_assert_uint_eq(count_in_render(a, "\nprocess_resident_memory_bytes "), 1);
+	/* Still deciding meanwhile: lag 200 more, an error counted. */
+	make_snap(&snap, 2000, "orders", 2, q);
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
+	ls_lag_snapshot_release(&snap);
+	ls_metrics_scaler_count_error(s, "scale");
+	ck_assert_uint_eq(count_in_render(a, "scaler="), 0);
+
+	ls_metrics_app_set_leader(a, true);
+	ck_assert_uint_eq(count_in_render(a, "\nlagscale_is_leader 1\n"), 1);
+	ck_assert_uint_eq(count_in_render(a, "scaler=\"orders\""), 20);
+	ck_assert_uint_eq(count_in_render(a, "lagscale_lag_messages{scaler=\"orders\",namespace="
+	                                     "\"shop\",target=\"Deployment/oc\",cluster=\"main\","
+	                                     "group=\"oc-group\"} 302\n"),
+	                  1);
+	ck_assert_uint_eq(count_in_render(a, "stage=\"scale\"} 1\n"), 1);
+	/* The lag-seconds history went on too: end 110 at 1 s and 310 at 2 s
+	 * put offset 10 at 0.5 s, so 1.5 s of waiting at 2 s. */
+	ck_assert_double_eq_tol(ls_metrics_scaler_lag_seconds(s), 1.5, 1e-9);
+	ls_metrics_scaler_free(s);
+	ls_metrics_cluster_free(cl);
+	ls_metrics_app_free(a);
+}
+END_TEST
+
+/* A partition's committed offset has a series only while the group has
+ * one; its end offset and lag always do. */
+START_TEST(test_metrics_app_committed_offset_follows_group)
+{
+	struct ls_metrics_app *a = NULL;
+	struct ls_metrics_scaler *s = NULL;
+	struct ls_lag_snapshot snap;
+	const int64_t none[][3] = {{0, 40, 100}, {1, LS_OFFSET_NONE, 7}};
+	const int64_t some[][3] = {{0, 50, 120}, {1, 3, 9}};
+
+	ck_assert_int_eq(ls_metrics_app_new("1", "2", &a), 0);
+	ls_metrics_app_set_partition_series(a, true, LS_METRICS_PARTITION_SERIES_CAP);
+	ck_assert_int_eq(ls_metrics_scaler_new(a, "s", "ns", "Deployment/x", "c", "g", &s), 0);
+	make_snap(&snap, 1000, "t", 2, none);
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
+	ls_lag_snapshot_release(&snap);
+	ck_assert_uint_eq(count_in_render(a, "lagscale_partition_committed_offset{"), 1);
+	ck_assert_uint_eq(count_in_render(a, "topic=\"t\",partition=\"0\"} 40\n"), 1);
+	ck_assert_uint_eq(count_in_render(a, "lagscale_partition_end_offset{"), 2);
+	ck_assert_uint_eq(count_in_render(a, "topic=\"t\",partition=\"1\"} 7\n"), 1);
+	make_snap(&snap, 2000, "t", 2, some);
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
+	ls_lag_snapshot_release(&snap);
+	ck_assert_uint_eq(count_in_render(a, "lagscale_partition_committed_offset{"), 2);
+	ck_assert_uint_eq(count_in_render(a, "topic=\"t\",partition=\"1\"} 3\n"), 1);
+	ck_assert_uint_eq(count_in_render(a, "topic=\"t\",partition=\"0\"} 120\n"), 1);
+	make_snap(&snap, 3000, "t", 2, none);
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
+	ls_lag_snapshot_release(&snap);
+	ck_assert_uint_eq(count_in_render(a, "lagscale_partition_committed_offset{"), 1);
+	/* The cap counts partitions: one partition's three series fit cap 1. */
+	ls_metrics_app_set_partition_series(a, true, 1);
+	make_snap(&snap, 4000, "t", 2, some);
+	ck_assert_int_eq(ls_metrics_scaler_observe_lag(s, &snap), 0);
+	ls_lag_snapshot_release(&snap);
+	ck_assert_uint_eq(count_in_render(a, "partition=\"0\"}"), 3);
+	ck_assert_uint_eq(count_in_render(a, "partition=\"1\"}"), 0);
+	ls_metrics_scaler_free(s);
+	ck_assert_uint_eq(count_in_render(a, "partition="), 0);
+	ls_metrics_app_free(a);
+}
+END_TEST
+
+START_TEST(test_metrics_process_reads_proc)
+{
+	struct ls_metrics_process_stats st, st2;
+	double now = (double)ls_clock_wall_ms() / 1000.0;
+	int fd;
+
+	ck_assert_int_eq(ls_metrics_process_read(NULL), -EINVAL);
+	ck_assert_int_eq(ls_metrics_process_read(&st), 0);
+	ck_assert_double_gt(st.resident_bytes, 0);
+	ck_assert_double_ge(st.virtual_bytes, st.resident_bytes);
+	ck_assert_double_ge(st.cpu_seconds, 0);
+	/* Started a moment ago (btime has a one-second resolution). */
+	ck_assert_double_le(st.start_time_seconds, now + 2);
+	ck_assert_double_ge(st.start_time_seconds, now - 3600);
+	ck_assert_double_ge(st.max_fds, st.open_fds);
+	/* One more descriptor shows as one more. */
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ls_metrics_process_read(&st2), 0);
+	ck_assert_double_eq(st2.open_fds, st.open_fds + 1);
+	close(fd);
+	ck_assert_int_eq(ls_metrics_process_read(&st2), 0);
+	ck_assert_double_eq(st2.open_fds, st.open_fds);
+	ck_assert_double_ge(st2.cpu_seconds, st.cpu_seconds);
+}
+END_TEST
+
+START_TEST(test_metrics_leading_labels)
+{
+	struct ls_metrics *m = NULL;
+	struct ls_metrics_family *f = NULL;
+	struct ls_metrics_labels *lead = NULL, *other = NULL;
+	struct ls_metrics_series *x = NULL, *y = NULL, *sentinel = (struct ls_metrics_series *)&m;
+	const char *const names[] = {"a", "b", "c", NULL};
+	const char *const lead_names[] = {"a", "b", NULL}, *const other_names[] = {"b", NULL};
+	const char *const all[] = {"1", "q\"uote", "3"};
+	const char *const lead_values[] = {"1", "q\"uote"}, *const rest[] = {"3"};
+	const char *const null_value[] = {"1", NULL};
+	struct ls_buf b;
+
+	ls_buf_init(&b, 0);
+	ck_assert_int_eq(ls_metrics_new(&m), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "f", "F.", LS_METRICS_GAUGE, names, NULL, 0, &f),
+	                 0);
+	ck_assert_int_eq(ls_metrics_labels_new(lead_names, null_value, &lead), -EINVAL);
+	ck_assert_ptr_null(lead);
+	ck_assert_int_eq(ls_metrics_labels_new(lead_names, lead_values, &lead), 0);
+	ck_assert_int_eq(ls_metrics_labels_new(other_names, rest, &other), 0);
+	/* The same series either way, its labels escaped once. */
+	ck_assert_int_eq(ls_metrics_series_get_with(f, lead, rest, &x), 0);
+	ck_assert_int_eq(ls_metrics_series_get(f, all, &y), 0);
+	ck_assert_ptr_eq(x, y);
+	ck_assert_uint_eq(ls_metrics_family_size(f), 1);
+	ls_metrics_set(x, 2);
+	ck_assert_int_eq(ls_metrics_render(m, &b), 0);
+	ck_assert_str_eq(ls_buf_str(&b),
+	                 "# HELP f F.\n# TYPE f gauge\nf{a=\"1\",b=\"q\\\"uote\",c=\"3\"} 2\n");
+	/* Leading labels that are not the family's first: refused. */
+	ck_assert_int_eq(ls_metrics_series_get_with(f, other, rest, &sentinel), -EINVAL);
+	ck_assert_ptr_eq(sentinel, (struct ls_metrics_series *)&m);
+	ck_assert_int_eq(ls_metrics_series_get_with(f, lead, NULL, &sentinel), -EINVAL);
+	ck_assert_int_eq(ls_metrics_series_get_with(f, NULL, all, &y), 0);
+	ck_assert_ptr_eq(x, y);
+	ls_metrics_labels_free(lead);
+	ls_metrics_labels_free(other);
+	ls_metrics_labels_free(NULL);
+	ls_buf_release(&b);
+	ls_metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_family_hidden)
+{
+	struct ls_metrics *m = NULL;
+	struct ls_metrics_family *f = NULL, *g = NULL;
+	struct ls_metrics_series *x = NULL, *y = NULL;
+	struct ls_buf b;
+
+	ls_buf_init(&b, 0);
+	ck_assert_int_eq(ls_metrics_new(&m), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "a", "A.", LS_METRICS_GAUGE, NULL, NULL, 0, &f),
+	                 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "b", "B.", LS_METRICS_COUNTER, NULL, NULL, 0, &g),
+	                 0);
+	ck_assert_int_eq(ls_metrics_series_get(f, NULL, &x), 0);
+	ck_assert_int_eq(ls_metrics_series_get(g, NULL, &y), 0);
+	ls_metrics_family_set_hidden(f, true);
+	ls_metrics_set(x, 7);
+	ls_metrics_add(y, 2);
+	ck_assert_int_eq(ls_metrics_render(m, &b), 0);
+	ck_assert_str_eq(ls_buf_str(&b), "# HELP b B.\n# TYPE b counter\nb 2\n");
+	ls_metrics_family_set_hidden(f, false);
+	ls_metrics_family_set_hidden(NULL, true);
+	ls_buf_reset(&b);
+	ck_assert_int_eq(ls_metrics_render(m, &b), 0);
+	ck_assert_str_eq(ls_buf_str(&b),
+	                 "# HELP a A.\n# TYPE a gauge\na 7\n# HELP b B.\n# TYPE b counter\nb 2\n");
+	ls_buf_release(&b);
+	ls_metrics_free(m);
 }
 END_TEST
 
@@ -1066,13 +1300,11 @@ START_TEST(test_metrics_server_scrape_waits_for_render)
 	ls_metrics_server_publish(l.s, &text);
 	ls_metrics_server_set_render_interval(l.s, 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, fake_loop_run, &l), 0);
-	ck_assert_int_eq(http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body,
-				  sizeof(body)),
-			 200);
+	ck_assert_int_eq(
+	    http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body, sizeof(body)), 200);
 	ck_assert_str_eq(body, "x 1\n[exposition content type]");
-	ck_assert_int_eq(http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body,
-				  sizeof(body)),
-			 200);
+	ck_assert_int_eq(
+	    http_get(ls_metrics_server_port(l.s), "GET", "/metrics", body, sizeof(body)), 200);
 	ck_assert_str_eq(body, "x 2\n[exposition content type]");
 	l.stop = 1;
 	pthread_join(th, NULL);
@@ -1171,6 +1403,8 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_metrics_format_value);
 	tcase_add_test(tc, test_metrics_format_value_round_trips);
 	tcase_add_test(tc, test_metrics_label_text_prerendered);
+	tcase_add_test(tc, test_metrics_family_hidden);
+	tcase_add_test(tc, test_metrics_leading_labels);
 	tcase_add_test(lt, test_metrics_lagtime_interpolates);
 	tcase_add_test(lt, test_metrics_lagtime_flat_runs_and_bounds);
 	tcase_add_test(lt, test_metrics_lagtime_forgets_what_it_cannot_use);
@@ -1180,6 +1414,9 @@ static Suite *metrics_suite(void)
 	tcase_add_test(app, test_metrics_app_config_reloads);
 	tcase_add_test(app, test_metrics_app_partition_series_off_by_default);
 	tcase_add_test(app, test_metrics_app_partition_series_capped);
+	tcase_add_test(app, test_metrics_app_follower_hides_scaler_series);
+	tcase_add_test(app, test_metrics_app_committed_offset_follows_group);
+	tcase_add_test(app, test_metrics_process_reads_proc);
 	tcase_add_test(srv, test_metrics_server_endpoints);
 	tcase_add_test(srv, test_metrics_server_render_wanted);
 	tcase_add_test(srv, test_metrics_server_scrape_waits_for_render);

@@ -31,13 +31,14 @@ stamp_of() { # stamp_of DIR LDFLAGS
 }
 
 # go_build NAME DIR LDFLAGS BIN=PKG... : build each PKG of wrapper module DIR
-# into $BIN/BIN unless $BIN/.NAME.stamp says they are up to date.
+# into $BIN/BIN unless $BIN/.NAME.stamp says they are up to date. Build tags
+# come from GO_TAGS (e.g. `GO_TAGS=a,b go_build ...`); they are part of the stamp.
 go_build() {
-  local name=$1 dir=$2 ldflags=$3
+  local name=$1 dir=$2 ldflags=$3 tags=${GO_TAGS:-}
   shift 3
   local stamp out t0=$SECONDS b ok=1 pkgs=() bins=()
   for b in "$@"; do bins+=("${b%%=*}"); pkgs+=("${b#*=}"); done
-  stamp=$(stamp_of "$dir" "$ldflags")
+  stamp=$(stamp_of "$dir" "$ldflags${tags:+ tags=$tags}")
   for b in "${bins[@]}"; do [ -x "$BIN/$b" ] || ok=0; done
   if [ $ok = 1 ] && [ "$(cat "$BIN/.$name.stamp" 2>/dev/null)" = "$stamp" ]; then
     return 0
@@ -55,6 +56,7 @@ go_build() {
     done
     set -- -o "$out/" "${pkgs[@]}"
   fi
+  [ -n "$tags" ] && set -- -tags "$tags" "$@"
   (cd "$dir" && go_env && "$GO" build -p "${LAGSCALE_E2E_GO_PARALLEL:-2}" -ldflags "-s -w $ldflags" "$@") >&2 ||
     die "go build of ${pkgs[*]} failed (module $dir)"
   for b in "${bins[@]}"; do mv -f "$out/$b" "$BIN/$b"; done
@@ -69,6 +71,23 @@ build_go_oidc() {
   local src
   src=$(cat "$E2E_DIR"/go/oidc/*.go | sha256sum | cut -c1-16)
   go_build oidc "$E2E_DIR/go/oidc" "-X main.sourceHash=$src" oidc=lagscale.test/e2e/oidc
+}
+
+# Prometheus, for the tests that evaluate deploy/monitoring's queries and
+# alerts against lagscale's /metrics. remove_all_sd leaves out every
+# service discovery but the static and file ones (the tests scrape fixed
+# addresses), which more than halves the build; without the builtinassets
+# tag the web UI is not embedded (the HTTP API works as ever). The version
+# ldflags are those of Prometheus' own release builds (common/version).
+build_go_prometheus() {
+  local v=github.com/prometheus/common/version mv rest pv
+  mv=$(modver "$E2E_DIR/go/prometheus/go.mod" github.com/prometheus/prometheus)
+  # the module's v0.3MM.P is Prometheus 3.MM.P
+  rest=${mv#v0.}
+  pv=3.$((${rest%%.*} - 300)).${rest#*.}
+  GO_TAGS=remove_all_sd go_build prometheus "$E2E_DIR/go/prometheus" \
+    "-X $v.Version=$pv -X $v.Branch=HEAD -X $v.Revision=unknown -X $v.BuildUser=lagscale-e2e -X $v.BuildDate=19700101-00:00:00" \
+    prometheus=github.com/prometheus/prometheus/cmd/prometheus
 }
 
 # Everything an instance needs: the Kafka jars of its version, the OIDC
@@ -101,6 +120,7 @@ build_go_all() {
     -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor \
     -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor" \
     helm=helm.sh/helm/v3/cmd/helm
+  build_go_prometheus
 }
 
 # Kafka jars from Maven Central, via the pom in test/e2e/kafka.

@@ -286,6 +286,7 @@ write_env_file() {
       envline LAGSCALE_E2E_KUBECONFIG_LAGSCALE "$PKI/lagscale.kubeconfig"
       envline LAGSCALE_E2E_KUBECTL "$BIN/kubectl"
       envline LAGSCALE_E2E_HELM "$BIN/helm"
+      envline LAGSCALE_E2E_PROMETHEUS "$BIN/prometheus"
       envline LAGSCALE_E2E_HAS_KCM "$WITH_KCM"
     fi
   } >"$tmp"
