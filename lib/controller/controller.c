@@ -555,17 +555,10 @@ static void record_event(struct ls_controller *c, struct scaler_rt *s, const cha
 static void target_error_decision(const struct scaler_rt *s, const struct ls_lag_snapshot *snap,
 				  const char *why, struct ls_decision *d)
 {
-	memset(d, 0, sizeof(*d));
+	ls_decision_init(d, s->current);
 	d->action = LS_ACTION_ERROR;
-	d->current_replicas = s->current;
-	d->recommended_replicas = s->current;
-	d->desired_replicas = s->current;
 	d->total_lag = snap->err ? -1 : snap->total_lag;
-	d->scaling_lag = -1;
 	d->partition_count = snap->err ? -1 : snap->partition_count;
-	d->produce_rate = -1;
-	d->consume_rate = -1;
-	d->per_replica_rate = -1;
 	snprintf(d->reason, sizeof(d->reason), "cannot read the target: %s", why);
 }
 
@@ -947,18 +940,8 @@ static void skip(struct ls_controller *c, struct scaler_rt *s, const struct clus
 	const char *cluster = c->cfg->clusters[s->cfg->cluster_index].name;
 	struct ls_decision d;
 
-	memset(&d, 0, sizeof(d));
+	ls_decision_init(&d, s->current);
 	d.action = LS_ACTION_ERROR;
-	d.current_replicas = s->current;
-	d.recommended_replicas = s->current;
-	d.desired_replicas = s->current;
-	d.total_lag = -1;
-	d.scaling_lag = -1;
-	d.partition_count = -1;
-	d.members = -1;
-	d.produce_rate = -1;
-	d.consume_rate = -1;
-	d.per_replica_rate = -1;
 	snprintf(d.reason, sizeof(d.reason), "Kafka cluster \"%s\" is not usable: %s", cluster,
 		 cl->conf_err);
 	ls_metrics_scaler_count_error(s->metrics, "config");

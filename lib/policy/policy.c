@@ -1058,6 +1058,21 @@ static void decide_inactive(struct ls_policy_state *st, const struct ls_policy_p
 	    p->idle_replicas >= 0 ? "idleReplicas" : "minReplicas", idle);
 }
 
+void ls_decision_init(struct ls_decision *d, int32_t current)
+{
+	memset(d, 0, sizeof(*d));
+	d->current_replicas = current;
+	d->recommended_replicas = current;
+	d->desired_replicas = current;
+	d->total_lag = -1;
+	d->scaling_lag = -1;
+	d->partition_count = -1;
+	d->members = -1;
+	d->produce_rate = -1;
+	d->consume_rate = -1;
+	d->per_replica_rate = -1;
+}
+
 int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *p,
 		     const struct ls_policy_input *in, struct ls_decision *ret)
 {
@@ -1073,16 +1088,8 @@ int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *
 	    in->paused_replicas < -1)
 		return -EINVAL;
 
-	memset(&d, 0, sizeof(d));
+	ls_decision_init(&d, in->current_replicas);
 	r = (struct reason){d.reason, sizeof(d.reason), 0};
-	d.current_replicas = in->current_replicas;
-	d.total_lag = -1;
-	d.scaling_lag = -1;
-	d.partition_count = -1;
-	d.produce_rate = -1;
-	d.consume_rate = -1;
-	d.per_replica_rate = -1;
-	d.members = -1;
 	if (!in->snap->err) {
 		if (in->snap->group.known) {
 			d.members = (int32_t)in->snap->group.n_members;

@@ -129,6 +129,14 @@ struct ls_decision {
 	char reason[512]; /* one line; a longer one ends at a whole word with "..." */
 };
 
+/*
+ * Zeroes d, then marks every figure a read gives as unknown (lag,
+ * partitions, members, rates: -1) and sets the current, recommended and
+ * desired replicas to current: the start of every decision, and all of one
+ * that knows nothing (an error decision sets action and reason).
+ */
+void ls_decision_init(struct ls_decision *d, int32_t current);
+
 /* Fills p with every default of DESIGN.md section 4. */
 void ls_policy_params_init(struct ls_policy_params *p);
 

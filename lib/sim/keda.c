@@ -293,14 +293,9 @@ int ls_keda_decide(struct ls_keda *k, const struct ls_policy_params *p,
 	s = in->snap;
 	now = in->now_ms;
 	cur = in->current_replicas;
-	memset(&d, 0, sizeof(d));
-	d.current_replicas = cur;
-	d.total_lag = -1;
-	d.scaling_lag = -1;
-	d.partition_count = -1;
+	ls_decision_init(&d, cur);
 	d.produce_rate = s->err ? -1 : s->produce_rate;
 	d.consume_rate = s->err ? -1 : s->consume_rate;
-	d.per_replica_rate = -1;
 	if (!k->started) {
 		/* [keda] LastActiveTime starts at the first look. */
 		k->started = true;
