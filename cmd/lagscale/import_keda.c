@@ -36,7 +36,7 @@ enum { F_TO = 't', F_MOUNT_DIR = 'm' };
 const struct ls_cmdutil_command ls_cmd_import_keda = {
 	.name = "import-keda",
 	.summary = "Convert KEDA ScaledObjects with Kafka triggers into lagscale scalers",
-	.usage = "lagscale import-keda [--to config|lagscaler] FILE...",
+	.usage = "lagscale import-keda [--to config|lagscaler] [--mount-dir DIR] FILE...",
 	.description =
 		"Reads KEDA manifests (multi-document YAML, or the List of `kubectl get "
 		"scaledobjects,triggerauthentications -o yaml`; FILE - is standard input) and "
