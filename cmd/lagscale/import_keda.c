@@ -718,8 +718,15 @@ static void put_rules(struct importer *im, const struct object *so, struct ls_bu
 			const char *t = scalar(pol->kids[i], "type");
 			int32_t v = 0, p = 0;
 
-			spec_int(im, so, pol->kids[i], "value", "behavior policy ", 1, &v);
-			spec_int(im, so, pol->kids[i], "periodSeconds", "behavior policy ", 1, &p);
+			if (!t || spec_int(im, so, pol->kids[i], "value", "behavior policy ", 1, &v) != 1 ||
+			    spec_int(im, so, pol->kids[i], "periodSeconds", "behavior policy ", 1, &p) !=
+				1) {
+				WARN(im, so, pol->kids[i],
+				     "behavior.%s.policies[%zu]: needs type, value and periodSeconds (the "
+				     "HPA refuses it without); not mapped",
+				     dir, i);
+				continue;
+			}
 			indent(b, ind + 4);
 			ls_buf_puts(b, "- {type: ");
 			put_str(b, t ? t : "Pods");
@@ -1097,7 +1104,12 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 		char res[300];
 		size_t j;
 
+		bool off = false;
+
 		if (strncmp(k, "autoscaling.keda.sh/", 20) != 0)
+			continue;
+		/* paused: "false" pauses nothing: nothing to carry over. */
+		if (strcmp(k + 20, "paused") == 0 && v && parse_go_bool(v, &off) == 0 && !off)
 			continue;
 		snprintf(res, sizeof(res), "%s", kind);
 		for (j = 0; res[j]; j++)
