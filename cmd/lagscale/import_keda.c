@@ -112,6 +112,7 @@ struct cluster {
 	char *bootstrap;
 	struct prop props[MAX_PROPS];
 	size_t n_props;
+	char *todo; /* a comment line under properties: what to set by hand */
 };
 
 /* A parameter of a TriggerAuthentication: where its value will be. */
@@ -403,6 +404,7 @@ static void cluster_release(struct cluster *c)
 {
 	free(c->name);
 	free(c->bootstrap);
+	free(c->todo);
 	for (size_t i = 0; i < c->n_props; i++)
 		free(c->props[i].value);
 	memset(c, 0, sizeof(*c));
@@ -410,7 +412,8 @@ static void cluster_release(struct cluster *c)
 
 static bool cluster_same(const struct cluster *a, const struct cluster *b)
 {
-	if (strcmp(a->bootstrap, b->bootstrap) != 0 || a->n_props != b->n_props)
+	if (strcmp(a->bootstrap, b->bootstrap) != 0 || a->n_props != b->n_props ||
+	    !a->todo != !b->todo || (a->todo && strcmp(a->todo, b->todo) != 0))
 		return false;
 	for (size_t i = 0; i < a->n_props; i++)
 		if (strcmp(a->props[i].key, b->props[i].key) != 0 ||
@@ -542,6 +545,8 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 		     "cluster's sasl.mechanism by hand (plaintext: PLAIN, scram_sha256: "
 		     "SCRAM-SHA-256, scram_sha512: SCRAM-SHA-512)",
 		     p_sasl->source);
+		c->todo = dupf("sasl.mechanism: set by hand (KEDA read its sasl from %s)",
+			       p_sasl->path);
 	}
 	if (use_sasl || use_tls)
 		prop_add(c, "security.protocol",
@@ -1143,9 +1148,11 @@ static void put_clusters(struct importer *im, struct ls_buf *b, const char *pref
 		ls_buf_printf(b, "\n%s      bootstrapServers: ", prefix);
 		put_str(b, c->bootstrap);
 		ls_buf_puts(b, "\n");
-		if (!c->n_props)
+		if (!c->n_props && !c->todo)
 			continue;
 		ls_buf_printf(b, "%s      properties:\n", prefix);
+		if (c->todo)
+			ls_buf_printf(b, "%s        # %s\n", prefix, c->todo);
 		for (size_t j = 0; j < c->n_props; j++) {
 			ls_buf_printf(b, "%s        %s: ", prefix, c->props[j].key);
 			put_str(b, c->props[j].value);

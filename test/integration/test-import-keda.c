@@ -408,6 +408,70 @@ START_TEST(test_import_keda_unmappable)
 }
 END_TEST
 
+/* Runs import-keda (default mount dir) on inline YAML; stdout and stderr. */
+static void import_text(const char *yaml, int want_status, struct ls_test_run *r)
+{
+	char *in = ls_test_write_temp(yaml);
+	const char *args[] = {"import-keda", in, NULL};
+
+	ck_assert_int_eq(ls_test_run_lagscale(args, 30000, r), 0);
+	ck_assert_msg(r->status == want_status, "exit %d: %s", r->status, r->err);
+	unlink(in);
+	free(in);
+}
+
+START_TEST(test_import_keda_oauth_msk_unsafe)
+{
+	struct ls_test_run r;
+
+	/* OAUTHBEARER: KEDA's client credentials become librdkafka's OIDC. */
+	import_text("apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\n"
+		    "metadata: {name: oa, namespace: n}\nspec:\n  secretTargetRef:\n"
+		    "  - {parameter: username, name: idp, key: id}\n"
+		    "  - {parameter: password, name: idp, key: secret}\n"
+		    "  - {parameter: oauthTokenEndpointUri, name: idp, key: url}\n"
+		    "  - {parameter: ca, name: ca, key: ca.crt}\n---\n" SO_HEAD
+		    "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: k:9093, "
+		    "consumerGroup: g, sasl: oauthbearer, tls: enable, unsafeSsl: 'true'}\n"
+		    "    authenticationRef: {name: oa}\n",
+		    0, &r);
+	ck_assert_msg(strstr(r.out, "        security.protocol: SASL_SSL\n"
+				    "        sasl.mechanism: OAUTHBEARER\n"
+				    "        sasl.oauthbearer.method: oidc\n"
+				    "        sasl.oauthbearer.client.id: \"${file:/etc/lagscale/secrets/idp/id}\"\n"
+				    "        sasl.oauthbearer.client.secret: \"${file:/etc/lagscale/secrets/idp/secret}\"\n"
+				    "        sasl.oauthbearer.token.endpoint.url: \"${file:/etc/lagscale/secrets/idp/url}\"\n"
+				    "        ssl.ca.location: /etc/lagscale/secrets/ca/ca.crt\n"
+				    "        enable.ssl.certificate.verification: \"false\"\n"),
+		      "%s", r.out);
+	ls_test_run_release(&r);
+
+	/* AWS MSK IAM: the region; credentials are lagscale's own. */
+	import_text(SO_HEAD "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
+			    "b-1.x:9098, consumerGroup: g, topic: t, sasl: oauthbearer, "
+			    "saslTokenProvider: aws_msk_iam, awsRegion: eu-west-1, tls: enable}\n",
+		    0, &r);
+	ck_assert_msg(strstr(r.out, "        security.protocol: SASL_SSL\n"
+				    "        sasl.mechanism: AWS_MSK_IAM\n"
+				    "        aws.region: eu-west-1\n"),
+		      "%s", r.out);
+	ls_test_run_release(&r);
+
+	/* scram_sha256 without TLS. */
+	import_text("apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\n"
+		    "metadata: {name: sc, namespace: n}\nspec:\n  secretTargetRef:\n"
+		    "  - {parameter: username, name: u, key: user}\n"
+		    "  - {parameter: password, name: u, key: pass}\n---\n" SO_HEAD
+		    "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: k:9092, "
+		    "consumerGroup: g, sasl: scram_sha256}\n    authenticationRef: {name: sc}\n",
+		    0, &r);
+	ck_assert_msg(strstr(r.out, "        security.protocol: SASL_PLAINTEXT\n"
+				    "        sasl.mechanism: SCRAM-SHA-256\n"),
+		      "%s", r.out);
+	ls_test_run_release(&r);
+}
+END_TEST
+
 START_TEST(test_import_keda_bad_input_exit_2)
 {
 	char *notyaml = ls_test_write_temp("a: [1, 2\n");
@@ -679,6 +743,7 @@ int main(void)
 	tcase_add_test(tc, test_import_keda_shared_cluster);
 	tcase_add_test(tc, test_import_keda_warnings_exit_3);
 	tcase_add_test(tc, test_import_keda_unmappable);
+	tcase_add_test(tc, test_import_keda_oauth_msk_unsafe);
 	tcase_add_test(tc, test_import_keda_bad_input_exit_2);
 	tcase_add_test(tc, test_import_keda_lagscaler_manifests);
 	tcase_add_test(tc, test_import_keda_stdin_and_list);
