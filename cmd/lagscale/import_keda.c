@@ -34,55 +34,56 @@ static int import_keda_run(int argc, char **argv);
 enum { F_TO = 't', F_MOUNT_DIR = 'm' };
 
 const struct ls_cmdutil_command ls_cmd_import_keda = {
-	.name = "import-keda",
-	.summary = "Convert KEDA ScaledObjects with Kafka triggers into lagscale scalers",
-	.usage = "lagscale import-keda [--to config|lagscaler] [--mount-dir DIR] FILE...",
-	.description =
-		"Reads KEDA manifests (multi-document YAML, or the List of `kubectl get "
-		"scaledobjects,triggerauthentications -o yaml`; FILE - is standard input) and "
-		"prints each ScaledObject with a kafka trigger as a lagscale scaler: the trigger's "
-		"metadata, the TriggerAuthentication or ClusterTriggerAuthentication it references, "
-		"the replica counts, polling interval, cooldown, fallback and HPA behavior. Where "
-		"lagscale's defaults differ from KEDA's (pollingInterval 30s, minReplicaCount 0, "
-		"maxReplicaCount 100, lagThreshold 10) KEDA's are written out, so the scaler "
-		"decides as the ScaledObject did; partitionAware stays on (lagscale's replica "
-		"counts that the partitions can use; false gives KEDA's counts exactly).\n\n"
-		"Kafka clusters are shared by the ScaledObjects with the same bootstrap servers and "
-		"authentication, and named after the first of them. Secret values are never read: "
-		"a Secret key becomes ${file:/etc/lagscale/secrets/SECRET/KEY} (or that path, for "
-		"certificates), where the Secret is to be mounted in lagscale's pod (see "
-		"--mount-dir); the output's first lines list the Secrets to mount.\n\n"
-		"What cannot be mapped (other trigger types, a second trigger, scalingModifiers, "
-		"unknown metadata, GSSAPI, values KEDA itself would refuse) is a warning on stderr "
-		"naming FILE:LINE:COL; the paused annotations are warnings too, with the kubectl "
-		"command that sets lagscale's on the target. Other kinds (Deployments, Secrets) are "
-		"skipped with a note.\n\n"
-		"--to lagscaler prints one lagscale.io/v1alpha1 LagScaler per ScaledObject, in the "
-		"ScaledObject's namespace and with its name; the clusters they use belong in the "
-		"controller's configuration and are printed as a comment at the top. (The LagScaler "
-		"resource is not served by lagscale yet: keep these manifests for when it is.)",
-	.flags = (const struct ls_cmdutil_flag[]){
-		{"to", 0, F_TO, "config|lagscaler", "config",
-		 "config: one lagscale configuration (clusters and scalers) that `check-config` "
-		 "and `run --config` read. lagscaler: LagScaler manifests for kubectl apply."},
-		{"mount-dir", 0, F_MOUNT_DIR, "DIR", "/etc/lagscale",
-		 "Where lagscale's pod mounts the Secrets (DIR/secrets/NAME/KEY) and ConfigMaps "
-		 "(DIR/configmaps/NAME/KEY) that TriggerAuthentications name."},
-		{0},
-	},
-	.examples = "# Every ScaledObject of a cluster, into a config to try in dry-run\n"
-		    "kubectl get scaledobjects,triggerauthentications -A -o yaml \\\n"
-		    "  | lagscale import-keda - > lagscale.yaml\n"
-		    "lagscale check-config lagscale.yaml\n"
-		    "lagscale run --config lagscale.yaml --dry-run --once\n"
-		    "\n"
-		    "# A team's manifests, as LagScaler objects\n"
-		    "lagscale import-keda --to lagscaler k8s/scaledobject.yaml k8s/auth.yaml",
-	.exit_codes = "0  every ScaledObject was mapped completely\n"
-		      "2  bad usage or bad input (unreadable, not YAML, no KEDA ScaledObject with a "
-		      "kafka trigger)\n"
-		      "3  mapped, with warnings on stderr for what could not be",
-	.run = import_keda_run,
+    .name = "import-keda",
+    .summary = "Convert KEDA ScaledObjects with Kafka triggers into lagscale scalers",
+    .usage = "lagscale import-keda [--to config|lagscaler] [--mount-dir DIR] FILE...",
+    .description =
+        "Reads KEDA manifests (multi-document YAML, or the List of `kubectl get "
+        "scaledobjects,triggerauthentications -o yaml`; FILE - is standard input) and "
+        "prints each ScaledObject with a kafka trigger as a lagscale scaler: the trigger's "
+        "metadata, the TriggerAuthentication or ClusterTriggerAuthentication it references, "
+        "the replica counts, polling interval, cooldown, fallback and HPA behavior. Where "
+        "lagscale's defaults differ from KEDA's (pollingInterval 30s, minReplicaCount 0, "
+        "maxReplicaCount 100, lagThreshold 10) KEDA's are written out, so the scaler "
+        "decides as the ScaledObject did; partitionAware stays on (lagscale's replica "
+        "counts that the partitions can use; false gives KEDA's counts exactly).\n\n"
+        "Kafka clusters are shared by the ScaledObjects with the same bootstrap servers and "
+        "authentication, and named after the first of them. Secret values are never read: "
+        "a Secret key becomes ${file:/etc/lagscale/secrets/SECRET/KEY} (or that path, for "
+        "certificates), where the Secret is to be mounted in lagscale's pod (see "
+        "--mount-dir); the output's first lines list the Secrets to mount.\n\n"
+        "What cannot be mapped (other trigger types, a second trigger, scalingModifiers, "
+        "unknown metadata, GSSAPI, values KEDA itself would refuse) is a warning on stderr "
+        "naming FILE:LINE:COL; the paused annotations are warnings too, with the kubectl "
+        "command that sets lagscale's on the target. Other kinds (Deployments, Secrets) are "
+        "skipped with a note.\n\n"
+        "--to lagscaler prints one lagscale.io/v1alpha1 LagScaler per ScaledObject, in the "
+        "ScaledObject's namespace and with its name; the clusters they use belong in the "
+        "controller's configuration and are printed as a comment at the top. (The LagScaler "
+        "resource is not served by lagscale yet: keep these manifests for when it is.)",
+    .flags =
+        (const struct ls_cmdutil_flag[]){
+            {"to", 0, F_TO, "config|lagscaler", "config",
+             "config: one lagscale configuration (clusters and scalers) that `check-config` "
+             "and `run --config` read. lagscaler: LagScaler manifests for kubectl apply."},
+            {"mount-dir", 0, F_MOUNT_DIR, "DIR", "/etc/lagscale",
+             "Where lagscale's pod mounts the Secrets (DIR/secrets/NAME/KEY) and ConfigMaps "
+             "(DIR/configmaps/NAME/KEY) that TriggerAuthentications name."},
+            {0},
+        },
+    .examples = "# Every ScaledObject of a cluster, into a config to try in dry-run\n"
+                "kubectl get scaledobjects,triggerauthentications -A -o yaml \\\n"
+                "  | lagscale import-keda - > lagscale.yaml\n"
+                "lagscale check-config lagscale.yaml\n"
+                "lagscale run --config lagscale.yaml --dry-run --once\n"
+                "\n"
+                "# A team's manifests, as LagScaler objects\n"
+                "lagscale import-keda --to lagscaler k8s/scaledobject.yaml k8s/auth.yaml",
+    .exit_codes = "0  every ScaledObject was mapped completely\n"
+                  "2  bad usage or bad input (unreadable, not YAML, no KEDA ScaledObject with a "
+                  "kafka trigger)\n"
+                  "3  mapped, with warnings on stderr for what could not be",
+    .run = import_keda_run,
 };
 
 #define EXIT_WARNINGS 3
@@ -90,15 +91,15 @@ const struct ls_cmdutil_command ls_cmd_import_keda = {
 /* One input file: caps as for the configuration's files. */
 #define MAX_INPUT_BYTES (64 * 1024 * 1024)
 #define MAX_INPUT_NODES 4000000
-#define MAX_PROPS	16
-#define MAX_PARAMS	32
+#define MAX_PROPS       16
+#define MAX_PARAMS      32
 
 /* A KEDA object of the input: a document, or an item of a List. */
 struct object {
 	const char *file;
 	const struct ls_node *n;
 	const char *kind;
-	const char *name;      /* "" when absent */
+	const char *name;       /* "" when absent */
 	const char *namespace_; /* NULL when absent */
 };
 
@@ -118,7 +119,7 @@ struct cluster {
 /* A parameter of a TriggerAuthentication: where its value will be. */
 struct param {
 	const char *name;   /* sasl, username, ca, ... */
-	char *path;	    /* the mounted file */
+	char *path;         /* the mounted file */
 	const char *source; /* "Secret shop/kafka key password", for messages */
 	const struct ls_node *at;
 };
@@ -139,19 +140,19 @@ struct importer {
 
 /* Messages. */
 
-static void msg(struct importer *im, bool warning, const struct object *o,
-		const struct ls_node *at, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void msg(struct importer *im, bool warning, const struct object *o, const struct ls_node *at,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void msg(struct importer *im, bool warning, const struct object *o,
-		const struct ls_node *at, const char *fmt, ...)
+static void msg(struct importer *im, bool warning, const struct object *o, const struct ls_node *at,
+                const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!at)
 		at = o->n;
 	fprintf(stderr, "%s:%d:%d: %s: %s %s%s%s: ", o->file, at->line, at->col,
-		warning ? "warning" : "note", o->kind, o->namespace_ ? o->namespace_ : "",
-		o->namespace_ ? "/" : "", o->name);
+	        warning ? "warning" : "note", o->kind, o->namespace_ ? o->namespace_ : "",
+	        o->namespace_ ? "/" : "", o->name);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -199,11 +200,12 @@ static int parse_go_bool(const char *s, bool *ret)
 /* YAML output: plain when it cannot be read as anything but this string. */
 static void put_str(struct ls_buf *b, const char *s)
 {
-	static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "null",
-					    "y", "n", NULL};
-	bool plain = (isalpha((unsigned char)s[0]) || s[0] == '/' || s[0] == '_') &&
-		     strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-") ==
-			 strlen(s);
+	static const char *const words[] = {"true", "false", "yes", "no", "on",
+	                                    "off",  "null",  "y",   "n",  NULL};
+	bool plain =
+	    (isalpha((unsigned char)s[0]) || s[0] == '/' || s[0] == '_') &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-") ==
+	        strlen(s);
 
 	for (int i = 0; plain && words[i]; i++)
 		if (strcasecmp(s, words[i]) == 0)
@@ -231,7 +233,7 @@ static int collect(struct importer *im, const char *file, const struct ls_node *
 
 	if (!is_map(n) || !kind || !api) {
 		fprintf(stderr, "%s:%d:%d: not a Kubernetes object (%s)\n", file, n->line, n->col,
-			!is_map(n) ? "not a map" : "no kind or apiVersion");
+		        !is_map(n) ? "not a map" : "no kind or apiVersion");
 		return -EINVAL;
 	}
 	len = strlen(kind);
@@ -262,8 +264,8 @@ static int collect(struct importer *im, const char *file, const struct ls_node *
 	return 0;
 }
 
-static const struct object *find_auth(const struct importer *im, const char *kind,
-				      const char *ns, const char *name)
+static const struct object *find_auth(const struct importer *im, const char *kind, const char *ns,
+                                      const char *name)
 {
 	for (size_t i = 0; i < im->n_objs; i++) {
 		const struct object *o = &im->objs[i];
@@ -303,11 +305,11 @@ static void add_mount(struct importer *im, const char *line)
  * trigger). Returns the number of params filled.
  */
 static size_t auth_params(struct importer *im, const struct object *so, const struct object *auth,
-			  struct param *ps)
+                          struct param *ps)
 {
 	const struct ls_node *spec = ls_node_get(auth->n, "spec");
 	static const char *const known[] = {"secretTargetRef", "configMapTargetRef", "env",
-					    "podIdentity", NULL};
+	                                    "podIdentity", NULL};
 	size_t n = 0;
 	bool cluster = strcmp(auth->kind, "ClusterTriggerAuthentication") == 0;
 
@@ -330,12 +332,12 @@ static size_t auth_params(struct importer *im, const struct object *so, const st
 		for (size_t i = 0; refs && refs->type == LS_NODE_SEQ && i < refs->n; i++) {
 			const struct ls_node *r = refs->kids[i];
 			const char *p = scalar(r, "parameter"), *nm = scalar(r, "name"),
-				   *key = scalar(r, "key");
+			           *key = scalar(r, "key");
 			char ns[300], line[1024];
 
 			snprintf(ns, sizeof(ns), "%s%s",
-				 cluster ? "in KEDA's namespace" : "namespace ",
-				 cluster ? "" : (auth->namespace_ ? auth->namespace_ : "default"));
+			         cluster ? "in KEDA's namespace" : "namespace ",
+			         cluster ? "" : (auth->namespace_ ? auth->namespace_ : "default"));
 			if (!p || !nm || !key || n == MAX_PARAMS) {
 				WARN(im, auth, r, "spec.%s[%zu]: needs parameter, name and key",
 				     cm ? "configMapTargetRef" : "secretTargetRef", i);
@@ -343,12 +345,12 @@ static size_t auth_params(struct importer *im, const struct object *so, const st
 			}
 			ps[n].name = p;
 			ps[n].at = r;
-			ps[n].path = dupf("%s/%s/%s/%s", im->mount_dir, cm ? "configmaps" : "secrets",
-					  nm, key);
+			ps[n].path = dupf("%s/%s/%s/%s", im->mount_dir,
+			                  cm ? "configmaps" : "secrets", nm, key);
 			ps[n].source = key;
 			snprintf(line, sizeof(line), "#   %s \"%s\" (%s) at %s/%s/%s\n",
-				 cm ? "ConfigMap" : "Secret", nm, ns, im->mount_dir,
-				 cm ? "configmaps" : "secrets", nm);
+			         cm ? "ConfigMap" : "Secret", nm, ns, im->mount_dir,
+			         cm ? "configmaps" : "secrets", nm);
 			add_mount(im, line);
 			n++;
 		}
@@ -361,7 +363,9 @@ static size_t auth_params(struct importer *im, const struct object *so, const st
 			     "spec.env[%zu]: parameter %s comes from the target's container "
 			     "environment (%s), which lagscale cannot read: mount it as a file "
 			     "and set the cluster property by hand",
-			     i, scalar(env->kids[i], "parameter") ? scalar(env->kids[i], "parameter") : "?",
+			     i,
+			     scalar(env->kids[i], "parameter") ? scalar(env->kids[i], "parameter")
+			                                       : "?",
 			     scalar(env->kids[i], "name") ? scalar(env->kids[i], "name") : "?");
 	}
 	{
@@ -423,25 +427,42 @@ static bool cluster_same(const struct cluster *a, const struct cluster *b)
 }
 
 /* The trigger metadata keys of KEDA's kafka scaler. */
-static const char *const meta_keys[] = {
-    "bootstrapServers", "bootstrapServersFromEnv", "consumerGroup", "consumerGroupFromEnv",
-    "topic", "topicFromEnv", "partitionLimitation", "offsetResetPolicy", "lagThreshold",
-    "activationLagThreshold", "allowIdleConsumers", "excludePersistentLag",
-    "scaleToZeroOnInvalidOffset", "limitToPartitionsWithLag",
-    "ensureEvenDistributionOfPartitions", "version", "sasl", "saslTokenProvider", "tls",
-    "unsafeSsl", "awsRegion", NULL};
+static const char *const meta_keys[] = {"bootstrapServers",
+                                        "bootstrapServersFromEnv",
+                                        "consumerGroup",
+                                        "consumerGroupFromEnv",
+                                        "topic",
+                                        "topicFromEnv",
+                                        "partitionLimitation",
+                                        "offsetResetPolicy",
+                                        "lagThreshold",
+                                        "activationLagThreshold",
+                                        "allowIdleConsumers",
+                                        "excludePersistentLag",
+                                        "scaleToZeroOnInvalidOffset",
+                                        "limitToPartitionsWithLag",
+                                        "ensureEvenDistributionOfPartitions",
+                                        "version",
+                                        "sasl",
+                                        "saslTokenProvider",
+                                        "tls",
+                                        "unsafeSsl",
+                                        "awsRegion",
+                                        NULL};
 
 /*
  * The cluster of a trigger (bootstrap servers, TLS and SASL properties)
  * into *c. Returns false when the trigger names no bootstrap servers.
  */
 static bool map_cluster(struct importer *im, const struct object *so, const struct ls_node *trig,
-			struct cluster *c)
+                        struct cluster *c)
 {
-	const struct ls_node *md = ls_node_get(trig, "metadata"), *ref = ls_node_get(trig, "authenticationRef");
+	const struct ls_node *md = ls_node_get(trig, "metadata"),
+	                     *ref = ls_node_get(trig, "authenticationRef");
 	struct param ps[MAX_PARAMS];
 	size_t np = 0;
-	const char *bs = scalar(md, "bootstrapServers"), *bse = scalar(md, "bootstrapServersFromEnv");
+	const char *bs = scalar(md, "bootstrapServers"),
+	           *bse = scalar(md, "bootstrapServersFromEnv");
 	const char *sasl = scalar(md, "sasl"), *tls = scalar(md, "tls");
 	const char *tp = scalar(md, "saslTokenProvider");
 	const struct param *p_sasl, *p_tls, *p_tp;
@@ -454,12 +475,14 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 		c->bootstrap = strdup(bs);
 	} else if (bse) {
 		c->bootstrap = dupf("${env:%s}", bse);
-		WARN(im, so, ls_node_get(md, "bootstrapServersFromEnv"),
-		     "bootstrapServersFromEnv: KEDA read %s from the target's containers: set it in "
-		     "lagscale's environment too (the cluster uses ${env:%s})",
-		     bse, bse);
+		WARN(
+		    im, so, ls_node_get(md, "bootstrapServersFromEnv"),
+		    "bootstrapServersFromEnv: KEDA read %s from the target's containers: set it in "
+		    "lagscale's environment too (the cluster uses ${env:%s})",
+		    bse, bse);
 	} else {
-		WARN(im, so, md ? md : trig, "not mapped: the kafka trigger has no bootstrapServers");
+		WARN(im, so, md ? md : trig,
+		     "not mapped: the kafka trigger has no bootstrapServers");
 		return false;
 	}
 	if (is_map(ref)) {
@@ -470,11 +493,12 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 			ak = "TriggerAuthentication";
 		auth = an ? find_auth(im, ak, ns, an) : NULL;
 		if (!auth)
-			WARN(im, so, ref,
-			     "authenticationRef: %s %s%s%s is not in the input: its credentials are "
-			     "not mapped (pass its manifest too)",
-			     ak, strcmp(ak, "TriggerAuthentication") == 0 ? ns : "",
-			     strcmp(ak, "TriggerAuthentication") == 0 ? "/" : "", an ? an : "?");
+			WARN(
+			    im, so, ref,
+			    "authenticationRef: %s %s%s%s is not in the input: its credentials are "
+			    "not mapped (pass its manifest too)",
+			    ak, strcmp(ak, "TriggerAuthentication") == 0 ? ns : "",
+			    strcmp(ak, "TriggerAuthentication") == 0 ? "/" : "", an ? an : "?");
 		else
 			np = auth_params(im, so, auth, ps);
 	}
@@ -491,7 +515,8 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 			use_tls = true;
 		else if (strcmp(tls, "disable") != 0)
 			WARN(im, so, ls_node_get(md, "tls"),
-			     "tls: \"%s\" is neither enable nor disable (KEDA refuses it); TLS left off",
+			     "tls: \"%s\" is neither enable nor disable (KEDA refuses it); TLS "
+			     "left off",
 			     tls);
 	} else if (p_tls) {
 		use_tls = true;
@@ -526,7 +551,8 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 				oidc = true;
 				if (tp && strcmp(tp, "bearer") != 0)
 					WARN(im, so, ls_node_get(md, "saslTokenProvider"),
-					     "saslTokenProvider: \"%s\" unknown; mapped as bearer", tp);
+					     "saslTokenProvider: \"%s\" unknown; mapped as bearer",
+					     tp);
 			}
 		} else if (strcmp(sasl, "gssapi") == 0) {
 			use_sasl = false;
@@ -536,7 +562,8 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 		} else {
 			use_sasl = false;
 			WARN(im, so, ls_node_get(md, "sasl"),
-			     "sasl: \"%s\" is not a KEDA SASL mode (KEDA refuses it); not mapped", sasl);
+			     "sasl: \"%s\" is not a KEDA SASL mode (KEDA refuses it); not mapped",
+			     sasl);
 		}
 	} else if (!sasl && p_sasl) {
 		use_sasl = true;
@@ -545,12 +572,12 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 		     "cluster's sasl.mechanism by hand (plaintext: PLAIN, scram_sha256: "
 		     "SCRAM-SHA-256, scram_sha512: SCRAM-SHA-512)",
 		     p_sasl->source);
-		c->todo = dupf("sasl.mechanism: set by hand (KEDA read its sasl from %s)",
-			       p_sasl->path);
+		c->todo =
+		    dupf("sasl.mechanism: set by hand (KEDA read its sasl from %s)", p_sasl->path);
 	}
 	if (use_sasl || use_tls)
 		prop_add(c, "security.protocol",
-			 strdup(use_sasl ? (use_tls ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL"));
+		         strdup(use_sasl ? (use_tls ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL"));
 	if (mech)
 		prop_add(c, "sasl.mechanism", strdup(mech));
 	if (use_sasl && !oidc && !msk) {
@@ -566,12 +593,13 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 		prop_file(c, "sasl.oauthbearer.client.id", param(ps, np, "username"));
 		prop_file(c, "sasl.oauthbearer.client.secret", param(ps, np, "password"));
 		prop_file(c, "sasl.oauthbearer.token.endpoint.url",
-			  param(ps, np, "oauthTokenEndpointUri"));
+		          param(ps, np, "oauthTokenEndpointUri"));
 		prop_file(c, "sasl.oauthbearer.scope", param(ps, np, "scopes"));
 		prop_file(c, "sasl.oauthbearer.extensions", param(ps, np, "oauthExtensions"));
 		if (param(ps, np, "scopes"))
 			NOTE(im, so, param(ps, np, "scopes")->at,
-			     "scopes: KEDA separates scopes with commas, OAuth with spaces: check the "
+			     "scopes: KEDA separates scopes with commas, OAuth with spaces: check "
+			     "the "
 			     "mounted value when there are several");
 	}
 	if (msk) {
@@ -581,14 +609,16 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 			prop_add(c, "aws.region", strdup(region));
 		if (param(ps, np, "awsAccessKeyID") || param(ps, np, "awsSecretAccessKey") ||
 		    param(ps, np, "awsRoleArn"))
-			WARN(im, so, ref,
-			     "AWS credentials of the TriggerAuthentication are not mapped: lagscale "
-			     "takes them from its environment (AWS_ACCESS_KEY_ID and "
-			     "AWS_SECRET_ACCESS_KEY, IRSA or EKS Pod Identity of its service account)");
+			WARN(
+			    im, so, ref,
+			    "AWS credentials of the TriggerAuthentication are not mapped: lagscale "
+			    "takes them from its environment (AWS_ACCESS_KEY_ID and "
+			    "AWS_SECRET_ACCESS_KEY, IRSA or EKS Pod Identity of its service "
+			    "account)");
 	}
 	if (use_tls) {
 		const struct param *ca = param(ps, np, "ca"), *cert = param(ps, np, "cert"),
-				   *key = param(ps, np, "key");
+		                   *key = param(ps, np, "key");
 		const char *unsafe = scalar(md, "unsafeSsl");
 		bool u = false;
 
@@ -600,7 +630,8 @@ static bool map_cluster(struct importer *im, const struct object *so, const stru
 			prop_add(c, "ssl.key.location", strdup(key->path));
 		prop_file(c, "ssl.key.password", param(ps, np, "keyPassword"));
 		if (!cert != !key)
-			WARN(im, so, ref, "cert and key must be given together (KEDA refuses one alone)");
+			WARN(im, so, ref,
+			     "cert and key must be given together (KEDA refuses one alone)");
 		if (unsafe && parse_go_bool(unsafe, &u) < 0)
 			WARN(im, so, ls_node_get(md, "unsafeSsl"),
 			     "unsafeSsl: \"%s\" is not a boolean; not mapped", unsafe);
@@ -653,7 +684,7 @@ static size_t cluster_intern(struct importer *im, struct cluster *c, const char 
 
 /* A non-negative int32 of the spec; 1 set, 0 absent, -1 bad (warned). */
 static int spec_int(struct importer *im, const struct object *so, const struct ls_node *m,
-		    const char *key, const char *path, int32_t min, int32_t *ret)
+                    const char *key, const char *path, int32_t min, int32_t *ret)
 {
 	const struct ls_node *v = ls_node_get(m, key);
 	int32_t x;
@@ -670,7 +701,7 @@ static int spec_int(struct importer *im, const struct object *so, const struct l
 
 /* A trigger metadata boolean: false when absent. */
 static bool meta_bool(struct importer *im, const struct object *so, const struct ls_node *md,
-		      const char *key)
+                      const char *key)
 {
 	const struct ls_node *v = ls_node_get(md, key);
 	bool b = false;
@@ -684,10 +715,10 @@ static bool meta_bool(struct importer *im, const struct object *so, const struct
 }
 
 static void put_rules(struct importer *im, const struct object *so, struct ls_buf *b,
-		      const struct ls_node *r, const char *dir, int ind)
+                      const struct ls_node *r, const char *dir, int ind)
 {
 	static const char *const known[] = {"stabilizationWindowSeconds", "selectPolicy",
-					    "policies", NULL};
+	                                    "policies", NULL};
 	const struct ls_node *pol = ls_node_get(r, "policies");
 	const char *sel = scalar(r, "selectPolicy");
 	int32_t sw;
@@ -701,8 +732,8 @@ static void put_rules(struct importer *im, const struct object *so, struct ls_bu
 			ok = ok || strcmp(r->kids[2 * i]->value, known[j]) == 0;
 		if (!ok)
 			WARN(im, so, r->kids[2 * i],
-			     "advanced.horizontalPodAutoscalerConfig.behavior.%s.%s: not mapped", dir,
-			     r->kids[2 * i]->value);
+			     "advanced.horizontalPodAutoscalerConfig.behavior.%s.%s: not mapped",
+			     dir, r->kids[2 * i]->value);
 	}
 	indent(b, ind);
 	ls_buf_printf(b, "%s:\n", dir);
@@ -723,11 +754,14 @@ static void put_rules(struct importer *im, const struct object *so, struct ls_bu
 			const char *t = scalar(pol->kids[i], "type");
 			int32_t v = 0, p = 0;
 
-			if (!t || spec_int(im, so, pol->kids[i], "value", "behavior policy ", 1, &v) != 1 ||
-			    spec_int(im, so, pol->kids[i], "periodSeconds", "behavior policy ", 1, &p) !=
-				1) {
+			if (!t ||
+			    spec_int(im, so, pol->kids[i], "value", "behavior policy ", 1, &v) !=
+			        1 ||
+			    spec_int(im, so, pol->kids[i], "periodSeconds", "behavior policy ", 1,
+			             &p) != 1) {
 				WARN(im, so, pol->kids[i],
-				     "behavior.%s.policies[%zu]: needs type, value and periodSeconds (the "
+				     "behavior.%s.policies[%zu]: needs type, value and "
+				     "periodSeconds (the "
 				     "HPA refuses it without); not mapped",
 				     dir, i);
 				continue;
@@ -746,7 +780,7 @@ static void put_rules(struct importer *im, const struct object *so, struct ls_bu
  * (config), else left to the LagScaler's namespace.
  */
 static bool map_scaler(struct importer *im, const struct object *so, const char *name,
-		       struct ls_buf *b, int ind, bool with_ns)
+                       struct ls_buf *b, int ind, bool with_ns)
 {
 	const struct ls_node *spec = ls_node_get(so->n, "spec");
 	const struct ls_node *trigs = ls_node_get(spec, "triggers"), *trig = NULL, *md;
@@ -762,10 +796,17 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 	int64_t lag = 10, act = 0;
 	struct cluster c;
 	size_t ci;
-	static const char *const spec_keys[] = {
-	    "scaleTargetRef", "pollingInterval", "cooldownPeriod", "initialCooldownPeriod",
-	    "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "fallback", "advanced",
-	    "triggers", NULL};
+	static const char *const spec_keys[] = {"scaleTargetRef",
+	                                        "pollingInterval",
+	                                        "cooldownPeriod",
+	                                        "initialCooldownPeriod",
+	                                        "idleReplicaCount",
+	                                        "minReplicaCount",
+	                                        "maxReplicaCount",
+	                                        "fallback",
+	                                        "advanced",
+	                                        "triggers",
+	                                        NULL};
 
 	if (!is_map(spec)) {
 		WARN(im, so, NULL, "not mapped: no spec");
@@ -820,7 +861,8 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 			ok = ok || strcmp(k, meta_keys[j]) == 0;
 		if (!ok)
 			WARN(im, so, md->kids[2 * i],
-			     "spec.triggers.metadata.%s: not a kafka trigger parameter; not mapped", k);
+			     "spec.triggers.metadata.%s: not a kafka trigger parameter; not mapped",
+			     k);
 		else if (strcmp(k, "version") == 0)
 			NOTE(im, so, md->kids[2 * i],
 			     "version: not needed, librdkafka negotiates the protocol version");
@@ -831,7 +873,8 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 
 		if (strcmp(k, "metricType") == 0 && v && strcmp(v, "AverageValue") != 0)
 			WARN(im, so, trig->kids[2 * i],
-			     "metricType: %s not mapped: lagscale divides the lag by lagThreshold per "
+			     "metricType: %s not mapped: lagscale divides the lag by lagThreshold "
+			     "per "
 			     "replica, as AverageValue does",
 			     v);
 		else if (strcmp(k, "useCachedMetrics") == 0)
@@ -839,8 +882,8 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 			     "useCachedMetrics: not needed, lagscale reads the lag once per "
 			     "pollingInterval");
 		else if (strcmp(k, "type") != 0 && strcmp(k, "metadata") != 0 &&
-			 strcmp(k, "authenticationRef") != 0 && strcmp(k, "name") != 0 &&
-			 strcmp(k, "metricType") != 0)
+		         strcmp(k, "authenticationRef") != 0 && strcmp(k, "name") != 0 &&
+		         strcmp(k, "metricType") != 0)
 			WARN(im, so, trig->kids[2 * i], "spec.triggers.%s: not mapped", k);
 	}
 
@@ -900,10 +943,11 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 		put_str(b, e ? e : "");
 		ls_buf_puts(b, "]\n");
 		free(e);
-		WARN(im, so, ls_node_get(md, "topicFromEnv"),
-		     "topicFromEnv: KEDA read %s from the target's containers: set it in lagscale's "
-		     "environment too",
-		     scalar(md, "topicFromEnv"));
+		WARN(
+		    im, so, ls_node_get(md, "topicFromEnv"),
+		    "topicFromEnv: KEDA read %s from the target's containers: set it in lagscale's "
+		    "environment too",
+		    scalar(md, "topicFromEnv"));
 		topic = "";
 	} else if (topic) {
 		indent(b, ind + 2);
@@ -960,10 +1004,11 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 
 		if (v && v->type == LS_NODE_SCALAR && !v->is_null) {
 			if (ls_parse_int64(v->value, &x) < 0 || x <= 0)
-				WARN(im, so, v,
-				     "lagThreshold: \"%s\" is not an integer > 0 (KEDA refuses it); "
-				     "KEDA's default 10 used",
-				     v->value);
+				WARN(
+				    im, so, v,
+				    "lagThreshold: \"%s\" is not an integer > 0 (KEDA refuses it); "
+				    "KEDA's default 10 used",
+				    v->value);
 			else
 				lag = x;
 		}
@@ -996,10 +1041,12 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 	{
 		int32_t icp = 0;
 
-		if (spec_int(im, so, spec, "initialCooldownPeriod", "spec.", 0, &icp) == 1 && icp > 0)
-			WARN(im, so, ls_node_get(spec, "initialCooldownPeriod"),
-			     "initialCooldownPeriod not mapped: lagscale never scales down before a "
-			     "stabilization window has passed after it starts");
+		if (spec_int(im, so, spec, "initialCooldownPeriod", "spec.", 0, &icp) == 1 &&
+		    icp > 0)
+			WARN(
+			    im, so, ls_node_get(spec, "initialCooldownPeriod"),
+			    "initialCooldownPeriod not mapped: lagscale never scales down before a "
+			    "stabilization window has passed after it starts");
 	}
 	indent(b, ind);
 	ls_buf_puts(b, "policy:\n");
@@ -1028,18 +1075,21 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 
 		if (idle_c && ltp)
 			WARN(im, so, ls_node_get(md, "limitToPartitionsWithLag"),
-			     "allowIdleConsumers and limitToPartitionsWithLag together: KEDA refuses "
+			     "allowIdleConsumers and limitToPartitionsWithLag together: KEDA "
+			     "refuses "
 			     "them");
 		if ((ltp || even) && !topic)
 			WARN(im, so, md,
-			     "limitToPartitionsWithLag and ensureEvenDistributionOfPartitions need a "
+			     "limitToPartitionsWithLag and ensureEvenDistributionOfPartitions need "
+			     "a "
 			     "topic in KEDA (it refuses this trigger)");
 		indent(b, ind + 2);
 		ls_buf_printf(b, "allowIdleConsumers: %s\n", idle_c ? "true" : "false");
 		indent(b, ind + 2);
 		ls_buf_printf(b, "limitToPartitionsWithLag: %s\n", ltp ? "true" : "false");
 		indent(b, ind + 2);
-		ls_buf_printf(b, "ensureEvenDistributionOfPartitions: %s\n", even ? "true" : "false");
+		ls_buf_printf(b, "ensureEvenDistributionOfPartitions: %s\n",
+		              even ? "true" : "false");
 		indent(b, ind + 2);
 		ls_buf_printf(b, "excludePersistentLag: %s\n", epl ? "true" : "false");
 		indent(b, ind + 2);
@@ -1058,13 +1108,12 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 		if (strcmp(k, "restoreToOriginalReplicaCount") == 0 &&
 		    (!v || (parse_go_bool(v, &t) == 0 && !t)))
 			continue;
-		WARN(im, so, adv->kids[2 * i],
-		     "spec.advanced.%s: not mapped%s", k,
+		WARN(im, so, adv->kids[2 * i], "spec.advanced.%s: not mapped%s", k,
 		     strcmp(k, "scalingModifiers") == 0
-			 ? ": lagscale scales on one trigger's lag, without a formula"
+		         ? ": lagscale scales on one trigger's lag, without a formula"
 		     : strcmp(k, "restoreToOriginalReplicaCount") == 0
-			 ? ": lagscale leaves the replicas as they are when a scaler is removed"
-			 : "");
+		         ? ": lagscale leaves the replicas as they are when a scaler is removed"
+		         : "");
 	}
 	for (size_t i = 0; is_map(hpa) && i < hpa->n; i++) {
 		const char *k = hpa->kids[2 * i]->value;
@@ -1123,12 +1172,14 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 			snprintf(res + j, sizeof(res) - j, ".%.*s", (int)(slash - api), api);
 		if (strcmp(k + 20, "paused-replicas") == 0 && v)
 			WARN(im, so, ann->kids[2 * i],
-			     "%s: lagscale reads its pause from the target; run: kubectl annotate -n "
+			     "%s: lagscale reads its pause from the target; run: kubectl annotate "
+			     "-n "
 			     "%s %s/%s lagscale.io/paused-replicas=%s",
 			     k, ns, res, tname, v);
 		else if (strcmp(k + 20, "paused") == 0 && v)
 			WARN(im, so, ann->kids[2 * i],
-			     "%s: lagscale reads its pause from the target; run: kubectl annotate -n "
+			     "%s: lagscale reads its pause from the target; run: kubectl annotate "
+			     "-n "
 			     "%s %s/%s lagscale.io/paused=%s",
 			     k, ns, res, tname, v);
 		else
@@ -1184,11 +1235,11 @@ static int read_input(const char *path, struct input *in)
 	ls_report_init(&rep, in->name);
 	ls_diag_init(&diag);
 	r = ls_node_read_file_limited(std ? "/dev/stdin" : path, MAX_INPUT_BYTES, &in->text, &dir,
-				      &rep);
+	                              &rep);
 	free(dir);
 	if (r == 0)
 		r = ls_node_parse_stream(&rep, ls_buf_str(&in->text), in->text.len, &lim, &in->docs,
-					 &in->n_docs);
+		                         &in->n_docs);
 	if (r == 0 && ls_report_failed(&rep))
 		r = -EINVAL; /* duplicate keys: the manifest is ambiguous */
 	ls_report_flush(&rep, &diag);
@@ -1245,12 +1296,13 @@ static int import_keda_run(int argc, char **argv)
 		else if (strcmp(v, "lagscaler") == 0)
 			im.lagscaler = true;
 		else
-			return ls_cmdutil_usage_error(&ls_cmd_import_keda,
-						      "--to: expected config or lagscaler, got \"%s\"",
-						      v);
+			return ls_cmdutil_usage_error(
+			    &ls_cmd_import_keda, "--to: expected config or lagscaler, got \"%s\"",
+			    v);
 	}
 	if (optind == argc)
-		return ls_cmdutil_usage_error(&ls_cmd_import_keda, "FILE is required (- for stdin)");
+		return ls_cmdutil_usage_error(&ls_cmd_import_keda,
+		                              "FILE is required (- for stdin)");
 	n_in = argc - optind;
 	ins = calloc((size_t)n_in, sizeof(*ins));
 	if (!ins)
@@ -1280,8 +1332,9 @@ static int import_keda_run(int argc, char **argv)
 		    strcmp(o->kind, "ClusterTriggerAuthentication") == 0)
 			continue;
 		if (strcmp(o->kind, "ScaledObject") != 0) {
-			WARN(&im, o, NULL, "not mapped: lagscale scales the replicas of a workload "
-					   "(ScaledObject), not %ss",
+			WARN(&im, o, NULL,
+			     "not mapped: lagscale scales the replicas of a workload "
+			     "(ScaledObject), not %ss",
 			     o->kind);
 			continue;
 		}
@@ -1294,11 +1347,11 @@ static int import_keda_run(int argc, char **argv)
 		 * namespaces becomes NAMESPACE.NAME (a namespace has no dots). */
 		for (size_t j = 0; j < im.n_objs; j++)
 			dup = dup || (j != i && im.objs[j].kind &&
-				      strcmp(im.objs[j].kind, "ScaledObject") == 0 &&
-				      strcmp(im.objs[j].name, o->name) == 0);
+			              strcmp(im.objs[j].kind, "ScaledObject") == 0 &&
+			              strcmp(im.objs[j].name, o->name) == 0);
 		if (dup && !im.lagscaler)
-			snprintf(name, sizeof(name), "%s.%s", o->namespace_ ? o->namespace_ : "default",
-				 o->name);
+			snprintf(name, sizeof(name), "%s.%s",
+			         o->namespace_ ? o->namespace_ : "default", o->name);
 		else
 			snprintf(name, sizeof(name), "%s", o->name);
 		ls_buf_init(&body, 0);
@@ -1308,20 +1361,22 @@ static int import_keda_run(int argc, char **argv)
 		}
 		im.mapped++;
 		if (im.lagscaler) {
-			ls_buf_printf(&im.scalers,
-				      "---\n# From ScaledObject %s/%s (%s:%d)\n"
-				      "apiVersion: lagscale.io/v1alpha1\nkind: LagScaler\nmetadata:\n"
-				      "  name: ",
-				      o->namespace_ ? o->namespace_ : "default", o->name, o->file,
-				      o->n->line);
+			ls_buf_printf(
+			    &im.scalers,
+			    "---\n# From ScaledObject %s/%s (%s:%d)\n"
+			    "apiVersion: lagscale.io/v1alpha1\nkind: LagScaler\nmetadata:\n"
+			    "  name: ",
+			    o->namespace_ ? o->namespace_ : "default", o->name, o->file,
+			    o->n->line);
 			put_str(&im.scalers, o->name);
 			ls_buf_puts(&im.scalers, "\n  namespace: ");
 			put_str(&im.scalers, o->namespace_ ? o->namespace_ : "default");
 			ls_buf_puts(&im.scalers, "\nspec:\n");
 		} else {
-			ls_buf_printf(&im.scalers, "  # From ScaledObject %s/%s (%s:%d)\n  - name: ",
-				      o->namespace_ ? o->namespace_ : "default", o->name, o->file,
-				      o->n->line);
+			ls_buf_printf(&im.scalers,
+			              "  # From ScaledObject %s/%s (%s:%d)\n  - name: ",
+			              o->namespace_ ? o->namespace_ : "default", o->name, o->file,
+			              o->n->line);
 			put_str(&im.scalers, name);
 			ls_buf_puts(&im.scalers, "\n");
 		}
@@ -1330,16 +1385,17 @@ static int import_keda_run(int argc, char **argv)
 	}
 	if (im.mapped == 0) {
 		fprintf(stderr, "lagscale import-keda: %s\n",
-			n_so ? "no ScaledObject could be mapped (see above)"
-			     : "no KEDA ScaledObject in the input");
+		        n_so ? "no ScaledObject could be mapped (see above)"
+		             : "no KEDA ScaledObject in the input");
 		rc = LS_EXIT_USAGE;
 		goto out;
 	}
 	put_header(&im, &out, argv + optind, n_in);
 	if (im.lagscaler) {
-		ls_buf_puts(&out, "#\n# The Kafka clusters these LagScalers name: they belong in "
-				  "lagscale's configuration\n# (the controller's, kept by the platform "
-				  "team), for example:\n#\n");
+		ls_buf_puts(&out,
+		            "#\n# The Kafka clusters these LagScalers name: they belong in "
+		            "lagscale's configuration\n# (the controller's, kept by the platform "
+		            "team), for example:\n#\n");
 		put_clusters(&im, &out, "#   ");
 	} else {
 		put_clusters(&im, &out, "");
@@ -1348,7 +1404,7 @@ static int import_keda_run(int argc, char **argv)
 	ls_buf_puts(&out, ls_buf_str(&im.scalers));
 	if (im.oom || fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
 		fprintf(stderr, "lagscale import-keda: %s\n",
-			im.oom ? "out of memory" : "cannot write the output");
+		        im.oom ? "out of memory" : "cannot write the output");
 		rc = LS_EXIT_FAILURE;
 		goto out;
 	}

@@ -66,13 +66,13 @@ static void make_mounts(void)
 static void remove_mounts(void)
 {
 	const char *files[] = {"secrets/kafka-credentials/username",
-			       "secrets/kafka-credentials/password",
-			       "secrets/kafka-platform-user/username",
-			       "secrets/kafka-platform-user/password",
-			       "secrets/kafka-credentials",
-			       "secrets/kafka-platform-user",
-			       "secrets",
-			       ""};
+	                       "secrets/kafka-credentials/password",
+	                       "secrets/kafka-platform-user/username",
+	                       "secrets/kafka-platform-user/password",
+	                       "secrets/kafka-credentials",
+	                       "secrets/kafka-platform-user",
+	                       "secrets",
+	                       ""};
 	char path[512];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -82,8 +82,8 @@ static void remove_mounts(void)
 }
 
 /* Runs import-keda with --mount-dir; the output in a temp file (*ret_path). */
-static void import(const char *const *files, const char *to, int want_status,
-		   struct ls_test_run *r, char **ret_path)
+static void import(const char *const *files, const char *to, int want_status, struct ls_test_run *r,
+                   char **ret_path)
 {
 	const char *args[16] = {"import-keda", "--mount-dir", mount_dir, "--to", to};
 	size_t n = 5;
@@ -145,7 +145,8 @@ START_TEST(test_import_keda_basic)
 	check_config_ok(out, "ok (1 cluster, 1 scaler)");
 	cfg = load(out);
 	ck_assert_str_eq(cfg->clusters[0].name, "invoice-scaler");
-	ck_assert_str_eq(cfg->clusters[0].bootstrap_servers, "kafka-0.kafka:9092,kafka-1.kafka:9092");
+	ck_assert_str_eq(cfg->clusters[0].bootstrap_servers,
+	                 "kafka-0.kafka:9092,kafka-1.kafka:9092");
 	ck_assert_uint_eq(cfg->clusters[0].n_props, 0);
 	s = ls_config_find_scaler(cfg, "invoice-scaler");
 	ck_assert_ptr_nonnull(s);
@@ -247,7 +248,8 @@ START_TEST(test_import_keda_sasl_tls_secrets)
 
 	import(files, "config", 0, &r, &out);
 	/* The Secret and the Deployment are skipped with a note each. */
-	ck_assert_ptr_nonnull(strstr(r.err, "sasl-tls.yaml:4:1: note: Secret shop/kafka-credentials"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.err, "sasl-tls.yaml:4:1: note: Secret shop/kafka-credentials"));
 	ck_assert_ptr_nonnull(strstr(r.err, "sasl-tls.yaml:37:1: note: Deployment"));
 	ck_assert_ptr_null(strstr(r.err, "warning"));
 	/* A Secret's value is never printed; where to mount it is. */
@@ -337,13 +339,14 @@ START_TEST(test_import_keda_warnings_exit_3)
 	import(files, "config", 3, &r, &out);
 	/* The kafka trigger is mapped; the cron trigger is named at its line. */
 	ck_assert_msg(strstr(r.err, "cron-mixed.yaml:15:7: warning: ScaledObject finance/reports: "
-				    "spec.triggers[0]: cron trigger not mapped"),
-		      "%s", r.err);
+	                            "spec.triggers[0]: cron trigger not mapped"),
+	              "%s", r.err);
 	/* The pause moves to the target: the exact command. */
 	ck_assert_msg(strstr(r.err, "cron-mixed.yaml:10:5: warning: ") &&
-			  strstr(r.err, "kubectl annotate -n finance deployment.apps/report-builder "
-					"lagscale.io/paused-replicas=2"),
-		      "%s", r.err);
+	                  strstr(r.err,
+	                         "kubectl annotate -n finance deployment.apps/report-builder "
+	                         "lagscale.io/paused-replicas=2"),
+	              "%s", r.err);
 	check_config_ok(out, "ok (1 cluster, 1 scaler)");
 	unlink(out);
 	free(out);
@@ -368,43 +371,46 @@ static void expect_warning(const char *yaml, const char *want)
 }
 
 #define SO_HEAD                                                                                    \
-	"apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: a, namespace: n}\n"   \
+	"apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: a, namespace: n}\n"    \
 	"spec:\n  scaleTargetRef: {name: t}\n"
 
 START_TEST(test_import_keda_unmappable)
 {
+	expect_warning(
+	    SO_HEAD "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
+	            "k:9092, consumerGroup: g, topic: t, sasl: gssapi}\n",
+	    ":8:76: warning: ScaledObject n/a: sasl: gssapi (Kerberos) is not supported");
+	expect_warning(
+	    SO_HEAD "  advanced:\n    scalingModifiers: {formula: x}\n"
+	            "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
+	            "k:9092, consumerGroup: g}\n",
+	    ":7:5: warning: ScaledObject n/a: spec.advanced.scalingModifiers: not mapped");
 	expect_warning(SO_HEAD "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
-			       "k:9092, consumerGroup: g, topic: t, sasl: gssapi}\n",
-		       ":8:76: warning: ScaledObject n/a: sasl: gssapi (Kerberos) is not supported");
-	expect_warning(SO_HEAD "  advanced:\n    scalingModifiers: {formula: x}\n"
-			       "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
-			       "k:9092, consumerGroup: g}\n",
-		       ":7:5: warning: ScaledObject n/a: spec.advanced.scalingModifiers: not mapped");
-	expect_warning(SO_HEAD "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
-			       "k:9092, consumerGroup: g, lagTreshold: '5'}\n",
-		       "metadata.lagTreshold: not a kafka trigger parameter");
-	expect_warning(SO_HEAD "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
-			       "k:9092, consumerGroup: g, topic: a}\n  - type: kafka\n"
-			       "    metadata: {bootstrapServers: k:9092, consumerGroup: g, topic: b}\n",
-		       ":9:5: warning: ScaledObject n/a: spec.triggers[1]: kafka trigger not mapped");
+	                       "k:9092, consumerGroup: g, lagTreshold: '5'}\n",
+	               "metadata.lagTreshold: not a kafka trigger parameter");
+	expect_warning(
+	    SO_HEAD "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
+	            "k:9092, consumerGroup: g, topic: a}\n  - type: kafka\n"
+	            "    metadata: {bootstrapServers: k:9092, consumerGroup: g, topic: b}\n",
+	    ":9:5: warning: ScaledObject n/a: spec.triggers[1]: kafka trigger not mapped");
 	/* No namespace: "default", said so. */
 	expect_warning("apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: a}\n"
-		       "spec:\n  scaleTargetRef: {name: t}\n  triggers:\n  - type: kafka\n"
-		       "    metadata: {bootstrapServers: k:9092, consumerGroup: g}\n",
-		       "metadata.namespace is missing");
+	               "spec:\n  scaleTargetRef: {name: t}\n  triggers:\n  - type: kafka\n"
+	               "    metadata: {bootstrapServers: k:9092, consumerGroup: g}\n",
+	               "metadata.namespace is missing");
 	/* sasl from a Secret: its value is unknown, so the mechanism is left to the user. */
 	expect_warning("apiVersion: v1\nkind: Secret\nmetadata: {name: mode, namespace: n}\n"
-		       "stringData: {sasl: s3cret}\n---\n"
-		       "apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\n"
-		       "metadata: {name: au, namespace: n}\nspec:\n  secretTargetRef:\n"
-		       "  - {parameter: sasl, name: mode, key: sasl}\n---\n" SO_HEAD
-		       "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: k:9092, "
-		       "consumerGroup: g}\n    authenticationRef: {name: au}\n",
-		       "sasl comes from a Secret");
+	               "stringData: {sasl: s3cret}\n---\n"
+	               "apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\n"
+	               "metadata: {name: au, namespace: n}\nspec:\n  secretTargetRef:\n"
+	               "  - {parameter: sasl, name: mode, key: sasl}\n---\n" SO_HEAD
+	               "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: k:9092, "
+	               "consumerGroup: g}\n    authenticationRef: {name: au}\n",
+	               "sasl comes from a Secret");
 	/* A reference to a TriggerAuthentication that is not in the input. */
 	expect_warning(SO_HEAD "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
-			       "k:9092, consumerGroup: g}\n    authenticationRef: {name: nope}\n",
-		       "TriggerAuthentication n/nope is not in the input");
+	                       "k:9092, consumerGroup: g}\n    authenticationRef: {name: nope}\n",
+	               "TriggerAuthentication n/nope is not in the input");
 }
 END_TEST
 
@@ -426,48 +432,52 @@ START_TEST(test_import_keda_oauth_msk_unsafe)
 
 	/* OAUTHBEARER: KEDA's client credentials become librdkafka's OIDC. */
 	import_text("apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\n"
-		    "metadata: {name: oa, namespace: n}\nspec:\n  secretTargetRef:\n"
-		    "  - {parameter: username, name: idp, key: id}\n"
-		    "  - {parameter: password, name: idp, key: secret}\n"
-		    "  - {parameter: oauthTokenEndpointUri, name: idp, key: url}\n"
-		    "  - {parameter: ca, name: ca, key: ca.crt}\n---\n" SO_HEAD
-		    "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: k:9093, "
-		    "consumerGroup: g, sasl: oauthbearer, tls: enable, unsafeSsl: 'true'}\n"
-		    "    authenticationRef: {name: oa}\n",
-		    0, &r);
-	ck_assert_msg(strstr(r.out, "        security.protocol: SASL_SSL\n"
-				    "        sasl.mechanism: OAUTHBEARER\n"
-				    "        sasl.oauthbearer.method: oidc\n"
-				    "        sasl.oauthbearer.client.id: \"${file:/etc/lagscale/secrets/idp/id}\"\n"
-				    "        sasl.oauthbearer.client.secret: \"${file:/etc/lagscale/secrets/idp/secret}\"\n"
-				    "        sasl.oauthbearer.token.endpoint.url: \"${file:/etc/lagscale/secrets/idp/url}\"\n"
-				    "        ssl.ca.location: /etc/lagscale/secrets/ca/ca.crt\n"
-				    "        enable.ssl.certificate.verification: \"false\"\n"),
-		      "%s", r.out);
+	            "metadata: {name: oa, namespace: n}\nspec:\n  secretTargetRef:\n"
+	            "  - {parameter: username, name: idp, key: id}\n"
+	            "  - {parameter: password, name: idp, key: secret}\n"
+	            "  - {parameter: oauthTokenEndpointUri, name: idp, key: url}\n"
+	            "  - {parameter: ca, name: ca, key: ca.crt}\n---\n" SO_HEAD
+	            "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: k:9093, "
+	            "consumerGroup: g, sasl: oauthbearer, tls: enable, unsafeSsl: 'true'}\n"
+	            "    authenticationRef: {name: oa}\n",
+	            0, &r);
+	ck_assert_msg(
+	    strstr(r.out,
+	           "        security.protocol: SASL_SSL\n"
+	           "        sasl.mechanism: OAUTHBEARER\n"
+	           "        sasl.oauthbearer.method: oidc\n"
+	           "        sasl.oauthbearer.client.id: \"${file:/etc/lagscale/secrets/idp/id}\"\n"
+	           "        sasl.oauthbearer.client.secret: "
+	           "\"${file:/etc/lagscale/secrets/idp/secret}\"\n"
+	           "        sasl.oauthbearer.token.endpoint.url: "
+	           "\"${file:/etc/lagscale/secrets/idp/url}\"\n"
+	           "        ssl.ca.location: /etc/lagscale/secrets/ca/ca.crt\n"
+	           "        enable.ssl.certificate.verification: \"false\"\n"),
+	    "%s", r.out);
 	ls_test_run_release(&r);
 
 	/* AWS MSK IAM: the region; credentials are lagscale's own. */
 	import_text(SO_HEAD "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: "
-			    "b-1.x:9098, consumerGroup: g, topic: t, sasl: oauthbearer, "
-			    "saslTokenProvider: aws_msk_iam, awsRegion: eu-west-1, tls: enable}\n",
-		    0, &r);
+	                    "b-1.x:9098, consumerGroup: g, topic: t, sasl: oauthbearer, "
+	                    "saslTokenProvider: aws_msk_iam, awsRegion: eu-west-1, tls: enable}\n",
+	            0, &r);
 	ck_assert_msg(strstr(r.out, "        security.protocol: SASL_SSL\n"
-				    "        sasl.mechanism: AWS_MSK_IAM\n"
-				    "        aws.region: eu-west-1\n"),
-		      "%s", r.out);
+	                            "        sasl.mechanism: AWS_MSK_IAM\n"
+	                            "        aws.region: eu-west-1\n"),
+	              "%s", r.out);
 	ls_test_run_release(&r);
 
 	/* scram_sha256 without TLS. */
 	import_text("apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\n"
-		    "metadata: {name: sc, namespace: n}\nspec:\n  secretTargetRef:\n"
-		    "  - {parameter: username, name: u, key: user}\n"
-		    "  - {parameter: password, name: u, key: pass}\n---\n" SO_HEAD
-		    "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: k:9092, "
-		    "consumerGroup: g, sasl: scram_sha256}\n    authenticationRef: {name: sc}\n",
-		    0, &r);
+	            "metadata: {name: sc, namespace: n}\nspec:\n  secretTargetRef:\n"
+	            "  - {parameter: username, name: u, key: user}\n"
+	            "  - {parameter: password, name: u, key: pass}\n---\n" SO_HEAD
+	            "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: k:9092, "
+	            "consumerGroup: g, sasl: scram_sha256}\n    authenticationRef: {name: sc}\n",
+	            0, &r);
 	ck_assert_msg(strstr(r.out, "        security.protocol: SASL_PLAINTEXT\n"
-				    "        sasl.mechanism: SCRAM-SHA-256\n"),
-		      "%s", r.out);
+	                            "        sasl.mechanism: SCRAM-SHA-256\n"),
+	              "%s", r.out);
 	ls_test_run_release(&r);
 }
 END_TEST
@@ -475,7 +485,8 @@ END_TEST
 START_TEST(test_import_keda_bad_input_exit_2)
 {
 	char *notyaml = ls_test_write_temp("a: [1, 2\n");
-	char *deploy = ls_test_write_temp("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n");
+	char *deploy =
+	    ls_test_write_temp("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n");
 	char *scalar = ls_test_write_temp("just text\n");
 	const char *cases[][2] = {
 	    {notyaml, ":2:1: did not find expected ',' or ']'"},
@@ -522,7 +533,8 @@ START_TEST(test_import_keda_lagscaler_manifests)
 
 	import(files, "lagscaler", 0, &r, NULL);
 	/* The clusters for the controller's config, as a comment. */
-	ck_assert_ptr_nonnull(strstr(r.out, "#   kafka:\n#     clusters:\n#       - name: payments\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.out, "#   kafka:\n#     clusters:\n#       - name: payments\n"));
 	ls_report_init(&rep, "out");
 	ck_assert_int_eq(ls_node_parse_stream(&rep, r.out, strlen(r.out), NULL, &docs, &n), 0);
 	ck_assert(!ls_report_failed(&rep));
@@ -542,7 +554,8 @@ START_TEST(test_import_keda_lagscaler_manifests)
 		/* The target is in the object's namespace: none written. */
 		ck_assert_ptr_null(ls_node_get(t, "namespace"));
 		ck_assert_ptr_null(ls_node_get(spec, "name"));
-		ck_assert_str_eq(ls_node_get(ls_node_get(spec, "kafka"), "cluster")->value, "payments");
+		ck_assert_str_eq(ls_node_get(ls_node_get(spec, "kafka"), "cluster")->value,
+		                 "payments");
 		ck_assert_ptr_nonnull(ls_node_get(spec, "policy"));
 		k++;
 	}
@@ -601,7 +614,8 @@ static void setup_mock(void)
 /* Runs `run --dry-run --once --output json` on cfg: one decision per scaler. */
 static cJSON *decisions(const char *cfg)
 {
-	const char *args[] = {"run", "--config", cfg, "--dry-run", "--once", "--output", "json", NULL};
+	const char *args[] = {"run",    "--config", cfg,    "--dry-run",
+	                      "--once", "--output", "json", NULL};
 	struct ls_test_run r;
 	cJSON *all = cJSON_CreateArray();
 	char *line, *nl;
@@ -650,35 +664,35 @@ START_TEST(test_import_keda_same_dry_run_decisions)
 	FILE *f;
 
 	snprintf(so, sizeof(so),
-		 "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
-		 "metadata: {name: orders, namespace: shop}\n"
-		 "spec:\n  scaleTargetRef: {name: c}\n  minReplicaCount: 1\n  maxReplicaCount: 24\n"
-		 "  triggers:\n  - type: kafka\n    metadata:\n"
-		 "      bootstrapServers: \"%s\"\n      consumerGroup: g-partial\n"
-		 "      topic: orders\n      lagThreshold: \"50\"\n"
-		 "---\n"
-		 "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
-		 "metadata: {name: orders-defaults, namespace: shop}\n"
-		 "spec:\n  scaleTargetRef: {name: d}\n"
-		 "  triggers:\n  - type: kafka\n    metadata:\n"
-		 "      bootstrapServers: \"%s\"\n      consumerGroup: g-partial\n"
-		 "      topic: orders\n",
-		 ls_kafka_mock_bootstraps(mock), ls_kafka_mock_bootstraps(mock));
+	         "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
+	         "metadata: {name: orders, namespace: shop}\n"
+	         "spec:\n  scaleTargetRef: {name: c}\n  minReplicaCount: 1\n  maxReplicaCount: 24\n"
+	         "  triggers:\n  - type: kafka\n    metadata:\n"
+	         "      bootstrapServers: \"%s\"\n      consumerGroup: g-partial\n"
+	         "      topic: orders\n      lagThreshold: \"50\"\n"
+	         "---\n"
+	         "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
+	         "metadata: {name: orders-defaults, namespace: shop}\n"
+	         "spec:\n  scaleTargetRef: {name: d}\n"
+	         "  triggers:\n  - type: kafka\n    metadata:\n"
+	         "      bootstrapServers: \"%s\"\n      consumerGroup: g-partial\n"
+	         "      topic: orders\n",
+	         ls_kafka_mock_bootstraps(mock), ls_kafka_mock_bootstraps(mock));
 	snprintf(hand, sizeof(hand),
-		 "kafka:\n  clusters:\n    - {name: mock, bootstrapServers: \"%s\"}\n"
-		 "server: {address: \"127.0.0.1:0\"}\n"
-		 "scalers:\n"
-		 "  - name: orders\n"
-		 "    target: {namespace: shop, name: c}\n"
-		 "    kafka: {cluster: mock, group: g-partial, topics: [orders]}\n"
-		 "    policy: {lagThreshold: 50, minReplicas: 1, maxReplicas: 24,\n"
-		 "             pollingInterval: 30s}\n"
-		 "  - name: orders-defaults\n"
-		 "    target: {namespace: shop, name: d}\n"
-		 "    kafka: {cluster: mock, group: g-partial, topics: [orders]}\n"
-		 "    policy: {lagThreshold: 10, minReplicas: 0, maxReplicas: 100,\n"
-		 "             pollingInterval: 30s}\n",
-		 ls_kafka_mock_bootstraps(mock));
+	         "kafka:\n  clusters:\n    - {name: mock, bootstrapServers: \"%s\"}\n"
+	         "server: {address: \"127.0.0.1:0\"}\n"
+	         "scalers:\n"
+	         "  - name: orders\n"
+	         "    target: {namespace: shop, name: c}\n"
+	         "    kafka: {cluster: mock, group: g-partial, topics: [orders]}\n"
+	         "    policy: {lagThreshold: 50, minReplicas: 1, maxReplicas: 24,\n"
+	         "             pollingInterval: 30s}\n"
+	         "  - name: orders-defaults\n"
+	         "    target: {namespace: shop, name: d}\n"
+	         "    kafka: {cluster: mock, group: g-partial, topics: [orders]}\n"
+	         "    policy: {lagThreshold: 10, minReplicas: 0, maxReplicas: 100,\n"
+	         "             pollingInterval: 30s}\n",
+	         ls_kafka_mock_bootstraps(mock));
 	so_path = ls_test_write_temp(so);
 	hand_path = ls_test_write_temp(hand);
 	files[0] = so_path;
@@ -696,16 +710,16 @@ START_TEST(test_import_keda_same_dry_run_decisions)
 	ck_assert_int_eq(cJSON_GetArraySize(b), 2);
 	for (int i = 0; i < 2; i++) {
 		const cJSON *x = by_scaler(a, names[i]), *y = by_scaler(b, names[i]);
-		const char *fields[] = {"target",	       "currentReplicas", "recommendedReplicas",
-					"desiredReplicas", "totalLag",	      "partitionCount",
-					"action",	       "reason"};
+		const char *fields[] = {"target",          "currentReplicas", "recommendedReplicas",
+		                        "desiredReplicas", "totalLag",        "partitionCount",
+		                        "action",          "reason"};
 
 		for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
 			char *p = cJSON_PrintUnformatted(cJSON_GetObjectItem(x, fields[k]));
 			char *q = cJSON_PrintUnformatted(cJSON_GetObjectItem(y, fields[k]));
 
 			ck_assert_msg(p && q && strcmp(p, q) == 0, "%s %s: imported %s, hand %s",
-				      names[i], fields[k], p, q);
+			              names[i], fields[k], p, q);
 			free(p);
 			free(q);
 		}
