@@ -859,7 +859,11 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 
 		for (int j = 0; meta_keys[j]; j++)
 			ok = ok || strcmp(k, meta_keys[j]) == 0;
-		if (!ok)
+		if (md->kids[2 * i + 1]->type != LS_NODE_SCALAR)
+			WARN(im, so, md->kids[2 * i + 1],
+			     "spec.triggers.metadata.%s: expected a string, got %s; not mapped", k,
+			     ls_node_type_name(md->kids[2 * i + 1]));
+		else if (!ok)
 			WARN(im, so, md->kids[2 * i],
 			     "spec.triggers.metadata.%s: not a kafka trigger parameter; not mapped",
 			     k);
@@ -1343,12 +1347,33 @@ static int import_keda_run(int argc, char **argv)
 			WARN(&im, o, NULL, "not mapped: metadata.name is missing");
 			continue;
 		}
+		/* The same object twice (a file given twice): the first is kept. */
+		{
+			const struct object *first = NULL;
+
+			for (size_t j = 0; j < i && !first; j++)
+				if (im.objs[j].kind &&
+				    strcmp(im.objs[j].kind, "ScaledObject") == 0 &&
+				    strcmp(im.objs[j].name, o->name) == 0 &&
+				    strcmp(im.objs[j].namespace_ ? im.objs[j].namespace_
+				                                 : "default",
+				           o->namespace_ ? o->namespace_ : "default") == 0)
+					first = &im.objs[j];
+			if (first) {
+				WARN(&im, o, NULL, "not mapped: already read at %s:%d", first->file,
+				     first->n->line);
+				continue;
+			}
+		}
 		/* Scalers are named after their ScaledObject; a name used in two
 		 * namespaces becomes NAMESPACE.NAME (a namespace has no dots). */
 		for (size_t j = 0; j < im.n_objs; j++)
-			dup = dup || (j != i && im.objs[j].kind &&
-			              strcmp(im.objs[j].kind, "ScaledObject") == 0 &&
-			              strcmp(im.objs[j].name, o->name) == 0);
+			dup = dup ||
+			      (j != i && im.objs[j].kind &&
+			       strcmp(im.objs[j].kind, "ScaledObject") == 0 &&
+			       strcmp(im.objs[j].name, o->name) == 0 &&
+			       strcmp(im.objs[j].namespace_ ? im.objs[j].namespace_ : "default",
+			              o->namespace_ ? o->namespace_ : "default") != 0);
 		if (dup && !im.lagscaler)
 			snprintf(name, sizeof(name), "%s.%s",
 			         o->namespace_ ? o->namespace_ : "default", o->name);

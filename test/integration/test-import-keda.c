@@ -482,6 +482,36 @@ START_TEST(test_import_keda_oauth_msk_unsafe)
 }
 END_TEST
 
+START_TEST(test_import_keda_names)
+{
+	struct ls_test_run r;
+	static const char so_m[] =
+	    "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: a, namespace: m}\n"
+	    "spec:\n  scaleTargetRef: {name: t}\n  triggers:\n  - type: kafka\n"
+	    "    metadata: {bootstrapServers: k:9092, consumerGroup: g}\n";
+	static const char so_n[] =
+	    SO_HEAD "  triggers:\n  - type: kafka\n    metadata: {bootstrapServers: k:9092, "
+	            "consumerGroup: g}\n";
+	char text[2048];
+
+	/* One name in two namespaces: NAMESPACE.NAME, one cluster. */
+	snprintf(text, sizeof(text), "%s---\n%s", so_m, so_n);
+	import_text(text, 0, &r);
+	ck_assert_ptr_nonnull(strstr(r.out, "  - name: m.a\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "  - name: n.a\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "    - name: m.a\n"));
+	ck_assert_ptr_null(strstr(r.out, "    - name: n.a\n"));
+	ls_test_run_release(&r);
+	/* The same object twice: the second is a warning. */
+	snprintf(text, sizeof(text), "%s---\n%s", so_n, so_n);
+	import_text(text, 3, &r);
+	ck_assert_ptr_nonnull(strstr(r.err, ":10:1: warning: ScaledObject n/a: not mapped: already "
+	                                    "read at "));
+	ck_assert_ptr_nonnull(strstr(r.out, "  - name: a\n"));
+	ls_test_run_release(&r);
+}
+END_TEST
+
 START_TEST(test_import_keda_bad_input_exit_2)
 {
 	char *notyaml = ls_test_write_temp("a: [1, 2\n");
@@ -757,6 +787,7 @@ int main(void)
 	tcase_add_test(tc, test_import_keda_shared_cluster);
 	tcase_add_test(tc, test_import_keda_warnings_exit_3);
 	tcase_add_test(tc, test_import_keda_unmappable);
+	tcase_add_test(tc, test_import_keda_names);
 	tcase_add_test(tc, test_import_keda_oauth_msk_unsafe);
 	tcase_add_test(tc, test_import_keda_bad_input_exit_2);
 	tcase_add_test(tc, test_import_keda_lagscaler_manifests);
