@@ -21,6 +21,7 @@ extern const struct ls_cmdutil_command ls_cmd_run;
 extern const struct ls_cmdutil_command ls_cmd_lag;
 extern const struct ls_cmdutil_command ls_cmd_simulate;
 extern const struct ls_cmdutil_command ls_cmd_demo;
+extern const struct ls_cmdutil_command ls_cmd_import_keda;
 extern const struct ls_cmdutil_command ls_cmd_check_config;
 extern const struct ls_cmdutil_command ls_cmd_version;
 

@@ -5,7 +5,8 @@
 #include "cmd.h"
 
 static const struct ls_cmdutil_command *const commands[] = {
-    &ls_cmd_run, &ls_cmd_lag, &ls_cmd_simulate, &ls_cmd_demo, &ls_cmd_check_config, &ls_cmd_version,
+    &ls_cmd_run,          &ls_cmd_lag,          &ls_cmd_simulate, &ls_cmd_demo,
+    &ls_cmd_import_keda, &ls_cmd_check_config, &ls_cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -351,6 +351,10 @@ struct builder {
 	size_t max_nodes;
 	struct ls_node *root;
 	int docs;
+	/* ls_node_parse_stream: every document's root is kept in roots. */
+	bool stream;
+	struct ls_node **roots;
+	size_t n_roots;
 };
 
 static void offset_to_pos(const struct builder *b, size_t off, int *line, int *col)
@@ -461,6 +465,37 @@ static int limit(struct builder *b, const yaml_event_t *ev)
 	return -EINVAL;
 }
 
+static void forget_anchors(struct builder *b)
+{
+	for (size_t i = 0; i < b->n_anchors; i++)
+		free(b->anchors[i].name);
+	free(b->anchors);
+	b->anchors = NULL;
+	b->n_anchors = 0;
+}
+
+/*
+ * A stream's document is complete: its root (NULL for an empty document)
+ * joins the list, and its anchors are forgotten, since an alias may only
+ * refer to an anchor of its own document.
+ */
+static int end_document(struct builder *b)
+{
+	struct ls_node **roots = realloc(b->roots, (b->n_roots + 1) * sizeof(*roots));
+
+	if (!roots)
+		return -ENOMEM;
+	b->roots = roots;
+	if (b->root && b->root->type == LS_NODE_SCALAR && b->root->is_null) {
+		ls_node_free(b->root);
+		b->root = NULL;
+	}
+	b->roots[b->n_roots++] = b->root;
+	b->root = NULL;
+	forget_anchors(b);
+	return 0;
+}
+
 static int on_event(struct builder *b, yaml_event_t *ev)
 {
 	struct ls_node *n = NULL;
@@ -468,8 +503,10 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 	int r = 0;
 
 	switch (ev->type) {
+	case YAML_DOCUMENT_END_EVENT:
+		return b->stream ? end_document(b) : 0;
 	case YAML_DOCUMENT_START_EVENT:
-		if (++b->docs > 1) {
+		if (++b->docs > 1 && !b->stream) {
 			ls_report_add(b->rep, (int)ev->start_mark.line + 1,
 			              (int)ev->start_mark.column + 1, NULL,
 			              "only one YAML document is allowed");
@@ -713,10 +750,63 @@ const char *ls_node_format_size(size_t n, char *buf, size_t size)
 	return buf;
 }
 
+static int parse(struct builder *b, const char *yaml, size_t len, const struct ls_node_limits *lim);
+
 int ls_node_parse_limited(struct ls_report *rep, const char *yaml, size_t len,
                           const struct ls_node_limits *lim, struct ls_node **ret_root)
 {
 	struct builder b;
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	b.rep = rep;
+	r = parse(&b, yaml, len, lim);
+	if (r < 0)
+		return r;
+	if (!b.root || (b.root->type == LS_NODE_SCALAR && b.root->is_null)) {
+		ls_report_add(rep, 1, 1, NULL, "the document is empty");
+		ls_node_free(b.root);
+		return -EINVAL;
+	}
+	check_keys(rep, b.root, NULL);
+	*ret_root = b.root;
+	return 0;
+}
+
+void ls_node_stream_free(struct ls_node **docs, size_t n)
+{
+	for (size_t i = 0; docs && i < n; i++)
+		ls_node_free(docs[i]);
+	free(docs);
+}
+
+int ls_node_parse_stream(struct ls_report *rep, const char *yaml, size_t len,
+                         const struct ls_node_limits *lim, struct ls_node ***ret_docs,
+                         size_t *ret_n)
+{
+	struct builder b;
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	b.rep = rep;
+	b.stream = true;
+	r = parse(&b, yaml, len, lim);
+	if (r < 0) {
+		ls_node_stream_free(b.roots, b.n_roots);
+		return r;
+	}
+	for (size_t i = 0; i < b.n_roots; i++)
+		if (b.roots[i])
+			check_keys(rep, b.roots[i], NULL);
+	*ret_docs = b.roots;
+	*ret_n = b.n_roots;
+	return 0;
+}
+
+/* The parse shared by both: b->rep and b->stream set by the caller. */
+static int parse(struct builder *bp, const char *yaml, size_t len, const struct ls_node_limits *lim)
+{
+	struct builder b = *bp;
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	bool done = false;
@@ -725,14 +815,12 @@ int ls_node_parse_limited(struct ls_report *rep, const char *yaml, size_t len,
 
 	if (!lim)
 		lim = &default_limits;
-	memset(&b, 0, sizeof(b));
-	b.rep = rep;
 	b.yaml = yaml;
 	b.len = len;
 	b.budget = lim->max_nodes;
 	b.max_nodes = lim->max_nodes;
 	if (len > lim->max_bytes) {
-		ls_report_add(rep, 0, 0, NULL, "the document is larger than the limit of %s",
+		ls_report_add(b.rep, 0, 0, NULL, "the document is larger than the limit of %s",
 		              ls_node_format_size(lim->max_bytes, size, sizeof(size)));
 		return -E2BIG;
 	}
@@ -755,12 +843,6 @@ int ls_node_parse_limited(struct ls_report *rep, const char *yaml, size_t len,
 		if (r < 0)
 			goto out;
 	}
-	if (!b.root || (b.root->type == LS_NODE_SCALAR && b.root->is_null)) {
-		ls_report_add(rep, 1, 1, NULL, "the document is empty");
-		r = -EINVAL;
-		goto out;
-	}
-	check_keys(rep, b.root, NULL);
 out:
 	yaml_parser_delete(&parser);
 	while (b.depth > 0) {
@@ -768,15 +850,13 @@ out:
 		free(b.stack[b.depth].anchor);
 		free_partial(b.stack[b.depth].node, b.stack[b.depth].used);
 	}
-	for (size_t i = 0; i < b.n_anchors; i++)
-		free(b.anchors[i].name);
-	free(b.anchors);
+	forget_anchors(&b);
 	if (r < 0) {
 		ls_node_free(b.root);
-		return r;
+		b.root = NULL;
 	}
-	*ret_root = b.root;
-	return 0;
+	*bp = b;
+	return r;
 }
 
 int ls_node_parse(struct ls_report *rep, const char *yaml, size_t len, struct ls_node **ret_root)

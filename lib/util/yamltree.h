@@ -111,6 +111,22 @@ int ls_node_parse_limited(struct ls_report *rep, const char *yaml, size_t len,
 			  const struct ls_node_limits *lim, struct ls_node **ret_root);
 
 /*
+ * Parses a stream of YAML documents ("---"-separated, as kubectl reads
+ * manifests) with the limits lim (NULL: the defaults; the byte cap is on
+ * the whole stream, the node cap on all documents together). Returns 0,
+ * *ret_docs an array of *ret_n roots in stream order, an empty document's
+ * entry NULL (free all with ls_node_stream_free); duplicate keys are
+ * reported as by ls_node_parse. -EINVAL (reported) when the text is not
+ * valid YAML or exceeds a cap, -E2BIG, -ENOMEM; nothing is returned then.
+ * Anchors are valid within their own document only.
+ */
+int ls_node_parse_stream(struct ls_report *rep, const char *yaml, size_t len,
+			 const struct ls_node_limits *lim, struct ls_node ***ret_docs,
+			 size_t *ret_n);
+/* Frees the n documents of ls_node_parse_stream and the array; NULL is a no-op. */
+void ls_node_stream_free(struct ls_node **docs, size_t n);
+
+/*
  * Reads a YAML file of at most LS_NODE_MAX_DOCUMENT bytes into *ret (a
  * buffer the caller releases) and sets *ret_dir (freed by the caller) to
  * the directory relative ${file:} paths in it are resolved against.

@@ -1,6 +1,6 @@
 /* test-util.c - lib/util: strict parsing (parse.h), lag math (offsets.h),
  * buffers with caps (buf.h), backoff, watching the config (filewatch.h),
- * redaction of messages by key (log.h). */
+ * redaction of messages by key (log.h), YAML streams (yamltree.h). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "util/offsets.h"
 #include "util/parse.h"
+#include "util/yamltree.h"
 
 START_TEST(test_util_duration)
 {
@@ -457,12 +458,57 @@ START_TEST(test_util_redact_message_by_key)
 }
 END_TEST
 
+START_TEST(test_util_yaml_stream)
+{
+	/* Three documents, the middle one empty; places are the stream's. */
+	static const char good[] = "a: &x 1\nb: *x\n---\n---\nkind: K\nc: [1, 2]\n...\n";
+	/* An alias may not reach into an earlier document. */
+	static const char cross[] = "a: &x 1\n---\nb: *x\n";
+	struct ls_node **docs = NULL, **keep = (struct ls_node **)&docs;
+	struct ls_report rep;
+	size_t n = 99;
+
+	ls_report_init(&rep, "s.yaml");
+	ck_assert_int_eq(ls_node_parse_stream(&rep, good, strlen(good), NULL, &docs, &n), 0);
+	ck_assert(!ls_report_failed(&rep));
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(ls_node_get(docs[0], "b")->value, "1");
+	ck_assert_ptr_null(docs[1]);
+	ck_assert_str_eq(ls_node_get(docs[2], "kind")->value, "K");
+	ck_assert_int_eq(ls_node_get_key(docs[2], "kind")->line, 5);
+	ck_assert_int_eq(ls_node_get(docs[2], "c")->col, 4);
+	ls_node_stream_free(docs, n);
+
+	/* Failures leave the outputs alone and are reported at their place. */
+	docs = (struct ls_node **)keep;
+	n = 99;
+	ck_assert_int_eq(ls_node_parse_stream(&rep, cross, strlen(cross), NULL, &docs, &n), -EINVAL);
+	ck_assert_ptr_eq(docs, (struct ls_node **)keep);
+	ck_assert_uint_eq(n, 99);
+	ck_assert_uint_eq(rep.n, 1);
+	ck_assert_str_eq(rep.msgs[0].text, "s.yaml:3:4: unknown or unfinished anchor \"x\"");
+	ls_report_release(&rep);
+	ck_assert_int_eq(ls_node_parse_stream(&rep, "a: [1\n", 6, NULL, &docs, &n), -EINVAL);
+	ck_assert(ls_report_failed(&rep));
+	ck_assert_uint_eq(n, 99);
+	ls_report_release(&rep);
+	/* Duplicate keys are reported, the stream still returned. */
+	ck_assert_int_eq(ls_node_parse_stream(&rep, "a: 1\na: 2\n", 10, NULL, &docs, &n), 0);
+	ck_assert_uint_eq(rep.n, 1);
+	ck_assert_uint_eq(n, 1);
+	ls_node_stream_free(docs, n);
+	ls_report_release(&rep);
+	ls_node_stream_free(NULL, 0);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_test(tc, test_util_duration);
+	tcase_add_test(tc, test_util_yaml_stream);
 	tcase_add_test(tc, test_util_format_duration);
 	tcase_add_test(tc, test_util_numbers);
 	tcase_add_test(tc, test_util_ranges);
