@@ -114,6 +114,15 @@ const char *ls_kube_json_str(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+int ls_kube_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *ret)
+{
+	if (!v)
+		return -ENOENT;
+	if (!cJSON_IsNumber(v) || ls_parse_integral(v->valuedouble, lo, hi, ret) < 0)
+		return -EPROTO;
+	return 0;
+}
+
 /* --- pure helpers ------------------------------------------------------- */
 
 int ls_kube_status_errno(long status, const char *reason)
@@ -187,7 +196,8 @@ int ls_kube_parse_retry_after(const char *value, int64_t now_wall_ms, int64_t *r
 				return -EINVAL;
 		if (ls_parse_int64(buf, &secs) < 0 || secs > INT64_MAX / 1000)
 			return -EINVAL;
-		*ret_ms = secs * 1000;
+		*ret_ms = secs > LS_KUBE_RETRY_AFTER_MAX_MS / 1000 ? LS_KUBE_RETRY_AFTER_MAX_MS
+		                                                   : secs * 1000;
 		return 0;
 	}
 	/* IMF-fixdate, the only form a server may send (RFC 9110 5.6.7):
@@ -219,6 +229,8 @@ int ls_kube_parse_retry_after(const char *value, int64_t now_wall_ms, int64_t *r
 		if (t == (time_t)-1)
 			return -EINVAL;
 		*ret_ms = (int64_t)t * 1000 > now_wall_ms ? (int64_t)t * 1000 - now_wall_ms : 0;
+		if (*ret_ms > LS_KUBE_RETRY_AFTER_MAX_MS)
+			*ret_ms = LS_KUBE_RETRY_AFTER_MAX_MS;
 	}
 	return 0;
 }

@@ -165,10 +165,15 @@ int ls_kube_object_path(const char *api_version, const char *resource, const cha
 /* The errno for an HTTP status (reason: the Status `reason`, may be NULL). */
 int ls_kube_status_errno(long status, const char *reason);
 
+/* The longest wait a Retry-After can ask for: 10 minutes. A server (or a
+ * proxy) that asks for more gets this; a deadline always ends sooner. */
+#define LS_KUBE_RETRY_AFTER_MAX_MS (10 * 60 * 1000)
+
 /*
  * Parses a Retry-After value: delta-seconds ("120") or an IMF-fixdate
  * ("Sun, 06 Nov 1994 08:49:37 GMT", compared with now_wall_ms; a date in
- * the past is 0). 0 and *ret_ms; -EINVAL (untouched) otherwise.
+ * the past is 0), clamped to LS_KUBE_RETRY_AFTER_MAX_MS. 0 and *ret_ms;
+ * -EINVAL (untouched) otherwise.
  */
 int ls_kube_parse_retry_after(const char *value, int64_t now_wall_ms, int64_t *ret_ms);
 

@@ -55,6 +55,22 @@ int ls_parse_double(const char *s, double *ret)
 	return 0;
 }
 
+int ls_parse_integral(double v, int64_t lo, int64_t hi, int64_t *ret)
+{
+	int64_t i;
+
+	if (isnan(v) || (isfinite(v) && v != floor(v)))
+		return -EINVAL;
+	/* 2^63 is exact as a double; INT64_MAX is not (it rounds up to 2^63). */
+	if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+		return -ERANGE;
+	i = (int64_t)v;
+	if (i < lo || i > hi)
+		return -ERANGE;
+	*ret = i;
+	return 0;
+}
+
 int ls_parse_bool(const char *s, bool *ret)
 {
 	if (strcmp(s, "true") == 0)

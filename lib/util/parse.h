@@ -16,6 +16,15 @@ int ls_parse_double(const char *s, double *ret);
 int ls_parse_bool(const char *s, bool *ret); /* true/false only */
 
 /*
+ * The one checked way from a double (a JSON number from cJSON, a YAML
+ * number read as a double) to an integer: 0 and *ret when v is integral
+ * and lo <= v <= hi; -EINVAL when v is NaN or has a fraction, -ERANGE when
+ * it lies outside [lo, hi] (1e10 for an int32, 1e40 for anything). A cast
+ * of such a double would be undefined behaviour. *ret untouched on failure.
+ */
+int ls_parse_integral(double v, int64_t lo, int64_t hi, int64_t *ret);
+
+/*
  * Durations: "500ms", "15s", "5m", "1h30m", "1.5s", or plain seconds ("15",
  * "0.5"). Units: ms, s, m, h; components in decreasing order. The result is
  * in milliseconds. 0, -EINVAL or -ERANGE; negative durations are -EINVAL.

@@ -662,6 +662,16 @@ START_TEST(test_kube_retry_after)
 	ck_assert_int_eq(ms, 1000);
 	ck_assert_int_eq(ls_kube_parse_retry_after("0", 0, &ms), 0);
 	ck_assert_int_eq(ms, 0);
+	/* Issue 15: a huge delta overflowed the deadline arithmetic and
+	 * `run --once` never returned. It is clamped to 10 minutes. */
+	ck_assert_int_eq(ls_kube_parse_retry_after("9223372036854775", 0, &ms), 0);
+	ck_assert_int_eq(ms, LS_KUBE_RETRY_AFTER_MAX_MS);
+	ck_assert_int_eq(ls_kube_parse_retry_after("600", 0, &ms), 0);
+	ck_assert_int_eq(ms, 600000);
+	ck_assert_int_eq(ls_kube_parse_retry_after("601", 0, &ms), 0);
+	ck_assert_int_eq(ms, LS_KUBE_RETRY_AFTER_MAX_MS);
+	ck_assert_int_eq(ls_kube_parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 0, &ms), 0);
+	ck_assert_int_eq(ms, LS_KUBE_RETRY_AFTER_MAX_MS);
 	ck_assert_int_eq(ls_clock_parse_rfc3339("1994-11-06T08:49:30Z", &now), 0);
 	ck_assert_int_eq(ls_kube_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now, &ms), 0);
 	ck_assert_int_eq(ms, 7000);
@@ -945,6 +955,63 @@ START_TEST(test_kube_election_release_hands_over)
 	ck_assert_int_eq(ls_kube_election_next(&b, 2100, 2100, &w), LS_KUBE_ELECT_UPDATE);
 	ck_assert_str_eq(w.holder, "b");
 	ck_assert_int_eq(w.transitions, 1);
+}
+END_TEST
+
+/* Issue 15: numbers from the API server outside int32 were cast (UB). */
+START_TEST(test_kube_numbers_from_the_api_are_checked)
+{
+	static const char *bad_scales[] = {
+	    "{\"spec\":{\"replicas\":1e10},\"status\":{\"replicas\":1}}",
+	    "{\"spec\":{\"replicas\":1},\"status\":{\"replicas\":-1e300}}",
+	    "{\"spec\":{\"replicas\":1.5}}",
+	    "{\"spec\":{\"replicas\":\"3\"}}",
+	};
+	static const char *bad_leases[] = {
+	    "{\"metadata\":{\"resourceVersion\":\"1\"},\"spec\":{\"leaseDurationSeconds\":1e10}}",
+	    "{\"metadata\":{\"resourceVersion\":\"1\"},\"spec\":{\"leaseTransitions\":1e40}}",
+	    "{\"metadata\":{\"resourceVersion\":\"1\"},\"spec\":{\"leaseTransitions\":-3}}",
+	};
+	struct ls_kube_lease_record rec;
+	int32_t rep = 7, st = 7;
+	char rv[64];
+	cJSON *j;
+
+	for (size_t i = 0; i < sizeof(bad_scales) / sizeof(bad_scales[0]); i++) {
+		j = cJSON_Parse(bad_scales[i]);
+		ck_assert_ptr_nonnull(j);
+		ck_assert_int_eq(ls_kube_scale_parse(j, &rep, &st), -EPROTO);
+		ck_assert_int_eq(rep, 7);
+		ck_assert_int_eq(st, 7);
+		cJSON_Delete(j);
+	}
+	j = cJSON_Parse("{\"spec\":{\"replicas\":2147483647},\"status\":{\"replicas\":3}}");
+	ck_assert_int_eq(ls_kube_scale_parse(j, &rep, &st), 0);
+	ck_assert_int_eq(rep, INT32_MAX);
+	ck_assert_int_eq(st, 3);
+	cJSON_Delete(j);
+	j = cJSON_Parse("{\"spec\":{}}");
+	ck_assert_int_eq(ls_kube_scale_parse(j, &rep, &st), 0);
+	ck_assert_int_eq(rep, 0);
+	ck_assert_int_eq(st, -1);
+	cJSON_Delete(j);
+	for (size_t i = 0; i < sizeof(bad_leases) / sizeof(bad_leases[0]); i++) {
+		j = cJSON_Parse(bad_leases[i]);
+		ck_assert_ptr_nonnull(j);
+		memset(&rec, 0x5a, sizeof(rec));
+		ck_assert_int_eq(ls_kube_lease_parse(j, &rec, rv, sizeof(rv)), -EPROTO);
+		ck_assert_int_eq(rec.lease_duration_s, 0x5a5a5a5a);
+		cJSON_Delete(j);
+	}
+	j = cJSON_Parse("{\"metadata\":{\"resourceVersion\":\"9\"},\"spec\":{\"holderIdentity\":"
+	                "\"a\",\"leaseDurationSeconds\":15,\"leaseTransitions\":2,"
+	                "\"renewTime\":\"2026-01-01T00:00:00.000000+1:2\"}}");
+	ck_assert_int_eq(ls_kube_lease_parse(j, &rec, rv, sizeof(rv)), 0);
+	ck_assert_int_eq(rec.lease_duration_s, 15);
+	ck_assert_int_eq(rec.transitions, 2);
+	ck_assert_int_eq(rec.renew_ms, 0); /* not RFC 3339: ignored */
+	ck_assert_str_eq(rv, "9");
+	cJSON_Delete(j);
 }
 END_TEST
 
@@ -1471,6 +1538,7 @@ static Suite *kube_suite(void)
 	tcase_add_test(tc, test_kube_election_other_holder_ends_leadership);
 	tcase_add_test(tc, test_kube_election_release_hands_over);
 	tcase_add_test(tc, test_kube_lease_json);
+	tcase_add_test(tc, test_kube_numbers_from_the_api_are_checked);
 	tcase_add_test(tc, test_kube_client_retries_429_with_retry_after);
 	tcase_add_test(tc, test_kube_client_retries_are_bounded);
 	tcase_add_test(tc, test_kube_client_forbidden_and_not_found);

@@ -3,6 +3,8 @@
  * redaction of messages by key (log.h). */
 #include <check.h>
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,57 @@
 #include "util/log.h"
 #include "util/offsets.h"
 #include "util/parse.h"
+
+/* Issue 15: a short "+h:m" offset was skipped as if it had six bytes,
+ * reading past the end of the string (ASan: heap-buffer-overflow). */
+START_TEST(test_util_rfc3339_offsets)
+{
+	static const char *bad[] = {"2026-01-01T00:00:00+1:2", "2026-01-01T00:00:00+01:0x",
+	                            "2026-01-01T00:00:00+01:0",  "2026-01-01T00:00:00-1",
+	                            "2026-01-01T00:00:00+",      "2026-01-01T00:00:00+24:00",
+	                            "2026-01-01T00:00:00+01:60"};
+	int64_t ms = 42;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* On the heap, exactly sized, so that a read past the end is seen. */
+		char *s = strdup(bad[i]);
+
+		ck_assert_int_eq(ls_clock_parse_rfc3339(s, &ms), -EINVAL);
+		ck_assert_int_eq(ms, 42);
+		free(s);
+	}
+	ck_assert_int_eq(ls_clock_parse_rfc3339("2026-01-01T01:30:00+01:30", &ms), 0);
+	ck_assert_int_eq(ms, 1767225600000LL);
+	ck_assert_int_eq(ls_clock_parse_rfc3339("2026-01-01T00:00:00.5-00:30", &ms), 0);
+	ck_assert_int_eq(ms, 1767225600000LL + 1800000 + 500);
+	ck_assert_int_eq(ls_clock_parse_rfc3339("2026-01-01T00:00:00Z", &ms), 0);
+	ck_assert_int_eq(ms, 1767225600000LL);
+	ms = 42;
+	ck_assert_int_lt(ls_clock_parse_rfc3339("2147483647-01-01T00:00:00Z", &ms), 0);
+	ck_assert_int_eq(ms, 42);
+}
+END_TEST
+
+START_TEST(test_util_integral)
+{
+	int64_t v = 42;
+
+	ck_assert_int_eq(ls_parse_integral(3.0, 0, 10, &v), 0);
+	ck_assert_int_eq(v, 3);
+	ck_assert_int_eq(ls_parse_integral(-9223372036854775808.0, INT64_MIN, INT64_MAX, &v), 0);
+	ck_assert(v == INT64_MIN);
+	v = 42;
+	ck_assert_int_eq(ls_parse_integral(1e10, 0, INT32_MAX, &v), -ERANGE);
+	ck_assert_int_eq(ls_parse_integral(1e40, INT64_MIN, INT64_MAX, &v), -ERANGE);
+	ck_assert_int_eq(ls_parse_integral(9223372036854775808.0, INT64_MIN, INT64_MAX, &v),
+	                 -ERANGE);
+	ck_assert_int_eq(ls_parse_integral(-1.0, 0, 10, &v), -ERANGE);
+	ck_assert_int_eq(ls_parse_integral(1.5, 0, 10, &v), -EINVAL);
+	ck_assert_int_eq(ls_parse_integral(NAN, 0, 10, &v), -EINVAL);
+	ck_assert_int_eq(ls_parse_integral(INFINITY, 0, 10, &v), -ERANGE);
+	ck_assert_int_eq(v, 42);
+}
+END_TEST
 
 START_TEST(test_util_duration)
 {
@@ -463,6 +516,8 @@ static Suite *util_suite(void)
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_test(tc, test_util_duration);
+	tcase_add_test(tc, test_util_rfc3339_offsets);
+	tcase_add_test(tc, test_util_integral);
 	tcase_add_test(tc, test_util_format_duration);
 	tcase_add_test(tc, test_util_numbers);
 	tcase_add_test(tc, test_util_ranges);
