@@ -404,7 +404,7 @@ static int substitute_file(struct ls_walk *w, const struct ls_node *s, const cha
 	}
 	if (r < 0) {
 		ls_walk_error(w, s, "${file:%s}: cannot read %s: %s", path, ls_buf_str(&full),
-		              strerror(-r));
+		              ls_buf_read_strerror(r));
 		goto out;
 	}
 	if (memchr(ls_buf_str(&data), '\0', data.len)) {
@@ -429,6 +429,7 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 	struct ls_buf out;
 	const char *p = s->value;
 	char *name = NULL, *v = NULL;
+	size_t before;
 	bool oom = false;
 	int r = 0;
 
@@ -476,6 +477,7 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 		name = strndup(p, (size_t)(end - p));
 		if ((oom = !name))
 			break;
+		before = out.len;
 		if (env) {
 			const char *val;
 
@@ -493,6 +495,21 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 			}
 		} else {
 			r = substitute_file(w, s, name, &out, &oom);
+		}
+		if (r == 0 && !oom) {
+			size_t added = out.len - before;
+
+			if (added > LS_WALK_MAX_SUBSTITUTED - w->substituted) {
+				ls_walk_error(w, s,
+				              "${%s:%s}: the substitutions of this file add more "
+				              "than the limit of %d MiB",
+				              env ? "env" : "file", name,
+				              LS_WALK_MAX_SUBSTITUTED / (1024 * 1024));
+				w->substituted = LS_WALK_MAX_SUBSTITUTED;
+				r = -1;
+			} else {
+				w->substituted += added;
+			}
 		}
 		free(name);
 		name = NULL;

@@ -805,7 +805,7 @@ int ls_node_read_file_limited(const char *path, size_t max_bytes, struct ls_buf 
 		goto out;
 	}
 	if (r < 0) {
-		ls_report_add(rep, 0, 0, NULL, "cannot read: %s", strerror(-r));
+		ls_report_add(rep, 0, 0, NULL, "cannot read: %s", ls_buf_read_strerror(r));
 		goto out;
 	}
 	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");

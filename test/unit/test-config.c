@@ -627,6 +627,87 @@ START_TEST(test_config_substitution_errors)
 }
 END_TEST
 
+/* Issue 15: a FIFO (config path or ${file:}) or /dev/stdin blocked
+ * forever; they are refused without being read. */
+START_TEST(test_config_reads_regular_files_only)
+{
+	char dir[] = "/tmp/test-config-fifo-XXXXXX", fifo[128], yaml[512];
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_diag d;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ls_diag_init(&d);
+	ck_assert_int_lt(ls_config_load(fifo, &cfg, &d), 0);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	ck_assert_uint_ge(d.n, 1);
+	ck_assert_msg(strstr(d.msgs[0], "not a regular file"), "%s", d.msgs[0]);
+	ls_diag_release(&d);
+	for (int i = 0; i < 3; i++) {
+		const char *target = i == 0 ? fifo : i == 1 ? "/dev/stdin" : "/dev/zero";
+
+		snprintf(yaml, sizeof(yaml),
+		         "kafka:\n"
+		         "  clusters:\n"
+		         "    - name: main\n"
+		         "      bootstrapServers: k:9092\n"
+		         "      properties: {sasl.password: \"${file:%s}\"}\n"
+		         "scalers: []\n",
+		         target);
+		ls_diag_init(&d);
+		ck_assert_int_eq(load(yaml, &cfg, &d), -EINVAL);
+		ck_assert_ptr_eq(cfg, &sentinel);
+		ck_assert_uint_ge(d.n, 1);
+		ck_assert_msg(strstr(d.msgs[0], "not a regular file"), "%s", d.msgs[0]);
+		ls_diag_release(&d);
+	}
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
+/* Issue 15: a small file expanded ${file:} into a gigabyte and was "ok". */
+START_TEST(test_config_substitution_total_cap)
+{
+	char big[60 * 1024], *bigfile;
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_buf_like {
+		char *s;
+		size_t n, cap;
+	} y = {NULL, 0, 0};
+	FILE *f;
+	struct ls_diag d;
+	bool found = false;
+
+	memset(big, 'x', sizeof(big));
+	bigfile = temp_file(big, sizeof(big));
+	f = open_memstream(&y.s, &y.n);
+	fprintf(f, "kafka:\n  clusters:\n");
+	/* 2 x 600 x 60 KiB = 70 MiB, over the 64 MiB limit. */
+	for (int c = 0; c < 2; c++) {
+		fprintf(f, "    - name: c%d\n      bootstrapServers: k:9092\n      properties:\n", c);
+		for (int i = 0; i < 600; i++)
+			fprintf(f, "        p%d: ${file:%s}\n", i, bigfile);
+	}
+	fprintf(f, "scalers: []\n");
+	fclose(f);
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(y.s, &cfg, &d), -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	for (size_t i = 0; i < d.n; i++)
+		found = found || strstr(d.msgs[i], "the substitutions of this file add more than "
+		                                   "the limit of 64 MiB");
+	if (!found)
+		dump(&d);
+	ck_assert(found);
+	ls_diag_release(&d);
+	free(y.s);
+	unlink(bigfile);
+	free(bigfile);
+}
+END_TEST
+
 struct error_case {
 	const char *yaml;
 	const char *msg;
@@ -2016,6 +2097,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_defaults_cross_check);
 	tcase_add_test(tc, test_config_substitution);
 	tcase_add_test(tc, test_config_substitution_errors);
+	tcase_add_test(tc, test_config_reads_regular_files_only);
+	tcase_add_test(tc, test_config_substitution_total_cap);
 	tcase_add_test(tc, test_config_policy_errors);
 	tcase_add_test(tc, test_config_errors);
 	tcase_add_test(tc, test_config_several_errors);

@@ -70,6 +70,28 @@ START_TEST(test_util_integral)
 }
 END_TEST
 
+/* Issue 15: reading a FIFO or a device blocked forever or never ended. */
+START_TEST(test_util_read_file_regular_only)
+{
+	char dir[] = "/tmp/test-util-read-XXXXXX", fifo[64];
+	struct ls_buf b;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ls_buf_init(&b, 1024);
+	ck_assert_int_eq(ls_buf_read_file(&b, fifo), -ENOTSUP);
+	ck_assert_int_eq(ls_buf_read_file(&b, "/dev/zero"), -ENOTSUP);
+	ck_assert_int_eq(ls_buf_read_file(&b, "/dev/null"), -ENOTSUP);
+	ck_assert_int_eq(ls_buf_read_file(&b, dir), -EISDIR);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_ptr_nonnull(strstr(ls_buf_read_strerror(-ENOTSUP), "not a regular file"));
+	ls_buf_release(&b);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_util_duration)
 {
 	static const struct {
@@ -518,6 +540,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_duration);
 	tcase_add_test(tc, test_util_rfc3339_offsets);
 	tcase_add_test(tc, test_util_integral);
+	tcase_add_test(tc, test_util_read_file_regular_only);
 	tcase_add_test(tc, test_util_format_duration);
 	tcase_add_test(tc, test_util_numbers);
 	tcase_add_test(tc, test_util_ranges);
