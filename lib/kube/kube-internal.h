@@ -129,7 +129,9 @@ struct ls_kube_exec_cred {
 /*
  * Runs kc->exec's plugin (with KUBERNETES_EXEC_INFO and its env entries on
  * top of lagscale's environment, stdin from /dev/null, its stderr passed
- * through), waits at most timeout_ms, and parses the ExecCredential it
+ * through) in a process group of its own, waits at most timeout_ms (then
+ * kills the whole group: nothing it started survives), and parses the
+ * ExecCredential it
  * prints. 0 and *ret; otherwise a negative errno (-ENOENT: cannot run it,
  * -ETIMEDOUT, -EPROTO: bad output or exit status) and err says why (never
  * with the credential). *ret untouched on failure.

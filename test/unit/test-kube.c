@@ -24,6 +24,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/diag.h"
+#include "util/parse.h"
 
 /* --- helpers --------------------------------------------------------------- */
 
@@ -647,6 +648,57 @@ START_TEST(test_kube_exec_plugin_failures)
 		ls_kube_config_free(kc);
 		free(dir);
 	}
+}
+END_TEST
+
+/* True while pid exists and is not a zombie. */
+static bool alive(pid_t pid)
+{
+	char path[64], stat[256] = "";
+	FILE *f;
+	char *rp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	if (!fgets(stat, sizeof(stat), f))
+		stat[0] = '\0';
+	fclose(f);
+	rp = strrchr(stat, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+/* Issue 15: a timed-out plugin was killed, but what it started lived on. */
+START_TEST(test_kube_exec_plugin_timeout_kills_its_children)
+{
+	char *dir = tmpdir(), script[1024], err[512] = "", *pidfile;
+	struct ls_kube_config *kc;
+	struct ls_kube_exec_cred cred = {0};
+	struct ls_buf b;
+	int64_t pid = 0, t0;
+
+	ck_assert_int_ge(asprintf(&pidfile, "%s/child.pid", dir), 0);
+	snprintf(script, sizeof(script),
+	         "#!/bin/sh\n"
+	         "sleep 60 &\n"
+	         "echo $! > %s.tmp && mv %s.tmp %s\n"
+	         "wait\n",
+	         pidfile, pidfile, pidfile);
+	kc = exec_config(dir, script, "client.authentication.k8s.io/v1");
+	ck_assert_int_eq(ls_kube_exec_fetch(kc, 1000, &cred, err, sizeof(err)), -ETIMEDOUT);
+	ls_buf_init(&b, 64);
+	ck_assert_int_eq(ls_buf_read_file(&b, pidfile), 0);
+	b.data[strcspn(b.data, "\n")] = '\0';
+	ck_assert_int_eq(ls_parse_int64(ls_buf_str(&b), &pid), 0);
+	ls_buf_release(&b);
+	/* The child is killed with the group; its reaper may take a moment. */
+	t0 = ls_clock_mono_ms();
+	while (alive((pid_t)pid) && ls_clock_mono_ms() - t0 < 10000)
+		ls_clock_sleep_ms(20);
+	ck_assert_msg(!alive((pid_t)pid), "the plugin's child %lld survived", (long long)pid);
+	ls_kube_config_free(kc);
+	free(pidfile);
+	free(dir);
 }
 END_TEST
 
@@ -1538,6 +1590,7 @@ static Suite *kube_suite(void)
 	tcase_add_test(tc, test_kube_election_other_holder_ends_leadership);
 	tcase_add_test(tc, test_kube_election_release_hands_over);
 	tcase_add_test(tc, test_kube_lease_json);
+	tcase_add_test(tc, test_kube_exec_plugin_timeout_kills_its_children);
 	tcase_add_test(tc, test_kube_numbers_from_the_api_are_checked);
 	tcase_add_test(tc, test_kube_client_retries_429_with_retry_after);
 	tcase_add_test(tc, test_kube_client_retries_are_bounded);
