@@ -601,7 +601,8 @@ int ls_walk_int64(struct ls_walk *w, const struct ls_node *map, const char *key,
 	mark = ls_walk_push_key(w, key);
 	r = ls_parse_int64(v->value, &x);
 	if (r == -ERANGE)
-		ls_walk_error(w, v, "the number is too large");
+		ls_walk_error(w, v, "the number is out of range (%lld to %lld)", (long long)min,
+		              (long long)max);
 	else if (r < 0)
 		ls_walk_error(w, v, "expected an integer, got \"%.64s\"", v->value);
 	else if (x < min || x > max)
@@ -667,7 +668,10 @@ int ls_walk_duration(struct ls_walk *w, const struct ls_node *map, const char *k
 		return r;
 	mark = ls_walk_push_key(w, key);
 	r = ls_parse_duration_ms(v->value, &ms);
-	if (r < 0) {
+	if (r == -ERANGE) {
+		ls_walk_error(w, v, "the duration is longer than the limit of %s",
+		              ls_format_duration(LS_PARSE_DURATION_MAX_MS, a, sizeof(a)));
+	} else if (r < 0) {
 		ls_walk_error(w, v,
 		              "invalid duration \"%.64s\" (expected e.g. 500ms, 15s, 5m, 1h30m)",
 		              v->value);

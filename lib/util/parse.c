@@ -98,7 +98,7 @@ int ls_parse_duration_ms(const char *s, int64_t *ret_ms)
 	if (ls_parse_double(s, &plain) == 0) {
 		if (plain < 0)
 			return -EINVAL;
-		if (plain * 1000.0 > (double)INT64_MAX)
+		if (plain * 1000.0 > (double)LS_PARSE_DURATION_MAX_MS)
 			return -ERANGE;
 		*ret_ms = (int64_t)llround(plain * 1000.0);
 		return 0;
@@ -130,7 +130,7 @@ int ls_parse_duration_ms(const char *s, int64_t *ret_ms)
 			return -EINVAL;
 		last_unit = units[i].ms;
 		total += v * units[i].ms;
-		if (total > (double)INT64_MAX)
+		if (total > (double)LS_PARSE_DURATION_MAX_MS)
 			return -ERANGE;
 	}
 	*ret_ms = (int64_t)llround(total);

@@ -24,10 +24,15 @@ int ls_parse_bool(const char *s, bool *ret); /* true/false only */
  */
 int ls_parse_integral(double v, int64_t lo, int64_t hi, int64_t *ret);
 
+/* The longest duration lagscale reads: 366 days (8784h). Anything longer
+ * is -ERANGE, so that a time plus a duration never overflows. */
+#define LS_PARSE_DURATION_MAX_MS ((int64_t)366 * 24 * 3600 * 1000)
+
 /*
  * Durations: "500ms", "15s", "5m", "1h30m", "1.5s", or plain seconds ("15",
  * "0.5"). Units: ms, s, m, h; components in decreasing order. The result is
- * in milliseconds. 0, -EINVAL or -ERANGE; negative durations are -EINVAL.
+ * in milliseconds. 0, -EINVAL or -ERANGE (above LS_PARSE_DURATION_MAX_MS);
+ * negative durations are -EINVAL. *ret_ms untouched on failure.
  */
 int ls_parse_duration_ms(const char *s, int64_t *ret_ms);
 

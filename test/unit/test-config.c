@@ -2002,6 +2002,67 @@ START_TEST(test_config_scenario_defaults)
 }
 END_TEST
 
+/* Issue 15: numbers and durations that overflow are errors naming the
+ * limit, not wraparounds (pollingInterval 9223372036854774s passed
+ * check-config and overflowed in run). */
+START_TEST(test_config_overflowing_numbers_are_errors)
+{
+	expect_error(BASE "      pollingInterval: 9223372036854774s\n",
+	             "t.yaml:9:24: scalers[0].policy.pollingInterval: the duration is longer "
+	             "than the limit of 8784h");
+	expect_error(BASE "      cooldownPeriod: 9223372036854775\n",
+	             "t.yaml:9:23: scalers[0].policy.cooldownPeriod: the duration is longer than "
+	             "the limit of 8784h");
+	expect_error(BASE "      cooldownPeriod: 99999999999999h\n",
+	             "t.yaml:9:23: scalers[0].policy.cooldownPeriod: the duration is longer than "
+	             "the limit of 8784h");
+	expect_error(BASE "      maxReplicas: 1e40\n",
+	             "t.yaml:9:20: scalers[0].policy.maxReplicas: expected an integer, got \"1e40\"");
+	expect_error(BASE "      lagThreshold: 99999999999999999999\n",
+	             "t.yaml:9:21: scalers[0].policy.lagThreshold: the number is out of range (1 to "
+	             "9223372036854775807)");
+}
+END_TEST
+
+/* Issue 15: huge scenario numbers overflowed the simulator or made it
+ * allocate 16 GB (initialReplicas: 2147483647). */
+START_TEST(test_config_scenario_limits)
+{
+	static const char *const want[] = {
+	    "storm.yaml:1:11: duration: the duration is longer than the limit of 8784h",
+	    "storm.yaml:2:13: partitions: must be <= 1000000, got 2147483647",
+	    "storm.yaml:3:18: initialReplicas: must be <= 100000, got 2147483647",
+	    "storm.yaml:4:17: perReplicaRate: must be in (0, 1e+09], got 1e+300",
+	    "storm.yaml:5:15: startupDelay: the duration is longer than the limit of 8784h",
+	    "storm.yaml:6:13: initialLag: must be <= 1000000000000000, got 9223372036854775807",
+	    "storm.yaml:7:26: produce[0].rate: must be in [0, 1e+09], got 1e+300",
+	    "storm.yaml:8:32: scaler.policy.maxReplicas: must be <= 100000 in a scenario, got "
+	    "2147483647",
+	};
+	struct ls_scenario sentinel, *s = &sentinel;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(load_scenario("duration: 9223372036854775\n"
+	                               "partitions: 2147483647\n"
+	                               "initialReplicas: 2147483647\n"
+	                               "perReplicaRate: 1e300\n"
+	                               "startupDelay: 99999999999h\n"
+	                               "initialLag: 9223372036854775807\n"
+	                               "produce: [{at: 0s, rate: 1e300}]\n"
+	                               "scaler: {policy: {maxReplicas: 2147483647}}\n",
+	                               &s, &d),
+	                 -EINVAL);
+	ck_assert_ptr_eq(s, &sentinel);
+	if (d.n != N(want))
+		dump(&d);
+	for (size_t i = 0; i < N(want) && i < d.n; i++)
+		ck_assert_str_eq(d.msgs[i], want[i]);
+	ck_assert_uint_eq(d.n, N(want));
+	ls_diag_release(&d);
+}
+END_TEST
+
 START_TEST(test_config_scenario_errors)
 {
 	static const char *const want[] = {
@@ -2009,7 +2070,7 @@ START_TEST(test_config_scenario_errors)
 	    "storm.yaml:1:11: duration: must be more than 0s, got 0s",
 	    "storm.yaml:2:13: partitions: must be >= 1, got 0",
 	    "storm.yaml:5:10: produce[1].at: must be later than the previous point's at",
-	    "storm.yaml:6:20: produce[2].rate: must be >= 0, got -5",
+	    "storm.yaml:6:20: produce[2].rate: must be in [0, 1e+09], got -5",
 	    "storm.yaml:7:34: consumerOutages[0].to: must be later than from",
 	    "storm.yaml:8:15: kafkaErrors[0]: expected a map, got a scalar",
 	    "storm.yaml:9:32: scaler.policy.maxReplicas: must be >= 1, got 0",
@@ -2122,6 +2183,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_dir_reload);
 	tcase_add_test(tc, test_config_scenario_full);
 	tcase_add_test(tc, test_config_scenario_defaults);
+	tcase_add_test(tc, test_config_scenario_limits);
+	tcase_add_test(tc, test_config_overflowing_numbers_are_errors);
 	tcase_add_test(tc, test_config_scenario_errors);
 	tcase_add_test(tc, test_config_scenario_produce_rate);
 	suite_add_tcase(s, tc);

@@ -70,6 +70,23 @@ START_TEST(test_util_integral)
 }
 END_TEST
 
+/* Issue 15: "9223372036854775" parsed to INT64_MIN. */
+START_TEST(test_util_duration_limit)
+{
+	int64_t ms = 42;
+
+	ck_assert_int_eq(ls_parse_duration_ms("9223372036854775", &ms), -ERANGE);
+	ck_assert_int_eq(ls_parse_duration_ms("9223372036854775s", &ms), -ERANGE);
+	ck_assert_int_eq(ls_parse_duration_ms("99999999999999h", &ms), -ERANGE);
+	ck_assert_int_eq(ls_parse_duration_ms("8784h0m0s1ms", &ms), -ERANGE);
+	ck_assert_int_eq(ms, 42);
+	ck_assert_int_eq(ls_parse_duration_ms("8784h", &ms), 0);
+	ck_assert_int_eq(ms, LS_PARSE_DURATION_MAX_MS);
+	ck_assert_int_eq(ls_parse_duration_ms("31622400", &ms), 0);
+	ck_assert_int_eq(ms, LS_PARSE_DURATION_MAX_MS);
+}
+END_TEST
+
 /* Issue 15: reading a FIFO or a device blocked forever or never ended. */
 START_TEST(test_util_read_file_regular_only)
 {
@@ -540,6 +557,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_duration);
 	tcase_add_test(tc, test_util_rfc3339_offsets);
 	tcase_add_test(tc, test_util_integral);
+	tcase_add_test(tc, test_util_duration_limit);
 	tcase_add_test(tc, test_util_read_file_regular_only);
 	tcase_add_test(tc, test_util_format_duration);
 	tcase_add_test(tc, test_util_numbers);
