@@ -41,6 +41,20 @@ int ls_parse_duration_ms(const char *s, int64_t *ret_ms);
 char *ls_format_duration(int64_t ms, char *out, size_t size);
 
 /*
+ * Regular expressions (topicPattern) are compiled by the C library, whose
+ * regcomp expands a bounded repetition {m,n} into n copies of what it
+ * repeats: ((((a{1,100}){1,100}){1,100}){1,100}), 38 bytes, asks for 10^8
+ * copies and gigabytes. Before compiling a pattern from outside, check it:
+ * at most LS_REGEX_MAX_LEN bytes, and for every atom, the product of the
+ * counts of the repetitions around it (n of {m,n}, m of {m,}) at most
+ * LS_REGEX_MAX_REPEAT. 0, -E2BIG (too long) or -ERANGE (repetitions).
+ * Syntax errors are left for regcomp to name.
+ */
+#define LS_REGEX_MAX_LEN    1024
+#define LS_REGEX_MAX_REPEAT 1000
+int ls_parse_regex_check(const char *re);
+
+/*
  * Partition lists: "0-11,14" → sorted, de-duplicated ranges. An empty
  * string is "all" (n = 0). 0, -EINVAL on a malformed list.
  */

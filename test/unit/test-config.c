@@ -868,6 +868,10 @@ static const struct error_case other_cases[] = {
     {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topicPattern: \"a(\"}\n",
      "t.yaml:7:37: scalers[0].kafka.topicPattern: invalid regular expression: Unmatched ( or "
      "\\("},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topicPattern: \"((((a{1,100}){1,100}){1,100}){1,100})\"}\n",
+     "t.yaml:7:37: scalers[0].kafka.topicPattern: nested repetitions ask for more than 1000 "
+     "copies (the limit)"},
     {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t], partitions: a}\n",
      "t.yaml:7:48: scalers[0].kafka.partitions: invalid partition list \"a\" (expected e.g. "
      "\"0-11,14\")"},

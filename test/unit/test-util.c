@@ -87,6 +87,29 @@ START_TEST(test_util_duration_limit)
 }
 END_TEST
 
+/* Issue 15: a 38-byte topicPattern made regcomp take 8 GB. */
+START_TEST(test_util_regex_check)
+{
+	char long_re[LS_REGEX_MAX_LEN + 2];
+
+	ck_assert_int_eq(ls_parse_regex_check("((((a{1,100}){1,100}){1,100}){1,100})"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("(a{1,100}){11}"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("((a{10}b){10}){11}"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("(a{2,}){501}"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("a{1001}"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("(a{1,100}){10}"), 0);
+	ck_assert_int_eq(ls_parse_regex_check("a{1000}b{1000}c{1000}"), 0);
+	ck_assert_int_eq(ls_parse_regex_check("^orders-[0-9]{1,3}$"), 0);
+	ck_assert_int_eq(ls_parse_regex_check("[{]1000[}]\\{1000}(x)"), 0);
+	ck_assert_int_eq(ls_parse_regex_check("[[:digit:]]{10}((a)"), 0);
+	memset(long_re, 'a', sizeof(long_re) - 1);
+	long_re[sizeof(long_re) - 1] = '\0';
+	ck_assert_int_eq(ls_parse_regex_check(long_re), -E2BIG);
+	long_re[LS_REGEX_MAX_LEN] = '\0';
+	ck_assert_int_eq(ls_parse_regex_check(long_re), 0);
+}
+END_TEST
+
 /* Issue 15: reading a FIFO or a device blocked forever or never ended. */
 START_TEST(test_util_read_file_regular_only)
 {
@@ -557,6 +580,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_duration);
 	tcase_add_test(tc, test_util_rfc3339_offsets);
 	tcase_add_test(tc, test_util_integral);
+	tcase_add_test(tc, test_util_regex_check);
 	tcase_add_test(tc, test_util_duration_limit);
 	tcase_add_test(tc, test_util_read_file_regular_only);
 	tcase_add_test(tc, test_util_format_duration);
