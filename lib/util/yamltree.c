@@ -17,6 +17,7 @@ void ls_report_init(struct ls_report *r, const char *name)
 	r->name = name;
 	r->msgs = NULL;
 	r->n = 0;
+	r->more = 0;
 	r->oom = false;
 }
 
@@ -27,6 +28,7 @@ void ls_report_release(struct ls_report *r)
 	free(r->msgs);
 	r->msgs = NULL;
 	r->n = 0;
+	r->more = 0;
 }
 
 void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, const char *fmt,
@@ -53,6 +55,11 @@ void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, co
 			ls_buf_release(&b);
 			return;
 		}
+	}
+	if (r->n >= LS_REPORT_MAX_MSGS) {
+		r->more++;
+		ls_buf_release(&b);
+		return;
 	}
 	msgs = realloc(r->msgs, (r->n + 1) * sizeof(*msgs));
 	if (!msgs)
@@ -82,7 +89,7 @@ void ls_report_add(struct ls_report *r, int line, int col, const char *path, con
 
 bool ls_report_failed(const struct ls_report *r)
 {
-	return r->n > 0 || r->oom;
+	return r->n > 0 || r->more > 0 || r->oom;
 }
 
 static int cmp_msg(const void *a, const void *b)
@@ -102,6 +109,9 @@ void ls_report_flush(struct ls_report *r, struct ls_diag *diag)
 		qsort(r->msgs, r->n, sizeof(*r->msgs), cmp_msg);
 	for (size_t i = 0; diag && i < r->n; i++)
 		ls_diag_add(diag, "%s", r->msgs[i].text);
+	if (r->more && diag)
+		ls_diag_add(diag, "%s: ... and %zu more problems (only the first %d are shown)",
+		            r->name, r->more, LS_REPORT_MAX_MSGS);
 	if (r->oom && diag)
 		ls_diag_add(diag, "%s: out of memory while reporting errors", r->name);
 	ls_report_release(r);

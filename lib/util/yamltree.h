@@ -66,11 +66,17 @@ struct ls_report_msg {
 	char *text; /* "NAME:LINE:COL: path: message", complete */
 };
 
+/* A report keeps at most this many messages; the rest are counted and
+ * summed up as one line ("... and N more problems"), so a file of 99,000
+ * bad keys costs neither quadratic time nor a flood of output. */
+#define LS_REPORT_MAX_MSGS 100
+
 struct ls_report {
 	const char *name; /* the file name used in messages; borrowed */
 	struct ls_report_msg *msgs;
 	size_t n;
-	bool oom; /* a message could not be stored */
+	size_t more; /* messages past LS_REPORT_MAX_MSGS, not kept */
+	bool oom;    /* a message could not be stored */
 };
 
 void ls_report_init(struct ls_report *r, const char *name);
@@ -80,7 +86,8 @@ void ls_report_release(struct ls_report *r);
  * Adds "NAME:LINE:COL: PATH: MESSAGE" (no "PATH: " when path is NULL or
  * empty, no "LINE:COL: " when line is 0). An identical message already
  * present is not added again, so a value shared by several scalers is
- * reported once.
+ * reported once. Past LS_REPORT_MAX_MSGS kept messages, new ones are only
+ * counted.
  */
 void ls_report_add(struct ls_report *r, int line, int col, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -90,7 +97,9 @@ void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, co
 /* True when at least one problem was reported (or could not be stored). */
 bool ls_report_failed(const struct ls_report *r);
 
-/* Appends every message to diag sorted by place (file order) and empties r. */
+/* Appends every message to diag sorted by place (file order), then
+ * "NAME: ... and N more problems (only the first 100 are shown)" when
+ * some were not kept, and empties r. */
 void ls_report_flush(struct ls_report *r, struct ls_diag *diag);
 
 /*

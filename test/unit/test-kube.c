@@ -447,6 +447,70 @@ START_TEST(test_kube_kubeconfig_search_order)
 }
 END_TEST
 
+/* Issue 15: KUBECONFIG naming one file 1,000 times loaded it 1,000 times
+ * (each load reporting the file's problems again). */
+START_TEST(test_kube_kubeconfig_env_deduplicated)
+{
+	char *dir = tmpdir(), *file;
+	struct ls_kube_config *kc = (struct ls_kube_config *)0x1;
+	struct ls_kube_load_options o = {0};
+	struct ls_buf env;
+	struct ls_diag d;
+	size_t hits = 0;
+
+	file = write_file(dir, "config",
+	                  "clusters: [{cluster: {server: 'https://a:1'}}]\n"
+	                  "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n",
+	                  0600);
+	ls_buf_init(&env, 0);
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(ls_buf_printf(&env, "%s%s", i ? ":" : "", file), 0);
+	setenv("KUBECONFIG", ls_buf_str(&env), 1);
+	ls_diag_init(&d);
+	ck_assert_int_lt(ls_kube_config_load(&o, &kc, &d), 0);
+	ck_assert_ptr_eq(kc, (struct ls_kube_config *)0x1);
+	for (size_t i = 0; i < d.n; i++)
+		hits += strstr(d.msgs[i], "name: required") != NULL;
+	ck_assert_uint_eq(hits, 1);
+	ls_diag_release(&d);
+	unsetenv("KUBECONFIG");
+	ls_buf_release(&env);
+	free(file);
+	free(dir);
+}
+END_TEST
+
+/* Issue 15: a kubeconfig of 60,000 clusters took 12 s (a linear lookup per
+ * entry); names are looked up in a hash table now. Many entries, the first
+ * of each name wins. */
+START_TEST(test_kube_kubeconfig_many_entries)
+{
+	struct ls_kube_config *kc = NULL;
+	struct ls_buf y;
+	struct ls_diag d;
+	int r;
+
+	ls_buf_init(&y, 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "clusters:\n"), 0);
+	for (int i = 0; i < 15000; i++)
+		ck_assert_int_eq(ls_buf_printf(&y, "- {name: c%d, cluster: {server: 'https://h%d:1'}}\n",
+		                               i % 10000, i),
+		                 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "contexts: [{name: x, context: {cluster: c9999}}]\n"
+	                                 "current-context: x\n"),
+	                 0);
+	ls_diag_init(&d);
+	r = ls_kube_config_load_string("kc.yaml", "/tmp", ls_buf_str(&y), y.len, NULL, &kc, &d);
+	if (r < 0)
+		diag_dump(&d);
+	ck_assert_int_eq(r, 0);
+	ck_assert_str_eq(kc->server, "https://h9999:1");
+	ls_kube_config_free(kc);
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+}
+END_TEST
+
 START_TEST(test_kube_in_cluster)
 {
 	char *dir = tmpdir(), *want;
@@ -1590,6 +1654,8 @@ static Suite *kube_suite(void)
 	tcase_add_test(tc, test_kube_election_other_holder_ends_leadership);
 	tcase_add_test(tc, test_kube_election_release_hands_over);
 	tcase_add_test(tc, test_kube_lease_json);
+	tcase_add_test(tc, test_kube_kubeconfig_env_deduplicated);
+	tcase_add_test(tc, test_kube_kubeconfig_many_entries);
 	tcase_add_test(tc, test_kube_exec_plugin_timeout_kills_its_children);
 	tcase_add_test(tc, test_kube_numbers_from_the_api_are_checked);
 	tcase_add_test(tc, test_kube_client_retries_429_with_retry_after);

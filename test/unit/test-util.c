@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/offsets.h"
 #include "util/parse.h"
+#include "util/strset.h"
 
 /* Issue 15: a short "+h:m" offset was skipped as if it had six bytes,
  * reading past the end of the string (ASan: heap-buffer-overflow). */
@@ -107,6 +108,30 @@ START_TEST(test_util_regex_check)
 	ck_assert_int_eq(ls_parse_regex_check(long_re), -E2BIG);
 	long_re[LS_REGEX_MAX_LEN] = '\0';
 	ck_assert_int_eq(ls_parse_regex_check(long_re), 0);
+}
+END_TEST
+
+START_TEST(test_util_strset)
+{
+	struct ls_strset s;
+	char (*names)[16] = malloc(100000 * sizeof(*names));
+	size_t v = 7;
+
+	ls_strset_init(&s);
+	ck_assert(!ls_strset_find(&s, "a", &v));
+	for (size_t i = 0; i < 100000; i++) {
+		snprintf(names[i], sizeof(names[i]), "n%zu", i % 60000);
+		ck_assert_int_eq(ls_strset_add(&s, names[i], i, &v), i < 60000 ? 1 : 0);
+		if (i >= 60000)
+			ck_assert_uint_eq(v, i % 60000);
+	}
+	ck_assert_uint_eq(s.n, 60000);
+	ck_assert(ls_strset_find(&s, "n59999", &v));
+	ck_assert_uint_eq(v, 59999);
+	ck_assert(!ls_strset_find(&s, "n60000", NULL));
+	ls_strset_release(&s);
+	ck_assert(!ls_strset_find(&s, "n1", NULL));
+	free(names);
 }
 END_TEST
 
@@ -580,6 +605,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_duration);
 	tcase_add_test(tc, test_util_rfc3339_offsets);
 	tcase_add_test(tc, test_util_integral);
+	tcase_add_test(tc, test_util_strset);
 	tcase_add_test(tc, test_util_regex_check);
 	tcase_add_test(tc, test_util_duration_limit);
 	tcase_add_test(tc, test_util_read_file_regular_only);
