@@ -424,6 +424,20 @@ out:
 	return r < 0 ? -1 : 0;
 }
 
+/* Records one substitution's text (piece, NUL-terminated by the buffer)
+ * as "${...}" from start to end (the closing brace), for the report. */
+static void note_piece(struct ls_walk *w, const char *piece, const char *start, const char *end)
+{
+	char *written = strndup(start, (size_t)(end + 1 - start));
+
+	if (!written) {
+		w->rep->oom = true;
+		return;
+	}
+	ls_report_substituted(w->rep, piece, written);
+	free(written);
+}
+
 int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 {
 	struct ls_buf out;
@@ -492,9 +506,13 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 				r = -1;
 			} else {
 				oom = ls_buf_puts(&out, val) < 0;
+				if (!oom)
+					note_piece(w, out.data + before, start, end);
 			}
 		} else {
 			r = substitute_file(w, s, name, &out, &oom);
+			if (r == 0 && !oom)
+				note_piece(w, out.data + before, start, end);
 		}
 		if (r == 0 && !oom) {
 			size_t added = out.len - before;
@@ -521,6 +539,9 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 		/* A copy of the size it needs: the config keeps it for its lifetime. */
 		v = strdup(ls_buf_str(&out));
 		oom = !v;
+		/* Messages quote values as written, never as substituted. */
+		if (v)
+			ls_report_substituted(w->rep, v, s->value);
 	}
 	if (oom) {
 		w->rep->oom = true;

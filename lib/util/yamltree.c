@@ -19,10 +19,89 @@ void ls_report_init(struct ls_report *r, const char *name)
 	r->n = 0;
 	r->more = 0;
 	r->oom = false;
+	r->subst = NULL;
+	r->n_subst = 0;
+}
+
+/* Word characters: a value is replaced only where it is not part of a
+ * longer word ("1" in "t.yaml:12" stays). */
+static bool word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+/* Replaces in b, from offset from on, every whole-word value (of len
+ * bytes) with written. 0 or -ENOMEM. */
+static int replace_words(struct ls_buf *b, size_t from, const char *value, size_t len,
+                         const char *written)
+{
+	struct ls_buf out;
+	const char *s = ls_buf_str(b), *p = s + from, *hit;
+	int k = 0;
+
+	if (!strstr(p, value))
+		return 0;
+	ls_buf_init(&out, 0);
+	k = ls_buf_append(&out, s, from);
+	while (k == 0 && (hit = strstr(p, value)) != NULL) {
+		bool start = hit == s || !word_char(hit[-1]) || !word_char(value[0]);
+		bool end = !word_char(hit[len]) || !word_char(value[len - 1]);
+
+		k = ls_buf_append(&out, p, (size_t)(hit - p));
+		if (k == 0)
+			k = start && end ? ls_buf_puts(&out, written) : ls_buf_append(&out, hit, len);
+		p = hit + len;
+	}
+	if (k == 0)
+		k = ls_buf_puts(&out, p);
+	if (k < 0) {
+		ls_buf_release(&out);
+		return -ENOMEM;
+	}
+	/* The old text may hold the secret. */
+	explicit_bzero(b->data, b->len);
+	ls_buf_release(b);
+	*b = out;
+	return 0;
+}
+
+void ls_report_substituted(struct ls_report *r, const char *value, const char *written)
+{
+	struct ls_report_subst *v;
+
+	if (!value[0] || strcmp(value, written) == 0)
+		return;
+	for (size_t i = 0; i < r->n_subst; i++)
+		if (strcmp(r->subst[i].value, value) == 0)
+			return;
+	v = realloc(r->subst, (r->n_subst + 1) * sizeof(*v));
+	if (!v) {
+		r->oom = true;
+		return;
+	}
+	r->subst = v;
+	v[r->n_subst].value = strdup(value);
+	v[r->n_subst].written = strdup(written);
+	if (!v[r->n_subst].value || !v[r->n_subst].written) {
+		free(v[r->n_subst].value);
+		free(v[r->n_subst].written);
+		r->oom = true;
+		return;
+	}
+	r->n_subst++;
 }
 
 void ls_report_release(struct ls_report *r)
 {
+	for (size_t i = 0; i < r->n_subst; i++) {
+		explicit_bzero(r->subst[i].value, strlen(r->subst[i].value));
+		free(r->subst[i].value);
+		free(r->subst[i].written);
+	}
+	free(r->subst);
+	r->subst = NULL;
+	r->n_subst = 0;
 	for (size_t i = 0; i < r->n; i++)
 		free(r->msgs[i].text);
 	free(r->msgs);
@@ -36,8 +115,14 @@ void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, co
 {
 	struct ls_report_msg *msgs;
 	struct ls_buf b;
+	size_t body;
 	int k;
 
+	/* Past the cap, a message is only counted: no formatting, no search. */
+	if (r->n >= LS_REPORT_MAX_MSGS) {
+		r->more++;
+		return;
+	}
 	ls_buf_init(&b, 0);
 	k = ls_buf_puts(&b, r->name);
 	if (k == 0 && line > 0)
@@ -46,8 +131,26 @@ void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, co
 		k = ls_buf_puts(&b, ": ");
 	if (k == 0 && path && *path)
 		k = ls_buf_printf(&b, "%s: ", path);
+	body = b.len;
 	if (k == 0)
 		k = ls_buf_vprintf(&b, fmt, ap);
+	/* Each value, then the 64-byte prefix "%.64s" may have printed of it.
+	 * Whatever the order, no value is left: a replacement is text as
+	 * written in the file. */
+	for (size_t i = 0; k == 0 && i < r->n_subst; i++) {
+		const struct ls_report_subst *s = &r->subst[i];
+		size_t len = strlen(s->value);
+
+		k = replace_words(&b, body, s->value, len, s->written);
+		if (k == 0 && len > 64) {
+			char prefix[65];
+
+			memcpy(prefix, s->value, 64);
+			prefix[64] = '\0';
+			k = replace_words(&b, body, prefix, 64, s->written);
+			explicit_bzero(prefix, sizeof(prefix));
+		}
+	}
 	if (k < 0)
 		goto fail;
 	for (size_t i = 0; i < r->n; i++) {
@@ -55,11 +158,6 @@ void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, co
 			ls_buf_release(&b);
 			return;
 		}
-	}
-	if (r->n >= LS_REPORT_MAX_MSGS) {
-		r->more++;
-		ls_buf_release(&b);
-		return;
 	}
 	msgs = realloc(r->msgs, (r->n + 1) * sizeof(*msgs));
 	if (!msgs)

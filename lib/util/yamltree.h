@@ -71,12 +71,21 @@ struct ls_report_msg {
  * bad keys costs neither quadratic time nor a flood of output. */
 #define LS_REPORT_MAX_MSGS 100
 
+/* A value that came from ${env:} or ${file:} and the text it was written
+ * as; see ls_report_substituted. */
+struct ls_report_subst {
+	char *value;   /* a secret, maybe: wiped when freed */
+	char *written; /* "${env:NAME}", "a-${file:p}", ... */
+};
+
 struct ls_report {
 	const char *name; /* the file name used in messages; borrowed */
 	struct ls_report_msg *msgs;
 	size_t n;
 	size_t more; /* messages past LS_REPORT_MAX_MSGS, not kept */
 	bool oom;    /* a message could not be stored */
+	struct ls_report_subst *subst;
+	size_t n_subst;
 };
 
 void ls_report_init(struct ls_report *r, const char *name);
@@ -93,6 +102,17 @@ void ls_report_add(struct ls_report *r, int line, int col, const char *path, con
     __attribute__((format(printf, 5, 6)));
 void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, const char *fmt,
                     va_list ap) __attribute__((format(printf, 5, 0)));
+
+/*
+ * Records that value was substituted from written (the scalar as it is in
+ * the file, with its ${env:} or ${file:}). From then on, every message of
+ * r shows written wherever value (or its first 64 bytes, as "%.64s"
+ * prints it) appears as a whole word: a message that quotes a setting
+ * never shows what a substitution put there, which may be a secret. The
+ * one place that makes it so for every key. Empty values and values equal
+ * to written are ignored. Out of memory sets r->oom.
+ */
+void ls_report_substituted(struct ls_report *r, const char *value, const char *written);
 
 /* True when at least one problem was reported (or could not be stored). */
 bool ls_report_failed(const struct ls_report *r);

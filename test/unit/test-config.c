@@ -2068,6 +2068,50 @@ START_TEST(test_config_scenario_limits)
 }
 END_TEST
 
+/* Issue 15: server.address and kafka.partitions errors printed the value
+ * after substitution ("got \"hunter2-secret-value\""). Every message shows
+ * the value as written. */
+START_TEST(test_config_errors_never_show_substituted_values)
+{
+	char long_secret[100], *file, yaml[1024];
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_diag d;
+
+	memset(long_secret, 's', sizeof(long_secret) - 1);
+	long_secret[sizeof(long_secret) - 1] = '\0';
+	file = temp_file(long_secret, strlen(long_secret));
+	setenv("LS_TEST_SECRET", "hunter2-secret-value", 1);
+	snprintf(yaml, sizeof(yaml),
+	         CLUSTER "server: {address: \"${env:LS_TEST_SECRET}\"}\n"
+	                 "scalers:\n"
+	                 "  - name: s\n" TARGET
+	                 "    kafka: {group: g, topics: [t], partitions: \"x${env:LS_TEST_SECRET}\"}\n"
+	                 "  - name: s2\n"
+	                 "    target: {kind: \"${file:%s}\", namespace: ns, name: d2}\n"
+	                 "    kafka: {group: g, topics: [t]}\n",
+	         file);
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(yaml, &cfg, &d), -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	if (d.n != 3)
+		dump(&d);
+	ck_assert_uint_eq(d.n, 3);
+	ck_assert_str_eq(d.msgs[0], "t.yaml:4:19: server.address: expected host:port (e.g. "
+	                            "0.0.0.0:8080 or [::]:8080), got \"${env:LS_TEST_SECRET}\"");
+	ck_assert_str_eq(d.msgs[1], "t.yaml:8:48: scalers[0].kafka.partitions: invalid partition "
+	                            "list \"x${env:LS_TEST_SECRET}\" (expected e.g. \"0-11,14\")");
+	for (size_t i = 0; i < d.n; i++) {
+		ck_assert_ptr_null(strstr(d.msgs[i], "hunter2"));
+		ck_assert_ptr_null(strstr(d.msgs[i], "ssss"));
+	}
+	ck_assert_ptr_nonnull(strstr(d.msgs[2], "${file:"));
+	ls_diag_release(&d);
+	unsetenv("LS_TEST_SECRET");
+	unlink(file);
+	free(file);
+}
+END_TEST
+
 /* Issue 15: 99,000 unknown keys took 165 s to report (each message was
  * compared with all before it). A report keeps 100 and counts the rest. */
 START_TEST(test_config_errors_are_capped)
@@ -2186,6 +2230,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_defaults_error_line);
 	tcase_add_test(tc, test_config_defaults_cross_check);
 	tcase_add_test(tc, test_config_substitution);
+	tcase_add_test(tc, test_config_errors_never_show_substituted_values);
 	tcase_add_test(tc, test_config_substitution_errors);
 	tcase_add_test(tc, test_config_reads_regular_files_only);
 	tcase_add_test(tc, test_config_substitution_total_cap);
