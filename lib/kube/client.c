@@ -598,9 +598,11 @@ static int ensure_creds(struct ls_kube *k, bool force)
 				k->token_read_ms = now;
 				return 0;
 			}
-			ls_kube_set_errmsg(k, "cannot read the token file \"%s\": %s",
-			                   kc->token_file, r < 0 ? strerror(-r) : "it is empty");
-			return r < 0 ? r : -EACCES;
+			ls_kube_set_errmsg(k, "credentials: cannot read the token file \"%s\": %s",
+			                   kc->token_file,
+			                   r < 0 ? ls_buf_read_strerror(r) : "it is empty");
+			/* Not the errno of the read: -ENOENT would read as a 404. */
+			return r == -ENOMEM ? r : -ENOKEY;
 		}
 		wipe_str(&k->token);
 		k->token = t;
@@ -617,8 +619,10 @@ static int ensure_creds(struct ls_kube *k, bool force)
 			return 0;
 		r = shared_exec_fetch(k, force, &cred, err, sizeof(err));
 		if (r < 0) {
-			ls_kube_set_errmsg(k, "%s", err);
-			return r;
+			/* A credential failure is its own error: the plugin's
+			 * -ENOENT (not installed) is no 404 from the server. */
+			ls_kube_set_errmsg(k, "credentials: %s", err);
+			return r == -ENOMEM ? r : -ENOKEY;
 		}
 		cert_changed = cred.cert_pem &&
 		               (!k->exec.cert_pem || strcmp(cred.cert_pem, k->exec.cert_pem) != 0 ||

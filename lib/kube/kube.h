@@ -33,6 +33,9 @@
  *               reachable, or hung up
  *   -EPROTO     a TLS failure, or a response that is not what the API sends
  *   -E2BIG      a response over LS_KUBE_MAX_BODY;  -ECANCELED  stop was set
+ *   -ENOKEY     no credential to send: the exec plugin could not be run,
+ *               timed out or failed, or the token file cannot be read (the
+ *               request was not sent; errmsg names the plugin or file)
  * and ls_kube_errmsg() says what happened in one line: the API's Status
  * message as the server wrote it (for 403: `deployments.apps "x" is
  * forbidden: User "lagscale" cannot patch resource "deployments/scale" in

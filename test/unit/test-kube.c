@@ -1478,6 +1478,55 @@ START_TEST(test_kube_client_token_file_reread_after_401)
 }
 END_TEST
 
+/* Issue 15: a missing exec plugin read as an HTTP 404, and the scaler said
+ * `apiVersion "apps/v1" is not served by the API server`. */
+START_TEST(test_kube_client_credential_failure_is_its_own_error)
+{
+	static const struct fake_resp none[] = {{200, NULL, "", 0}};
+	struct ls_kube_target t = {"apps/v1", "Deployment", "shop", "web"};
+	struct ls_kube_options o = {.timeout_ms = 3000};
+	char *dir = tmpdir(), *plugin, *tok, user[512];
+	struct ls_kube_config *kc;
+	struct ls_kube *k = NULL;
+	struct ls_kube_scale s;
+	struct fake f;
+
+	/* Both exist when the kubeconfig is loaded, and are gone when used. */
+	plugin = write_file(dir, "plugin", "#!/bin/sh\nexit 1\n", 0700);
+	tok = write_file(dir, "token", "t\n", 0600);
+	fake_start(&f, none, 0);
+	snprintf(user, sizeof(user),
+	         "{exec: {apiVersion: client.authentication.k8s.io/v1, command: %s, "
+	         "interactiveMode: Never, installHint: 'install it'}}",
+	         plugin);
+	kc = fake_config(&f, dir, user);
+	unlink(plugin);
+	ck_assert_int_eq(ls_kube_new(kc, &o, &k), 0);
+	ck_assert_int_eq(ls_kube_scale_get(k, &t, &s), -ENOKEY);
+	ck_assert_msg(strstr(ls_kube_errmsg(k), "credentials: exec plugin"), "%s",
+	              ls_kube_errmsg(k));
+	ck_assert_msg(strstr(ls_kube_errmsg(k), "cannot run it"), "%s", ls_kube_errmsg(k));
+	ck_assert_ptr_null(strstr(ls_kube_errmsg(k), "not served"));
+	ls_kube_free(k);
+	ls_kube_config_free(kc);
+	/* A token file that is gone: the same error, naming the file. */
+	snprintf(user, sizeof(user), "{tokenFile: %s}", tok);
+	kc = fake_config(&f, dir, user);
+	unlink(tok);
+	ck_assert_int_eq(ls_kube_new(kc, &o, &k), 0);
+	ck_assert_int_eq(ls_kube_scale_get(k, &t, &s), -ENOKEY);
+	ck_assert_msg(strstr(ls_kube_errmsg(k), "credentials: cannot read the token file"), "%s",
+	              ls_kube_errmsg(k));
+	ls_kube_free(k);
+	ls_kube_config_free(kc);
+	fake_stop(&f);
+	free(plugin);
+	free(tok);
+	rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_kube_client_body_cap_and_refused)
 {
 	struct ls_kube_target t = {"apps/v1", "Deployment", "shop", "web"};
@@ -1654,6 +1703,7 @@ static Suite *kube_suite(void)
 	tcase_add_test(tc, test_kube_election_other_holder_ends_leadership);
 	tcase_add_test(tc, test_kube_election_release_hands_over);
 	tcase_add_test(tc, test_kube_lease_json);
+	tcase_add_test(tc, test_kube_client_credential_failure_is_its_own_error);
 	tcase_add_test(tc, test_kube_kubeconfig_env_deduplicated);
 	tcase_add_test(tc, test_kube_kubeconfig_many_entries);
 	tcase_add_test(tc, test_kube_exec_plugin_timeout_kills_its_children);
