@@ -86,3 +86,16 @@ int ls_strset_add(struct ls_strset *set, const char *key, size_t value, size_t *
 	set->n++;
 	return 1;
 }
+
+int ls_strset_put(struct ls_strset *set, const char *key, size_t value)
+{
+	int r = ls_strset_add(set, key, value, NULL);
+	size_t i;
+
+	if (r != 0)
+		return r < 0 ? r : 0;
+	i = slot_of(set->slots, set->n_slots, key);
+	set->slots[i].key = key;
+	set->slots[i].value = value;
+	return 0;
+}

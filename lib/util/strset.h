@@ -33,6 +33,10 @@ void ls_strset_release(struct ls_strset *s);
  */
 int ls_strset_add(struct ls_strset *set, const char *key, size_t value, size_t *ret_value);
 
+/* Adds key with value, or gives an equal key already there this key and
+ * value (the later definition wins). 0 or -ENOMEM (unchanged). */
+int ls_strset_put(struct ls_strset *set, const char *key, size_t value);
+
 /* true and *ret_value (may be NULL) when an equal key is in the set. */
 bool ls_strset_find(const struct ls_strset *set, const char *key, size_t *ret_value);
 

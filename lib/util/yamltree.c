@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "util/buf.h"
+#include "util/strset.h"
 
 void ls_report_init(struct ls_report *r, const char *name)
 {
@@ -329,19 +330,27 @@ static void free_partial(struct ls_node *n, size_t used)
 	ls_node_free(n);
 }
 
-static int node_copy(const struct ls_node *src, bool from_defaults, size_t *budget,
+/* What copies made for aliases may still use: nodes and scalar bytes. */
+struct budget {
+	size_t nodes;
+	size_t bytes;
+};
+
+static int node_copy(const struct ls_node *src, bool from_defaults, struct budget *budget,
                      struct ls_node **ret)
 {
 	struct ls_node *n = NULL;
 	size_t kids = src->type == LS_NODE_MAP ? 2 * src->n : src->n;
+	size_t len = src->value ? strlen(src->value) : 0;
 	int r = 0;
 
 	if (budget) {
-		if (*budget == 0)
+		if (budget->nodes == 0 || len > budget->bytes)
 			return -E2BIG;
-		(*budget)--;
+		budget->nodes--;
+		budget->bytes -= len;
 	}
-	n = node_alloc(src->type, src->value, src->value ? strlen(src->value) : 0);
+	n = node_alloc(src->type, src->value, len);
 	if (!n)
 		return -ENOMEM;
 	n->line = src->line;
@@ -455,8 +464,10 @@ struct builder {
 	size_t depth;
 	struct anchor *anchors;
 	size_t n_anchors;
-	size_t budget; /* nodes still allowed */
+	struct ls_strset anchor_index; /* name -> the latest anchor of that name */
+	struct budget budget; /* nodes and scalar bytes still allowed */
 	size_t max_nodes;
+	size_t max_bytes;
 	struct ls_node *root;
 	int docs;
 };
@@ -502,6 +513,10 @@ static int remember_anchor(struct builder *b, char *name, const struct ls_node *
 	b->anchors = a;
 	b->anchors[b->n_anchors].name = name;
 	b->anchors[b->n_anchors].node = n;
+	if (ls_strset_put(&b->anchor_index, name, b->n_anchors) < 0) {
+		free(name);
+		return -ENOMEM;
+	}
 	b->n_anchors++;
 	return 0;
 }
@@ -535,9 +550,10 @@ static struct ls_node *new_node(struct builder *b, enum ls_node_type t, const ya
 	struct ls_node *n;
 
 	*oom = false;
-	if (b->budget == 0)
+	if (b->budget.nodes == 0 || len > b->budget.bytes)
 		return NULL;
-	b->budget--;
+	b->budget.nodes--;
+	b->budget.bytes -= len;
 	n = node_alloc(t, value, len);
 	if (!n) {
 		*oom = true;
@@ -561,11 +577,20 @@ static bool scalar_is_null(const yaml_event_t *ev)
 	       strcmp(v, "NULL") == 0;
 }
 
-/* The node budget is spent: reported at the event that needed one more. */
+/* A budget is spent: reported at the event that needed more. */
 static int limit(struct builder *b, const yaml_event_t *ev)
 {
-	ls_report_add(b->rep, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, NULL,
-	              "the document has more than %zu nodes (aliases included)", b->max_nodes);
+	char size[32];
+
+	if (b->budget.nodes == 0)
+		ls_report_add(b->rep, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+		              NULL, "the document has more than %zu nodes (aliases included)",
+		              b->max_nodes);
+	else
+		ls_report_add(b->rep, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+		              NULL,
+		              "the document's strings add up to more than %s (aliases included)",
+		              ls_node_format_size(b->max_bytes, size, sizeof(size)));
 	return -EINVAL;
 }
 
@@ -585,6 +610,15 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 		}
 		return 0;
 	case YAML_SCALAR_EVENT:
+		if (ev->data.scalar.length > LS_NODE_MAX_SCALAR) {
+			char size[32];
+
+			ls_report_add(b->rep, (int)ev->start_mark.line + 1,
+			              (int)ev->start_mark.column + 1, NULL,
+			              "a string is longer than the limit of %s",
+			              ls_node_format_size(LS_NODE_MAX_SCALAR, size, sizeof(size)));
+			return -EINVAL;
+		}
 		n = new_node(b, LS_NODE_SCALAR, &ev->start_mark,
 		             (const char *)ev->data.scalar.value, ev->data.scalar.length, &oom);
 		if (!n)
@@ -605,13 +639,11 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 	case YAML_ALIAS_EVENT: {
 		const struct ls_node *target = NULL;
 		const char *name = (const char *)ev->data.alias.anchor;
+		size_t i;
 
-		for (size_t i = b->n_anchors; i-- > 0;) {
-			if (strcmp(b->anchors[i].name, name) == 0) {
-				target = b->anchors[i].node;
-				break;
-			}
-		}
+		/* A hash lookup: many aliases of many anchors stay linear. */
+		if (ls_strset_find(&b->anchor_index, name, &i))
+			target = b->anchors[i].node;
 		if (!target) {
 			/* libyaml checks aliases only in its document loader, not here. */
 			ls_report_add(b->rep, (int)ev->start_mark.line + 1,
@@ -837,8 +869,10 @@ int ls_node_parse_limited(struct ls_report *rep, const char *yaml, size_t len,
 	b.rep = rep;
 	b.yaml = yaml;
 	b.len = len;
-	b.budget = lim->max_nodes;
+	b.budget.nodes = lim->max_nodes;
+	b.budget.bytes = lim->max_bytes;
 	b.max_nodes = lim->max_nodes;
+	b.max_bytes = lim->max_bytes;
 	if (len > lim->max_bytes) {
 		ls_report_add(rep, 0, 0, NULL, "the document is larger than the limit of %s",
 		              ls_node_format_size(lim->max_bytes, size, sizeof(size)));
@@ -879,6 +913,7 @@ out:
 	for (size_t i = 0; i < b.n_anchors; i++)
 		free(b.anchors[i].name);
 	free(b.anchors);
+	ls_strset_release(&b.anchor_index);
 	if (r < 0) {
 		ls_node_free(b.root);
 		return r;

@@ -26,11 +26,15 @@
  * documents are refused before parsing, and a document may hold at most
  * LS_NODE_MAX_NODES nodes, aliases expanded, so an alias bomb cannot
  * exhaust memory. A loader that needs more (the lagscale config) passes its
- * own struct ls_node_limits. Nesting is capped for every document.
+ * own struct ls_node_limits. The strings of a document, aliases expanded,
+ * add up to at most its max_bytes (so a long string aliased many times is
+ * refused too). Nesting and the length of one string (LS_NODE_MAX_SCALAR)
+ * are capped for every document.
  */
 #define LS_NODE_MAX_DOCUMENT (1024 * 1024)
 #define LS_NODE_MAX_NODES    200000
 #define LS_NODE_MAX_DEPTH    64
+#define LS_NODE_MAX_SCALAR   (1024 * 1024)
 
 struct ls_node_limits {
 	size_t max_bytes; /* the largest document, in bytes */

@@ -1019,6 +1019,34 @@ START_TEST(test_config_too_large)
 }
 END_TEST
 
+/* Issue 15, point 2: one string may not exceed 1 MiB, even in a config
+ * (whose file limit is 64 MiB). */
+START_TEST(test_config_long_string)
+{
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_buf y;
+	struct ls_diag d;
+
+	ls_buf_init(&y, 0);
+	ck_assert_int_eq(ls_buf_puts(&y, CLUSTER "name: \""), 0);
+	{
+		char *x = malloc(1024 * 1024 + 1);
+
+		memset(x, 'x', 1024 * 1024 + 1);
+		ck_assert_int_eq(ls_buf_append(&y, x, 1024 * 1024 + 1), 0);
+		free(x);
+	}
+	ck_assert_int_eq(ls_buf_puts(&y, "\"\n"), 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(ls_buf_str(&y), &cfg, &d), -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.msgs[0], "t.yaml:4:7: a string is longer than the limit of 1 MiB");
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+}
+END_TEST
+
 START_TEST(test_config_load_file)
 {
 	static const char yaml[] =
@@ -2237,6 +2265,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_policy_errors);
 	tcase_add_test(tc, test_config_errors);
 	tcase_add_test(tc, test_config_several_errors);
+	tcase_add_test(tc, test_config_long_string);
 	tcase_add_test(tc, test_config_aliases);
 	tcase_add_test(tc, test_config_too_large);
 	tcase_add_test(tc, test_config_load_file);

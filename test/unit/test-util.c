@@ -19,6 +19,7 @@
 #include "util/offsets.h"
 #include "util/parse.h"
 #include "util/strset.h"
+#include "util/yamltree.h"
 
 /* Issue 15: a short "+h:m" offset was skipped as if it had six bytes,
  * reading past the end of the string (ASan: heap-buffer-overflow). */
@@ -132,6 +133,94 @@ START_TEST(test_util_strset)
 	ls_strset_release(&s);
 	ck_assert(!ls_strset_find(&s, "n1", NULL));
 	free(names);
+}
+END_TEST
+
+/* Parses yaml with the default limits; the report's messages into d. */
+static int parse_yaml(const char *yaml, struct ls_node **root, struct ls_diag *d)
+{
+	struct ls_report rep;
+	int r;
+
+	ls_report_init(&rep, "t.yaml");
+	r = ls_node_parse(&rep, yaml, strlen(yaml), root);
+	if (r == 0 && ls_report_failed(&rep))
+		r = -EINVAL;
+	ls_report_flush(&rep, d);
+	return r;
+}
+
+/* Issue 15, point 2: alias expansion, nesting, string length and key
+ * count are bounded, each limit named. */
+START_TEST(test_util_yaml_bounds)
+{
+	struct ls_node *root = NULL;
+	struct ls_diag d;
+	struct ls_buf y;
+
+	/* A billion laughs: ten levels of ten aliases. */
+	ls_buf_init(&y, 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "a: &a [x, x, x, x, x, x, x, x, x, x]\n"), 0);
+	for (char c = 'b'; c <= 'j'; c++)
+		ck_assert_int_eq(ls_buf_printf(&y, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, "
+		                                   "*%c, *%c]\n",
+		                               c, c, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1,
+		                               c - 1, c - 1, c - 1),
+		                 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(parse_yaml(ls_buf_str(&y), &root, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_ptr_nonnull(strstr(d.msgs[0], "more than 200000 nodes (aliases included)"));
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+
+	/* A long string aliased many times: few nodes, megabytes of text. */
+	ls_buf_init(&y, 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "a: &s \""), 0);
+	{
+		char *x = malloc(100 * 1024);
+
+		memset(x, 'x', 100 * 1024);
+		ck_assert_int_eq(ls_buf_append(&y, x, 100 * 1024), 0);
+		free(x);
+	}
+	ck_assert_int_eq(ls_buf_puts(&y, "\"\nb: ["), 0);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(ls_buf_puts(&y, i ? ", *s" : "*s"), 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "]\n"), 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(parse_yaml(ls_buf_str(&y), &root, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_msg(strstr(d.msgs[0], "the document's strings add up to more than 1 MiB "
+	                                "(aliases included)"),
+	              "%s", d.msgs[0]);
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+
+	/* Nesting. */
+	ls_buf_init(&y, 0);
+	for (int i = 0; i < 70; i++)
+		ck_assert_int_eq(ls_buf_puts(&y, "["), 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(parse_yaml(ls_buf_str(&y), &root, &d), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(d.msgs[0], "nesting deeper than 64 levels"));
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+
+	/* Many anchors, many aliases: each alias is one lookup. */
+	ls_buf_init(&y, 0);
+	for (int i = 0; i < 5000; i++)
+		ck_assert_int_eq(ls_buf_printf(&y, "k%d: &a%d v\n", i, i), 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "l: ["), 0);
+	for (int i = 0; i < 5000; i++)
+		ck_assert_int_eq(ls_buf_printf(&y, "%s*a%d", i ? ", " : "", i), 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "]\n"), 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(parse_yaml(ls_buf_str(&y), &root, &d), 0);
+	ck_assert_str_eq(ls_node_get(root, "l")->kids[4999]->value, "v");
+	ls_node_free(root);
+	ls_diag_release(&d);
+	ls_buf_release(&y);
 }
 END_TEST
 
@@ -605,6 +694,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_duration);
 	tcase_add_test(tc, test_util_rfc3339_offsets);
 	tcase_add_test(tc, test_util_integral);
+	tcase_add_test(tc, test_util_yaml_bounds);
 	tcase_add_test(tc, test_util_strset);
 	tcase_add_test(tc, test_util_regex_check);
 	tcase_add_test(tc, test_util_duration_limit);
