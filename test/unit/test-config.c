@@ -2261,11 +2261,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_errors_never_show_substituted_values);
 	tcase_add_test(tc, test_config_substitution_errors);
 	tcase_add_test(tc, test_config_reads_regular_files_only);
-	tcase_add_test(tc, test_config_substitution_total_cap);
 	tcase_add_test(tc, test_config_policy_errors);
 	tcase_add_test(tc, test_config_errors);
 	tcase_add_test(tc, test_config_several_errors);
-	tcase_add_test(tc, test_config_long_string);
 	tcase_add_test(tc, test_config_aliases);
 	tcase_add_test(tc, test_config_too_large);
 	tcase_add_test(tc, test_config_load_file);
@@ -2296,6 +2294,8 @@ static Suite *config_suite(void)
 	fleet = tcase_create("fleet");
 	tcase_set_timeout(fleet, 60);
 	tcase_add_test(fleet, test_config_fleet);
+	tcase_add_test(fleet, test_config_substitution_total_cap);
+	tcase_add_test(fleet, test_config_long_string);
 	suite_add_tcase(s, fleet);
 	return s;
 }

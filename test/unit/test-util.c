@@ -689,13 +689,11 @@ END_TEST
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
-	TCase *tc = tcase_create("parse");
+	TCase *tc = tcase_create("parse"), *big;
 
 	tcase_add_test(tc, test_util_duration);
 	tcase_add_test(tc, test_util_rfc3339_offsets);
 	tcase_add_test(tc, test_util_integral);
-	tcase_add_test(tc, test_util_yaml_bounds);
-	tcase_add_test(tc, test_util_strset);
 	tcase_add_test(tc, test_util_regex_check);
 	tcase_add_test(tc, test_util_duration_limit);
 	tcase_add_test(tc, test_util_read_file_regular_only);
@@ -709,6 +707,12 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_filewatch_configmap_swap);
 	tcase_add_test(tc, test_util_filewatch_file_and_directory);
 	tcase_add_test(tc, test_util_redact_message_by_key);
+	/* Large inputs, on a machine that may be busy: time enough. */
+	big = tcase_create("limits");
+	tcase_set_timeout(big, 60);
+	tcase_add_test(big, test_util_yaml_bounds);
+	tcase_add_test(big, test_util_strset);
+	suite_add_tcase(s, big);
 	suite_add_tcase(s, tc);
 	return s;
 }
