@@ -123,7 +123,8 @@ static int validate(const struct ls_scenario *sc)
 	    sc->initial_replicas > LS_SCENARIO_MAX_REPLICAS ||
 	    sc->policy.max_replicas > LS_SCENARIO_MAX_REPLICAS || !(sc->per_replica_rate > 0) ||
 	    !(sc->per_replica_rate <= LS_SCENARIO_MAX_RATE) || sc->startup_delay_ms < 0 ||
-	    sc->startup_delay_ms > LS_PARSE_DURATION_MAX_MS || sc->duration_ms > LS_PARSE_DURATION_MAX_MS ||
+	    sc->startup_delay_ms > LS_PARSE_DURATION_MAX_MS ||
+	    sc->duration_ms > LS_PARSE_DURATION_MAX_MS ||
 	    !(sc->max_consume_rate >= 0) || !(sc->max_consume_rate <= LS_SCENARIO_MAX_RATE) ||
 	    sc->initial_lag < 0 || sc->initial_lag > LS_SCENARIO_MAX_LAG ||
 	    !sc->produce || sc->n_produce == 0 || sc->rebalance_pause_ms < 0 ||

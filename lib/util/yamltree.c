@@ -50,8 +50,10 @@ static int replace_words(struct ls_buf *b, size_t from, const char *value, size_
 		bool end = !word_char(hit[len]) || !word_char(value[len - 1]);
 
 		k = ls_buf_append(&out, p, (size_t)(hit - p));
-		if (k == 0)
-			k = start && end ? ls_buf_puts(&out, written) : ls_buf_append(&out, hit, len);
+		if (k == 0 && start && end)
+			k = ls_buf_puts(&out, written);
+		else if (k == 0)
+			k = ls_buf_append(&out, hit, len);
 		p = hit + len;
 	}
 	if (k == 0)
