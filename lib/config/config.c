@@ -805,7 +805,7 @@ static int walk_scaler_kafka(struct ls_walk *w, const struct ls_node *k, struct 
 	static const char *const keys[] = {"cluster",        "group",      "topics",
 	                                   "topicPattern",   "partitions", "offsetResetPolicy",
 	                                   "isolationLevel", NULL};
-	int v, rt, rp, r = 0;
+	int v, rt, rp, e, r = 0;
 	char *parts = NULL;
 	size_t mark;
 
@@ -818,10 +818,23 @@ static int walk_scaler_kafka(struct ls_walk *w, const struct ls_node *k, struct 
 		return r;
 	rt = s->kafka.n_topics > 0 ? 1 : 0;
 	rp = ls_walk_string(w, k, "topicPattern", LS_WALK_NONEMPTY, &s->kafka.topic_pattern);
+	if (rp == 1 && (e = ls_parse_regex_check(s->kafka.topic_pattern)) < 0) {
+		mark = ls_walk_push_key(w, "topicPattern");
+		if (e == -E2BIG)
+			ls_walk_error(w, ls_node_get(k, "topicPattern"),
+			              "the pattern is longer than the limit of %d characters",
+			              LS_REGEX_MAX_LEN);
+		else
+			ls_walk_error(w, ls_node_get(k, "topicPattern"),
+			              "nested repetitions ask for more than %d copies (the limit)",
+			              LS_REGEX_MAX_REPEAT);
+		ls_walk_pop(w, mark);
+		rp = -1;
+	}
 	if (rp == 1) {
 		regex_t re;
-		int e = regcomp(&re, s->kafka.topic_pattern, REG_EXTENDED | REG_NOSUB);
 
+		e = regcomp(&re, s->kafka.topic_pattern, REG_EXTENDED | REG_NOSUB);
 		if (e == 0) {
 			regfree(&re);
 		} else {

@@ -94,7 +94,7 @@ static int walk_produce(struct ls_walk *w, const struct ls_node *root, struct ls
 		ra = ls_walk_duration(w, n, "at", 0, false, INT64_MAX, &pt.at_ms);
 		if (ra == 0)
 			ls_walk_missing(w, n, "at", NULL);
-		rr = ls_walk_double(w, n, "rate", 0, false, INFINITY, false, &pt.rate);
+		rr = ls_walk_double(w, n, "rate", 0, false, LS_SCENARIO_MAX_RATE, false, &pt.rate);
 		if (rr == 0)
 			ls_walk_missing(w, n, "rate", NULL);
 		if (ra == 1 && s->n_produce && pt.at_ms <= s->produce[s->n_produce - 1].at_ms) {
@@ -325,15 +325,17 @@ static int scenario_build(struct ls_walk *w, const struct ls_node *root, void *c
 	if (rd == 0)
 		ls_walk_missing(w, root, "duration", NULL);
 	rs = ls_walk_duration(w, root, "step", 0, true, INT64_MAX, &s->step_ms);
-	if (ls_walk_int32(w, root, "partitions", 1, INT32_MAX, &s->partitions) == 0)
+	if (ls_walk_int32(w, root, "partitions", 1, LS_PARTITIONS_MAX, &s->partitions) == 0)
 		ls_walk_missing(w, root, "partitions", NULL);
-	ls_walk_int32(w, root, "initialReplicas", 0, INT32_MAX, &s->initial_replicas);
-	if (ls_walk_double(w, root, "perReplicaRate", 0, true, INFINITY, false,
+	ls_walk_int32(w, root, "initialReplicas", 0, LS_SCENARIO_MAX_REPLICAS,
+	              &s->initial_replicas);
+	if (ls_walk_double(w, root, "perReplicaRate", 0, true, LS_SCENARIO_MAX_RATE, false,
 	                   &s->per_replica_rate) == 0)
 		ls_walk_missing(w, root, "perReplicaRate", NULL);
 	ls_walk_duration(w, root, "startupDelay", 0, false, INT64_MAX, &s->startup_delay_ms);
-	ls_walk_double(w, root, "maxConsumeRate", 0, false, INFINITY, false, &s->max_consume_rate);
-	ls_walk_int64(w, root, "initialLag", 0, INT64_MAX, &s->initial_lag);
+	ls_walk_double(w, root, "maxConsumeRate", 0, false, LS_SCENARIO_MAX_RATE, false,
+	               &s->max_consume_rate);
+	ls_walk_int64(w, root, "initialLag", 0, LS_SCENARIO_MAX_LAG, &s->initial_lag);
 	/* The names above are the protocol names partitions.h reads. */
 	if (ls_walk_enum(w, root, "assignor", assignors, &a) == 1 &&
 	    ls_partitions_assignor_parse(assignors[a], &s->assignor) < 0)
@@ -351,6 +353,17 @@ static int scenario_build(struct ls_walk *w, const struct ls_node *root, void *c
 	if (r < 0)
 		return r;
 	walk_scaler(w, root, s);
+	if (s->policy.max_replicas > LS_SCENARIO_MAX_REPLICAS) {
+		const struct ls_node *pol = ls_node_get(ls_node_get(root, "scaler"), "policy");
+		const struct ls_node *mx = ls_node_get(pol, "maxReplicas");
+		size_t m = ls_walk_push_key(w, "scaler");
+
+		ls_walk_push_key(w, "policy");
+		ls_walk_push_key(w, "maxReplicas");
+		ls_walk_error(w, mx ? mx : root, "must be <= %d in a scenario, got %d",
+		              LS_SCENARIO_MAX_REPLICAS, s->policy.max_replicas);
+		ls_walk_pop(w, m);
+	}
 	if (rd == 1 && rs >= 0 && s->duration_ms / s->step_ms > MAX_STEPS) {
 		size_t m = ls_walk_push_key(w, "duration");
 

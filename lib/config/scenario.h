@@ -20,6 +20,13 @@
  * number >= 0; partitions not named weigh 1; every partition at most once,
  * every one below `partitions`, and the weights may not all be 0),
  * `rebalancePause` (default 0s) and `commitInterval` (default 0s).
+ *
+ * Limits, so that a simulation stays within memory and its numbers exact:
+ * partitions at most LS_PARTITIONS_MAX, initialReplicas and the policy's
+ * maxReplicas at most LS_SCENARIO_MAX_REPLICAS, initialLag at most
+ * LS_SCENARIO_MAX_LAG, every rate (produce, perReplicaRate,
+ * maxConsumeRate) at most LS_SCENARIO_MAX_RATE msgs/s, durations at most
+ * LS_PARSE_DURATION_MAX_MS (366 days) and at most 10,000,000 steps.
  */
 #ifndef LS_CONFIG_SCENARIO_H
 #define LS_CONFIG_SCENARIO_H
@@ -28,6 +35,10 @@
 #include <stdint.h>
 
 #include "policy/partitions.h"
+
+#define LS_SCENARIO_MAX_REPLICAS 100000
+#define LS_SCENARIO_MAX_LAG	 1000000000000000LL /* 10^15 messages */
+#define LS_SCENARIO_MAX_RATE	 1e9                /* msgs/s */
 #include "policy/policy.h"
 #include "util/diag.h"
 

@@ -404,7 +404,7 @@ static int substitute_file(struct ls_walk *w, const struct ls_node *s, const cha
 	}
 	if (r < 0) {
 		ls_walk_error(w, s, "${file:%s}: cannot read %s: %s", path, ls_buf_str(&full),
-		              strerror(-r));
+		              ls_buf_read_strerror(r));
 		goto out;
 	}
 	if (memchr(ls_buf_str(&data), '\0', data.len)) {
@@ -424,11 +424,26 @@ out:
 	return r < 0 ? -1 : 0;
 }
 
+/* Records one substitution's text (piece, NUL-terminated by the buffer)
+ * as "${...}" from start to end (the closing brace), for the report. */
+static void note_piece(struct ls_walk *w, const char *piece, const char *start, const char *end)
+{
+	char *written = strndup(start, (size_t)(end + 1 - start));
+
+	if (!written) {
+		w->rep->oom = true;
+		return;
+	}
+	ls_report_substituted(w->rep, piece, written);
+	free(written);
+}
+
 int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 {
 	struct ls_buf out;
 	const char *p = s->value;
 	char *name = NULL, *v = NULL;
+	size_t before;
 	bool oom = false;
 	int r = 0;
 
@@ -476,6 +491,7 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 		name = strndup(p, (size_t)(end - p));
 		if ((oom = !name))
 			break;
+		before = out.len;
 		if (env) {
 			const char *val;
 
@@ -490,9 +506,28 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 				r = -1;
 			} else {
 				oom = ls_buf_puts(&out, val) < 0;
+				if (!oom)
+					note_piece(w, out.data + before, start, end);
 			}
 		} else {
 			r = substitute_file(w, s, name, &out, &oom);
+			if (r == 0 && !oom)
+				note_piece(w, out.data + before, start, end);
+		}
+		if (r == 0 && !oom) {
+			size_t added = out.len - before;
+
+			if (added > LS_WALK_MAX_SUBSTITUTED - w->substituted) {
+				ls_walk_error(w, s,
+				              "${%s:%s}: the substitutions of this file add more "
+				              "than the limit of %d MiB",
+				              env ? "env" : "file", name,
+				              LS_WALK_MAX_SUBSTITUTED / (1024 * 1024));
+				w->substituted = LS_WALK_MAX_SUBSTITUTED;
+				r = -1;
+			} else {
+				w->substituted += added;
+			}
 		}
 		free(name);
 		name = NULL;
@@ -504,6 +539,9 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 		/* A copy of the size it needs: the config keeps it for its lifetime. */
 		v = strdup(ls_buf_str(&out));
 		oom = !v;
+		/* Messages quote values as written, never as substituted. */
+		if (v)
+			ls_report_substituted(w->rep, v, s->value);
 	}
 	if (oom) {
 		w->rep->oom = true;
@@ -584,7 +622,8 @@ int ls_walk_int64(struct ls_walk *w, const struct ls_node *map, const char *key,
 	mark = ls_walk_push_key(w, key);
 	r = ls_parse_int64(v->value, &x);
 	if (r == -ERANGE)
-		ls_walk_error(w, v, "the number is too large");
+		ls_walk_error(w, v, "the number is out of range (%lld to %lld)", (long long)min,
+		              (long long)max);
 	else if (r < 0)
 		ls_walk_error(w, v, "expected an integer, got \"%.64s\"", v->value);
 	else if (x < min || x > max)
@@ -650,7 +689,10 @@ int ls_walk_duration(struct ls_walk *w, const struct ls_node *map, const char *k
 		return r;
 	mark = ls_walk_push_key(w, key);
 	r = ls_parse_duration_ms(v->value, &ms);
-	if (r < 0) {
+	if (r == -ERANGE) {
+		ls_walk_error(w, v, "the duration is longer than the limit of %s",
+		              ls_format_duration(LS_PARSE_DURATION_MAX_MS, a, sizeof(a)));
+	} else if (r < 0) {
 		ls_walk_error(w, v,
 		              "invalid duration \"%.64s\" (expected e.g. 500ms, 15s, 5m, 1h30m)",
 		              v->value);

@@ -28,6 +28,10 @@
 
 /* ${file:PATH} contents larger than this are refused. */
 #define LS_WALK_MAX_FILE (64 * 1024)
+/* All ${env:} and ${file:} substitutions of one walk (one file, with its
+ * `defaults:` merged into every scaler) together may add at most this
+ * many bytes: a small file cannot expand into gigabytes. */
+#define LS_WALK_MAX_SUBSTITUTED (64 * 1024 * 1024)
 
 struct ls_walk {
 	struct ls_report *rep;
@@ -41,6 +45,9 @@ struct ls_walk {
 	const char *base_dir;
 	/* The place to name for a missing key whose map came from `defaults:`. */
 	const struct ls_node *owner;
+	/* Bytes substituted so far (LS_WALK_MAX_SUBSTITUTED); once over,
+	 * every further substitution fails. */
+	size_t substituted;
 };
 
 /*

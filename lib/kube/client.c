@@ -114,6 +114,15 @@ const char *ls_kube_json_str(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+int ls_kube_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *ret)
+{
+	if (!v)
+		return -ENOENT;
+	if (!cJSON_IsNumber(v) || ls_parse_integral(v->valuedouble, lo, hi, ret) < 0)
+		return -EPROTO;
+	return 0;
+}
+
 /* --- pure helpers ------------------------------------------------------- */
 
 int ls_kube_status_errno(long status, const char *reason)
@@ -187,7 +196,8 @@ int ls_kube_parse_retry_after(const char *value, int64_t now_wall_ms, int64_t *r
 				return -EINVAL;
 		if (ls_parse_int64(buf, &secs) < 0 || secs > INT64_MAX / 1000)
 			return -EINVAL;
-		*ret_ms = secs * 1000;
+		*ret_ms = secs > LS_KUBE_RETRY_AFTER_MAX_MS / 1000 ? LS_KUBE_RETRY_AFTER_MAX_MS
+		                                                   : secs * 1000;
 		return 0;
 	}
 	/* IMF-fixdate, the only form a server may send (RFC 9110 5.6.7):
@@ -219,6 +229,8 @@ int ls_kube_parse_retry_after(const char *value, int64_t now_wall_ms, int64_t *r
 		if (t == (time_t)-1)
 			return -EINVAL;
 		*ret_ms = (int64_t)t * 1000 > now_wall_ms ? (int64_t)t * 1000 - now_wall_ms : 0;
+		if (*ret_ms > LS_KUBE_RETRY_AFTER_MAX_MS)
+			*ret_ms = LS_KUBE_RETRY_AFTER_MAX_MS;
 	}
 	return 0;
 }
@@ -586,9 +598,11 @@ static int ensure_creds(struct ls_kube *k, bool force)
 				k->token_read_ms = now;
 				return 0;
 			}
-			ls_kube_set_errmsg(k, "cannot read the token file \"%s\": %s",
-			                   kc->token_file, r < 0 ? strerror(-r) : "it is empty");
-			return r < 0 ? r : -EACCES;
+			ls_kube_set_errmsg(k, "credentials: cannot read the token file \"%s\": %s",
+			                   kc->token_file,
+			                   r < 0 ? ls_buf_read_strerror(r) : "it is empty");
+			/* Not the errno of the read: -ENOENT would read as a 404. */
+			return r == -ENOMEM ? r : -ENOKEY;
 		}
 		wipe_str(&k->token);
 		k->token = t;
@@ -605,8 +619,10 @@ static int ensure_creds(struct ls_kube *k, bool force)
 			return 0;
 		r = shared_exec_fetch(k, force, &cred, err, sizeof(err));
 		if (r < 0) {
-			ls_kube_set_errmsg(k, "%s", err);
-			return r;
+			/* A credential failure is its own error: the plugin's
+			 * -ENOENT (not installed) is no 404 from the server. */
+			ls_kube_set_errmsg(k, "credentials: %s", err);
+			return r == -ENOMEM ? r : -ENOKEY;
 		}
 		cert_changed = cred.cert_pem &&
 		               (!k->exec.cert_pem || strcmp(cred.cert_pem, k->exec.cert_pem) != 0 ||

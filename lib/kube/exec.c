@@ -236,12 +236,21 @@ out:
 	return r;
 }
 
+/* Kills the plugin and every process of its group (the group is the
+ * plugin's pid, POSIX_SPAWN_SETPGROUP). */
+static void kill_group(pid_t pid)
+{
+	if (kill(-pid, SIGKILL) < 0)
+		kill(pid, SIGKILL);
+}
+
 int ls_kube_exec_fetch(const struct ls_kube_config *kc, int64_t timeout_ms,
                        struct ls_kube_exec_cred *ret, char *err, size_t errlen)
 {
 	const struct ls_kube_exec_config *e = kc->exec;
 	posix_spawn_file_actions_t fa;
-	bool fa_ok = false;
+	posix_spawnattr_t attr;
+	bool fa_ok = false, attr_ok = false;
 	char **argv = NULL, **envp = NULL, *info = NULL;
 	int pipefd[2] = {-1, -1}, r, status = 0;
 	pid_t pid = -1;
@@ -274,7 +283,16 @@ int ls_kube_exec_fetch(const struct ls_kube_config *kc, int64_t timeout_ms,
 	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
 	    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1) != 0)
 		goto oom;
-	r = posix_spawnp(&pid, e->command, &fa, NULL, argv, envp);
+	/* The plugin leads a process group of its own, so that a plugin that
+	 * times out is killed together with whatever it started (a shell
+	 * script's children would otherwise outlive it). */
+	if (posix_spawnattr_init(&attr) != 0)
+		goto oom;
+	attr_ok = true;
+	if (posix_spawnattr_setpgroup(&attr, 0) != 0 ||
+	    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP) != 0)
+		goto oom;
+	r = posix_spawnp(&pid, e->command, &fa, &attr, argv, envp);
 	if (r != 0) {
 		snprintf(err, errlen, "exec plugin \"%s\": cannot run it: %s%s%s", e->command,
 		         strerror(r), e->install_hint ? ". " : "",
@@ -312,14 +330,14 @@ int ls_kube_exec_fetch(const struct ls_kube_config *kc, int64_t timeout_ms,
 			snprintf(err, errlen,
 			         "exec plugin \"%s\": its output is larger than %d bytes",
 			         e->command, EXEC_MAX_OUTPUT);
-			kill(pid, SIGKILL);
+			kill_group(pid);
 			r = -EPROTO;
 			goto reap;
 		}
 		explicit_bzero(chunk, sizeof(chunk));
 	}
 	if (timed_out) {
-		kill(pid, SIGKILL);
+		kill_group(pid);
 		snprintf(err, errlen, "exec plugin \"%s\": no answer within %lld ms, killed",
 		         e->command, (long long)timeout_ms);
 		r = -ETIMEDOUT;
@@ -350,12 +368,14 @@ oom:
 	snprintf(err, errlen, "exec plugin \"%s\": out of memory", e->command);
 out:
 	if (pid > 0) {
-		kill(pid, SIGKILL);
+		kill_group(pid);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
 	if (fa_ok)
 		posix_spawn_file_actions_destroy(&fa);
+	if (attr_ok)
+		posix_spawnattr_destroy(&attr);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)

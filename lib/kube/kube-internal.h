@@ -102,8 +102,20 @@ int ls_kube_collection_path(struct ls_kube *k, const char *api_version, const ch
 void ls_kube_pause_from_annotations(const cJSON *ann, bool *ret_paused, int32_t *ret_replicas,
                                     char *err, size_t errlen);
 /* spec.replicas (0 when omitted) and status.replicas (-1 when absent) of
- * an autoscaling/v1 Scale. 0, or -EPROTO when scale is not an object. */
+ * an autoscaling/v1 Scale. 0, or -EPROTO when scale is not an object or a
+ * replica count is not an integer in [0, INT32_MAX] (outputs untouched). */
 int ls_kube_scale_parse(const cJSON *scale, int32_t *ret_replicas, int32_t *ret_status_replicas);
+
+/* --- leases (leader.c) --------------------------------------------------- */
+
+struct ls_kube_lease_record;
+/*
+ * Reads a coordination.k8s.io/v1 Lease object j into *ret and its
+ * resourceVersion into rv. 0; -EPROTO when j is not a Lease with a
+ * resourceVersion or leaseDurationSeconds / leaseTransitions is not an
+ * integer in [0, INT32_MAX] (*ret untouched, rv may be written).
+ */
+int ls_kube_lease_parse(const cJSON *j, struct ls_kube_lease_record *ret, char *rv, size_t rvlen);
 
 /* --- exec credential plugins (exec.c) ----------------------------------- */
 
@@ -117,7 +129,9 @@ struct ls_kube_exec_cred {
 /*
  * Runs kc->exec's plugin (with KUBERNETES_EXEC_INFO and its env entries on
  * top of lagscale's environment, stdin from /dev/null, its stderr passed
- * through), waits at most timeout_ms, and parses the ExecCredential it
+ * through) in a process group of its own, waits at most timeout_ms (then
+ * kills the whole group: nothing it started survives), and parses the
+ * ExecCredential it
  * prints. 0 and *ret; otherwise a negative errno (-ENOENT: cannot run it,
  * -ETIMEDOUT, -EPROTO: bad output or exit status) and err says why (never
  * with the credential). *ret untouched on failure.
@@ -133,6 +147,14 @@ void ls_kube_exec_cred_release(struct ls_kube_exec_cred *c);
 const cJSON *ls_kube_json_get(const cJSON *obj, ...) __attribute__((sentinel));
 /* The string at obj.key, or NULL when absent or not a string. */
 const char *ls_kube_json_str(const cJSON *obj, const char *key);
+
+/*
+ * The integer in the JSON value v (ls_kube_json_get's answer), checked
+ * with ls_parse_integral: 0 and *ret; -ENOENT when v is NULL; -EPROTO when
+ * v is not a number, not integral, or outside [lo, hi]. The API server is
+ * not trusted to send an int32 where the schema says so.
+ */
+int ls_kube_json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *ret);
 
 /* Reads a whole credential file (capped), trailing whitespace removed. */
 int ls_kube_read_secret_file(const char *path, char **ret);

@@ -33,6 +33,9 @@
  *               reachable, or hung up
  *   -EPROTO     a TLS failure, or a response that is not what the API sends
  *   -E2BIG      a response over LS_KUBE_MAX_BODY;  -ECANCELED  stop was set
+ *   -ENOKEY     no credential to send: the exec plugin could not be run,
+ *               timed out or failed, or the token file cannot be read (the
+ *               request was not sent; errmsg names the plugin or file)
  * and ls_kube_errmsg() says what happened in one line: the API's Status
  * message as the server wrote it (for 403: `deployments.apps "x" is
  * forbidden: User "lagscale" cannot patch resource "deployments/scale" in
@@ -165,10 +168,15 @@ int ls_kube_object_path(const char *api_version, const char *resource, const cha
 /* The errno for an HTTP status (reason: the Status `reason`, may be NULL). */
 int ls_kube_status_errno(long status, const char *reason);
 
+/* The longest wait a Retry-After can ask for: 10 minutes. A server (or a
+ * proxy) that asks for more gets this; a deadline always ends sooner. */
+#define LS_KUBE_RETRY_AFTER_MAX_MS (10 * 60 * 1000)
+
 /*
  * Parses a Retry-After value: delta-seconds ("120") or an IMF-fixdate
  * ("Sun, 06 Nov 1994 08:49:37 GMT", compared with now_wall_ms; a date in
- * the past is 0). 0 and *ret_ms; -EINVAL (untouched) otherwise.
+ * the past is 0), clamped to LS_KUBE_RETRY_AFTER_MAX_MS. 0 and *ret_ms;
+ * -EINVAL (untouched) otherwise.
  */
 int ls_kube_parse_retry_after(const char *value, int64_t now_wall_ms, int64_t *ret_ms);
 

@@ -13,6 +13,7 @@
 
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/strset.h"
 #include "util/yamltree.h"
 
 /* Kubeconfig files are configuration: the YAML tree's 1 MiB cap applies. */
@@ -37,6 +38,7 @@ struct entry {
 struct entries {
 	struct entry *v;
 	size_t n;
+	struct ls_strset names; /* name -> index in v: one lookup per entry */
 };
 
 struct merged {
@@ -378,15 +380,17 @@ static void merged_release(struct merged *m)
 	free(m->clusters.v);
 	free(m->users.v);
 	free(m->contexts.v);
+	ls_strset_release(&m->clusters.names);
+	ls_strset_release(&m->users.names);
+	ls_strset_release(&m->contexts.names);
 	memset(m, 0, sizeof(*m));
 }
 
 static const struct entry *find_entry(const struct entries *es, const char *name)
 {
-	for (size_t i = 0; i < es->n; i++)
-		if (strcmp(es->v[i].name, name) == 0)
-			return &es->v[i];
-	return NULL;
+	size_t i;
+
+	return ls_strset_find(&es->names, name, &i) ? &es->v[i] : NULL;
 }
 
 /* Adds the named entries of one list (clusters, users, contexts) of f. */
@@ -438,6 +442,8 @@ static int collect_list(struct kfile *f, const char *list, const char *body_key,
 			*ok = false;
 			continue;
 		}
+		if (ls_strset_add(&es->names, name, es->n, NULL) < 0)
+			return -ENOMEM;
 		es->n++;
 	}
 	return 0;
@@ -1115,9 +1121,11 @@ int ls_kube_config_load(const struct ls_kube_load_options *o, struct ls_kube_con
 	const char *home = getenv("HOME");
 	struct merged m = {0};
 	struct ls_diag scratch;
+	struct ls_strset seen;
 	char *list = NULL, *home_path = NULL;
 	int r;
 
+	ls_strset_init(&seen);
 	ls_diag_init(&scratch);
 	if (!diag)
 		diag = &scratch;
@@ -1141,6 +1149,12 @@ int ls_kube_config_load(const struct ls_kube_load_options *o, struct ls_kube_con
 
 			if (!tok[0])
 				continue; /* empty entries are ignored, as in client-go */
+			/* A file named twice is read once (client-go deduplicates too). */
+			r = ls_strset_add(&seen, tok, 0, NULL);
+			if (r < 0)
+				goto out;
+			if (r == 0)
+				continue;
 			/* client-go skips files of KUBECONFIG that do not exist. */
 			if (stat(tok, &st) < 0 && errno == ENOENT)
 				continue;
@@ -1181,6 +1195,7 @@ int ls_kube_config_load(const struct ls_kube_load_options *o, struct ls_kube_con
 out:
 	flush_reports(&m, diag);
 	merged_release(&m);
+	ls_strset_release(&seen);
 	free(list);
 	free(home_path);
 	ls_diag_release(&scratch);

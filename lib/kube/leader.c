@@ -178,12 +178,12 @@ int ls_kube_lease_json(const char *namespace_, const char *name, const char *rv,
 	return 0;
 }
 
-/* Reads a Lease object into a record and its resourceVersion. */
-static int parse_lease(const cJSON *j, struct ls_kube_lease_record *ret, char *rv, size_t rvlen)
+int ls_kube_lease_parse(const cJSON *j, struct ls_kube_lease_record *ret, char *rv, size_t rvlen)
 {
 	const cJSON *spec = ls_kube_json_get(j, "spec", NULL), *v;
 	const char *s = ls_kube_json_str(ls_kube_json_get(j, "metadata", NULL), "resourceVersion");
 	struct ls_kube_lease_record r;
+	int64_t n;
 
 	if (!cJSON_IsObject(j) || !s)
 		return -EPROTO;
@@ -191,12 +191,20 @@ static int parse_lease(const cJSON *j, struct ls_kube_lease_record *ret, char *r
 	snprintf(rv, rvlen, "%s", s);
 	if ((s = ls_kube_json_str(spec, "holderIdentity")))
 		snprintf(r.holder, sizeof(r.holder), "%s", s);
+	/* Absent numbers stay 0; a number that is not an int32 makes the
+	 * Lease unreadable rather than a wrapped-around record. */
 	v = ls_kube_json_get(spec, "leaseDurationSeconds", NULL);
-	if (cJSON_IsNumber(v))
-		r.lease_duration_s = (int32_t)v->valuedouble;
+	if (v && !cJSON_IsNull(v)) {
+		if (ls_kube_json_int(v, 0, INT32_MAX, &n) < 0)
+			return -EPROTO;
+		r.lease_duration_s = (int32_t)n;
+	}
 	v = ls_kube_json_get(spec, "leaseTransitions", NULL);
-	if (cJSON_IsNumber(v))
-		r.transitions = (int32_t)v->valuedouble;
+	if (v && !cJSON_IsNull(v)) {
+		if (ls_kube_json_int(v, 0, INT32_MAX, &n) < 0)
+			return -EPROTO;
+		r.transitions = (int32_t)n;
+	}
 	if ((s = ls_kube_json_str(spec, "acquireTime")))
 		ls_clock_parse_rfc3339(s, &r.acquire_ms);
 	if ((s = ls_kube_json_str(spec, "renewTime")))
@@ -339,7 +347,7 @@ static int write_lease(struct ls_kube_leader *le, enum ls_kube_election_step ste
 	c.body = body;
 	c.timeout_ms = timeout_ms;
 	r = ls_kube_call(le->k, &c, &j);
-	if (r == 0 && parse_lease(j, &got, newrv, sizeof(newrv)) < 0) {
+	if (r == 0 && ls_kube_lease_parse(j, &got, newrv, sizeof(newrv)) < 0) {
 		ls_kube_set_errmsg(le->k, "the API server's answer is not a Lease");
 		r = -EPROTO;
 	}
@@ -364,7 +372,7 @@ static void attempt(struct ls_kube_leader *le)
 	int r;
 
 	r = ls_kube_call(le->k, &get, &j);
-	if (r == 0 && parse_lease(j, &rec, rv, sizeof(rv)) < 0) {
+	if (r == 0 && ls_kube_lease_parse(j, &rec, rv, sizeof(rv)) < 0) {
 		ls_kube_set_errmsg(le->k, "the API server's answer is not a Lease");
 		r = -EPROTO;
 	}
@@ -413,7 +421,7 @@ static void release(struct ls_kube_leader *le)
 		cJSON *j = NULL;
 
 		if (ls_kube_call(le->k, &get, &j) == 0 &&
-		    parse_lease(j, &seen, rv, sizeof(rv)) == 0 &&
+		    ls_kube_lease_parse(j, &seen, rv, sizeof(rv)) == 0 &&
 		    strcmp(seen.holder, le->e.identity) == 0) {
 			rec.transitions = seen.transitions;
 			r = write_lease(le, LS_KUBE_ELECT_UPDATE, &rec, rv, RELEASE_TIMEOUT_MS,

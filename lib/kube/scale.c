@@ -296,19 +296,25 @@ int ls_kube_resource_name(struct ls_kube *k, const char *api_version, const char
 int ls_kube_scale_parse(const cJSON *scale, int32_t *ret_replicas, int32_t *ret_status_replicas)
 {
 	const cJSON *v;
+	int64_t spec = 0, status = -1;
+	int r;
 
 	if (!cJSON_IsObject(scale))
 		return -EPROTO;
-	/* autoscaling/v1 Scale omits spec.replicas when it is 0. */
+	/* autoscaling/v1 Scale omits spec.replicas when it is 0. A replica
+	 * count that is not an int32 of at least 0 is a protocol error. */
 	v = ls_kube_json_get(scale, "spec", "replicas", NULL);
-	*ret_replicas = cJSON_IsNumber(v) ? (int32_t)v->valuedouble : 0;
+	r = ls_kube_json_int(v, 0, INT32_MAX, &spec);
+	if (r == -EPROTO)
+		return r;
 	v = ls_kube_json_get(scale, "status", "replicas", NULL);
-	if (cJSON_IsNumber(v))
-		*ret_status_replicas = (int32_t)v->valuedouble;
-	else if (cJSON_IsObject(ls_kube_json_get(scale, "status", NULL)))
-		*ret_status_replicas = 0;
-	else
-		*ret_status_replicas = -1;
+	r = ls_kube_json_int(v, 0, INT32_MAX, &status);
+	if (r == -EPROTO)
+		return r;
+	if (r == -ENOENT)
+		status = cJSON_IsObject(ls_kube_json_get(scale, "status", NULL)) ? 0 : -1;
+	*ret_replicas = (int32_t)spec;
+	*ret_status_replicas = (int32_t)status;
 	return 0;
 }
 
@@ -402,7 +408,12 @@ int ls_kube_scale_get(struct ls_kube *k, const struct ls_kube_target *t, struct 
 		r = -EPROTO;
 		goto out;
 	}
-	ls_kube_scale_parse(scale, &s.replicas, &s.status_replicas);
+	if (ls_kube_scale_parse(scale, &s.replicas, &s.status_replicas) < 0) {
+		ls_kube_set_errmsg(k, "%s: spec.replicas or status.replicas is not an integer "
+		                      "from 0 to 2147483647", scale_path);
+		r = -EPROTO;
+		goto out;
+	}
 	ann = ls_kube_json_get(meta, "metadata", "annotations", NULL);
 	ls_kube_pause_from_annotations(ann, &s.paused, &s.paused_replicas, s.pause_error,
 	                               sizeof(s.pause_error));

@@ -143,8 +143,8 @@ int ls_kube_object_meta_parse(const cJSON *obj, struct ls_kube_object_meta *ret)
 		return -EPROTO;
 	memset(&m, 0, sizeof(m));
 	gen = cJSON_GetObjectItemCaseSensitive(md, "generation");
-	if (cJSON_IsNumber(gen))
-		m.generation = (int64_t)gen->valuedouble;
+	if (gen && ls_kube_json_int(gen, 0, INT64_MAX, &m.generation) < 0)
+		return -EPROTO;
 	if (uid)
 		snprintf(m.uid, sizeof(m.uid), "%s", uid);
 	snprintf(m.resource_version, sizeof(m.resource_version), "%s", rv);
@@ -187,6 +187,7 @@ int ls_kube_watch_event_parse(const char *line, size_t len, bool all_namespaces,
 	cJSON *j = cJSON_ParseWithLength(line, len);
 	const cJSON *obj, *md, *code;
 	const char *type, *s;
+	int64_t n;
 	int r = -EPROTO;
 
 	memset(&ev, 0, sizeof(ev));
@@ -206,7 +207,8 @@ int ls_kube_watch_event_parse(const char *line, size_t len, bool all_namespaces,
 	switch (ev.type) {
 	case LS_KUBE_WATCH_ERROR:
 		code = cJSON_GetObjectItemCaseSensitive(obj, "code");
-		ev.code = cJSON_IsNumber(code) ? (int32_t)code->valuedouble : 0;
+		if (ls_kube_json_int(code, 0, 999, &n) == 0)
+			ev.code = (int32_t)n;
 		s = ls_kube_json_str(obj, "message");
 		snprintf(ev.message, sizeof(ev.message), "%s", s ? s : "");
 		break;

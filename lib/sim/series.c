@@ -110,7 +110,7 @@ int ls_series_read_csv(const char *path, struct ls_series *s, char *errbuf, size
 	ls_buf_init(&b, 64 << 20);
 	r = ls_buf_read_file(&b, path);
 	if (r < 0) {
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
+		snprintf(errbuf, errlen, "%s: %s", path, ls_buf_read_strerror(r));
 		goto out;
 	}
 	for (line = b.data; line && *line; line = next) {

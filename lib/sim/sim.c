@@ -120,15 +120,20 @@ static int validate(const struct ls_scenario *sc)
 
 	if (!sc || sc->duration_ms <= 0 || sc->step_ms <= 0 || sc->partitions <= 0 ||
 	    sc->partitions > LS_PARTITIONS_MAX || sc->initial_replicas < 0 ||
-	    !(sc->per_replica_rate > 0) || !isfinite(sc->per_replica_rate) ||
-	    sc->startup_delay_ms < 0 || !(sc->max_consume_rate >= 0) || sc->initial_lag < 0 ||
+	    sc->initial_replicas > LS_SCENARIO_MAX_REPLICAS ||
+	    sc->policy.max_replicas > LS_SCENARIO_MAX_REPLICAS || !(sc->per_replica_rate > 0) ||
+	    !(sc->per_replica_rate <= LS_SCENARIO_MAX_RATE) || sc->startup_delay_ms < 0 ||
+	    sc->startup_delay_ms > LS_PARSE_DURATION_MAX_MS ||
+	    sc->duration_ms > LS_PARSE_DURATION_MAX_MS ||
+	    !(sc->max_consume_rate >= 0) || !(sc->max_consume_rate <= LS_SCENARIO_MAX_RATE) ||
+	    sc->initial_lag < 0 || sc->initial_lag > LS_SCENARIO_MAX_LAG ||
 	    !sc->produce || sc->n_produce == 0 || sc->rebalance_pause_ms < 0 ||
 	    sc->commit_interval_ms < 0 ||
 	    (sc->assignor != LS_ASSIGNOR_RANGE && sc->assignor != LS_ASSIGNOR_ROUNDROBIN &&
 	     sc->assignor != LS_ASSIGNOR_COOPERATIVE_STICKY))
 		return -EINVAL;
 	for (size_t i = 0; i < sc->n_produce; i++)
-		if (!(sc->produce[i].rate >= 0) || !isfinite(sc->produce[i].rate))
+		if (!(sc->produce[i].rate >= 0) || !(sc->produce[i].rate <= LS_SCENARIO_MAX_RATE))
 			return -EINVAL;
 	if (sc->partition_weights) {
 		for (int32_t j = 0; j < sc->partitions; j++) {

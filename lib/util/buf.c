@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void ls_buf_init(struct ls_buf *b, size_t cap)
@@ -158,11 +159,21 @@ int ls_buf_read_file(struct ls_buf *b, const char *path)
 {
 	char tmp[8192];
 	size_t old = b->len;
+	struct stat st;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -ENOTSUP;
+	}
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof(tmp));
 
@@ -185,4 +196,11 @@ int ls_buf_read_file(struct ls_buf *b, const char *path)
 			b->data[old] = '\0';
 	}
 	return r;
+}
+
+const char *ls_buf_read_strerror(int err)
+{
+	if (err == -ENOTSUP)
+		return "not a regular file (FIFOs, devices and sockets are not read)";
+	return strerror(-err);
 }

@@ -39,9 +39,18 @@ const char *ls_buf_str(const struct ls_buf *b);
 char *ls_buf_steal(struct ls_buf *b);
 
 /*
- * Reads a whole file into b, failing with -E2BIG when it is larger than the
- * buffer's cap. Returns 0 or a negative errno from open/read.
+ * Reads a whole regular file into b, failing with -E2BIG when it is larger
+ * than the buffer's cap. Only regular files (or symbolic links to them) are
+ * read: a FIFO, a terminal, /dev/stdin or /dev/zero is refused with
+ * -ENOTSUP without reading a byte (it could block forever or never end),
+ * a directory with -EISDIR. The file is opened with O_NONBLOCK so that
+ * opening a FIFO with no writer does not block either. Returns 0 or a
+ * negative errno from open/fstat/read; b is as before on failure.
  */
 int ls_buf_read_file(struct ls_buf *b, const char *path);
+
+/* The message for an error of ls_buf_read_file ("not a regular file" for
+ * -ENOTSUP, strerror otherwise). */
+const char *ls_buf_read_strerror(int err);
 
 #endif

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+/* About 10,000 years in seconds: the range of timestamps parsed. */
+#define LS_CLOCK_MAX_S ((int64_t)10000 * 366 * 86400)
+
 int64_t ls_clock_mono_ms(void)
 {
 	struct timespec ts;
@@ -74,20 +77,33 @@ int ls_clock_parse_rfc3339(const char *s, int64_t *ret_wall_ms)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
+		/* Exactly "hh:mm": every byte is checked before it is read past,
+		 * so a short offset at the end of the string is refused, not
+		 * skipped over. */
+		const char *o = p + 1;
 		int hh, mm;
 
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+		if (!isdigit((unsigned char)o[0]) || !isdigit((unsigned char)o[1]) || o[2] != ':' ||
+		    !isdigit((unsigned char)o[3]) || !isdigit((unsigned char)o[4]))
+			return -EINVAL;
+		hh = (o[0] - '0') * 10 + (o[1] - '0');
+		mm = (o[3] - '0') * 10 + (o[4] - '0');
+		if (hh > 23 || mm > 59)
 			return -EINVAL;
 		off = (hh * 60 + mm) * 60;
 		if (*p == '-')
 			off = -off;
-		p += 6;
+		p = o + 5;
 	} else {
 		return -EINVAL;
 	}
 	if (*p)
 		return -EINVAL;
 	t = timegm(&tm);
+	/* Years far outside any real timestamp would overflow the
+	 * milliseconds below; refuse them (±10,000 years is ample). */
+	if (t == (time_t)-1 || (int64_t)t > LS_CLOCK_MAX_S || (int64_t)t < -LS_CLOCK_MAX_S)
+		return -ERANGE;
 	*ret_wall_ms = ((int64_t)t - off) * 1000 + ms;
 	return 0;
 }

@@ -16,7 +16,10 @@ int64_t ls_clock_wall_ms(void);
 char *ls_clock_rfc3339(int64_t wall_ms, char *out, size_t size);
 /* RFC 3339 UTC with microseconds (Kubernetes MicroTime). */
 char *ls_clock_rfc3339_micro(int64_t wall_ms, char *out, size_t size);
-/* Parses RFC 3339 ("Z" or ±hh:mm, optional fraction) into epoch ms. */
+/* Parses RFC 3339 ("Z" or ±hh:mm, optional fraction) into epoch ms.
+ * 0; -EINVAL when s is not RFC 3339 (every byte must be consumed);
+ * -ERANGE for a time more than about 10,000 years from 1970.
+ * *ret_wall_ms untouched on failure. */
 int ls_clock_parse_rfc3339(const char *s, int64_t *ret_wall_ms);
 /* Sleeps, returning early (with -EINTR) when a signal arrives. */
 int ls_clock_sleep_ms(int64_t ms);

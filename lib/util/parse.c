@@ -55,6 +55,22 @@ int ls_parse_double(const char *s, double *ret)
 	return 0;
 }
 
+int ls_parse_integral(double v, int64_t lo, int64_t hi, int64_t *ret)
+{
+	int64_t i;
+
+	if (isnan(v) || (isfinite(v) && v != floor(v)))
+		return -EINVAL;
+	/* 2^63 is exact as a double; INT64_MAX is not (it rounds up to 2^63). */
+	if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+		return -ERANGE;
+	i = (int64_t)v;
+	if (i < lo || i > hi)
+		return -ERANGE;
+	*ret = i;
+	return 0;
+}
+
 int ls_parse_bool(const char *s, bool *ret)
 {
 	if (strcmp(s, "true") == 0)
@@ -82,7 +98,7 @@ int ls_parse_duration_ms(const char *s, int64_t *ret_ms)
 	if (ls_parse_double(s, &plain) == 0) {
 		if (plain < 0)
 			return -EINVAL;
-		if (plain * 1000.0 > (double)INT64_MAX)
+		if (plain * 1000.0 > (double)LS_PARSE_DURATION_MAX_MS)
 			return -ERANGE;
 		*ret_ms = (int64_t)llround(plain * 1000.0);
 		return 0;
@@ -114,7 +130,7 @@ int ls_parse_duration_ms(const char *s, int64_t *ret_ms)
 			return -EINVAL;
 		last_unit = units[i].ms;
 		total += v * units[i].ms;
-		if (total > (double)INT64_MAX)
+		if (total > (double)LS_PARSE_DURATION_MAX_MS)
 			return -ERANGE;
 	}
 	*ret_ms = (int64_t)llround(total);
@@ -142,6 +158,105 @@ char *ls_format_duration(int64_t ms, char *out, size_t size)
 	if (r && n < size)
 		snprintf(out + n, size - n, "%lldms", (long long)r);
 	return out;
+}
+
+/* Reads "{m}", "{m,}" or "{m,n}" at p (just after the '{'): the count that
+ * bounds the copies regcomp makes, and the end; false when it is not one. */
+static bool repeat_bound(const char *p, int64_t *ret_bound, const char **ret_end)
+{
+	int64_t m = 0, n = -1;
+
+	if (!isdigit((unsigned char)*p))
+		return false;
+	for (; isdigit((unsigned char)*p); p++)
+		m = m < 100000000 ? m * 10 + (*p - '0') : m;
+	if (*p == ',') {
+		p++;
+		if (isdigit((unsigned char)*p)) {
+			n = 0;
+			for (; isdigit((unsigned char)*p); p++)
+				n = n < 100000000 ? n * 10 + (*p - '0') : n;
+		}
+	}
+	if (*p != '}')
+		return false;
+	*ret_bound = n >= 0 ? n : m;
+	*ret_end = p + 1;
+	return true;
+}
+
+int ls_parse_regex_check(const char *re)
+{
+	/* For each open group, the largest cost of an atom in it so far. */
+	int64_t stack[LS_REGEX_MAX_LEN + 1];
+	size_t depth = 0;
+	int64_t last = 1; /* the cost of the atom just read */
+	const char *p = re;
+
+	if (strlen(re) > LS_REGEX_MAX_LEN)
+		return -E2BIG;
+	stack[0] = 1;
+	while (*p) {
+		int64_t bound;
+		const char *end;
+
+		switch (*p) {
+		case '\\':
+			last = 1;
+			p += p[1] ? 2 : 1;
+			break;
+		case '[':
+			/* A bracket expression is one atom; "]" first is literal. */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']') {
+				if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+					const char *close = strchr(p + 2, p[1]);
+
+					p = close && close[1] == ']' ? close + 2 : p + 1;
+				} else {
+					p++;
+				}
+			}
+			if (*p)
+				p++;
+			last = 1;
+			break;
+		case '(':
+			stack[++depth] = 1;
+			last = 1;
+			p++;
+			break;
+		case ')':
+			if (depth > 0)
+				last = stack[depth--];
+			else
+				last = 1;
+			p++;
+			break;
+		case '{':
+			if (!repeat_bound(p + 1, &bound, &end)) {
+				last = 1;
+				p++;
+				break;
+			}
+			last *= bound > 1 ? bound : 1;
+			if (last > LS_REGEX_MAX_REPEAT)
+				return -ERANGE;
+			p = end;
+			break;
+		default:
+			last = 1;
+			p++;
+			break;
+		}
+		if (last > stack[depth])
+			stack[depth] = last;
+	}
+	return 0;
 }
 
 static int cmp_range(const void *a, const void *b)

@@ -11,22 +11,106 @@
 #include <yaml.h>
 
 #include "util/buf.h"
+#include "util/strset.h"
 
 void ls_report_init(struct ls_report *r, const char *name)
 {
 	r->name = name;
 	r->msgs = NULL;
 	r->n = 0;
+	r->more = 0;
 	r->oom = false;
+	r->subst = NULL;
+	r->n_subst = 0;
+}
+
+/* Word characters: a value is replaced only where it is not part of a
+ * longer word ("1" in "t.yaml:12" stays). */
+static bool word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+/* Replaces in b, from offset from on, every whole-word value (of len
+ * bytes) with written. 0 or -ENOMEM. */
+static int replace_words(struct ls_buf *b, size_t from, const char *value, size_t len,
+                         const char *written)
+{
+	struct ls_buf out;
+	const char *s = ls_buf_str(b), *p = s + from, *hit;
+	int k = 0;
+
+	if (!strstr(p, value))
+		return 0;
+	ls_buf_init(&out, 0);
+	k = ls_buf_append(&out, s, from);
+	while (k == 0 && (hit = strstr(p, value)) != NULL) {
+		bool start = hit == s || !word_char(hit[-1]) || !word_char(value[0]);
+		bool end = !word_char(hit[len]) || !word_char(value[len - 1]);
+
+		k = ls_buf_append(&out, p, (size_t)(hit - p));
+		if (k == 0 && start && end)
+			k = ls_buf_puts(&out, written);
+		else if (k == 0)
+			k = ls_buf_append(&out, hit, len);
+		p = hit + len;
+	}
+	if (k == 0)
+		k = ls_buf_puts(&out, p);
+	if (k < 0) {
+		ls_buf_release(&out);
+		return -ENOMEM;
+	}
+	/* The old text may hold the secret. */
+	explicit_bzero(b->data, b->len);
+	ls_buf_release(b);
+	*b = out;
+	return 0;
+}
+
+void ls_report_substituted(struct ls_report *r, const char *value, const char *written)
+{
+	struct ls_report_subst *v;
+
+	if (!value[0] || strcmp(value, written) == 0)
+		return;
+	for (size_t i = 0; i < r->n_subst; i++)
+		if (strcmp(r->subst[i].value, value) == 0)
+			return;
+	v = realloc(r->subst, (r->n_subst + 1) * sizeof(*v));
+	if (!v) {
+		r->oom = true;
+		return;
+	}
+	r->subst = v;
+	v[r->n_subst].value = strdup(value);
+	v[r->n_subst].written = strdup(written);
+	if (!v[r->n_subst].value || !v[r->n_subst].written) {
+		free(v[r->n_subst].value);
+		free(v[r->n_subst].written);
+		r->oom = true;
+		return;
+	}
+	r->n_subst++;
 }
 
 void ls_report_release(struct ls_report *r)
 {
+	for (size_t i = 0; i < r->n_subst; i++) {
+		explicit_bzero(r->subst[i].value, strlen(r->subst[i].value));
+		free(r->subst[i].value);
+		free(r->subst[i].written);
+	}
+	free(r->subst);
+	r->subst = NULL;
+	r->n_subst = 0;
 	for (size_t i = 0; i < r->n; i++)
 		free(r->msgs[i].text);
 	free(r->msgs);
 	r->msgs = NULL;
 	r->n = 0;
+	r->more = 0;
 }
 
 void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, const char *fmt,
@@ -34,8 +118,14 @@ void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, co
 {
 	struct ls_report_msg *msgs;
 	struct ls_buf b;
+	size_t body;
 	int k;
 
+	/* Past the cap, a message is only counted: no formatting, no search. */
+	if (r->n >= LS_REPORT_MAX_MSGS) {
+		r->more++;
+		return;
+	}
 	ls_buf_init(&b, 0);
 	k = ls_buf_puts(&b, r->name);
 	if (k == 0 && line > 0)
@@ -44,8 +134,26 @@ void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, co
 		k = ls_buf_puts(&b, ": ");
 	if (k == 0 && path && *path)
 		k = ls_buf_printf(&b, "%s: ", path);
+	body = b.len;
 	if (k == 0)
 		k = ls_buf_vprintf(&b, fmt, ap);
+	/* Each value, then the 64-byte prefix "%.64s" may have printed of it.
+	 * Whatever the order, no value is left: a replacement is text as
+	 * written in the file. */
+	for (size_t i = 0; k == 0 && i < r->n_subst; i++) {
+		const struct ls_report_subst *s = &r->subst[i];
+		size_t len = strlen(s->value);
+
+		k = replace_words(&b, body, s->value, len, s->written);
+		if (k == 0 && len > 64) {
+			char prefix[65];
+
+			memcpy(prefix, s->value, 64);
+			prefix[64] = '\0';
+			k = replace_words(&b, body, prefix, 64, s->written);
+			explicit_bzero(prefix, sizeof(prefix));
+		}
+	}
 	if (k < 0)
 		goto fail;
 	for (size_t i = 0; i < r->n; i++) {
@@ -82,7 +190,7 @@ void ls_report_add(struct ls_report *r, int line, int col, const char *path, con
 
 bool ls_report_failed(const struct ls_report *r)
 {
-	return r->n > 0 || r->oom;
+	return r->n > 0 || r->more > 0 || r->oom;
 }
 
 static int cmp_msg(const void *a, const void *b)
@@ -102,6 +210,9 @@ void ls_report_flush(struct ls_report *r, struct ls_diag *diag)
 		qsort(r->msgs, r->n, sizeof(*r->msgs), cmp_msg);
 	for (size_t i = 0; diag && i < r->n; i++)
 		ls_diag_add(diag, "%s", r->msgs[i].text);
+	if (r->more && diag)
+		ls_diag_add(diag, "%s: ... and %zu more problems (only the first %d are shown)",
+		            r->name, r->more, LS_REPORT_MAX_MSGS);
 	if (r->oom && diag)
 		ls_diag_add(diag, "%s: out of memory while reporting errors", r->name);
 	ls_report_release(r);
@@ -221,19 +332,27 @@ static void free_partial(struct ls_node *n, size_t used)
 	ls_node_free(n);
 }
 
-static int node_copy(const struct ls_node *src, bool from_defaults, size_t *budget,
+/* What copies made for aliases may still use: nodes and scalar bytes. */
+struct budget {
+	size_t nodes;
+	size_t bytes;
+};
+
+static int node_copy(const struct ls_node *src, bool from_defaults, struct budget *budget,
                      struct ls_node **ret)
 {
 	struct ls_node *n = NULL;
 	size_t kids = src->type == LS_NODE_MAP ? 2 * src->n : src->n;
+	size_t len = src->value ? strlen(src->value) : 0;
 	int r = 0;
 
 	if (budget) {
-		if (*budget == 0)
+		if (budget->nodes == 0 || len > budget->bytes)
 			return -E2BIG;
-		(*budget)--;
+		budget->nodes--;
+		budget->bytes -= len;
 	}
-	n = node_alloc(src->type, src->value, src->value ? strlen(src->value) : 0);
+	n = node_alloc(src->type, src->value, len);
 	if (!n)
 		return -ENOMEM;
 	n->line = src->line;
@@ -347,8 +466,10 @@ struct builder {
 	size_t depth;
 	struct anchor *anchors;
 	size_t n_anchors;
-	size_t budget; /* nodes still allowed */
+	struct ls_strset anchor_index; /* name -> the latest anchor of that name */
+	struct budget budget; /* nodes and scalar bytes still allowed */
 	size_t max_nodes;
+	size_t max_bytes;
 	struct ls_node *root;
 	int docs;
 	/* ls_node_parse_stream: every document's root is kept in roots. */
@@ -398,6 +519,10 @@ static int remember_anchor(struct builder *b, char *name, const struct ls_node *
 	b->anchors = a;
 	b->anchors[b->n_anchors].name = name;
 	b->anchors[b->n_anchors].node = n;
+	if (ls_strset_put(&b->anchor_index, name, b->n_anchors) < 0) {
+		free(name);
+		return -ENOMEM;
+	}
 	b->n_anchors++;
 	return 0;
 }
@@ -431,9 +556,10 @@ static struct ls_node *new_node(struct builder *b, enum ls_node_type t, const ya
 	struct ls_node *n;
 
 	*oom = false;
-	if (b->budget == 0)
+	if (b->budget.nodes == 0 || len > b->budget.bytes)
 		return NULL;
-	b->budget--;
+	b->budget.nodes--;
+	b->budget.bytes -= len;
 	n = node_alloc(t, value, len);
 	if (!n) {
 		*oom = true;
@@ -457,11 +583,20 @@ static bool scalar_is_null(const yaml_event_t *ev)
 	       strcmp(v, "NULL") == 0;
 }
 
-/* The node budget is spent: reported at the event that needed one more. */
+/* A budget is spent: reported at the event that needed more. */
 static int limit(struct builder *b, const yaml_event_t *ev)
 {
-	ls_report_add(b->rep, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, NULL,
-	              "the document has more than %zu nodes (aliases included)", b->max_nodes);
+	char size[32];
+
+	if (b->budget.nodes == 0)
+		ls_report_add(b->rep, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+		              NULL, "the document has more than %zu nodes (aliases included)",
+		              b->max_nodes);
+	else
+		ls_report_add(b->rep, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+		              NULL,
+		              "the document's strings add up to more than %s (aliases included)",
+		              ls_node_format_size(b->max_bytes, size, sizeof(size)));
 	return -EINVAL;
 }
 
@@ -472,6 +607,9 @@ static void forget_anchors(struct builder *b)
 	free(b->anchors);
 	b->anchors = NULL;
 	b->n_anchors = 0;
+	/* The index borrows the names just freed. */
+	ls_strset_release(&b->anchor_index);
+	ls_strset_init(&b->anchor_index);
 }
 
 /*
@@ -514,6 +652,15 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 		}
 		return 0;
 	case YAML_SCALAR_EVENT:
+		if (ev->data.scalar.length > LS_NODE_MAX_SCALAR) {
+			char size[32];
+
+			ls_report_add(b->rep, (int)ev->start_mark.line + 1,
+			              (int)ev->start_mark.column + 1, NULL,
+			              "a string is longer than the limit of %s",
+			              ls_node_format_size(LS_NODE_MAX_SCALAR, size, sizeof(size)));
+			return -EINVAL;
+		}
 		n = new_node(b, LS_NODE_SCALAR, &ev->start_mark,
 		             (const char *)ev->data.scalar.value, ev->data.scalar.length, &oom);
 		if (!n)
@@ -534,13 +681,11 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 	case YAML_ALIAS_EVENT: {
 		const struct ls_node *target = NULL;
 		const char *name = (const char *)ev->data.alias.anchor;
+		size_t i;
 
-		for (size_t i = b->n_anchors; i-- > 0;) {
-			if (strcmp(b->anchors[i].name, name) == 0) {
-				target = b->anchors[i].node;
-				break;
-			}
-		}
+		/* A hash lookup: many aliases of many anchors stay linear. */
+		if (ls_strset_find(&b->anchor_index, name, &i))
+			target = b->anchors[i].node;
 		if (!target) {
 			/* libyaml checks aliases only in its document loader, not here. */
 			ls_report_add(b->rep, (int)ev->start_mark.line + 1,
@@ -817,8 +962,10 @@ static int parse(struct builder *bp, const char *yaml, size_t len, const struct 
 		lim = &default_limits;
 	b.yaml = yaml;
 	b.len = len;
-	b.budget = lim->max_nodes;
+	b.budget.nodes = lim->max_nodes;
+	b.budget.bytes = lim->max_bytes;
 	b.max_nodes = lim->max_nodes;
+	b.max_bytes = lim->max_bytes;
 	if (len > lim->max_bytes) {
 		ls_report_add(b.rep, 0, 0, NULL, "the document is larger than the limit of %s",
 		              ls_node_format_size(lim->max_bytes, size, sizeof(size)));
@@ -885,7 +1032,7 @@ int ls_node_read_file_limited(const char *path, size_t max_bytes, struct ls_buf 
 		goto out;
 	}
 	if (r < 0) {
-		ls_report_add(rep, 0, 0, NULL, "cannot read: %s", strerror(-r));
+		ls_report_add(rep, 0, 0, NULL, "cannot read: %s", ls_buf_read_strerror(r));
 		goto out;
 	}
 	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");

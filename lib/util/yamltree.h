@@ -26,11 +26,15 @@
  * documents are refused before parsing, and a document may hold at most
  * LS_NODE_MAX_NODES nodes, aliases expanded, so an alias bomb cannot
  * exhaust memory. A loader that needs more (the lagscale config) passes its
- * own struct ls_node_limits. Nesting is capped for every document.
+ * own struct ls_node_limits. The strings of a document, aliases expanded,
+ * add up to at most its max_bytes (so a long string aliased many times is
+ * refused too). Nesting and the length of one string (LS_NODE_MAX_SCALAR)
+ * are capped for every document.
  */
 #define LS_NODE_MAX_DOCUMENT (1024 * 1024)
 #define LS_NODE_MAX_NODES    200000
 #define LS_NODE_MAX_DEPTH    64
+#define LS_NODE_MAX_SCALAR   (1024 * 1024)
 
 struct ls_node_limits {
 	size_t max_bytes; /* the largest document, in bytes */
@@ -66,11 +70,26 @@ struct ls_report_msg {
 	char *text; /* "NAME:LINE:COL: path: message", complete */
 };
 
+/* A report keeps at most this many messages; the rest are counted and
+ * summed up as one line ("... and N more problems"), so a file of 99,000
+ * bad keys costs neither quadratic time nor a flood of output. */
+#define LS_REPORT_MAX_MSGS 100
+
+/* A value that came from ${env:} or ${file:} and the text it was written
+ * as; see ls_report_substituted. */
+struct ls_report_subst {
+	char *value;   /* a secret, maybe: wiped when freed */
+	char *written; /* "${env:NAME}", "a-${file:p}", ... */
+};
+
 struct ls_report {
 	const char *name; /* the file name used in messages; borrowed */
 	struct ls_report_msg *msgs;
 	size_t n;
-	bool oom; /* a message could not be stored */
+	size_t more; /* messages past LS_REPORT_MAX_MSGS, not kept */
+	bool oom;    /* a message could not be stored */
+	struct ls_report_subst *subst;
+	size_t n_subst;
 };
 
 void ls_report_init(struct ls_report *r, const char *name);
@@ -80,17 +99,31 @@ void ls_report_release(struct ls_report *r);
  * Adds "NAME:LINE:COL: PATH: MESSAGE" (no "PATH: " when path is NULL or
  * empty, no "LINE:COL: " when line is 0). An identical message already
  * present is not added again, so a value shared by several scalers is
- * reported once.
+ * reported once. Past LS_REPORT_MAX_MSGS kept messages, new ones are only
+ * counted.
  */
 void ls_report_add(struct ls_report *r, int line, int col, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, const char *fmt,
                     va_list ap) __attribute__((format(printf, 5, 0)));
 
+/*
+ * Records that value was substituted from written (the scalar as it is in
+ * the file, with its ${env:} or ${file:}). From then on, every message of
+ * r shows written wherever value (or its first 64 bytes, as "%.64s"
+ * prints it) appears as a whole word: a message that quotes a setting
+ * never shows what a substitution put there, which may be a secret. The
+ * one place that makes it so for every key. Empty values and values equal
+ * to written are ignored. Out of memory sets r->oom.
+ */
+void ls_report_substituted(struct ls_report *r, const char *value, const char *written);
+
 /* True when at least one problem was reported (or could not be stored). */
 bool ls_report_failed(const struct ls_report *r);
 
-/* Appends every message to diag sorted by place (file order) and empties r. */
+/* Appends every message to diag sorted by place (file order), then
+ * "NAME: ... and N more problems (only the first 100 are shown)" when
+ * some were not kept, and empties r. */
 void ls_report_flush(struct ls_report *r, struct ls_diag *diag);
 
 /*

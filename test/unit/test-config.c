@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "config/scenario.h"
+#include "util/buf.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -627,6 +628,87 @@ START_TEST(test_config_substitution_errors)
 }
 END_TEST
 
+/* Issue 15: a FIFO (config path or ${file:}) or /dev/stdin blocked
+ * forever; they are refused without being read. */
+START_TEST(test_config_reads_regular_files_only)
+{
+	char dir[] = "/tmp/test-config-fifo-XXXXXX", fifo[128], yaml[512];
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_diag d;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ls_diag_init(&d);
+	ck_assert_int_lt(ls_config_load(fifo, &cfg, &d), 0);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	ck_assert_uint_ge(d.n, 1);
+	ck_assert_msg(strstr(d.msgs[0], "not a regular file"), "%s", d.msgs[0]);
+	ls_diag_release(&d);
+	for (int i = 0; i < 3; i++) {
+		const char *target = i == 0 ? fifo : i == 1 ? "/dev/stdin" : "/dev/zero";
+
+		snprintf(yaml, sizeof(yaml),
+		         "kafka:\n"
+		         "  clusters:\n"
+		         "    - name: main\n"
+		         "      bootstrapServers: k:9092\n"
+		         "      properties: {sasl.password: \"${file:%s}\"}\n"
+		         "scalers: []\n",
+		         target);
+		ls_diag_init(&d);
+		ck_assert_int_eq(load(yaml, &cfg, &d), -EINVAL);
+		ck_assert_ptr_eq(cfg, &sentinel);
+		ck_assert_uint_ge(d.n, 1);
+		ck_assert_msg(strstr(d.msgs[0], "not a regular file"), "%s", d.msgs[0]);
+		ls_diag_release(&d);
+	}
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
+/* Issue 15: a small file expanded ${file:} into a gigabyte and was "ok". */
+START_TEST(test_config_substitution_total_cap)
+{
+	char big[60 * 1024], *bigfile;
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_buf_like {
+		char *s;
+		size_t n, cap;
+	} y = {NULL, 0, 0};
+	FILE *f;
+	struct ls_diag d;
+	bool found = false;
+
+	memset(big, 'x', sizeof(big));
+	bigfile = temp_file(big, sizeof(big));
+	f = open_memstream(&y.s, &y.n);
+	fprintf(f, "kafka:\n  clusters:\n");
+	/* 2 x 600 x 60 KiB = 70 MiB, over the 64 MiB limit. */
+	for (int c = 0; c < 2; c++) {
+		fprintf(f, "    - name: c%d\n      bootstrapServers: k:9092\n      properties:\n", c);
+		for (int i = 0; i < 600; i++)
+			fprintf(f, "        p%d: ${file:%s}\n", i, bigfile);
+	}
+	fprintf(f, "scalers: []\n");
+	fclose(f);
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(y.s, &cfg, &d), -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	for (size_t i = 0; i < d.n; i++)
+		found = found || strstr(d.msgs[i], "the substitutions of this file add more than "
+		                                   "the limit of 64 MiB");
+	if (!found)
+		dump(&d);
+	ck_assert(found);
+	ls_diag_release(&d);
+	free(y.s);
+	unlink(bigfile);
+	free(bigfile);
+}
+END_TEST
+
 struct error_case {
 	const char *yaml;
 	const char *msg;
@@ -787,6 +869,10 @@ static const struct error_case other_cases[] = {
     {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topicPattern: \"a(\"}\n",
      "t.yaml:7:37: scalers[0].kafka.topicPattern: invalid regular expression: Unmatched ( or "
      "\\("},
+    {CLUSTER "scalers:\n  - name: s\n" TARGET
+             "    kafka: {group: g, topicPattern: \"((((a{1,100}){1,100}){1,100}){1,100})\"}\n",
+     "t.yaml:7:37: scalers[0].kafka.topicPattern: nested repetitions ask for more than 1000 "
+     "copies (the limit)"},
     {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t], partitions: a}\n",
      "t.yaml:7:48: scalers[0].kafka.partitions: invalid partition list \"a\" (expected e.g. "
      "\"0-11,14\")"},
@@ -930,6 +1016,34 @@ START_TEST(test_config_too_large)
 	ck_assert_str_eq(d.msgs[0], "t.yaml: the document is larger than the limit of 64 MiB");
 	ls_diag_release(&d);
 	free(big);
+}
+END_TEST
+
+/* Issue 15, point 2: one string may not exceed 1 MiB, even in a config
+ * (whose file limit is 64 MiB). */
+START_TEST(test_config_long_string)
+{
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_buf y;
+	struct ls_diag d;
+
+	ls_buf_init(&y, 0);
+	ck_assert_int_eq(ls_buf_puts(&y, CLUSTER "name: \""), 0);
+	{
+		char *x = malloc(1024 * 1024 + 1);
+
+		memset(x, 'x', 1024 * 1024 + 1);
+		ck_assert_int_eq(ls_buf_append(&y, x, 1024 * 1024 + 1), 0);
+		free(x);
+	}
+	ck_assert_int_eq(ls_buf_puts(&y, "\"\n"), 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(ls_buf_str(&y), &cfg, &d), -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.msgs[0], "t.yaml:4:7: a string is longer than the limit of 1 MiB");
+	ls_diag_release(&d);
+	ls_buf_release(&y);
 }
 END_TEST
 
@@ -1921,6 +2035,135 @@ START_TEST(test_config_scenario_defaults)
 }
 END_TEST
 
+/* Issue 15: numbers and durations that overflow are errors naming the
+ * limit, not wraparounds (pollingInterval 9223372036854774s passed
+ * check-config and overflowed in run). */
+START_TEST(test_config_overflowing_numbers_are_errors)
+{
+	expect_error(BASE "      pollingInterval: 9223372036854774s\n",
+	             "t.yaml:9:24: scalers[0].policy.pollingInterval: the duration is longer "
+	             "than the limit of 8784h");
+	expect_error(BASE "      cooldownPeriod: 9223372036854775\n",
+	             "t.yaml:9:23: scalers[0].policy.cooldownPeriod: the duration is longer than "
+	             "the limit of 8784h");
+	expect_error(BASE "      cooldownPeriod: 99999999999999h\n",
+	             "t.yaml:9:23: scalers[0].policy.cooldownPeriod: the duration is longer than "
+	             "the limit of 8784h");
+	expect_error(BASE "      maxReplicas: 1e40\n",
+	             "t.yaml:9:20: scalers[0].policy.maxReplicas: expected an integer, got \"1e40\"");
+	expect_error(BASE "      lagThreshold: 99999999999999999999\n",
+	             "t.yaml:9:21: scalers[0].policy.lagThreshold: the number is out of range (1 to "
+	             "9223372036854775807)");
+}
+END_TEST
+
+/* Issue 15: huge scenario numbers overflowed the simulator or made it
+ * allocate 16 GB (initialReplicas: 2147483647). */
+START_TEST(test_config_scenario_limits)
+{
+	static const char *const want[] = {
+	    "storm.yaml:1:11: duration: the duration is longer than the limit of 8784h",
+	    "storm.yaml:2:13: partitions: must be <= 1000000, got 2147483647",
+	    "storm.yaml:3:18: initialReplicas: must be <= 100000, got 2147483647",
+	    "storm.yaml:4:17: perReplicaRate: must be in (0, 1e+09], got 1e+300",
+	    "storm.yaml:5:15: startupDelay: the duration is longer than the limit of 8784h",
+	    "storm.yaml:6:13: initialLag: must be <= 1000000000000000, got 9223372036854775807",
+	    "storm.yaml:7:26: produce[0].rate: must be in [0, 1e+09], got 1e+300",
+	    "storm.yaml:8:32: scaler.policy.maxReplicas: must be <= 100000 in a scenario, got "
+	    "2147483647",
+	};
+	struct ls_scenario sentinel, *s = &sentinel;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(load_scenario("duration: 9223372036854775\n"
+	                               "partitions: 2147483647\n"
+	                               "initialReplicas: 2147483647\n"
+	                               "perReplicaRate: 1e300\n"
+	                               "startupDelay: 99999999999h\n"
+	                               "initialLag: 9223372036854775807\n"
+	                               "produce: [{at: 0s, rate: 1e300}]\n"
+	                               "scaler: {policy: {maxReplicas: 2147483647}}\n",
+	                               &s, &d),
+	                 -EINVAL);
+	ck_assert_ptr_eq(s, &sentinel);
+	if (d.n != N(want))
+		dump(&d);
+	for (size_t i = 0; i < N(want) && i < d.n; i++)
+		ck_assert_str_eq(d.msgs[i], want[i]);
+	ck_assert_uint_eq(d.n, N(want));
+	ls_diag_release(&d);
+}
+END_TEST
+
+/* Issue 15: server.address and kafka.partitions errors printed the value
+ * after substitution ("got \"hunter2-secret-value\""). Every message shows
+ * the value as written. */
+START_TEST(test_config_errors_never_show_substituted_values)
+{
+	char long_secret[100], *file, yaml[1024];
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_diag d;
+
+	memset(long_secret, 's', sizeof(long_secret) - 1);
+	long_secret[sizeof(long_secret) - 1] = '\0';
+	file = temp_file(long_secret, strlen(long_secret));
+	setenv("LS_TEST_SECRET", "hunter2-secret-value", 1);
+	snprintf(yaml, sizeof(yaml),
+	         CLUSTER "server: {address: \"${env:LS_TEST_SECRET}\"}\n"
+	                 "scalers:\n"
+	                 "  - name: s\n" TARGET
+	                 "    kafka: {group: g, topics: [t], partitions: \"x${env:LS_TEST_SECRET}\"}\n"
+	                 "  - name: s2\n"
+	                 "    target: {kind: \"${file:%s}\", namespace: ns, name: d2}\n"
+	                 "    kafka: {group: g, topics: [t]}\n",
+	         file);
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(yaml, &cfg, &d), -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	if (d.n != 3)
+		dump(&d);
+	ck_assert_uint_eq(d.n, 3);
+	ck_assert_str_eq(d.msgs[0], "t.yaml:4:19: server.address: expected host:port (e.g. "
+	                            "0.0.0.0:8080 or [::]:8080), got \"${env:LS_TEST_SECRET}\"");
+	ck_assert_str_eq(d.msgs[1], "t.yaml:8:48: scalers[0].kafka.partitions: invalid partition "
+	                            "list \"x${env:LS_TEST_SECRET}\" (expected e.g. \"0-11,14\")");
+	for (size_t i = 0; i < d.n; i++) {
+		ck_assert_ptr_null(strstr(d.msgs[i], "hunter2"));
+		ck_assert_ptr_null(strstr(d.msgs[i], "ssss"));
+	}
+	ck_assert_ptr_nonnull(strstr(d.msgs[2], "${file:"));
+	ls_diag_release(&d);
+	unsetenv("LS_TEST_SECRET");
+	unlink(file);
+	free(file);
+}
+END_TEST
+
+/* Issue 15: 99,000 unknown keys took 165 s to report (each message was
+ * compared with all before it). A report keeps 100 and counts the rest. */
+START_TEST(test_config_errors_are_capped)
+{
+	struct ls_config sentinel, *cfg = &sentinel;
+	struct ls_buf y;
+	struct ls_diag d;
+
+	ls_buf_init(&y, 0);
+	ck_assert_int_eq(ls_buf_puts(&y, CLUSTER), 0);
+	for (int i = 0; i < 150; i++)
+		ck_assert_int_eq(ls_buf_printf(&y, "unknown%d: 1\n", i), 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(ls_buf_str(&y), &cfg, &d), -EINVAL);
+	ck_assert_ptr_eq(cfg, &sentinel);
+	ck_assert_uint_eq(d.n, 101);
+	ck_assert_str_eq(d.msgs[0], "t.yaml:4:1: unknown0: unknown key");
+	ck_assert_str_eq(d.msgs[100],
+	                 "t.yaml: ... and 51 more problems (only the first 100 are shown)");
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+}
+END_TEST
+
 START_TEST(test_config_scenario_errors)
 {
 	static const char *const want[] = {
@@ -1928,7 +2171,7 @@ START_TEST(test_config_scenario_errors)
 	    "storm.yaml:1:11: duration: must be more than 0s, got 0s",
 	    "storm.yaml:2:13: partitions: must be >= 1, got 0",
 	    "storm.yaml:5:10: produce[1].at: must be later than the previous point's at",
-	    "storm.yaml:6:20: produce[2].rate: must be >= 0, got -5",
+	    "storm.yaml:6:20: produce[2].rate: must be in [0, 1e+09], got -5",
 	    "storm.yaml:7:34: consumerOutages[0].to: must be later than from",
 	    "storm.yaml:8:15: kafkaErrors[0]: expected a map, got a scalar",
 	    "storm.yaml:9:32: scaler.policy.maxReplicas: must be >= 1, got 0",
@@ -2015,7 +2258,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_defaults_error_line);
 	tcase_add_test(tc, test_config_defaults_cross_check);
 	tcase_add_test(tc, test_config_substitution);
+	tcase_add_test(tc, test_config_errors_never_show_substituted_values);
 	tcase_add_test(tc, test_config_substitution_errors);
+	tcase_add_test(tc, test_config_reads_regular_files_only);
 	tcase_add_test(tc, test_config_policy_errors);
 	tcase_add_test(tc, test_config_errors);
 	tcase_add_test(tc, test_config_several_errors);
@@ -2039,6 +2284,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_dir_reload);
 	tcase_add_test(tc, test_config_scenario_full);
 	tcase_add_test(tc, test_config_scenario_defaults);
+	tcase_add_test(tc, test_config_scenario_limits);
+	tcase_add_test(tc, test_config_overflowing_numbers_are_errors);
+	tcase_add_test(tc, test_config_errors_are_capped);
 	tcase_add_test(tc, test_config_scenario_errors);
 	tcase_add_test(tc, test_config_scenario_produce_rate);
 	suite_add_tcase(s, tc);
@@ -2046,6 +2294,8 @@ static Suite *config_suite(void)
 	fleet = tcase_create("fleet");
 	tcase_set_timeout(fleet, 60);
 	tcase_add_test(fleet, test_config_fleet);
+	tcase_add_test(fleet, test_config_substitution_total_cap);
+	tcase_add_test(fleet, test_config_long_string);
 	suite_add_tcase(s, fleet);
 	return s;
 }

@@ -24,6 +24,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/diag.h"
+#include "util/parse.h"
 
 /* --- helpers --------------------------------------------------------------- */
 
@@ -446,6 +447,70 @@ START_TEST(test_kube_kubeconfig_search_order)
 }
 END_TEST
 
+/* Issue 15: KUBECONFIG naming one file 1,000 times loaded it 1,000 times
+ * (each load reporting the file's problems again). */
+START_TEST(test_kube_kubeconfig_env_deduplicated)
+{
+	char *dir = tmpdir(), *file;
+	struct ls_kube_config *kc = (struct ls_kube_config *)0x1;
+	struct ls_kube_load_options o = {0};
+	struct ls_buf env;
+	struct ls_diag d;
+	size_t hits = 0;
+
+	file = write_file(dir, "config",
+	                  "clusters: [{cluster: {server: 'https://a:1'}}]\n"
+	                  "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n",
+	                  0600);
+	ls_buf_init(&env, 0);
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(ls_buf_printf(&env, "%s%s", i ? ":" : "", file), 0);
+	setenv("KUBECONFIG", ls_buf_str(&env), 1);
+	ls_diag_init(&d);
+	ck_assert_int_lt(ls_kube_config_load(&o, &kc, &d), 0);
+	ck_assert_ptr_eq(kc, (struct ls_kube_config *)0x1);
+	for (size_t i = 0; i < d.n; i++)
+		hits += strstr(d.msgs[i], "name: required") != NULL;
+	ck_assert_uint_eq(hits, 1);
+	ls_diag_release(&d);
+	unsetenv("KUBECONFIG");
+	ls_buf_release(&env);
+	free(file);
+	free(dir);
+}
+END_TEST
+
+/* Issue 15: a kubeconfig of 60,000 clusters took 12 s (a linear lookup per
+ * entry); names are looked up in a hash table now. Many entries, the first
+ * of each name wins. */
+START_TEST(test_kube_kubeconfig_many_entries)
+{
+	struct ls_kube_config *kc = NULL;
+	struct ls_buf y;
+	struct ls_diag d;
+	int r;
+
+	ls_buf_init(&y, 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "clusters:\n"), 0);
+	for (int i = 0; i < 15000; i++)
+		ck_assert_int_eq(ls_buf_printf(&y, "- {name: c%d, cluster: {server: 'https://h%d:1'}}\n",
+		                               i % 10000, i),
+		                 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "contexts: [{name: x, context: {cluster: c9999}}]\n"
+	                                 "current-context: x\n"),
+	                 0);
+	ls_diag_init(&d);
+	r = ls_kube_config_load_string("kc.yaml", "/tmp", ls_buf_str(&y), y.len, NULL, &kc, &d);
+	if (r < 0)
+		diag_dump(&d);
+	ck_assert_int_eq(r, 0);
+	ck_assert_str_eq(kc->server, "https://h9999:1");
+	ls_kube_config_free(kc);
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+}
+END_TEST
+
 START_TEST(test_kube_in_cluster)
 {
 	char *dir = tmpdir(), *want;
@@ -650,6 +715,57 @@ START_TEST(test_kube_exec_plugin_failures)
 }
 END_TEST
 
+/* True while pid exists and is not a zombie. */
+static bool alive(pid_t pid)
+{
+	char path[64], stat[256] = "";
+	FILE *f;
+	char *rp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	if (!fgets(stat, sizeof(stat), f))
+		stat[0] = '\0';
+	fclose(f);
+	rp = strrchr(stat, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+/* Issue 15: a timed-out plugin was killed, but what it started lived on. */
+START_TEST(test_kube_exec_plugin_timeout_kills_its_children)
+{
+	char *dir = tmpdir(), script[1024], err[512] = "", *pidfile;
+	struct ls_kube_config *kc;
+	struct ls_kube_exec_cred cred = {0};
+	struct ls_buf b;
+	int64_t pid = 0, t0;
+
+	ck_assert_int_ge(asprintf(&pidfile, "%s/child.pid", dir), 0);
+	snprintf(script, sizeof(script),
+	         "#!/bin/sh\n"
+	         "sleep 60 &\n"
+	         "echo $! > %s.tmp && mv %s.tmp %s\n"
+	         "wait\n",
+	         pidfile, pidfile, pidfile);
+	kc = exec_config(dir, script, "client.authentication.k8s.io/v1");
+	ck_assert_int_eq(ls_kube_exec_fetch(kc, 1000, &cred, err, sizeof(err)), -ETIMEDOUT);
+	ls_buf_init(&b, 64);
+	ck_assert_int_eq(ls_buf_read_file(&b, pidfile), 0);
+	b.data[strcspn(b.data, "\n")] = '\0';
+	ck_assert_int_eq(ls_parse_int64(ls_buf_str(&b), &pid), 0);
+	ls_buf_release(&b);
+	/* The child is killed with the group; its reaper may take a moment. */
+	t0 = ls_clock_mono_ms();
+	while (alive((pid_t)pid) && ls_clock_mono_ms() - t0 < 10000)
+		ls_clock_sleep_ms(20);
+	ck_assert_msg(!alive((pid_t)pid), "the plugin's child %lld survived", (long long)pid);
+	ls_kube_config_free(kc);
+	free(pidfile);
+	free(dir);
+}
+END_TEST
+
 /* --- pure helpers ------------------------------------------------------------------ */
 
 START_TEST(test_kube_retry_after)
@@ -662,6 +778,16 @@ START_TEST(test_kube_retry_after)
 	ck_assert_int_eq(ms, 1000);
 	ck_assert_int_eq(ls_kube_parse_retry_after("0", 0, &ms), 0);
 	ck_assert_int_eq(ms, 0);
+	/* Issue 15: a huge delta overflowed the deadline arithmetic and
+	 * `run --once` never returned. It is clamped to 10 minutes. */
+	ck_assert_int_eq(ls_kube_parse_retry_after("9223372036854775", 0, &ms), 0);
+	ck_assert_int_eq(ms, LS_KUBE_RETRY_AFTER_MAX_MS);
+	ck_assert_int_eq(ls_kube_parse_retry_after("600", 0, &ms), 0);
+	ck_assert_int_eq(ms, 600000);
+	ck_assert_int_eq(ls_kube_parse_retry_after("601", 0, &ms), 0);
+	ck_assert_int_eq(ms, LS_KUBE_RETRY_AFTER_MAX_MS);
+	ck_assert_int_eq(ls_kube_parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 0, &ms), 0);
+	ck_assert_int_eq(ms, LS_KUBE_RETRY_AFTER_MAX_MS);
 	ck_assert_int_eq(ls_clock_parse_rfc3339("1994-11-06T08:49:30Z", &now), 0);
 	ck_assert_int_eq(ls_kube_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now, &ms), 0);
 	ck_assert_int_eq(ms, 7000);
@@ -945,6 +1071,63 @@ START_TEST(test_kube_election_release_hands_over)
 	ck_assert_int_eq(ls_kube_election_next(&b, 2100, 2100, &w), LS_KUBE_ELECT_UPDATE);
 	ck_assert_str_eq(w.holder, "b");
 	ck_assert_int_eq(w.transitions, 1);
+}
+END_TEST
+
+/* Issue 15: numbers from the API server outside int32 were cast (UB). */
+START_TEST(test_kube_numbers_from_the_api_are_checked)
+{
+	static const char *bad_scales[] = {
+	    "{\"spec\":{\"replicas\":1e10},\"status\":{\"replicas\":1}}",
+	    "{\"spec\":{\"replicas\":1},\"status\":{\"replicas\":-1e300}}",
+	    "{\"spec\":{\"replicas\":1.5}}",
+	    "{\"spec\":{\"replicas\":\"3\"}}",
+	};
+	static const char *bad_leases[] = {
+	    "{\"metadata\":{\"resourceVersion\":\"1\"},\"spec\":{\"leaseDurationSeconds\":1e10}}",
+	    "{\"metadata\":{\"resourceVersion\":\"1\"},\"spec\":{\"leaseTransitions\":1e40}}",
+	    "{\"metadata\":{\"resourceVersion\":\"1\"},\"spec\":{\"leaseTransitions\":-3}}",
+	};
+	struct ls_kube_lease_record rec;
+	int32_t rep = 7, st = 7;
+	char rv[64];
+	cJSON *j;
+
+	for (size_t i = 0; i < sizeof(bad_scales) / sizeof(bad_scales[0]); i++) {
+		j = cJSON_Parse(bad_scales[i]);
+		ck_assert_ptr_nonnull(j);
+		ck_assert_int_eq(ls_kube_scale_parse(j, &rep, &st), -EPROTO);
+		ck_assert_int_eq(rep, 7);
+		ck_assert_int_eq(st, 7);
+		cJSON_Delete(j);
+	}
+	j = cJSON_Parse("{\"spec\":{\"replicas\":2147483647},\"status\":{\"replicas\":3}}");
+	ck_assert_int_eq(ls_kube_scale_parse(j, &rep, &st), 0);
+	ck_assert_int_eq(rep, INT32_MAX);
+	ck_assert_int_eq(st, 3);
+	cJSON_Delete(j);
+	j = cJSON_Parse("{\"spec\":{}}");
+	ck_assert_int_eq(ls_kube_scale_parse(j, &rep, &st), 0);
+	ck_assert_int_eq(rep, 0);
+	ck_assert_int_eq(st, -1);
+	cJSON_Delete(j);
+	for (size_t i = 0; i < sizeof(bad_leases) / sizeof(bad_leases[0]); i++) {
+		j = cJSON_Parse(bad_leases[i]);
+		ck_assert_ptr_nonnull(j);
+		memset(&rec, 0x5a, sizeof(rec));
+		ck_assert_int_eq(ls_kube_lease_parse(j, &rec, rv, sizeof(rv)), -EPROTO);
+		ck_assert_int_eq(rec.lease_duration_s, 0x5a5a5a5a);
+		cJSON_Delete(j);
+	}
+	j = cJSON_Parse("{\"metadata\":{\"resourceVersion\":\"9\"},\"spec\":{\"holderIdentity\":"
+	                "\"a\",\"leaseDurationSeconds\":15,\"leaseTransitions\":2,"
+	                "\"renewTime\":\"2026-01-01T00:00:00.000000+1:2\"}}");
+	ck_assert_int_eq(ls_kube_lease_parse(j, &rec, rv, sizeof(rv)), 0);
+	ck_assert_int_eq(rec.lease_duration_s, 15);
+	ck_assert_int_eq(rec.transitions, 2);
+	ck_assert_int_eq(rec.renew_ms, 0); /* not RFC 3339: ignored */
+	ck_assert_str_eq(rv, "9");
+	cJSON_Delete(j);
 }
 END_TEST
 
@@ -1295,6 +1478,55 @@ START_TEST(test_kube_client_token_file_reread_after_401)
 }
 END_TEST
 
+/* Issue 15: a missing exec plugin read as an HTTP 404, and the scaler said
+ * `apiVersion "apps/v1" is not served by the API server`. */
+START_TEST(test_kube_client_credential_failure_is_its_own_error)
+{
+	static const struct fake_resp none[] = {{200, NULL, "", 0}};
+	struct ls_kube_target t = {"apps/v1", "Deployment", "shop", "web"};
+	struct ls_kube_options o = {.timeout_ms = 3000};
+	char *dir = tmpdir(), *plugin, *tok, user[512];
+	struct ls_kube_config *kc;
+	struct ls_kube *k = NULL;
+	struct ls_kube_scale s;
+	struct fake f;
+
+	/* Both exist when the kubeconfig is loaded, and are gone when used. */
+	plugin = write_file(dir, "plugin", "#!/bin/sh\nexit 1\n", 0700);
+	tok = write_file(dir, "token", "t\n", 0600);
+	fake_start(&f, none, 0);
+	snprintf(user, sizeof(user),
+	         "{exec: {apiVersion: client.authentication.k8s.io/v1, command: %s, "
+	         "interactiveMode: Never, installHint: 'install it'}}",
+	         plugin);
+	kc = fake_config(&f, dir, user);
+	unlink(plugin);
+	ck_assert_int_eq(ls_kube_new(kc, &o, &k), 0);
+	ck_assert_int_eq(ls_kube_scale_get(k, &t, &s), -ENOKEY);
+	ck_assert_msg(strstr(ls_kube_errmsg(k), "credentials: exec plugin"), "%s",
+	              ls_kube_errmsg(k));
+	ck_assert_msg(strstr(ls_kube_errmsg(k), "cannot run it"), "%s", ls_kube_errmsg(k));
+	ck_assert_ptr_null(strstr(ls_kube_errmsg(k), "not served"));
+	ls_kube_free(k);
+	ls_kube_config_free(kc);
+	/* A token file that is gone: the same error, naming the file. */
+	snprintf(user, sizeof(user), "{tokenFile: %s}", tok);
+	kc = fake_config(&f, dir, user);
+	unlink(tok);
+	ck_assert_int_eq(ls_kube_new(kc, &o, &k), 0);
+	ck_assert_int_eq(ls_kube_scale_get(k, &t, &s), -ENOKEY);
+	ck_assert_msg(strstr(ls_kube_errmsg(k), "credentials: cannot read the token file"), "%s",
+	              ls_kube_errmsg(k));
+	ls_kube_free(k);
+	ls_kube_config_free(kc);
+	fake_stop(&f);
+	free(plugin);
+	free(tok);
+	rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_kube_client_body_cap_and_refused)
 {
 	struct ls_kube_target t = {"apps/v1", "Deployment", "shop", "web"};
@@ -1471,6 +1703,11 @@ static Suite *kube_suite(void)
 	tcase_add_test(tc, test_kube_election_other_holder_ends_leadership);
 	tcase_add_test(tc, test_kube_election_release_hands_over);
 	tcase_add_test(tc, test_kube_lease_json);
+	tcase_add_test(tc, test_kube_client_credential_failure_is_its_own_error);
+	tcase_add_test(tc, test_kube_kubeconfig_env_deduplicated);
+	tcase_add_test(tc, test_kube_kubeconfig_many_entries);
+	tcase_add_test(tc, test_kube_exec_plugin_timeout_kills_its_children);
+	tcase_add_test(tc, test_kube_numbers_from_the_api_are_checked);
 	tcase_add_test(tc, test_kube_client_retries_429_with_retry_after);
 	tcase_add_test(tc, test_kube_client_retries_are_bounded);
 	tcase_add_test(tc, test_kube_client_forbidden_and_not_found);

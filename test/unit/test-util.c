@@ -3,6 +3,8 @@
  * redaction of messages by key (log.h), YAML streams (yamltree.h). */
 #include <check.h>
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,233 @@
 #include "util/log.h"
 #include "util/offsets.h"
 #include "util/parse.h"
+#include "util/strset.h"
 #include "util/yamltree.h"
+
+/* Issue 15: a short "+h:m" offset was skipped as if it had six bytes,
+ * reading past the end of the string (ASan: heap-buffer-overflow). */
+START_TEST(test_util_rfc3339_offsets)
+{
+	static const char *bad[] = {"2026-01-01T00:00:00+1:2", "2026-01-01T00:00:00+01:0x",
+	                            "2026-01-01T00:00:00+01:0",  "2026-01-01T00:00:00-1",
+	                            "2026-01-01T00:00:00+",      "2026-01-01T00:00:00+24:00",
+	                            "2026-01-01T00:00:00+01:60"};
+	int64_t ms = 42;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* On the heap, exactly sized, so that a read past the end is seen. */
+		char *s = strdup(bad[i]);
+
+		ck_assert_int_eq(ls_clock_parse_rfc3339(s, &ms), -EINVAL);
+		ck_assert_int_eq(ms, 42);
+		free(s);
+	}
+	ck_assert_int_eq(ls_clock_parse_rfc3339("2026-01-01T01:30:00+01:30", &ms), 0);
+	ck_assert_int_eq(ms, 1767225600000LL);
+	ck_assert_int_eq(ls_clock_parse_rfc3339("2026-01-01T00:00:00.5-00:30", &ms), 0);
+	ck_assert_int_eq(ms, 1767225600000LL + 1800000 + 500);
+	ck_assert_int_eq(ls_clock_parse_rfc3339("2026-01-01T00:00:00Z", &ms), 0);
+	ck_assert_int_eq(ms, 1767225600000LL);
+	ms = 42;
+	ck_assert_int_lt(ls_clock_parse_rfc3339("2147483647-01-01T00:00:00Z", &ms), 0);
+	ck_assert_int_eq(ms, 42);
+}
+END_TEST
+
+START_TEST(test_util_integral)
+{
+	int64_t v = 42;
+
+	ck_assert_int_eq(ls_parse_integral(3.0, 0, 10, &v), 0);
+	ck_assert_int_eq(v, 3);
+	ck_assert_int_eq(ls_parse_integral(-9223372036854775808.0, INT64_MIN, INT64_MAX, &v), 0);
+	ck_assert(v == INT64_MIN);
+	v = 42;
+	ck_assert_int_eq(ls_parse_integral(1e10, 0, INT32_MAX, &v), -ERANGE);
+	ck_assert_int_eq(ls_parse_integral(1e40, INT64_MIN, INT64_MAX, &v), -ERANGE);
+	ck_assert_int_eq(ls_parse_integral(9223372036854775808.0, INT64_MIN, INT64_MAX, &v),
+	                 -ERANGE);
+	ck_assert_int_eq(ls_parse_integral(-1.0, 0, 10, &v), -ERANGE);
+	ck_assert_int_eq(ls_parse_integral(1.5, 0, 10, &v), -EINVAL);
+	ck_assert_int_eq(ls_parse_integral(NAN, 0, 10, &v), -EINVAL);
+	ck_assert_int_eq(ls_parse_integral(INFINITY, 0, 10, &v), -ERANGE);
+	ck_assert_int_eq(v, 42);
+}
+END_TEST
+
+/* Issue 15: "9223372036854775" parsed to INT64_MIN. */
+START_TEST(test_util_duration_limit)
+{
+	int64_t ms = 42;
+
+	ck_assert_int_eq(ls_parse_duration_ms("9223372036854775", &ms), -ERANGE);
+	ck_assert_int_eq(ls_parse_duration_ms("9223372036854775s", &ms), -ERANGE);
+	ck_assert_int_eq(ls_parse_duration_ms("99999999999999h", &ms), -ERANGE);
+	ck_assert_int_eq(ls_parse_duration_ms("8784h0m0s1ms", &ms), -ERANGE);
+	ck_assert_int_eq(ms, 42);
+	ck_assert_int_eq(ls_parse_duration_ms("8784h", &ms), 0);
+	ck_assert_int_eq(ms, LS_PARSE_DURATION_MAX_MS);
+	ck_assert_int_eq(ls_parse_duration_ms("31622400", &ms), 0);
+	ck_assert_int_eq(ms, LS_PARSE_DURATION_MAX_MS);
+}
+END_TEST
+
+/* Issue 15: a 38-byte topicPattern made regcomp take 8 GB. */
+START_TEST(test_util_regex_check)
+{
+	char long_re[LS_REGEX_MAX_LEN + 2];
+
+	ck_assert_int_eq(ls_parse_regex_check("((((a{1,100}){1,100}){1,100}){1,100})"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("(a{1,100}){11}"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("((a{10}b){10}){11}"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("(a{2,}){501}"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("a{1001}"), -ERANGE);
+	ck_assert_int_eq(ls_parse_regex_check("(a{1,100}){10}"), 0);
+	ck_assert_int_eq(ls_parse_regex_check("a{1000}b{1000}c{1000}"), 0);
+	ck_assert_int_eq(ls_parse_regex_check("^orders-[0-9]{1,3}$"), 0);
+	ck_assert_int_eq(ls_parse_regex_check("[{]1000[}]\\{1000}(x)"), 0);
+	ck_assert_int_eq(ls_parse_regex_check("[[:digit:]]{10}((a)"), 0);
+	memset(long_re, 'a', sizeof(long_re) - 1);
+	long_re[sizeof(long_re) - 1] = '\0';
+	ck_assert_int_eq(ls_parse_regex_check(long_re), -E2BIG);
+	long_re[LS_REGEX_MAX_LEN] = '\0';
+	ck_assert_int_eq(ls_parse_regex_check(long_re), 0);
+}
+END_TEST
+
+START_TEST(test_util_strset)
+{
+	struct ls_strset s;
+	char (*names)[16] = malloc(100000 * sizeof(*names));
+	size_t v = 7;
+
+	ls_strset_init(&s);
+	ck_assert(!ls_strset_find(&s, "a", &v));
+	for (size_t i = 0; i < 100000; i++) {
+		snprintf(names[i], sizeof(names[i]), "n%zu", i % 60000);
+		ck_assert_int_eq(ls_strset_add(&s, names[i], i, &v), i < 60000 ? 1 : 0);
+		if (i >= 60000)
+			ck_assert_uint_eq(v, i % 60000);
+	}
+	ck_assert_uint_eq(s.n, 60000);
+	ck_assert(ls_strset_find(&s, "n59999", &v));
+	ck_assert_uint_eq(v, 59999);
+	ck_assert(!ls_strset_find(&s, "n60000", NULL));
+	ls_strset_release(&s);
+	ck_assert(!ls_strset_find(&s, "n1", NULL));
+	free(names);
+}
+END_TEST
+
+/* Parses yaml with the default limits; the report's messages into d. */
+static int parse_yaml(const char *yaml, struct ls_node **root, struct ls_diag *d)
+{
+	struct ls_report rep;
+	int r;
+
+	ls_report_init(&rep, "t.yaml");
+	r = ls_node_parse(&rep, yaml, strlen(yaml), root);
+	if (r == 0 && ls_report_failed(&rep))
+		r = -EINVAL;
+	ls_report_flush(&rep, d);
+	return r;
+}
+
+/* Issue 15, point 2: alias expansion, nesting, string length and key
+ * count are bounded, each limit named. */
+START_TEST(test_util_yaml_bounds)
+{
+	struct ls_node *root = NULL;
+	struct ls_diag d;
+	struct ls_buf y;
+
+	/* A billion laughs: ten levels of ten aliases. */
+	ls_buf_init(&y, 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "a: &a [x, x, x, x, x, x, x, x, x, x]\n"), 0);
+	for (char c = 'b'; c <= 'j'; c++)
+		ck_assert_int_eq(ls_buf_printf(&y, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, "
+		                                   "*%c, *%c]\n",
+		                               c, c, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1,
+		                               c - 1, c - 1, c - 1),
+		                 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(parse_yaml(ls_buf_str(&y), &root, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_ptr_nonnull(strstr(d.msgs[0], "more than 200000 nodes (aliases included)"));
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+
+	/* A long string aliased many times: few nodes, megabytes of text. */
+	ls_buf_init(&y, 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "a: &s \""), 0);
+	{
+		char *x = malloc(100 * 1024);
+
+		memset(x, 'x', 100 * 1024);
+		ck_assert_int_eq(ls_buf_append(&y, x, 100 * 1024), 0);
+		free(x);
+	}
+	ck_assert_int_eq(ls_buf_puts(&y, "\"\nb: ["), 0);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(ls_buf_puts(&y, i ? ", *s" : "*s"), 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "]\n"), 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(parse_yaml(ls_buf_str(&y), &root, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_msg(strstr(d.msgs[0], "the document's strings add up to more than 1 MiB "
+	                                "(aliases included)"),
+	              "%s", d.msgs[0]);
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+
+	/* Nesting. */
+	ls_buf_init(&y, 0);
+	for (int i = 0; i < 70; i++)
+		ck_assert_int_eq(ls_buf_puts(&y, "["), 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(parse_yaml(ls_buf_str(&y), &root, &d), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(d.msgs[0], "nesting deeper than 64 levels"));
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+
+	/* Many anchors, many aliases: each alias is one lookup. */
+	ls_buf_init(&y, 0);
+	for (int i = 0; i < 5000; i++)
+		ck_assert_int_eq(ls_buf_printf(&y, "k%d: &a%d v\n", i, i), 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "l: ["), 0);
+	for (int i = 0; i < 5000; i++)
+		ck_assert_int_eq(ls_buf_printf(&y, "%s*a%d", i ? ", " : "", i), 0);
+	ck_assert_int_eq(ls_buf_puts(&y, "]\n"), 0);
+	ls_diag_init(&d);
+	ck_assert_int_eq(parse_yaml(ls_buf_str(&y), &root, &d), 0);
+	ck_assert_str_eq(ls_node_get(root, "l")->kids[4999]->value, "v");
+	ls_node_free(root);
+	ls_diag_release(&d);
+	ls_buf_release(&y);
+}
+END_TEST
+
+/* Issue 15: reading a FIFO or a device blocked forever or never ended. */
+START_TEST(test_util_read_file_regular_only)
+{
+	char dir[] = "/tmp/test-util-read-XXXXXX", fifo[64];
+	struct ls_buf b;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ls_buf_init(&b, 1024);
+	ck_assert_int_eq(ls_buf_read_file(&b, fifo), -ENOTSUP);
+	ck_assert_int_eq(ls_buf_read_file(&b, "/dev/zero"), -ENOTSUP);
+	ck_assert_int_eq(ls_buf_read_file(&b, "/dev/null"), -ENOTSUP);
+	ck_assert_int_eq(ls_buf_read_file(&b, dir), -EISDIR);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_ptr_nonnull(strstr(ls_buf_read_strerror(-ENOTSUP), "not a regular file"));
+	ls_buf_release(&b);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
 
 START_TEST(test_util_duration)
 {
@@ -505,10 +733,14 @@ END_TEST
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
-	TCase *tc = tcase_create("parse");
+	TCase *tc = tcase_create("parse"), *big;
 
 	tcase_add_test(tc, test_util_duration);
-	tcase_add_test(tc, test_util_yaml_stream);
+	tcase_add_test(tc, test_util_rfc3339_offsets);
+	tcase_add_test(tc, test_util_integral);
+	tcase_add_test(tc, test_util_regex_check);
+	tcase_add_test(tc, test_util_duration_limit);
+	tcase_add_test(tc, test_util_read_file_regular_only);
 	tcase_add_test(tc, test_util_format_duration);
 	tcase_add_test(tc, test_util_numbers);
 	tcase_add_test(tc, test_util_ranges);
@@ -519,6 +751,13 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_util_filewatch_configmap_swap);
 	tcase_add_test(tc, test_util_filewatch_file_and_directory);
 	tcase_add_test(tc, test_util_redact_message_by_key);
+	tcase_add_test(tc, test_util_yaml_stream);
+	/* Large inputs, on a machine that may be busy: time enough. */
+	big = tcase_create("limits");
+	tcase_set_timeout(big, 60);
+	tcase_add_test(big, test_util_yaml_bounds);
+	tcase_add_test(big, test_util_strset);
+	suite_add_tcase(s, big);
 	suite_add_tcase(s, tc);
 	return s;
 }
