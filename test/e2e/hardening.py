@@ -16,6 +16,7 @@ pod with one setting loosened is refused (proof that admission is on).
 """
 import copy
 import json
+import os
 
 from e2e import check, uid
 
@@ -152,3 +153,35 @@ def admitted_restricted(k, dep, what):
               p.stderr)
     finally:
         k("delete", "namespace", ns, "--wait=false")
+
+
+def process_footprint(pid):
+    """(listening TCP sockets, files open for writing) of a running
+    process, from /proc: fds 0-2 (the test's pipes) left out."""
+    inodes, writable = set(), []
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        if int(fd) <= 2:
+            continue
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                flags = int([l for l in f if l.startswith("flags:")][0].split()[1], 8)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+        elif target.startswith("/") and flags & (os.O_WRONLY | os.O_RDWR):
+            writable.append(target)
+    listening = []
+    for table in ("/proc/%d/net/tcp" % pid, "/proc/%d/net/tcp6" % pid):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            col = row.split()
+            if col[3] == "0A" and col[9] in inodes:  # 0A: LISTEN
+                listening.append(col[1])
+    return listening, writable

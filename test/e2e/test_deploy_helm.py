@@ -427,6 +427,11 @@ try:
               proc.stderr()[-1500:])
         check("in-cluster" in proc.stderr(), "... in-cluster, with the projected volume's files",
               proc.stderr()[-1500:])
+        # What the security model promises of the running process.
+        listening, writable = hardening.process_footprint(proc.p.pid)
+        check(len(listening) == 1, "it listens on one socket only, the metrics address",
+              str(listening))
+        check(not writable, "it has no file open for writing", str(writable))
         check(kl.lease_holder(rel, "lagscale"), "it holds the Lease in the release namespace")
         check(kl.wait_until(lambda: kl.events(wa, "ScaledUp") and kl.events(wb, "ScaledUp"),
                             60), "it records Events in both namespaces")
