@@ -34,8 +34,10 @@ try:
                                     for d in json_lines(o)), 20)
     check(ok, "reads lag before the outage", run.stdout() + run.stderr())
     before = json_lines(run.stdout())[-1]["desiredReplicas"]
-    subprocess.run([env_cmd, "kafka-stop"], check=True, capture_output=True, timeout=120)
+    # Counted from before the stop: the broker may refuse reads while it
+    # shuts down, so the first failures can come before kafka-stop returns.
     stopped = len(json_lines(run.stdout()))
+    subprocess.run([env_cmd, "kafka-stop"], check=True, capture_output=True, timeout=120)
     check(run.wait_for(lambda o: any(d["action"] == "fallback" for d in json_lines(o)[stopped:]),
                        8 * interval + 20),
           "decisions turn to fallback", run.stdout()[-1500:])

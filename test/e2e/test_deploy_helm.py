@@ -13,13 +13,17 @@ chart's ServiceAccount, scales in both namespaces, holds its Lease and
 meets no 403, while the ServiceAccount can do nothing elsewhere; the
 toggles work; NOTES.txt says how to see decisions, also for a scaler with
 no target."""
+import base64
 import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
+import urllib.parse
 
 import e2e
+import hardening
 import test_kube_lib as kl
 from e2e import LAGSCALE, check, done, run, uid, write_config
 
@@ -115,6 +119,8 @@ p = helm("template", "x", CHART, "--set", "config.server.address=127.0.0.1:0")
 check(p.returncode != 0 and "config.server.address" in p.stderr,
       "helm template refuses a server.address without a usable port", p.stderr)
 for what, args in (("replicaCount=two", ["--set-string", "replicaCount=two"]),
+                   ("serviceAccount.tokenExpirationSeconds=599",
+                    ["--set", "serviceAccount.tokenExpirationSeconds=599"]),
                    ("output=yaml", ["--set", "output=yaml"]),
                    ("podDisruptionBudget.maxUnavailable=half",
                     ["--set-string", "podDisruptionBudget.maxUnavailable=half"])):
@@ -163,6 +169,9 @@ try:
               c["securityContext"].get("readOnlyRootFilesystem") is True and
               c["securityContext"].get("capabilities", {}).get("drop") == ["ALL"],
               "secure defaults in the pod (%s)" % name)
+        sas = [o for (kd, _), o in objs.items() if kd == "ServiceAccount"]
+        hardening.check_pod(dep, sas[0] if sas else None, "chart, " + name)
+        hardening.admitted_restricted(k, dep, "chart, " + name)
         args = c["args"]
         check(args[:3] == ["run", "--config", "/etc/lagscale/config.yaml"] and
               "--output" in args and args[args.index("--output") + 1:][:1] == ["json"],
@@ -286,6 +295,7 @@ rel, wa, wb, other = (uid("lagscale-rel"), uid("helm-wa"), uid("helm-wb"),
 sa = "system:serviceaccount:%s:lagscale" % rel
 topic, group = uid("helm-ns"), uid("helm-ns-g")
 kc_path = tempfile.mktemp(prefix="lagscale-e2e-helm-", suffix=".kubeconfig")
+sa_dir = None
 fast = {"lagThreshold": 10, "maxReplicas": 10, "pollingInterval": "1s",
         "behavior": {"scaleUp": {"stabilizationWindow": "0s",
                                  "policies": [{"type": "Pods", "value": 10, "period": "1s"}]}}}
@@ -293,9 +303,8 @@ vals = values_file({
     "watchNamespaces": [wa, wb],
     "config": {
         "kafka": {"clusters": [{"name": "main", "bootstrapServers": e2e.KAFKA}]},
-        # In the pod: in-cluster credentials; here a kubeconfig with the
-        # ServiceAccount's token.
-        "kubernetes": {"kubeconfig": kc_path},
+        # In-cluster credentials, as in the pod: the files of the chart's
+        # projected token volume (below).
         "leaderElection": {"enabled": True, "leaseDuration": "4s", "renewDeadline": "3s",
                            "retryPeriod": "1s"},
         "scalers": [{"name": "a", "target": {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -375,8 +384,31 @@ try:
         check(not can(verb, res, n, sub), "cannot %s %s%s in %s" % (
             verb, res, "/" + sub if sub else "", where))
 
-    # lagscale itself, with the chart's rendered config, as the ServiceAccount.
-    token = kl.sa_token(rel, "lagscale", duration="10m")
+    # lagscale itself, with the chart's rendered config, as the ServiceAccount,
+    # in-cluster: the directory holds what the chart's projected volume
+    # mounts at /var/run/secrets/kubernetes.io/serviceaccount, a token of
+    # the rendered life from the TokenRequest API, the kube-root-ca.crt
+    # ConfigMap's ca.crt and the namespace.
+    dep = [o for o in objs if o["kind"] == "Deployment"][0]
+    life = [src["serviceAccountToken"]["expirationSeconds"]
+            for v in dep["spec"]["template"]["spec"]["volumes"] if "projected" in v
+            for src in v["projected"]["sources"] if "serviceAccountToken" in src][0]
+    token = kl.sa_token(rel, "lagscale", duration="%ds" % life)
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    check(claims["exp"] - claims["iat"] == life,
+          "the API server issues the token for the rendered life (%d s)" % life, str(claims))
+    sa_dir = tempfile.mkdtemp(prefix="lagscale-e2e-helm-sa-")
+    kl.wait_until(lambda: k("-n", rel, "get", "configmap", "kube-root-ca.crt").returncode == 0,
+                  60)
+    ca = k("-n", rel, "get", "configmap", "kube-root-ca.crt", "-o",
+           "jsonpath={.data.ca\\.crt}").stdout
+    for fname, content in (("token", token), ("ca.crt", ca), ("namespace", rel)):
+        with open(os.path.join(sa_dir, fname), "w") as f:
+            f.write(content)
+    api = urllib.parse.urlparse(kl.APISERVER)
+    pod_env = {n: v for n, v in os.environ.items() if n != "KUBECONFIG"}
+    pod_env.update(KUBERNETES_SERVICE_HOST=api.hostname, KUBERNETES_SERVICE_PORT=str(api.port),
+                   LAGSCALE_SERVICEACCOUNT_DIR=sa_dir)
     kl.kubeconfig(kc_path, "{token: %s}" % token)
     p = run([KUBECTL, "--kubeconfig", kc_path,
              "get", "deployments", "-A"], check_rc=False)
@@ -387,15 +419,22 @@ try:
     text = cm["data"]["config.yaml"].replace("address: 0.0.0.0:8080", "address: 127.0.0.1:0")
     check("127.0.0.1:0" in text, "the rendered config serves on 0.0.0.0:8080")
     cfg = write_config(text)
-    proc = e2e.Proc([LAGSCALE, "run", "--config", cfg, "--output", "json"])
+    proc = e2e.Proc([LAGSCALE, "run", "--config", cfg, "--output", "json"], env=pod_env)
     try:
         ok = kl.wait_until(lambda: kl.replicas(wa, "deployment", "web") == 6 and
-                           kl.replicas(wb, "statefulset", "db") == 6, 30)
+                           kl.replicas(wb, "statefulset", "db") == 6, 60)
         check(ok, "as the chart's ServiceAccount, lagscale scales in both watched namespaces",
               proc.stderr()[-1500:])
+        check("in-cluster" in proc.stderr(), "... in-cluster, with the projected volume's files",
+              proc.stderr()[-1500:])
+        # What the security model promises of the running process.
+        listening, writable = hardening.process_footprint(proc.p.pid)
+        check(len(listening) == 1, "it listens on one socket only, the metrics address",
+              str(listening))
+        check(not writable, "it has no file open for writing", str(writable))
         check(kl.lease_holder(rel, "lagscale"), "it holds the Lease in the release namespace")
         check(kl.wait_until(lambda: kl.events(wa, "ScaledUp") and kl.events(wb, "ScaledUp"),
-                            10), "it records Events in both namespaces")
+                            60), "it records Events in both namespaces")
         check("forbidden" not in proc.stderr().lower(), "no 403 anywhere",
               proc.stderr()[-1500:])
     finally:
@@ -415,6 +454,8 @@ finally:
     for f in (vals, kc_path):
         if os.path.exists(f):
             os.unlink(f)
+    if sa_dir:
+        shutil.rmtree(sa_dir, ignore_errors=True)
 
 # Toggles: no RBAC, an existing ServiceAccount, no PodDisruptionBudget.
 p = helm("template", "x", CHART, "-n", "lagscale", "--set", "rbac.create=false",
@@ -427,6 +468,20 @@ check(kinds == ["ConfigMap", "Deployment", "Service"], "rbac.create=false, servi
 check(any(o["kind"] == "Deployment" and
           o["spec"]["template"]["spec"]["serviceAccountName"] == "existing" for o in objs),
       "serviceAccount.name is used")
+dep = [o for o in objs if o["kind"] == "Deployment"]
+if dep:
+    # An existing ServiceAccount may automount its token: the pod opts out itself.
+    hardening.check_pod(dep[0], None, "chart, an existing ServiceAccount")
+p = helm("template", "x", CHART, "-n", "lagscale", "--set",
+         "serviceAccount.tokenExpirationSeconds=7200", "--set", "serviceAccount.automount=true")
+objs = objects(p.stdout) if p.returncode == 0 else []
+vols = [v for o in objs if o["kind"] == "Deployment"
+        for v in o["spec"]["template"]["spec"]["volumes"] if "projected" in v]
+check(vols and vols[0]["projected"]["sources"][0]["serviceAccountToken"]
+      ["expirationSeconds"] == 7200, "serviceAccount.tokenExpirationSeconds sets the life",
+      str(vols))
+check([o.get("automountServiceAccountToken") for o in objs if o["kind"] == "ServiceAccount"] ==
+      [True], "serviceAccount.automount sets the ServiceAccount's automount")
 p = helm("template", "x", CHART, "-n", "lagscale", "--set", "output=text",
          "--set", "extraArgs={--dry-run}", "--set", "podDisruptionBudget.minAvailable=1",
          "--set", "config.leaderElection.enabled=false")

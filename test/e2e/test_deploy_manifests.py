@@ -1,7 +1,9 @@
 """deploy/: `kubectl apply -k deploy/` passes a server-side dry run on the real
-kube-apiserver (PodSecurity "restricted" included); the Deployment is what
-the issue asks (2 replicas, non-root 65532, read-only root, no capabilities,
-startup/liveness/readiness probes, small requests, `run --output json`), with
+kube-apiserver; the Deployment is what the issue asks (2 replicas, non-root
+65532, read-only root, no capabilities, startup/liveness/readiness probes,
+small requests, `run --output json`), hardened as hardening.py checks (no
+default token, a projected one with a bounded life; the pod accepted by the
+API server's PodSecurity admission in a namespace enforcing "restricted"), with
 a PodDisruptionBudget; the ConfigMap comes from a configMapGenerator, so its
 name carries a hash of config.yaml that an edit changes, and the Deployment
 follows it; its config is valid; the PrometheusRule passes a dry run against
@@ -14,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 
+import hardening
 from e2e import LAGSCALE, check, done, run, uid, write_config
 
 ROOT = os.environ.get("LAGSCALE_SOURCE_ROOT",
@@ -150,6 +153,10 @@ if dep:
           "requests 10m/16Mi, limits 200m/64Mi", str(c["resources"]))
     check(c["image"] == "lagscale:0.1.0", "image set by the kustomization", c["image"])
     check(spec["serviceAccountName"] == "lagscale", "runs as ServiceAccount lagscale")
+    # Pod hardening, field by field, and the API server's own PodSecurity
+    # admission under enforce=restricted.
+    hardening.check_pod(dep, items.get(("ServiceAccount", "lagscale")), "deploy/")
+    hardening.admitted_restricted(k, dep, "deploy/")
 svc = items.get(("Service", "lagscale"))
 check(svc is not None and svc["spec"]["ports"][0]["port"] == 8080 and
       svc["spec"]["ports"][0]["name"] == "metrics", "Service port 8080 named metrics")

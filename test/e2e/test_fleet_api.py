@@ -96,19 +96,28 @@ with k.Namespace("ls-fleet") as ns:
                   str(delta))
         e2e.check(watches_open() >= 1, "the targets are watched (a WATCH is open)")
 
-        # A change by hand is seen within one round.
+        # A change by hand is seen within one round: counted in rounds, not
+        # seconds (kubectl's own time and late rounds on a busy machine do
+        # not count). The round under way when kubectl returns may miss it,
+        # the next one may not.
         n_before = len(k.decisions(proc.stdout(), "s007"))
         k.kubectl("-n", ns, "scale", "deployment", "d007", "--replicas=3")
         changed = time.time()
+        n_after = len(k.decisions(proc.stdout(), "s007"))
         ok = proc.wait_for(lambda out: any(d["currentReplicas"] == 3 for d in
                                            k.decisions(out, "s007")[n_before:]),
-                           4 * INTERVAL)
+                           30 * INTERVAL)
         took = time.time() - changed
         e2e.check(ok, "kubectl scale to 3 is seen", str(k.decisions(proc.stdout(),
                                                                      "s007")[-2:]))
-        # One interval, its jitter (5%), and the round itself.
-        e2e.check(took <= INTERVAL * 1.05 + 1.5, "... within one round",
-                  "took %.1f s" % took)
+        ds = k.decisions(proc.stdout(), "s007")
+        during = any(d["currentReplicas"] == 3 for d in ds[n_before:n_after])
+        first = next((i for i, d in enumerate(ds[n_after:]) if d["currentReplicas"] == 3),
+                     None)
+        print("     seen %s, %.1f s after kubectl returned" % (
+            "while kubectl ran" if during else "in round %s after" % first, took))
+        e2e.check(during or (first is not None and first <= 1), "... within one round",
+                  str([d["currentReplicas"] for d in ds[n_before:]]))
         after2 = requests_by_verb()
         reads = {v: after2.get(v, 0) - after.get(v, 0) for v in after2
                  if v.startswith("GET") and after2.get(v, 0) != after.get(v, 0)}

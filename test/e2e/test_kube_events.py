@@ -16,8 +16,6 @@ failed reads.
   would leave it the same backlog, so lagscale holds 6 (KEDA would go to
   12) and records HotPartition (Warning) once for the episode.
 """
-import time
-
 import e2e
 import test_kube_lib as k
 
@@ -40,12 +38,22 @@ with k.Namespace("ls-events") as ns:
         f.write(text)
     proc = e2e.Proc([e2e.LAGSCALE, "run", "--config", cfg, "--output", "json"])
     try:
-        proc.wait_for(lambda out: len(k.decisions(out, "hold")) >= 7, 30)
-        time.sleep(1)
+        proc.wait_for(lambda out: len(k.decisions(out, "hold")) >= 7, 60)
         ds = k.decisions(proc.stdout(), "hold")
+
+        # Events go out beside the rounds: wait until those of the rounds
+        # decided so far have reached the API server, however late.
+        def lag_events():
+            return [e for e in k.events(ns, "LagReadFailed") if e["regarding"]["name"] == "hold"]
+
+        k.wait_until(lambda: sum((e.get("series") or {}).get("count", 1)
+                                 for e in lag_events()) >= len(ds) - 1 and
+                     {e["regarding"]["name"] for e in k.events(ns, "FallbackActivated")} ==
+                     {"hold", "static"} and
+                     k.replicas(ns, "deployment", "static") == 3, 60)
     finally:
         proc.stop()
-    lag_ev = [e for e in k.events(ns, "LagReadFailed") if e["regarding"]["name"] == "hold"]
+    lag_ev = lag_events()
     notes = set(e["note"] for e in lag_ev)
     print("     %d rounds, %d LagReadFailed Event(s), counts %s" % (
         len(ds), len(lag_ev), [(e.get("series") or {}).get("count", 1) for e in lag_ev]))
@@ -82,15 +90,15 @@ with k.Namespace("ls-events") as ns:
                    kubeconfig_path=k.ADMIN_KUBECONFIG)
     proc = e2e.Proc([e2e.LAGSCALE, "run", "--config", cfg, "--output", "json"])
     try:
-        up = k.wait_until(lambda: k.replicas(ns, "deployment", "idle") == 1, 15)
+        up = k.wait_until(lambda: k.replicas(ns, "deployment", "idle") == 1, 60)
         e2e.check(up, "lag on an idle workload activates it (0 -> 1)")
-        ev = k.wait_until(lambda: k.events(ns, "Activated"), 10)
+        ev = k.wait_until(lambda: k.events(ns, "Activated"), 60)
         e2e.check(ev and "0 -> 1" in ev[0]["note"] and ev[0]["type"] == "Normal",
                   "an Event Activated tells 0 -> 1", str(ev))
         e2e.commit(group, (topic, 0, 10))
-        down = k.wait_until(lambda: k.replicas(ns, "deployment", "idle") == 0, 20)
+        down = k.wait_until(lambda: k.replicas(ns, "deployment", "idle") == 0, 60)
         e2e.check(down, "no lag for the cooldown period: back to 0")
-        ev = k.wait_until(lambda: k.events(ns, "Deactivated"), 10)
+        ev = k.wait_until(lambda: k.events(ns, "Deactivated"), 60)
         e2e.check(ev and "1 -> 0" in ev[0]["note"], "an Event Deactivated tells 1 -> 0", str(ev))
     finally:
         rc = proc.stop()
@@ -107,8 +115,8 @@ with k.Namespace("ls-events") as ns:
                    kubeconfig_path=k.ADMIN_KUBECONFIG)
     proc = e2e.Proc([e2e.LAGSCALE, "run", "--config", cfg, "--output", "json"])
     try:
-        proc.wait_for(lambda out: len(k.decisions(out, "hot")) >= 4, 30)
-        ev = k.wait_until(lambda: k.events(ns, "HotPartition"), 10)
+        proc.wait_for(lambda out: len(k.decisions(out, "hot")) >= 4, 60)
+        ev = k.wait_until(lambda: k.events(ns, "HotPartition"), 60)
         ds = k.decisions(proc.stdout(), "hot")
     finally:
         rc = proc.stop()
