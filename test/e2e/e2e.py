@@ -8,6 +8,7 @@ one failed, printing what it expected and what it got.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,13 @@ KAFKA = os.environ.get("LAGSCALE_E2E_KAFKA", "")
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 
 _failures = []
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def uid(prefix):

@@ -12,7 +12,6 @@ Two scalers on one real topic: "typo" names a group nobody ever used,
 "real" scales on as usual (lag 60 at lagThreshold 10 on 3 partitions: 3 replicas).
 """
 import re
-import socket
 import urllib.request
 
 import e2e
@@ -23,14 +22,6 @@ k.make_lag(topic, real_group, 3, 20)
 
 POLICY = ("{lagThreshold: 10, maxReplicas: 10, pollingInterval: 1s, "
           "fallback: {failureThreshold: 1000}}")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def errors_total(port, scaler, stage):
@@ -55,7 +46,7 @@ with k.Namespace("ls-gnf") as ns:
         {"name": "real", "ns": ns, "target": "real", "group": real_group, "topic": topic,
          "policy": POLICY},
     ], kubeconfig_path=k.ADMIN_KUBECONFIG)
-    port = free_port()
+    port = e2e.free_port()
     with open(cfg) as f:
         text = f.read().replace("127.0.0.1:0", "127.0.0.1:%d" % port)
     with open(cfg, "w") as f:

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -86,14 +85,6 @@ def scaler_lines(text):
     return [l for l in text.splitlines() if 'scaler="' in l and not l.startswith("#")]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def rules_file(prometheusrule_yaml, path):
     """The `groups:` of a PrometheusRule as a plain rule file (the object's
     spec, one indentation level up): Prometheus parses it, and /api/v1/rules
@@ -108,7 +99,7 @@ def rules_file(prometheusrule_yaml, path):
 
 class Prometheus:
     def __init__(self, d, name, targets, rule_files):
-        self.port = free_port()
+        self.port = e2e.free_port()
         self.dir = os.path.join(d, name)
         os.makedirs(self.dir)
         cfg = os.path.join(self.dir, "prometheus.yml")

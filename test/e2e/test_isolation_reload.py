@@ -22,21 +22,12 @@ restart: `lagscale run` (not dry-run) on the real broker and API server.
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 import urllib.request
 
 import e2e
 import test_kube_lib as k
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def metric(port, name, **labels):
@@ -132,7 +123,7 @@ with k.Namespace("ls-isolate") as ns:
     k.make_lag(t_late, g_late, 2, 10)  # lag 20: 2 replicas
     t_plain, g_plain = e2e.uid("iso-plain"), e2e.uid("iso-plain-g")
     k.make_lag(t_plain, g_plain, 1, 10)
-    port = free_port()
+    port = e2e.free_port()
     names = (ns, g_good, t_good, g_bad, t_bad, g_late, t_late, g_plain, t_plain)
     cm = ConfigMapDir("lagscale.yaml")
     cm.write(config(port, *names))

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 
-from e2e import (KAFKA, LAGSCALE, Proc, check, commit, create_topic, describe_group, done,
+from e2e import (KAFKA, LAGSCALE, Proc, check, free_port, commit, create_topic, describe_group, done,
                  json_lines, produce, uid, write_config)
 
 CONTRACT = ["lagscale_lag_messages", "lagscale_partition_lag_messages", "lagscale_lag_seconds",
@@ -33,14 +33,6 @@ CONTRACT = ["lagscale_lag_messages", "lagscale_partition_lag_messages", "lagscal
             "lagscale_scaler_paused", "process_cpu_seconds_total",
             "process_resident_memory_bytes", "process_virtual_memory_bytes", "process_open_fds",
             "process_max_fds", "process_start_time_seconds"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def get(port, path):
