@@ -178,8 +178,7 @@ int ls_kube_lease_json(const char *namespace_, const char *name, const char *rv,
 	return 0;
 }
 
-/* Reads a Lease object into a record and its resourceVersion. */
-static int parse_lease(const cJSON *j, struct ls_kube_lease_record *ret, char *rv, size_t rvlen)
+int ls_kube_lease_parse(const cJSON *j, struct ls_kube_lease_record *ret, char *rv, size_t rvlen)
 {
 	const cJSON *spec = ls_kube_json_get(j, "spec", NULL), *v;
 	const char *s = ls_kube_json_str(ls_kube_json_get(j, "metadata", NULL), "resourceVersion");
@@ -339,7 +338,7 @@ static int write_lease(struct ls_kube_leader *le, enum ls_kube_election_step ste
 	c.body = body;
 	c.timeout_ms = timeout_ms;
 	r = ls_kube_call(le->k, &c, &j);
-	if (r == 0 && parse_lease(j, &got, newrv, sizeof(newrv)) < 0) {
+	if (r == 0 && ls_kube_lease_parse(j, &got, newrv, sizeof(newrv)) < 0) {
 		ls_kube_set_errmsg(le->k, "the API server's answer is not a Lease");
 		r = -EPROTO;
 	}
@@ -364,7 +363,7 @@ static void attempt(struct ls_kube_leader *le)
 	int r;
 
 	r = ls_kube_call(le->k, &get, &j);
-	if (r == 0 && parse_lease(j, &rec, rv, sizeof(rv)) < 0) {
+	if (r == 0 && ls_kube_lease_parse(j, &rec, rv, sizeof(rv)) < 0) {
 		ls_kube_set_errmsg(le->k, "the API server's answer is not a Lease");
 		r = -EPROTO;
 	}
@@ -413,7 +412,7 @@ static void release(struct ls_kube_leader *le)
 		cJSON *j = NULL;
 
 		if (ls_kube_call(le->k, &get, &j) == 0 &&
-		    parse_lease(j, &seen, rv, sizeof(rv)) == 0 &&
+		    ls_kube_lease_parse(j, &seen, rv, sizeof(rv)) == 0 &&
 		    strcmp(seen.holder, le->e.identity) == 0) {
 			rec.transitions = seen.transitions;
 			r = write_lease(le, LS_KUBE_ELECT_UPDATE, &rec, rv, RELEASE_TIMEOUT_MS,
