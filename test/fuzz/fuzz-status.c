@@ -48,7 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = ls_kube_status_error(k, &c, status, (const char *)in.p, in.n);
 	LS_FUZZ_CHECK(r < 0);
 	LS_FUZZ_CHECK(ls_kube_errmsg(k) && ls_kube_errmsg(k)[0]);
-	LS_FUZZ_CHECK(!strstr(ls_kube_errmsg(k), "fuzz-token"));
+	/* The token never shows, unless the server itself echoed it. */
+	if (!memmem(in.p, in.n, "fuzz-token", strlen("fuzz-token")))
+		LS_FUZZ_CHECK(!strstr(ls_kube_errmsg(k), "fuzz-token"));
 	LS_FUZZ_CHECK(ls_kube_status_errno(status, body) < 0);
 	if (ls_kube_parse_retry_after(retry_after, 1700000000000LL, &ms) == 0)
 		LS_FUZZ_CHECK(ms >= 0);
