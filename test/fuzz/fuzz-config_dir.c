@@ -18,17 +18,24 @@
 
 static const char *const names[LS_FUZZ_DIR_FILES] = {"00.yaml", "01.yml", "02.yaml", "03.yaml"};
 
-/* The directory, made once per process (removed by nobody: it is in /tmp). */
+static char dir_path[64];
+
+/* Removes the directory at exit (its files are removed after each input). */
+static void remove_dir(void)
+{
+	rmdir(dir_path);
+}
+
+/* The directory, made once per process. */
 static const char *fuzz_dir(void)
 {
-	static char dir[64];
-
-	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/lagscale-fuzz-config-XXXXXX");
-		if (!mkdtemp(dir))
+	if (!dir_path[0]) {
+		snprintf(dir_path, sizeof(dir_path), "/tmp/lagscale-fuzz-config-XXXXXX");
+		if (!mkdtemp(dir_path))
 			abort();
+		atexit(remove_dir);
 	}
-	return dir;
+	return dir_path;
 }
 
 static void write_file(const char *dir, const char *name, const uint8_t *p, size_t n)
