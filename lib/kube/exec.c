@@ -151,8 +151,8 @@ fail:
 	return NULL;
 }
 
-static int parse_credential(const struct ls_kube_exec_config *e, const char *out, size_t len,
-                            struct ls_kube_exec_cred *ret, char *err, size_t errlen)
+int ls_kube_exec_parse(const struct ls_kube_exec_config *e, const char *out, size_t len,
+                       struct ls_kube_exec_cred *ret, char *err, size_t errlen)
 {
 	cJSON *j = cJSON_ParseWithLength(out, len);
 	const cJSON *status;
@@ -361,7 +361,7 @@ reap:
 		r = -EPROTO;
 		goto out;
 	}
-	r = parse_credential(e, out.data ? out.data : "", out.len, ret, err, errlen);
+	r = ls_kube_exec_parse(e, out.data ? out.data : "", out.len, ret, err, errlen);
 	goto out;
 oom:
 	r = -ENOMEM;

@@ -105,6 +105,16 @@ void ls_kube_pause_from_annotations(const cJSON *ann, bool *ret_paused, int32_t 
  * an autoscaling/v1 Scale. 0, or -EPROTO when scale is not an object or a
  * replica count is not an integer in [0, INT32_MAX] (outputs untouched). */
 int ls_kube_scale_parse(const cJSON *scale, int32_t *ret_replicas, int32_t *ret_status_replicas);
+/*
+ * Reads list, the APIResourceList of one group-version, as discovery does,
+ * and looks kind up in it: 0, *ret_resource (its resource name, a heap
+ * string), *ret_namespaced and *ret_scale (a "<resource>/scale" entry is
+ * listed); -ENOENT when kind is not listed, -EPROTO when list has no
+ * resources array, -ENOMEM. Outputs untouched on failure. For the fuzz
+ * targets of test/fuzz (the cache itself is filled by ls_kube_target_path).
+ */
+int ls_kube_discovery_parse(const cJSON *list, const char *kind, char **ret_resource,
+                            bool *ret_namespaced, bool *ret_scale);
 
 /* --- leases (leader.c) --------------------------------------------------- */
 
@@ -138,8 +148,28 @@ struct ls_kube_exec_cred {
  */
 int ls_kube_exec_fetch(const struct ls_kube_config *kc, int64_t timeout_ms,
                        struct ls_kube_exec_cred *ret, char *err, size_t errlen);
+/*
+ * Parses out[0..len), what e's plugin printed, as an ExecCredential of
+ * e->api_version (the part of ls_kube_exec_fetch after the plugin ran).
+ * 0 and *ret; -EPROTO (err says why, never with the credential) or
+ * -ENOMEM; *ret untouched on failure. The parsed copy of the credential
+ * is wiped before it is freed.
+ */
+int ls_kube_exec_parse(const struct ls_kube_exec_config *e, const char *out, size_t len,
+                       struct ls_kube_exec_cred *ret, char *err, size_t errlen);
 /* Wipes and frees; leaves *c zeroed. */
 void ls_kube_exec_cred_release(struct ls_kube_exec_cred *c);
+
+/* --- leases (leader.c) ---------------------------------------------------- */
+
+struct ls_kube_lease_record;
+
+/*
+ * Reads a Lease object j into *ret and its metadata.resourceVersion into
+ * rv (rvlen bytes, truncated). 0, or -EPROTO (not an object, or no
+ * resourceVersion; outputs untouched). Times that do not parse are left 0.
+ */
+int ls_kube_lease_parse(const cJSON *j, struct ls_kube_lease_record *ret, char *rv, size_t rvlen);
 
 /* --- JSON helpers --------------------------------------------------------- */
 

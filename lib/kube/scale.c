@@ -455,3 +455,30 @@ int ls_kube_scale_set(struct ls_kube *k, const struct ls_kube_target *t, int32_t
 	free(path);
 	return r;
 }
+
+int ls_kube_discovery_parse(const cJSON *list, const char *kind, char **ret_resource,
+                            bool *ret_namespaced, bool *ret_scale)
+{
+	struct group_version g = {0};
+	const struct resource *res;
+	char *name;
+	int r = parse_resources(list, &g);
+
+	if (r < 0)
+		goto out;
+	res = find_kind(&g, kind);
+	if (!res) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (!(name = strdup(res->name))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*ret_resource = name;
+	*ret_namespaced = res->namespaced;
+	*ret_scale = res->scale;
+out:
+	gv_release(&g);
+	return r;
+}
