@@ -121,9 +121,10 @@ int ls_kube_discovery_parse(const cJSON *list, const char *kind, char **ret_reso
 struct ls_kube_lease_record;
 /*
  * Reads a coordination.k8s.io/v1 Lease object j into *ret and its
- * resourceVersion into rv. 0; -EPROTO when j is not a Lease with a
- * resourceVersion or leaseDurationSeconds / leaseTransitions is not an
- * integer in [0, INT32_MAX] (*ret untouched, rv may be written).
+ * resourceVersion into rv (rvlen bytes, truncated). 0; -EPROTO when j is
+ * not a Lease with a resourceVersion or leaseDurationSeconds /
+ * leaseTransitions is not an integer in [0, INT32_MAX] (outputs
+ * untouched). Times that do not parse are left 0.
  */
 int ls_kube_lease_parse(const cJSON *j, struct ls_kube_lease_record *ret, char *rv, size_t rvlen);
 
@@ -159,17 +160,6 @@ int ls_kube_exec_parse(const struct ls_kube_exec_config *e, const char *out, siz
                        struct ls_kube_exec_cred *ret, char *err, size_t errlen);
 /* Wipes and frees; leaves *c zeroed. */
 void ls_kube_exec_cred_release(struct ls_kube_exec_cred *c);
-
-/* --- leases (leader.c) ---------------------------------------------------- */
-
-struct ls_kube_lease_record;
-
-/*
- * Reads a Lease object j into *ret and its metadata.resourceVersion into
- * rv (rvlen bytes, truncated). 0, or -EPROTO (not an object, or no
- * resourceVersion; outputs untouched). Times that do not parse are left 0.
- */
-int ls_kube_lease_parse(const cJSON *j, struct ls_kube_lease_record *ret, char *rv, size_t rvlen);
 
 /* --- JSON helpers --------------------------------------------------------- */
 

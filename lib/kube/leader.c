@@ -89,7 +89,8 @@ enum ls_kube_election_step ls_kube_election_next(const struct ls_kube_election *
 		r.transitions = e->rec.transitions;
 	} else {
 		r.acquire_ms = now_wall_ms;
-		r.transitions = e->rec.transitions + 1;
+		/* A Lease may say anything up to INT32_MAX: saturate. */
+		r.transitions = e->rec.transitions < INT32_MAX ? e->rec.transitions + 1 : INT32_MAX;
 	}
 	*ret = r;
 	return LS_KUBE_ELECT_UPDATE;
@@ -181,14 +182,15 @@ int ls_kube_lease_json(const char *namespace_, const char *name, const char *rv,
 int ls_kube_lease_parse(const cJSON *j, struct ls_kube_lease_record *ret, char *rv, size_t rvlen)
 {
 	const cJSON *spec = ls_kube_json_get(j, "spec", NULL), *v;
-	const char *s = ls_kube_json_str(ls_kube_json_get(j, "metadata", NULL), "resourceVersion");
+	const char *version = ls_kube_json_str(ls_kube_json_get(j, "metadata", NULL),
+					       "resourceVersion");
+	const char *s;
 	struct ls_kube_lease_record r;
 	int64_t n;
 
-	if (!cJSON_IsObject(j) || !s)
+	if (!cJSON_IsObject(j) || !version)
 		return -EPROTO;
 	memset(&r, 0, sizeof(r));
-	snprintf(rv, rvlen, "%s", s);
 	if ((s = ls_kube_json_str(spec, "holderIdentity")))
 		snprintf(r.holder, sizeof(r.holder), "%s", s);
 	/* Absent numbers stay 0; a number that is not an int32 makes the
@@ -209,6 +211,7 @@ int ls_kube_lease_parse(const cJSON *j, struct ls_kube_lease_record *ret, char *
 		ls_clock_parse_rfc3339(s, &r.acquire_ms);
 	if ((s = ls_kube_json_str(spec, "renewTime")))
 		ls_clock_parse_rfc3339(s, &r.renew_ms);
+	snprintf(rv, rvlen, "%s", version);
 	*ret = r;
 	return 0;
 }

@@ -1007,6 +1007,23 @@ START_TEST(test_kube_election_follower_waits_for_expiry_by_own_clock)
 }
 END_TEST
 
+START_TEST(test_kube_election_transitions_saturate)
+{
+	/* A Lease whose leaseTransitions is INT32_MAX (found by fuzz-lease):
+	 * taking it over must not overflow. */
+	struct ls_kube_election e;
+	struct ls_kube_lease_record w, other;
+
+	ls_kube_election_init(&e, "me", &lp);
+	other = held_by("other", 1);
+	other.transitions = INT32_MAX;
+	ls_kube_election_observe(&e, &other, "10", 1000);
+	ck_assert_int_eq(ls_kube_election_next(&e, 100000, 777, &w), LS_KUBE_ELECT_UPDATE);
+	ck_assert_str_eq(w.holder, "me");
+	ck_assert_int_eq(w.transitions, INT32_MAX);
+}
+END_TEST
+
 START_TEST(test_kube_election_renew_keeps_acquire_time)
 {
 	struct ls_kube_election e;
@@ -1699,6 +1716,7 @@ static Suite *kube_suite(void)
 	tcase_add_test(tc, test_kube_event_key);
 	tcase_add_test(tc, test_kube_election_create_when_absent);
 	tcase_add_test(tc, test_kube_election_follower_waits_for_expiry_by_own_clock);
+	tcase_add_test(tc, test_kube_election_transitions_saturate);
 	tcase_add_test(tc, test_kube_election_renew_keeps_acquire_time);
 	tcase_add_test(tc, test_kube_election_other_holder_ends_leadership);
 	tcase_add_test(tc, test_kube_election_release_hands_over);
