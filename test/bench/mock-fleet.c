@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 		else
 			brokers = v;
 	}
-	if (ls_kafka_mock_new(brokers, &m) < 0 || fleet_mock_populate(m, groups, partitions) < 0) {
+	if (ls_kafka_mock_new(brokers, &m) < 0 || fleet_mock_populate(m, groups, partitions, 1) < 0) {
 		fprintf(stderr, "mock-fleet: cannot set up the mock cluster\n");
 		return 1;
 	}
