@@ -226,6 +226,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="lagscale-bench-")
     cfg = os.path.join(tmp, "fleet.yaml")
     write_config(cfg, a.scalers, mock.bootstrap, port, a.interval, a.kubeconfig, a.namespace)
+    stderr_log = os.path.join(tmp, "stderr.log")
     lines = [0]
     first = {}
 
@@ -233,7 +234,7 @@ def main():
     t0 = time.time()
     run = subprocess.Popen([a.lagscale, "run", "--config", cfg, "--dry-run", "--output",
                             "json"], stdout=subprocess.PIPE, stderr=open(
-                                os.path.join(tmp, "stderr.log"), "w"), text=True)
+                                stderr_log, "w"), text=True)
 
     def reader():
         for _ in run.stdout:
@@ -246,19 +247,33 @@ def main():
         deadline = time.time() + 600
         while "t" not in first:
             if run.poll() is not None or time.time() > deadline:
-                raise SystemExit("bench: lagscale did not finish its first round (%s)" %
-                                 os.path.join(tmp, "stderr.log"))
+                res["error"] = "lagscale %s before its first round" % (
+                    "exited with status %d" % run.returncode if run.returncode is not None
+                    else "took more than 600 s")
+                break
             time.sleep(0.05)
+    except BaseException:
+        stop(run)
+        raise
+    try:
+        if "error" in res:
+            raise Failed()
         res["first_round_s"] = round(first["t"], 2)
+        res["first_round_warnings"] = count_lines(stderr_log)
         # Warm up: two intervals, then the window.
         time.sleep(2 * a.interval)
 
         def window(tag):
+            w_log = count_lines(stderr_log)
             m0 = scrape(port)
             c0, k0 = proc_cpu(run.pid), mock.requests()
             api0 = apiserver_requests(a.kubeconfig) if a.kubeconfig else {}
             w0 = time.time()
             time.sleep(a.window * a.interval)
+            if run.poll() is not None:
+                res["error"] = "lagscale exited with status %d during the %swindow" % (
+                    run.returncode, tag.replace("_", " "))
+                raise Failed()
             api1 = apiserver_requests(a.kubeconfig) if a.kubeconfig else {}
             c1, k1 = proc_cpu(run.pid), mock.requests()
             el = time.time() - w0
@@ -280,6 +295,7 @@ def main():
                 res[tag + "api_requests_by_verb"] = {k: round(v / rounds, 2)
                                                      for k, v in sorted(d.items())}
             res[tag + "rss_mb"], res["peak_rss_mb"] = (round(x, 1) for x in proc_rss(run.pid))
+            res[tag + "log_lines"] = count_lines(stderr_log) - w_log
 
         window("steady_")
         if a.soak > 0:
@@ -290,20 +306,51 @@ def main():
                 left = t0 + a.soak * 60 - time.time()
             window("soak_")
             res["soak_min"] = a.soak
+    except Failed:
+        pass
     finally:
+        stop(run)
+        mock.close()
+        if a.kubeconfig:
+            delete_deployments(a.kubeconfig, a.namespace)
+    if run.returncode not in (0, -signal.SIGTERM) and "error" not in res:
+        res["error"] = "lagscale exited with status %d" % run.returncode
+    return finish(a, res, stderr_log)
+
+
+class Failed(Exception):
+    """lagscale failed; res["error"] says how."""
+
+
+def stop(run):
+    if run.poll() is None:
         run.send_signal(signal.SIGTERM)
         try:
             run.wait(timeout=60)
         except subprocess.TimeoutExpired:
             run.kill()
-        mock.close()
-        if a.kubeconfig:
-            delete_deployments(a.kubeconfig, a.namespace)
+            run.wait()
+
+
+def count_lines(path):
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def finish(a, res, stderr_log):
+    """Prints the results; 1 if lagscale failed (its log's last line is
+    printed to stderr, and the log is kept)."""
+    if "error" in res:
+        with open(stderr_log, errors="replace") as f:
+            tail = f.read().splitlines()[-1:]
+        log("%d scalers: %s (log: %s)%s" % (a.scalers, res["error"], stderr_log,
+                                            ": " + tail[0] if tail else ""))
     if a.json:
         print(json.dumps(res), flush=True)
     else:
         print(" ".join("%s=%s" % kv for kv in res.items()), flush=True)
+    return 1 if "error" in res else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
