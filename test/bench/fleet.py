@@ -228,6 +228,7 @@ def main():
     write_config(cfg, a.scalers, mock.bootstrap, port, a.interval, a.kubeconfig, a.namespace)
     stderr_log = os.path.join(tmp, "stderr.log")
     lines = [0]
+    errors = [0]  # decisions with action "error"
     first = {}
 
     mock.requests()
@@ -237,8 +238,10 @@ def main():
                                 stderr_log, "w"), text=True)
 
     def reader():
-        for _ in run.stdout:
+        for line in run.stdout:
             lines[0] += 1
+            if '"action":"error"' in line:
+                errors[0] += 1
             if lines[0] == a.scalers:
                 first["t"] = time.time() - t0
 
@@ -260,12 +263,25 @@ def main():
             raise Failed()
         res["first_round_s"] = round(first["t"], 2)
         res["first_round_warnings"] = count_lines(stderr_log)
-        # Warm up: two intervals, then the window.
+        # Warm up: two intervals; with the API server, until an interval
+        # passes without a GET or LIST of deployments (lagscale reads each
+        # target's /scale once when it first sees it), at most 10 minutes.
+        w0 = time.time()
         time.sleep(2 * a.interval)
+        if a.kubeconfig:
+            before = apiserver_requests(a.kubeconfig)
+            while time.time() - w0 < 600 and run.poll() is None:
+                time.sleep(a.interval)
+                now = apiserver_requests(a.kubeconfig)
+                if not any(k.split()[0] in ("GET", "LIST") for k in diff(before, now)):
+                    break
+                before = now
+        res["warmup_s"] = round(time.time() - w0, 1)
 
         def window(tag):
             w_log = count_lines(stderr_log)
             m0 = scrape(port)
+            e0, mc0 = errors[0], proc_cpu(mock.p.pid)
             c0, k0 = proc_cpu(run.pid), mock.requests()
             api0 = apiserver_requests(a.kubeconfig) if a.kubeconfig else {}
             w0 = time.time()
@@ -276,6 +292,7 @@ def main():
                 raise Failed()
             api1 = apiserver_requests(a.kubeconfig) if a.kubeconfig else {}
             c1, k1 = proc_cpu(run.pid), mock.requests()
+            e1, mc1 = errors[0], proc_cpu(mock.p.pid)
             el = time.time() - w0
             m1 = scrape(port)
             rounds = (metric_sum(m1, "lagscale_collect_duration_seconds_count") -
@@ -286,6 +303,8 @@ def main():
             res[tag + "rounds_per_interval"] = round(rounds / intervals, 2)
             res[tag + "round_s"] = round(secs / rounds, 3) if rounds else None
             res[tag + "cpu_s_per_interval"] = round((c1 - c0) / intervals, 4)
+            res[tag + "mock_cpu_s_per_interval"] = round((mc1 - mc0) / intervals, 4)
+            res[tag + "error_decisions_per_round"] = round((e1 - e0) / rounds, 1) if rounds else None
             res[tag + "kafka_requests_per_round"] = round(k1[0] / rounds, 1) if rounds else None
             res[tag + "kafka_requests_by_key"] = {k: round(v / rounds, 1)
                                                   for k, v in sorted(k1[1].items())}
