@@ -64,7 +64,7 @@ def main():
         print("| %s | " % label + " | ".join(cell(data[n][side], key, spec)
                                           for n in sizes) + " |")
     names = {2: "ListOffsets", 3: "Metadata", 9: "OffsetFetch", 10: "FindCoordinator",
-             15: "DescribeGroups"}
+             15: "DescribeGroups", 18: "ApiVersions", 71: "GetTelemetrySubscriptions"}
     for n in sizes:
         k = data[n]["kafka"].get("steady_kafka_requests_by_key")
         if k:
