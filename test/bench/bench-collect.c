@@ -29,7 +29,7 @@ static int child_cluster(int groups, int partitions, int brokers, int out_fd)
 	struct ls_kafka_mock *m;
 	char c;
 
-	if (ls_kafka_mock_new(brokers, &m) < 0 || fleet_mock_populate(m, groups, partitions) < 0)
+	if (ls_kafka_mock_new(brokers, &m) < 0 || fleet_mock_populate(m, groups, partitions, 1) < 0)
 		return 1;
 	dprintf(out_fd, "%s\n", ls_kafka_mock_bootstraps(m));
 	close(out_fd);

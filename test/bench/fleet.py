@@ -18,6 +18,7 @@ with --json); scripts/bench collects them into the table. Figures only:
 nothing is asserted.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -141,12 +142,16 @@ def kubectl(kubeconfig, *args, input=None, check=True):
 
 
 def make_deployments(kubeconfig, namespace, n):
+    """N Deployments d00000... in a namespace of its own, by several
+    `kubectl create` of 500 at a time (kubectl sends one request per object,
+    one after the other)."""
     # A namespace of its own each run: without kube-controller-manager
     # (no pods), a deleted namespace is never finalized.
     kubectl(kubeconfig, "create", "namespace", namespace)
     t0 = time.time()
     batch = 500
-    for start in range(0, n, batch):
+
+    def create(start):
         docs = []
         for g in range(start, min(n, start + batch)):
             docs.append({
@@ -158,7 +163,22 @@ def make_deployments(kubeconfig, namespace, n):
                                                                "image": "busybox"}]}}}})
         kubectl(kubeconfig, "create", "-f", "-",
                 input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for f in [pool.submit(create, s) for s in range(0, n, batch)]:
+            f.result()
     log("%d Deployments in %.0f s" % (n, time.time() - t0))
+
+
+def delete_deployments(kubeconfig, namespace):
+    """Deletes the run's Deployments, then its namespace. Without
+    kube-controller-manager the namespace stays Terminating, but its
+    Deployments are gone from etcd and the API server's watch cache."""
+    t0 = time.time()
+    kubectl(kubeconfig, "delete", "deployments", "--all", "-n", namespace, "--wait=false",
+            check=False)
+    kubectl(kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+    log("Deployments deleted in %.0f s" % (time.time() - t0))
 
 
 def apiserver_requests(kubeconfig, namespace_resources=("deployments", "events")):
@@ -206,18 +226,22 @@ def main():
     tmp = tempfile.mkdtemp(prefix="lagscale-bench-")
     cfg = os.path.join(tmp, "fleet.yaml")
     write_config(cfg, a.scalers, mock.bootstrap, port, a.interval, a.kubeconfig, a.namespace)
+    stderr_log = os.path.join(tmp, "stderr.log")
     lines = [0]
+    errors = [0]  # decisions without a lag (a failed read: "error" or "fallback")
     first = {}
 
     mock.requests()
     t0 = time.time()
     run = subprocess.Popen([a.lagscale, "run", "--config", cfg, "--dry-run", "--output",
                             "json"], stdout=subprocess.PIPE, stderr=open(
-                                os.path.join(tmp, "stderr.log"), "w"), text=True)
+                                stderr_log, "w"), text=True)
 
     def reader():
-        for _ in run.stdout:
+        for line in run.stdout:
             lines[0] += 1
+            if '"totalLag":null' in line:
+                errors[0] += 1
             if lines[0] == a.scalers:
                 first["t"] = time.time() - t0
 
@@ -226,21 +250,49 @@ def main():
         deadline = time.time() + 600
         while "t" not in first:
             if run.poll() is not None or time.time() > deadline:
-                raise SystemExit("bench: lagscale did not finish its first round (%s)" %
-                                 os.path.join(tmp, "stderr.log"))
+                res["error"] = "lagscale %s before its first round" % (
+                    "exited with status %d" % run.returncode if run.returncode is not None
+                    else "took more than 600 s")
+                break
             time.sleep(0.05)
+    except BaseException:
+        stop(run)
+        raise
+    try:
+        if "error" in res:
+            raise Failed()
         res["first_round_s"] = round(first["t"], 2)
-        # Warm up: two intervals, then the window.
+        res["first_round_warnings"] = count_lines(stderr_log)
+        # Warm up: two intervals; with the API server, until an interval
+        # passes without a GET or LIST of deployments (lagscale reads each
+        # target's /scale once when it first sees it), at most 10 minutes.
+        w0 = time.time()
         time.sleep(2 * a.interval)
+        if a.kubeconfig:
+            before = apiserver_requests(a.kubeconfig)
+            while time.time() - w0 < 600 and run.poll() is None:
+                time.sleep(a.interval)
+                now = apiserver_requests(a.kubeconfig)
+                if not any(k.split()[0] in ("GET", "LIST") for k in diff(before, now)):
+                    break
+                before = now
+        res["warmup_s"] = round(time.time() - w0, 1)
 
         def window(tag):
+            w_log = count_lines(stderr_log)
             m0 = scrape(port)
+            e0, mc0 = errors[0], proc_cpu(mock.p.pid)
             c0, k0 = proc_cpu(run.pid), mock.requests()
             api0 = apiserver_requests(a.kubeconfig) if a.kubeconfig else {}
             w0 = time.time()
             time.sleep(a.window * a.interval)
+            if run.poll() is not None:
+                res["error"] = "lagscale exited with status %d during the %swindow" % (
+                    run.returncode, tag.replace("_", " "))
+                raise Failed()
             api1 = apiserver_requests(a.kubeconfig) if a.kubeconfig else {}
             c1, k1 = proc_cpu(run.pid), mock.requests()
+            e1, mc1 = errors[0], proc_cpu(mock.p.pid)
             el = time.time() - w0
             m1 = scrape(port)
             rounds = (metric_sum(m1, "lagscale_collect_duration_seconds_count") -
@@ -251,6 +303,8 @@ def main():
             res[tag + "rounds_per_interval"] = round(rounds / intervals, 2)
             res[tag + "round_s"] = round(secs / rounds, 3) if rounds else None
             res[tag + "cpu_s_per_interval"] = round((c1 - c0) / intervals, 4)
+            res[tag + "mock_cpu_s_per_interval"] = round((mc1 - mc0) / intervals, 4)
+            res[tag + "error_decisions_per_round"] = round((e1 - e0) / rounds, 1) if rounds else None
             res[tag + "kafka_requests_per_round"] = round(k1[0] / rounds, 1) if rounds else None
             res[tag + "kafka_requests_by_key"] = {k: round(v / rounds, 1)
                                                   for k, v in sorted(k1[1].items())}
@@ -260,6 +314,7 @@ def main():
                 res[tag + "api_requests_by_verb"] = {k: round(v / rounds, 2)
                                                      for k, v in sorted(d.items())}
             res[tag + "rss_mb"], res["peak_rss_mb"] = (round(x, 1) for x in proc_rss(run.pid))
+            res[tag + "log_lines"] = count_lines(stderr_log) - w_log
 
         window("steady_")
         if a.soak > 0:
@@ -270,21 +325,51 @@ def main():
                 left = t0 + a.soak * 60 - time.time()
             window("soak_")
             res["soak_min"] = a.soak
+    except Failed:
+        pass
     finally:
+        stop(run)
+        mock.close()
+        if a.kubeconfig:
+            delete_deployments(a.kubeconfig, a.namespace)
+    if run.returncode not in (0, -signal.SIGTERM) and "error" not in res:
+        res["error"] = "lagscale exited with status %d" % run.returncode
+    return finish(a, res, stderr_log)
+
+
+class Failed(Exception):
+    """lagscale failed; res["error"] says how."""
+
+
+def stop(run):
+    if run.poll() is None:
         run.send_signal(signal.SIGTERM)
         try:
             run.wait(timeout=60)
         except subprocess.TimeoutExpired:
             run.kill()
-        mock.close()
-        if a.kubeconfig:
-            kubectl(a.kubeconfig, "delete", "namespace", a.namespace, "--wait=false",
-                    check=False)
+            run.wait()
+
+
+def count_lines(path):
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def finish(a, res, stderr_log):
+    """Prints the results; 1 if lagscale failed (its log's last line is
+    printed to stderr, and the log is kept)."""
+    if "error" in res:
+        with open(stderr_log, errors="replace") as f:
+            tail = f.read().splitlines()[-1:]
+        log("%d scalers: %s (log: %s)%s" % (a.scalers, res["error"], stderr_log,
+                                            ": " + tail[0] if tail else ""))
     if a.json:
         print(json.dumps(res), flush=True)
     else:
         print(" ".join("%s=%s" % kv for kv in res.items()), flush=True)
+    return 1 if "error" in res else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,7 +8,9 @@
  * answers each line read from stdin with the requests the cluster received
  * since the previous line: "TOTAL KEY:COUNT KEY:COUNT ..." (Kafka ApiKeys,
  * e.g. 2 ListOffsets, 3 Metadata, 9 OffsetFetch, 10 FindCoordinator). Ends
- * at the end of stdin.
+ * at the end of stdin. Prints how long populating took to stderr;
+ * FLEET_MOCK_DEBUG=CONTEXTS turns on librdkafka's debug log (e.g.
+ * "broker,metadata,msg") for the clients that populate.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -42,7 +44,7 @@ int main(int argc, char **argv)
 		else
 			brokers = v;
 	}
-	if (ls_kafka_mock_new(brokers, &m) < 0 || fleet_mock_populate(m, groups, partitions) < 0) {
+	if (ls_kafka_mock_new(brokers, &m) < 0 || fleet_mock_populate(m, groups, partitions, 1) < 0) {
 		fprintf(stderr, "mock-fleet: cannot set up the mock cluster\n");
 		return 1;
 	}
