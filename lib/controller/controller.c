@@ -616,9 +616,17 @@ static void decision_done(struct ls_controller *c, struct scaler_rt *s)
 	update_ready(c);
 }
 
+/* Prints a decision; a follower logs it at debug level instead (one voice:
+ * follower()). */
 static void print_decision(struct ls_controller *c, const struct scaler_rt *s,
 			   const struct ls_decision *d, bool applied)
 {
+	if (follower(c)) {
+		ls_log(LS_LOG_DEBUG, s->cfg->name, "following: %s %d -> %d (not applied): %s",
+		       ls_policy_action_name(d->action), d->current_replicas, d->desired_replicas,
+		       d->reason);
+		return;
+	}
 	ls_controller_print_decision(c->opts.out ? c->opts.out : stdout, c->opts.output,
 				     ls_clock_wall_ms(), s->cfg, d, applied);
 }
@@ -804,8 +812,7 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 		if (r < 0) {
 			target_error_decision(s, snap, why, &d);
 			c->any_error = true;
-			if (!follower(c))
-				print_decision(c, s, &d, false);
+			print_decision(c, s, &d, false);
 			goto keep;
 		}
 	}
@@ -847,12 +854,8 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	if (d.action == LS_ACTION_ERROR || d.action == LS_ACTION_FALLBACK)
 		c->any_error = true;
 	/* A patch on its way prints the decision when it ends. */
-	if (!started && !follower(c))
+	if (!started)
 		print_decision(c, s, &d, applied);
-	else if (!started)
-		ls_log(LS_LOG_DEBUG, s->cfg->name, "following: %s %d -> %d (not applied): %s",
-		       ls_policy_action_name(d.action), d.current_replicas, d.desired_replicas,
-		       d.reason);
 keep:
 	/* A patch on its way completes the decision when it ends. */
 	if (!started)
