@@ -554,7 +554,7 @@ notes = p.stdout.split("NOTES:", 1)[-1]
 for want in ("one JSON object per line on stdout", "logs -f",
              "get lease lagscale -o jsonpath='{.spec.holderIdentity}'",
              "--field-selector reason=ScaledUp", "/metrics", "replicas_desired",
-             "orders -> shop/Deployment/order-consumer"):
+             "orders -> shop/Deployment/order-consumer", "kubectl get lagscalers -A"):
     check(want in notes, "NOTES mention %s" % want, notes)
 # A scaler with no target (or a target without kind) does not crash NOTES.txt.
 nt = values_file({"config": {"scalers": [
@@ -571,5 +571,10 @@ p = helm("install", "lagscale", CHART, "-n", "lagscale", "--dry-run", "--kubecon
 notes = p.stdout.split("NOTES:", 1)[-1]
 check(p.returncode == 0 and "logs deploy/lagscale -f" in notes and "Lease" not in notes,
       "without leader election NOTES show the Deployment's logs and no Lease", notes)
+p = helm("install", "lagscale", CHART, "-n", "lagscale", "--dry-run", "--kubeconfig", ADMIN,
+         "--set", "lagScalers.enabled=false")
+notes = p.stdout.split("NOTES:", 1)[-1]
+check(p.returncode == 0 and "lagscalers" not in notes,
+      "with lagScalers.enabled=false NOTES do not mention LagScalers", notes)
 
 done()

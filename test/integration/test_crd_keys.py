@@ -10,6 +10,7 @@ Both ways, so neither can gain a key alone:
   with its default, its first enum value or an example) is accepted by
   `lagscale check-config`, so the CRD has no key the config refuses, and
   the CRD's defaults are values the config accepts.
+And deploy/crd-lagscalers.yaml is the chart's file, byte for byte.
 The exceptions are the contract's: `name` is metadata.name, and
 target.namespace is in the schema only to be refused.
 
@@ -110,6 +111,11 @@ def schema_at(spec, place):
             node = node["properties"][part]
     return node
 
+
+# deploy/ uses the same file (the contract of the LagScaler resource).
+with open(CRD, "rb") as a, open(os.path.join(ROOT, "deploy", "crd-lagscalers.yaml"), "rb") as b:
+    if a.read() != b.read():
+        fail("deploy/crd-lagscalers.yaml differs from %s: copy it" % CRD)
 
 crd = yaml.safe_load(open(CRD))
 version = crd["spec"]["versions"][0]
