@@ -59,8 +59,11 @@ const struct ls_cmdutil_command ls_cmd_import_keda = {
         "skipped with a note.\n\n"
         "--to lagscaler prints one lagscale.io/v1alpha1 LagScaler per ScaledObject, in the "
         "ScaledObject's namespace and with its name; the clusters they use belong in the "
-        "controller's configuration and are printed as a comment at the top. (The LagScaler "
-        "resource is not served by lagscale yet: keep these manifests for when it is.)",
+        "controller's configuration and are printed as a comment at the top. Apply them with "
+        "kubectl once the LagScaler CRD is installed (the Helm chart and deploy/ install it); "
+        "a ScaledObject that reads its consumer group or topic from the environment "
+        "(consumerGroupFromEnv, topicFromEnv) is not mapped, as a LagScaler takes no "
+        "${env:NAME}.",
     .flags =
         (const struct ls_cmdutil_flag[]){
             {"to", 0, F_TO, "config|lagscaler", "config",
@@ -837,6 +840,25 @@ static bool map_scaler(struct importer *im, const struct object *so, const char 
 	if (!scalar(md, "consumerGroup") && !scalar(md, "consumerGroupFromEnv")) {
 		WARN(im, so, md, "not mapped: the kafka trigger has no consumerGroup");
 		return false;
+	}
+	/*
+	 * A LagScaler's values are taken as they are: the CRD refuses
+	 * ${env:...}, which would read the controller's environment (its
+	 * secrets) for whoever may create a LagScaler.
+	 */
+	if (!with_ns) {
+		const char *from_env = !scalar(md, "consumerGroup") ? "consumerGroupFromEnv"
+		                       : !scalar(md, "topic") && scalar(md, "topicFromEnv")
+		                           ? "topicFromEnv"
+		                           : NULL;
+
+		if (from_env) {
+			WARN(im, so, ls_node_get(md, from_env),
+			     "not mapped: %s: a LagScaler cannot read %s from an environment; "
+			     "write its value in the LagScaler, or import with --to config",
+			     from_env, scalar(md, from_env));
+			return false;
+		}
 	}
 	if (!map_cluster(im, so, trig, &c))
 		return false;

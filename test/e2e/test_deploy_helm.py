@@ -10,8 +10,10 @@ annotation is the sha256 of the rendered config and changes with it only;
 watchNamespaces gives Roles in those namespaces and nothing cluster-wide,
 applied for real, and lagscale, running with the chart's config as the
 chart's ServiceAccount, scales in both namespaces, holds its Lease and
-meets no 403, while the ServiceAccount can do nothing elsewhere; the
-toggles work; NOTES.txt says how to see decisions, also for a scaler with
+meets no 403, while the ServiceAccount can do nothing elsewhere (the
+config's kubernetes.watchNamespaces follows watchNamespaces); crds/ holds
+deploy/'s LagScaler CRD; lagScalers.enabled=false drops the LagScaler rules
+and sets kubernetes.lagScalers: false; the toggles work; NOTES.txt says how to see decisions, also for a scaler with
 no target."""
 import base64
 import hashlib
@@ -334,6 +336,10 @@ try:
               if o["kind"] == "Role" and o["metadata"]["name"] == "lagscale"),
           "each namespace's Role has deploy/'s workload rules")
     cm = [o for o in objs if o["kind"] == "ConfigMap"][0]
+    check("kubernetes:\n  watchNamespaces:\n  - %s\n  - %s\n" % (wa, wb) in
+          cm["data"]["config.yaml"],
+          "the config's kubernetes.watchNamespaces is watchNamespaces (LagScalers are "
+          "watched there only)", cm["data"]["config.yaml"])
 
     for n in (rel, wa, wb, other):
         k("create", "namespace", n, check_rc=True)
@@ -365,7 +371,10 @@ try:
                                ("patch", "deployments.apps", "scale"),
                                ("update", "statefulsets.apps", "scale"),
                                ("create", "events.events.k8s.io", None),
-                               ("patch", "events.events.k8s.io", None)):
+                               ("patch", "events.events.k8s.io", None),
+                               ("list", "lagscalers.lagscale.io", None),
+                               ("watch", "lagscalers.lagscale.io", None),
+                               ("patch", "lagscalers.lagscale.io", "status")):
             check(can(verb, res, n, sub), "watched namespace: can %s %s%s" % (
                 verb, res, "/" + sub if sub else ""))
     for verb in ("get", "create", "update"):
@@ -375,6 +384,9 @@ try:
                               ("create", "events.events.k8s.io", other, None),
                               ("list", "deployments.apps", None, None),
                               ("watch", "deployments.apps", None, None),
+                              ("list", "lagscalers.lagscale.io", None, None),
+                              ("list", "lagscalers.lagscale.io", other, None),
+                              ("patch", "lagscalers.lagscale.io", wa, None),
                               ("delete", "deployments.apps", wa, None),
                               ("patch", "deployments.apps", wa, None),
                               ("get", "secrets", wa, None),
@@ -457,6 +469,46 @@ finally:
     if sa_dir:
         shutil.rmtree(sa_dir, ignore_errors=True)
 
+# crds/: the LagScaler CRD, the same as deploy/'s; Helm installs it with the
+# chart (helm template shows it with --include-crds).
+p = helm("template", "x", CHART, "--include-crds")
+crds = [o for o in objects(p.stdout) if o["kind"] == "CustomResourceDefinition"] \
+    if p.returncode == 0 else []
+deploy_crd = objects(open(os.path.join(ROOT, "deploy", "crd-lagscalers.yaml")).read())
+check(len(crds) == 1 and crds == deploy_crd and
+      crds[0]["metadata"]["name"] == "lagscalers.lagscale.io",
+      "crds/ holds the LagScaler CRD of deploy/", p.stderr)
+p = helm("template", "x", CHART)
+check(p.returncode == 0 and "CustomResourceDefinition" not in p.stdout,
+      "the CRD is not among the templates (Helm's crds/ convention)")
+
+# lagScalers.enabled=false: no rights on LagScalers, and the config says so.
+for extra in ([], ["--set", "watchNamespaces={shop}"]):
+    p = helm("template", "x", CHART, "-n", "lagscale", "--set", "lagScalers.enabled=false",
+             *extra)
+    objs = objects(p.stdout) if p.returncode == 0 else []
+    rules = [r for o in objs if o["kind"] in ("ClusterRole", "Role") for r in o["rules"]]
+    check(rules and not any("lagscale.io" in r["apiGroups"] for r in rules) and
+          any("apps" in r["apiGroups"] for r in rules),
+          "lagScalers.enabled=false: no LagScaler rules %s" % " ".join(extra), json.dumps(rules))
+    cm = [o for o in objs if o["kind"] == "ConfigMap"]
+    check(cm and "lagScalers: false" in cm[0]["data"]["config.yaml"],
+          "lagScalers.enabled=false sets kubernetes.lagScalers: false %s" % " ".join(extra),
+          cm[0]["data"]["config.yaml"] if cm else p.stderr)
+p = helm("template", "x", CHART, "-n", "lagscale")
+check(p.returncode == 0 and "lagScalers" not in p.stdout and "watchNamespaces" not in p.stdout,
+      "by default the config leaves both at lagscale's defaults (LagScalers on, all "
+      "namespaces)")
+for key, flag in (("watchNamespaces", "config.kubernetes.watchNamespaces={shop}"),
+                  ("lagScalers", "config.kubernetes.lagScalers=false")):
+    p = helm("template", "x", CHART, "--set", flag)
+    check(p.returncode != 0 and "config.kubernetes.%s" % key in p.stderr,
+          "config.kubernetes.%s is refused: the chart's value sets it with the RBAC" % key,
+          p.stderr)
+p = helm("lint", CHART, "--strict", "--set", "lagScalers.enabeld=false")
+check(p.returncode != 0 and "enabeld" in p.stdout + p.stderr,
+      "values.schema.json refuses lagScalers.enabeld", p.stdout + p.stderr)
+
 # Toggles: no RBAC, an existing ServiceAccount, no PodDisruptionBudget.
 p = helm("template", "x", CHART, "-n", "lagscale", "--set", "rbac.create=false",
          "--set", "serviceAccount.create=false", "--set", "serviceAccount.name=existing",
@@ -502,7 +554,7 @@ notes = p.stdout.split("NOTES:", 1)[-1]
 for want in ("one JSON object per line on stdout", "logs -f",
              "get lease lagscale -o jsonpath='{.spec.holderIdentity}'",
              "--field-selector reason=ScaledUp", "/metrics", "replicas_desired",
-             "orders -> shop/Deployment/order-consumer"):
+             "orders -> shop/Deployment/order-consumer", "kubectl get lagscalers -A"):
     check(want in notes, "NOTES mention %s" % want, notes)
 # A scaler with no target (or a target without kind) does not crash NOTES.txt.
 nt = values_file({"config": {"scalers": [
@@ -519,5 +571,10 @@ p = helm("install", "lagscale", CHART, "-n", "lagscale", "--dry-run", "--kubecon
 notes = p.stdout.split("NOTES:", 1)[-1]
 check(p.returncode == 0 and "logs deploy/lagscale -f" in notes and "Lease" not in notes,
       "without leader election NOTES show the Deployment's logs and no Lease", notes)
+p = helm("install", "lagscale", CHART, "-n", "lagscale", "--dry-run", "--kubeconfig", ADMIN,
+         "--set", "lagScalers.enabled=false")
+notes = p.stdout.split("NOTES:", 1)[-1]
+check(p.returncode == 0 and "lagscalers" not in notes,
+      "with lagScalers.enabled=false NOTES do not mention LagScalers", notes)
 
 done()

@@ -103,7 +103,8 @@ for kind in ("namespace/lagscale", "serviceaccount/lagscale", "clusterrole.rbac.
              "role.rbac.authorization.k8s.io/lagscale-leader-election",
              "rolebinding.rbac.authorization.k8s.io/lagscale-leader-election",
              "deployment.apps/lagscale", "service/lagscale",
-             "poddisruptionbudget.policy/lagscale"):
+             "poddisruptionbudget.policy/lagscale",
+             "customresourcedefinition.apiextensions.k8s.io/lagscalers.lagscale.io"):
     check(kind + " " in p.stdout, "dry run covers %s" % kind)
 check(re.search(r"^configmap/lagscale-[a-z0-9]{10} ", p.stdout, re.M),
       "dry run covers the generated configmap/lagscale-<hash>", p.stdout)

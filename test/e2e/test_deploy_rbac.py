@@ -7,12 +7,18 @@ cluster-scoped names of its own) so the shared API server is left as it
 was. Then, as the ServiceAccount (impersonated with `kubectl auth can-i
 --as`, and with a real token from `kubectl create token`): it CAN read
 Deployments and StatefulSets, get/update/patch their /scale, create and
-patch events.k8s.io Events, get/create/update Leases in its namespace; it
-CANNOT delete or patch a Deployment, read Secrets, use Leases elsewhere, or
-anything else tried below."""
+patch events.k8s.io Events, get/list/watch LagScalers and patch their
+/status, get/create/update Leases in its namespace; it CANNOT delete or patch
+a Deployment, create, change or delete a LagScaler (its spec), update its
+status other than by patch, read Secrets, use Leases elsewhere, or anything
+else tried below. The LagScaler CRD of deploy/ is applied for the token's
+part (it is cluster-wide, and left in place)."""
 import json
 import os
+import ssl
 import tempfile
+import urllib.error
+import urllib.request
 
 from e2e import check, done, run, uid
 
@@ -59,6 +65,8 @@ check(rules.get("ClusterRole") == [
     {"apiGroups": ["apps"], "resources": ["deployments/scale", "statefulsets/scale"],
      "verbs": ["get", "update", "patch"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["lagscale.io"], "resources": ["lagscalers"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["lagscale.io"], "resources": ["lagscalers/status"], "verbs": ["patch"]},
 ], "the ClusterRole's rules, exactly", json.dumps(rules.get("ClusterRole")))
 check(rules.get("Role") == [
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
@@ -80,6 +88,9 @@ for o in objs:
 try:
     for n in (ns, shop, other):
         k("create", "namespace", n, check_rc=True)
+    k("apply", "-f", os.path.join(DEPLOY, "crd-lagscalers.yaml"), check_rc=True)
+    k("wait", "--for", "condition=established", "crd/lagscalers.lagscale.io", "--timeout=60s",
+      check_rc=True)
     p = k("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                  "items": objs}))
     check(p.returncode == 0, "RBAC of deploy/ applied for real", p.stderr)
@@ -109,6 +120,11 @@ try:
         ("get", "leases.coordination.k8s.io", ns, None),
         ("create", "leases.coordination.k8s.io", ns, None),
         ("update", "leases.coordination.k8s.io", ns, None),
+        ("get", "lagscalers.lagscale.io", shop, None),
+        ("list", "lagscalers.lagscale.io", other, None),
+        ("watch", "lagscalers.lagscale.io", shop, None),
+        ("patch", "lagscalers.lagscale.io", shop, "status"),
+        ("patch", "lagscalers.lagscale.io", other, "status"),
     ]
     denied = [
         ("delete", "deployments.apps", shop, None), ("patch", "deployments.apps", shop, None),
@@ -130,6 +146,14 @@ try:
         ("create", "clusterrolebindings.rbac.authorization.k8s.io", shop, None),
         ("update", "deployments.apps", shop, "status"),
         ("create", "horizontalpodautoscalers.autoscaling", shop, None),
+        ("create", "lagscalers.lagscale.io", shop, None),
+        ("update", "lagscalers.lagscale.io", shop, None),
+        ("patch", "lagscalers.lagscale.io", shop, None),
+        ("delete", "lagscalers.lagscale.io", shop, None),
+        ("deletecollection", "lagscalers.lagscale.io", shop, None),
+        ("update", "lagscalers.lagscale.io", shop, "status"),
+        ("get", "lagscalers.lagscale.io", shop, "status"),
+        ("create", "customresourcedefinitions.apiextensions.k8s.io", shop, None),
         ("*", "*", shop, None),
     ]
     for verb, res, n, sub in allowed:
@@ -190,6 +214,43 @@ try:
 
     def forbidden(p):
         return p.returncode != 0 and "Forbidden" in p.stderr
+
+    # LagScalers: read them all, write their status, nothing else.
+    ls = {"apiVersion": "lagscale.io/v1alpha1", "kind": "LagScaler",
+          "metadata": {"name": "web", "namespace": shop},
+          "spec": {"target": {"name": "web"}, "kafka": {"group": "g", "topics": ["t"]}}}
+    k("create", "-f", "-", input=json.dumps(ls), check_rc=True)
+    p = as_sa("get", "lagscalers.lagscale.io", "-A", "-o", "name")
+    check(p.returncode == 0 and "lagscaler.lagscale.io/web" in p.stdout,
+          "token: list LagScalers in all namespaces", p.stderr)
+    p = as_sa("get", "--raw", "/apis/lagscale.io/v1alpha1/lagscalers?watch=1&timeoutSeconds=1")
+    check(p.returncode == 0 and '"type":"ADDED"' in p.stdout,
+          "token: watch LagScalers in all namespaces", p.stderr)
+    # A merge patch of /status alone, as the controller sends it (kubectl patch
+    # would GET the status first, which the rules do not need to allow).
+    req = urllib.request.Request(
+        "%s/apis/lagscale.io/v1alpha1/namespaces/%s/lagscalers/web/status" % (SERVER, shop),
+        method="PATCH", headers={"Authorization": "Bearer " + token,
+                                 "Content-Type": "application/merge-patch+json"},
+        data=b'{"status":{"observedGeneration":1,"currentReplicas":3,"desiredReplicas":3}}')
+    try:
+        with urllib.request.urlopen(req, context=ssl.create_default_context(cafile=CA),
+                                    timeout=30) as r:
+            code, body = r.status, ""
+    except urllib.error.HTTPError as e:
+        code, body = e.code, e.read().decode(errors="replace")
+    check(code == 200, "token: PATCH a LagScaler's /status (merge patch)", "%d %s" % (code, body))
+    p = k("-n", shop, "get", "lagscaler", "web", "-o", "jsonpath={.status.desiredReplicas}")
+    check(p.stdout.strip() == "3", "the LagScaler's status says 3", p.stdout)
+
+    p = as_sa("-n", shop, "patch", "lagscaler", "web", "--type=merge",
+              "-p", '{"spec":{"policy":{"maxReplicas":100}}}')
+    check(forbidden(p), "token: changing a LagScaler's spec is forbidden", p.stderr)
+    p = as_sa("-n", shop, "delete", "lagscaler", "web")
+    check(forbidden(p), "token: deleting a LagScaler is forbidden", p.stderr)
+    ls["metadata"]["name"] = "evil"
+    p = as_sa("create", "-f", "-", input=json.dumps(ls))
+    check(forbidden(p), "token: creating a LagScaler is forbidden", p.stderr)
 
     p = as_sa("-n", shop, "delete", "deployment", "web")
     check(forbidden(p), "token: deleting a Deployment is forbidden", p.stderr)

@@ -596,6 +596,52 @@ START_TEST(test_import_keda_lagscaler_manifests)
 }
 END_TEST
 
+/*
+ * A LagScaler takes no ${env:NAME} (the CRD refuses it: it would read the
+ * controller's environment), so a ScaledObject whose group or topic comes
+ * from the environment is not mapped to one; the others still are. With
+ * --to config the same input maps to ${env:NAME}.
+ */
+START_TEST(test_import_keda_lagscaler_from_env)
+{
+	char *in = ls_test_write_temp(
+	    "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
+	    "metadata: {name: by-env, namespace: n}\n"
+	    "spec:\n  scaleTargetRef: {name: t}\n  triggers:\n  - type: kafka\n"
+	    "    metadata: {bootstrapServers: 'k:9092', consumerGroupFromEnv: GROUP, topic: x}\n"
+	    "---\n"
+	    "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
+	    "metadata: {name: topic-env, namespace: n}\n"
+	    "spec:\n  scaleTargetRef: {name: u}\n  triggers:\n  - type: kafka\n"
+	    "    metadata: {bootstrapServers: 'k:9092', consumerGroup: g, topicFromEnv: TOPIC}\n"
+	    "---\n"
+	    "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
+	    "metadata: {name: plain, namespace: n}\n"
+	    "spec:\n  scaleTargetRef: {name: v}\n  triggers:\n  - type: kafka\n"
+	    "    metadata: {bootstrapServers: 'k:9092', consumerGroup: g2, topic: y}\n");
+	const char *files[] = {in, NULL};
+	struct ls_test_run r;
+
+	import(files, "lagscaler", 3, &r, NULL);
+	ck_assert_ptr_nonnull(strstr(r.err, "ScaledObject n/by-env: not mapped: "
+	                                    "consumerGroupFromEnv: a LagScaler cannot read GROUP"));
+	ck_assert_ptr_nonnull(strstr(r.err, "ScaledObject n/topic-env: not mapped: "
+	                                    "topicFromEnv: a LagScaler cannot read TOPIC"));
+	ck_assert_ptr_null(strstr(r.out, "${env:"));
+	ck_assert_ptr_null(strstr(r.out, "name: by-env"));
+	ck_assert_ptr_null(strstr(r.out, "name: topic-env"));
+	ck_assert_ptr_nonnull(strstr(r.out, "  name: plain\n"));
+	ls_test_run_release(&r);
+
+	import(files, "config", 3, &r, NULL);
+	ck_assert_ptr_nonnull(strstr(r.out, "group: \"${env:GROUP}\""));
+	ck_assert_ptr_nonnull(strstr(r.out, "topics: [\"${env:TOPIC}\"]"));
+	ls_test_run_release(&r);
+	unlink(in);
+	free(in);
+}
+END_TEST
+
 START_TEST(test_import_keda_stdin_and_list)
 {
 	/* `kubectl get scaledobjects -o yaml` gives a List, here on stdin. */
@@ -791,6 +837,7 @@ int main(void)
 	tcase_add_test(tc, test_import_keda_oauth_msk_unsafe);
 	tcase_add_test(tc, test_import_keda_bad_input_exit_2);
 	tcase_add_test(tc, test_import_keda_lagscaler_manifests);
+	tcase_add_test(tc, test_import_keda_lagscaler_from_env);
 	tcase_add_test(tc, test_import_keda_stdin_and_list);
 	suite_add_tcase(s, tc);
 	tcase_add_unchecked_fixture(tm, setup_mock, NULL);

@@ -47,13 +47,38 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default .Release.Namespace $le.namespace }}
 {{- end }}
 
-{{/* The configuration as lagscale reads it. */}}
+{{/*
+The configuration as lagscale reads it. kubernetes.watchNamespaces and
+kubernetes.lagScalers follow the top-level watchNamespaces and
+lagScalers.enabled, which set the RBAC too: setting them in config as well
+fails the render, as the two could disagree.
+*/}}
 {{- define "lagscale.config" -}}
 {{- $cfg := deepCopy .Values.config }}
 {{- $le := $cfg.leaderElection | default dict }}
 {{- $_ := set $le "namespace" (include "lagscale.leaseNamespace" .) }}
 {{- $_ := set $cfg "leaderElection" $le }}
+{{- $kube := $cfg.kubernetes | default dict }}
+{{- if hasKey $kube "watchNamespaces" }}
+{{- fail "config.kubernetes.watchNamespaces: set the chart's watchNamespaces instead (it sets the RBAC to match)" }}
+{{- end }}
+{{- if hasKey $kube "lagScalers" }}
+{{- fail "config.kubernetes.lagScalers: set the chart's lagScalers.enabled instead (it sets the RBAC to match)" }}
+{{- end }}
+{{- if .Values.watchNamespaces }}
+{{- $_ := set $kube "watchNamespaces" .Values.watchNamespaces }}
+{{- end }}
+{{- if not (include "lagscale.lagScalers" .) }}
+{{- $_ := set $kube "lagScalers" false }}
+{{- end }}
+{{- $_ := set $cfg "kubernetes" $kube }}
 {{- toYaml $cfg }}
+{{- end }}
+
+{{/* "true" when lagscale watches LagScaler objects (lagScalers.enabled, true unless set false). */}}
+{{- define "lagscale.lagScalers" -}}
+{{- $ls := .Values.lagScalers | default dict }}
+{{- if or (not (hasKey $ls "enabled")) (kindIs "invalid" $ls.enabled) $ls.enabled }}true{{ end }}
 {{- end }}
 
 {{/* The port of config.server.address ("host:port"), 8080 by default. */}}
@@ -76,7 +101,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if or (not (hasKey $le "enabled")) (kindIs "invalid" $le.enabled) $le.enabled }}true{{ end }}
 {{- end }}
 
-{{/* The rules on the scaled workloads: as deploy/rbac.yaml's ClusterRole. */}}
+{{/*
+The rules on the scaled workloads: as deploy/rbac.yaml's ClusterRole; the
+LagScaler rules (read them, patch their status) only with lagScalers.enabled.
+*/}}
 {{- define "lagscale.workloadRules" -}}
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets"]
@@ -87,6 +115,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if include "lagscale.lagScalers" . }}
+- apiGroups: ["lagscale.io"]
+  resources: ["lagscalers"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["lagscale.io"]
+  resources: ["lagscalers/status"]
+  verbs: ["patch"]
+{{- end }}
 {{- end }}
 
 {{/*
