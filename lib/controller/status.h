@@ -1,0 +1,105 @@
+/*
+ * status.h - the status of LagScaler objects (part of lib/controller;
+ * DESIGN.md section 11): what each object scaler decided, written to the
+ * object's status subresource, and Events on the object for what its
+ * owner must fix.
+ *
+ * What is written, as a JSON merge patch of .../lagscalers/NAME/status:
+ *   observedGeneration   the metadata.generation the status describes
+ *   currentReplicas, recommendedReplicas, desiredReplicas, totalLag,
+ *   partitionCount, lagSeconds (null when unknown), reason
+ *                        the last decision's (lib/policy)
+ *   lastScaleTime        when lagscale last set the target's replicas
+ *   conditions           Ready, Active, Fallback, Paused: status "True",
+ *                        "False" or "Unknown", a CamelCase reason, a
+ *                        message, lastTransitionTime (moved only when the
+ *                        status flips) and observedGeneration
+ * Condition reasons:
+ *   Ready     True: Decided. False: InvalidSpec (the spec cannot be used:
+ *             the parser's message, an unknown cluster), TargetConflict
+ *             (another scaler has the target), TargetNotFound,
+ *             TargetReadFailed, LagReadFailed, GroupNotFound,
+ *             KafkaConfigInvalid (the cluster's settings), ScaleFailed,
+ *             DecisionFailed. Unknown: Pending (no decision yet).
+ *   Active    True: LagAboveActivation; False: LagBelowActivation.
+ *   Fallback  True: FallbackActive; False: NoFallback.
+ *   Paused    True: PausedByAnnotation; False: NotPaused.
+ *   (Active, Fallback and Paused are Unknown, reason Pending, until the
+ *   first decision, and keep their last value while Ready is False.)
+ *
+ * When. A status is written only when it differs from the last one
+ * written for the object, at most once per polling interval of its
+ * scaler (15 s for an object without one), only by the instance that may
+ * write (the leader), never in dry-run (the caller does not make a
+ * status then). Writes go out on the async client of act.h, so they never
+ * delay a decision; a failed write is tried again at the next flush. A
+ * status the object already had when first listed seeds the condition
+ * transition times and lastScaleTime, so a restart does not reset them.
+ *
+ * Events. Ready turning False, or changing its message while False,
+ * records one Warning Event on the LagScaler (reason: Ready's reason,
+ * note: the message); the same message is not recorded again until Ready
+ * was True in between.
+ *
+ * Thread-safety: one thread (the loop's).
+ */
+#ifndef LS_CONTROLLER_STATUS_H
+#define LS_CONTROLLER_STATUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "controller/objects.h"
+#include "policy/policy.h"
+
+struct ls_act;
+struct ls_status;
+
+/* A status writer on act (borrowed; must outlive it, and be freed after
+ * it: freeing act cancels the writes without callbacks). 0 or -ENOMEM. */
+int ls_status_new(struct ls_act *act, struct ls_status **ret);
+void ls_status_free(struct ls_status *st);
+
+/*
+ * Follows the objects of the last ls_objects_refresh: an entry for each
+ * new object (seeded from its status), gone ones forgotten, generation
+ * and uid updated. An object without a scaler gets Ready False
+ * InvalidSpec with its error. conflicts[i] (may be NULL, else one per
+ * object, NULL or a message) says an object's scaler was left out for
+ * the one-owner rule: Ready False TargetConflict. 0 or -ENOMEM.
+ */
+int ls_status_sync(struct ls_status *st, const struct ls_objects *objs, char *const *conflicts);
+
+/* How a decision ended, besides the decision itself. */
+struct ls_status_outcome {
+	const char *fail_reason; /* a Ready reason above when the round failed, else NULL */
+	const char *fail_msg;	 /* its message; NULL: the decision's reason */
+	bool paused;		 /* the target's pause annotations are set */
+	double lag_seconds;	 /* < 0: unknown */
+	int64_t polling_ms;	 /* the scaler's polling interval */
+};
+
+/* Object scaler key ("NAMESPACE/NAME") decided d at now_wall_ms. An
+ * unknown key (not an object's) is ignored. */
+void ls_status_decided(struct ls_status *st, const char *key, const struct ls_decision *d,
+		       const struct ls_status_outcome *o, int64_t now_wall_ms);
+
+/* lagscale set the replicas of key's target at now_wall_ms (lastScaleTime). */
+void ls_status_scaled(struct ls_status *st, const char *key, int64_t now_wall_ms);
+
+/*
+ * Sends the statuses that changed and are due, and the Events due; with
+ * may_write false (a follower) only remembers them for later. Cheap when
+ * nothing changed (a flag per object, a time per writer).
+ */
+void ls_status_flush(struct ls_status *st, bool may_write, int64_t now_mono_ms);
+
+/* Counters for tests and logs. */
+struct ls_status_stats {
+	uint64_t writes;   /* status patches sent */
+	uint64_t failures; /* of them, failed */
+	uint64_t events;   /* Events recorded on LagScalers */
+};
+void ls_status_stats(const struct ls_status *st, struct ls_status_stats *ret);
+
+#endif
