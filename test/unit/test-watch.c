@@ -629,6 +629,7 @@ struct fapi {
 	char last_watch[1024];
 	char token[64]; /* non-empty: requests must carry it */
 	int unauthorized;
+	char last_accept[256]; /* the Accept header of the last LIST or WATCH */
 };
 
 struct fconn {
@@ -922,8 +923,27 @@ static void *fapi_conn(void *arg)
 			goto out;
 		}
 	}
+	{
+		const char *acc = strstr(req, "\r\nAccept: ");
+		size_t alen = acc ? strcspn(acc + 10, "\r") : 0;
+
+		if (acc && (strstr(path, "/deployments?") || strstr(path, "/lagscalers?")))
+			snprintf(f->last_accept, sizeof(f->last_accept), "%.*s", (int)alen,
+			         acc + 10);
+	}
 	pthread_mutex_unlock(&f->mu);
-	if (strcmp(path, "/apis/apps/v1") == 0) {
+	if (strcmp(path, "/apis/lagscale.io/v1alpha1") == 0) {
+		/* A custom resource without a scale subresource. */
+		fapi_respond(c, 200,
+		             "{\"kind\":\"APIResourceList\",\"groupVersion\":"
+		             "\"lagscale.io/v1alpha1\",\"resources\":[{\"name\":\"lagscalers\","
+		             "\"namespaced\":true,\"kind\":\"LagScaler\"},{\"name\":"
+		             "\"lagscalers/status\",\"namespaced\":true,\"kind\":\"LagScaler\"}]}");
+	} else if (strstr(path, "/lagscalers?") && strstr(path, "watch=1")) {
+		fapi_watch(f, c, path);
+	} else if (strstr(path, "/lagscalers?")) {
+		fapi_list(f, c, path);
+	} else if (strcmp(path, "/apis/apps/v1") == 0) {
 		pthread_mutex_lock(&f->mu);
 		f->discoveries++;
 		pthread_mutex_unlock(&f->mu);
@@ -1884,6 +1904,94 @@ START_TEST(test_watch_list_page_keeps_objects)
 }
 END_TEST
 
+
+/* A watch of whole objects of a kind without /scale: plain JSON asked for,
+ * each object's JSON kept, a snapshot listed, changes seen. */
+START_TEST(test_watch_informer_objects_list)
+{
+	struct fapi *f = fapi_start();
+	struct ls_kube_config *kc = fapi_config(f, "{token: t}");
+	struct ls_kube_informer *inf = informer(kc, 0);
+	struct ls_kube_object *v = NULL;
+	size_t n = 99;
+	char err[256];
+	uint64_t ch;
+
+	fapi_put(f, "shop", "orders", 1, NULL);
+	fapi_put(f, "team", "billing", 2, NULL);
+	/* Without LS_KUBE_WATCH_ANY_KIND a kind without /scale is refused. */
+	ck_assert_int_eq(ls_kube_informer_add(inf, "lagscale.io/v1alpha1", "LagScaler", "team"), 0);
+	ck_assert_int_eq(ls_kube_informer_add_flags(inf, "lagscale.io/v1alpha1", "LagScaler", "",
+	                                            LS_KUBE_WATCH_OBJECTS |
+	                                                LS_KUBE_WATCH_ANY_KIND),
+	                 0);
+	ck_assert_int_eq(ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "", &v, &n,
+	                                       NULL, err, sizeof(err)),
+	                 -EAGAIN);
+	ck_assert_ptr_null(v);
+	ck_assert_uint_eq(n, 99);
+	ck_assert_int_eq(ls_kube_informer_list(inf, "apps/v1", "Deployment", "", &v, &n, NULL, err,
+	                                       sizeof(err)),
+	                 -ESRCH);
+	ck_assert_int_eq(ls_kube_informer_start(inf), 0);
+	WAIT_UNTIL(ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "", &v, &n, NULL,
+	                                 err, sizeof(err)) == 0,
+	           5000);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(v[i].json);
+		if (strcmp(v[i].key, "shop/orders") == 0) {
+			ck_assert_int_eq(v[i].meta.generation, 1);
+			ck_assert_ptr_nonnull(strstr(v[i].json, "\"name\":\"orders\""));
+		} else {
+			ck_assert_str_eq(v[i].key, "team/billing");
+			ck_assert_int_eq(v[i].meta.generation, 2);
+		}
+	}
+	ls_kube_objects_free(v, n);
+	ls_kube_objects_free(NULL, 0);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_str_eq(f->last_accept, "application/json");
+	pthread_mutex_unlock(&f->mu);
+	/* The watch without the flag failed: the kind has no scale subresource. */
+	WAIT_UNTIL(ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "team", &v, &n,
+	                                 NULL, err, sizeof(err)) == -EAGAIN &&
+	               strstr(err, "no scale subresource"),
+	           5000);
+	ck_assert_ptr_nonnull(strstr(err, "no scale subresource"));
+
+	/* A change moves the counter; the next snapshot has it. */
+	ch = ls_kube_informer_changes(inf);
+	fapi_put(f, "shop", "orders", 3, NULL);
+	ck_assert_uint_ne(ls_kube_informer_wait(inf, ch, 3000), ch);
+	WAIT_UNTIL((ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "", &v, &n,
+	                                  NULL, err, sizeof(err)) == 0 &&
+	            (n == 2 && (v[0].meta.generation == 3 || v[1].meta.generation == 3)))
+	               ? true
+	               : (ls_kube_objects_free(v, n), v = NULL, false),
+	           3000);
+	ck_assert_ptr_nonnull(v);
+	ls_kube_objects_free(v, n);
+	fapi_delete(f, "team", "billing", false);
+	WAIT_UNTIL((ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "", &v, &n,
+	                                  NULL, err, sizeof(err)) == 0 &&
+	            n == 1)
+	               ? true
+	               : (ls_kube_objects_free(v, n), v = NULL, false),
+	           3000);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0].key, "shop/orders");
+	ls_kube_objects_free(v, n);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_str_eq(f->last_accept, "application/json");
+	pthread_mutex_unlock(&f->mu);
+	ls_kube_informer_free(inf);
+	ls_kube_config_free(kc);
+	fapi_stop(f);
+}
+END_TEST
+
 static Suite *watch_suite(void)
 {
 	Suite *s = suite_create("watch");
@@ -1906,6 +2014,7 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, test_watch_store_memory_10000);
 	tcase_add_test(tc, test_watch_list_pages_and_relist_replace);
 	tcase_add_test(tc, test_watch_informer_list_then_watch);
+	tcase_add_test(tc, test_watch_informer_objects_list);
 	tcase_add_test(tc, test_watch_informer_resumes_from_bookmark);
 	tcase_add_test(tc, test_watch_informer_relist_on_gone_event);
 	tcase_add_test(tc, test_watch_informer_relist_on_410_answer);
