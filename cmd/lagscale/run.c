@@ -81,6 +81,9 @@ static void reload(const char *path, struct ls_config **cfg, struct ls_controlle
 	    next->leader.retry_period_ms != (*cfg)->leader.retry_period_ms)
 		ls_log(LS_LOG_WARN, NULL,
 		       "reload: kubernetes and leaderElection take effect at the next start");
+	if (next->lag_scalers && !(*cfg)->lag_scalers)
+		ls_log(LS_LOG_WARN, NULL,
+		       "reload: kubernetes.lagScalers: true takes effect at the next start");
 	if (strcmp(next->server_address, (*cfg)->server_address) != 0)
 		ls_log(LS_LOG_WARN, NULL,
 		       "reload: server.address \"%s\" takes effect at the next start; still "

@@ -1224,6 +1224,12 @@ static void objects_poll(struct ls_controller *c)
 	if (!c->objects_synced) {
 		/* The first round knows the LagScalers there are (or the
 		 * watch failed: the CRD is not installed, and is logged). */
+		if (ls_objects_start(c->objects) < 0) {
+			ls_log(LS_LOG_ERROR, NULL, "cannot start watching LagScalers");
+			ls_objects_free(c->objects);
+			c->objects = NULL;
+			return;
+		}
 		if (ls_objects_wait_synced(c->objects, MAX_COLLECT_TIMEOUT_MS) < 0)
 			ls_log(LS_LOG_WARN, NULL,
 			       "the LagScalers have not been listed in %d s; going on",
@@ -1235,6 +1241,21 @@ static void objects_poll(struct ls_controller *c)
 		       err);
 }
 
+/* When the next round is due: the earliest scaler's time (INT64_MAX
+ * with none), and shortly when one is overdue (a busy scaler joins the
+ * first round after its target answers). */
+static int64_t next_due(const struct ls_controller *c)
+{
+	int64_t next = INT64_MAX;
+
+	for (size_t i = 0; i < c->cfg->n_scalers; i++)
+		if (c->scalers[i].next_due_ms < next)
+			next = c->scalers[i].next_due_ms;
+	if (next <= ls_clock_mono_ms())
+		next = ls_clock_mono_ms() + STOP_POLL_MS;
+	return next;
+}
+
 static int run_loop(struct ls_controller *c)
 {
 	int r = watch_targets(c);
@@ -1244,7 +1265,7 @@ static int run_loop(struct ls_controller *c)
 	if (r < 0)
 		return r;
 	while (!*c->opts.stop) {
-		int64_t now, next = INT64_MAX;
+		int64_t now, next;
 
 		if (reload_requested(c))
 			return LS_CONTROLLER_RELOAD;
@@ -1265,21 +1286,20 @@ static int run_loop(struct ls_controller *c)
 		}
 		round_done(c);
 		status_flush(c);
-		for (size_t i = 0; i < c->cfg->n_scalers; i++)
-			if (c->scalers[i].next_due_ms < next)
-				next = c->scalers[i].next_due_ms;
-		/* A busy scaler, overdue, joins the first round after its target
-		 * answers: look again shortly. */
-		if (next <= ls_clock_mono_ms())
-			next = ls_clock_mono_ms() + STOP_POLL_MS;
+		next = next_due(c);
 		while (!*c->opts.stop && !reload_requested(c) && ls_clock_mono_ms() < next) {
 			int64_t wait = next - ls_clock_mono_ms();
 
 			leader_poll(c);
 			publish_if_wanted(c);
 			status_flush(c);
-			if (c->objects && ls_objects_changed(c->objects))
-				break; /* applied before the next round */
+			/* LagScalers changed: their scalers are due at once (new
+			 * ones) or keep their time (unchanged ones). */
+			if (c->objects && ls_objects_changed(c->objects)) {
+				objects_poll(c);
+				next = next_due(c);
+				continue;
+			}
 			idle(c, wait < STOP_POLL_MS ? wait : STOP_POLL_MS);
 		}
 	}

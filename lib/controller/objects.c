@@ -103,8 +103,6 @@ int ls_objects_new(const struct ls_kube_config *kc, const struct ls_config *cfg,
 	r = ls_kube_informer_new(kc, &io, &o->inf);
 	if (r == 0)
 		r = watch_set(o, cfg);
-	if (r == 0)
-		r = ls_kube_informer_start(o->inf);
 	if (r < 0) {
 		ls_objects_free(o);
 		return r;
@@ -146,6 +144,11 @@ void ls_objects_free(struct ls_objects *o)
 static bool list_failed(int r, const char *errmsg)
 {
 	return r == -EAGAIN && errmsg[0] && !strstr(errmsg, "has not listed its objects yet");
+}
+
+int ls_objects_start(struct ls_objects *o)
+{
+	return ls_kube_informer_start(o->inf);
 }
 
 int ls_objects_wait_synced(struct ls_objects *o, int64_t timeout_ms)

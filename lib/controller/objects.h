@@ -56,12 +56,14 @@ struct ls_object {
 };
 
 /*
- * Watches the LagScalers of cfg->watch_namespaces (or every namespace) on
- * the cluster kc (borrowed; must outlive it) and starts the watch thread.
- * 0, or -ENOMEM / -EINVAL.
+ * Declares the watches of the LagScalers of cfg->watch_namespaces (or
+ * every namespace) on the cluster kc (borrowed; must outlive it). No I/O
+ * until ls_objects_start. 0, or -ENOMEM / -EINVAL.
  */
 int ls_objects_new(const struct ls_kube_config *kc, const struct ls_config *cfg,
 		   volatile sig_atomic_t *stop, struct ls_objects **ret);
+/* Starts the watch thread: 0, or a negative errno from pthread_create. */
+int ls_objects_start(struct ls_objects *o);
 /* Stops the watches and frees everything; NULL is a no-op. */
 void ls_objects_free(struct ls_objects *o);
 

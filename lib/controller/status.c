@@ -243,11 +243,11 @@ static struct entry *entry_new(const struct ls_object *x, int64_t now_wall_ms)
 	e->interval_ms = DEFAULT_INTERVAL_MS;
 	e->lag_seconds = -1;
 	seed(e, x->status_json);
+	/* A condition the object had keeps its status and time until the
+	 * first decision says otherwise; the others are Unknown. */
 	for (int i = 0; i < N_COND; i++)
 		if (!e->c[i].since_ms)
-			e->c[i].since_ms = now_wall_ms;
-	for (int i = 0; i < N_COND; i++)
-		set_cond(e, i, S_UNKNOWN, "Pending", "no decision yet", now_wall_ms);
+			set_cond(e, i, S_UNKNOWN, "Pending", "no decision yet", now_wall_ms);
 	return e;
 }
 
@@ -419,9 +419,11 @@ static char *body_of(const struct entry *e)
 	for (int i = 0; i < N_COND; i++) {
 		const struct cond *c = &e->c[i];
 
+		/* A condition seeded from the object and not decided yet. */
 		ls_buf_printf(&b, "%s{\"type\":\"%s\",\"status\":\"%s\",\"reason\":\"%s\",\"message\":",
-			      i ? "," : "", cond_types[i], cond_status[c->status], c->reason);
-		ls_buf_json_string(&b, c->message ? c->message : "");
+			      i ? "," : "", cond_types[i], cond_status[c->status],
+			      c->reason[0] ? c->reason : "Pending");
+		ls_buf_json_string(&b, c->message ? c->message : "no decision yet");
 		ls_buf_printf(&b, ",\"lastTransitionTime\":\"%s\",\"observedGeneration\":%lld}",
 			      ls_clock_rfc3339(c->since_ms, ts, sizeof(ts)), (long long)e->generation);
 	}

@@ -263,8 +263,8 @@ void ls_kube_informer_stats(struct ls_kube_informer *inf, struct ls_kube_informe
 
 /*
  * A counter that grows whenever a stored object changes (added, modified
- * in any of its ls_kube_object_meta fields, resource_version included,
- * deleted), a watch completes a LIST (its store is replaced), a watch
+ * in any of its ls_kube_object_meta fields, resource_version included, or
+ * in the JSON a watch of whole objects keeps; deleted), a watch completes a LIST (its store is replaced), a watch
  * starts failing or works again, or a watch is removed: a caller compares
  * it with the value it saw last to know whether to look again. Routine
  * reconnects do not move it.

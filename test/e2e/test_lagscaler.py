@@ -191,6 +191,16 @@ with k.Namespace("ls-obj") as ns:
         e2e.check(get_ls(ns, "idle")["metadata"]["resourceVersion"] == rv,
                   "its status is not rewritten when nothing changes (resourceVersion stable "
                   "across the rounds)", json.dumps(get_ls(ns, "idle")))
+        # Dry-run (--once) runs the LagScalers too, names them NAMESPACE/NAME, and
+        # writes no status.
+        d = e2e.lagscale("run", "--config", cfg, "--dry-run", "--once", "--output", "json",
+                         env=env, timeout=120)
+        names = {x.get("scaler") for x in e2e.json_lines(d.stdout)}
+        e2e.check(idle in names and full in names,
+                  "run --dry-run --output json names the object scalers NAMESPACE/NAME",
+                  d.stdout[-800:] + d.stderr[-800:])
+        e2e.check(get_ls(ns, "idle")["metadata"]["resourceVersion"] == rv,
+                  "dry-run writes no status")
         # Nor is the bad one's Event repeated.
         ev = ls_events(ns, "bad")
         e2e.check(len(ev) == 1 and not (ev[0].get("series") or {}).get("count"),
