@@ -341,8 +341,25 @@ static int kube_setup(struct ls_controller *c, char *errbuf, size_t errlen)
 	return 0;
 }
 
-/* LagScaler objects (objects.h) and their status (status.h). No I/O but
- * the watch thread's. */
+/* The status writer's hands: act.h's async client. */
+static int status_patch(void *ud, const struct ls_kube_target *t, const char *path,
+			const char *body, void *tag)
+{
+	return ls_act_patch(ud, t, path, body, tag);
+}
+
+static void status_event(void *ud, const struct ls_kube_target *t, const char *uid,
+			 const char *reason, const char *note, const char *log_name)
+{
+	ls_act_event_on(ud, t, uid, "Warning", reason, "Reconcile", note, log_name);
+}
+
+static void status_patch_done(void *ud, void *tag, int err, const char *errmsg)
+{
+	ls_status_patch_done(ud, tag, err, errmsg);
+}
+
+/* LagScaler objects (objects.h) and their status (status.h). No I/O. */
 static int objects_setup(struct ls_controller *c, char *errbuf, size_t errlen)
 {
 	int r;
@@ -350,8 +367,13 @@ static int objects_setup(struct ls_controller *c, char *errbuf, size_t errlen)
 	if (!c->act || !c->cfg->lag_scalers)
 		return 0;
 	r = ls_objects_new(c->opts.kube, c->cfg, c->opts.stop, &c->objects);
-	if (r == 0 && !c->opts.dry_run)
-		r = ls_status_new(c->act, &c->status);
+	if (r == 0 && !c->opts.dry_run) {
+		struct ls_status_sink sink = {status_patch, status_event, c->act};
+
+		r = ls_status_new(&sink, &c->status);
+		if (r == 0)
+			ls_act_set_patch_cb(c->act, status_patch_done, c->status);
+	}
 	if (r < 0)
 		snprintf(errbuf, errlen, "LagScaler objects: %s", strerror(-r));
 	return r;
@@ -1559,7 +1581,8 @@ static int objects_apply(struct ls_controller *c, bool force, char *errbuf, size
 	c->composed = next;
 	next = NULL;
 	ls_config_free(old);
-	if (c->status && ls_status_sync(c->status, c->objects, conflicts) < 0)
+	if (c->status && ls_status_sync(c->status, n ? ls_objects_at(c->objects, 0) : NULL, n,
+					conflicts) < 0)
 		ls_log(LS_LOG_DEBUG, NULL, "no memory to follow the LagScalers' status");
 	/* The new scalers' targets are watched before they decide (a
 	 * failure is logged there, and their decisions say it). */

@@ -85,7 +85,8 @@ bool ls_objects_changed(struct ls_objects *o);
  */
 int ls_objects_refresh(struct ls_objects *o, const struct ls_config *cfg);
 
-/* The objects of the last refresh (valid until the next). */
+/* The objects of the last refresh (valid until the next): a contiguous
+ * array, ls_objects_at(o, 0) .. ls_objects_at(o, count - 1). */
 size_t ls_objects_count(const struct ls_objects *o);
 const struct ls_object *ls_objects_at(const struct ls_objects *o, size_t i);
 

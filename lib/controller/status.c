@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/act.h"
 #include "kube/kube.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -58,7 +57,7 @@ struct entry {
 };
 
 struct ls_status {
-	struct ls_act *act;
+	struct ls_status_sink sink;
 	struct entry **v; /* by key */
 	size_t n;
 	struct ls_status_stats st;
@@ -88,9 +87,8 @@ static void entry_drop(struct entry *e)
 		entry_free(e);
 }
 
-static void on_patch(void *ud, void *tag, int err, const char *errmsg)
+void ls_status_patch_done(struct ls_status *st, void *tag, int err, const char *errmsg)
 {
-	struct ls_status *st = ud;
 	struct entry *e = tag;
 
 	e->in_flight = false;
@@ -117,14 +115,13 @@ static void on_patch(void *ud, void *tag, int err, const char *errmsg)
 	}
 }
 
-int ls_status_new(struct ls_act *act, struct ls_status **ret)
+int ls_status_new(const struct ls_status_sink *sink, struct ls_status **ret)
 {
 	struct ls_status *st = calloc(1, sizeof(*st));
 
 	if (!st)
 		return -ENOMEM;
-	st->act = act;
-	ls_act_set_patch_cb(act, on_patch, st);
+	st->sink = *sink;
 	*ret = st;
 	return 0;
 }
@@ -258,16 +255,16 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp((*x)->key, (*y)->key);
 }
 
-int ls_status_sync(struct ls_status *st, const struct ls_objects *objs, char *const *conflicts)
+int ls_status_sync(struct ls_status *st, const struct ls_object *objs, size_t n,
+		   char *const *conflicts)
 {
-	size_t n = ls_objects_count(objs);
 	struct entry **v = calloc(n + 1, sizeof(*v));
 	int64_t now = ls_clock_wall_ms();
 
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		const struct ls_object *x = ls_objects_at(objs, i);
+		const struct ls_object *x = &objs[i];
 		struct entry *e = find(st, x->key);
 
 		if (e && strcmp(e->uid, x->uid) != 0) {
@@ -450,8 +447,7 @@ static void send_event(struct ls_status *st, struct entry *e)
 
 	if (!said)
 		return;
-	ls_act_event_on(st->act, &t, e->uid, "Warning", c->reason, "Reconcile", c->message,
-			e->key);
+	st->sink.event(st->sink.ud, &t, e->uid, c->reason, c->message ? c->message : "", e->key);
 	st->st.events++;
 	free(e->evented);
 	e->evented = said;
@@ -487,7 +483,7 @@ void ls_status_flush(struct ls_status *st, bool may_write, int64_t now_mono_ms)
 		r = ls_kube_object_path(LS_OBJECTS_API_VERSION, LS_OBJECTS_RESOURCE, e->namespace_,
 					e->name, "/status", &path);
 		if (r == 0)
-			r = ls_act_patch(st->act, &t, path, body, e);
+			r = st->sink.patch(st->sink.ud, &t, path, body, e);
 		free(path);
 		if (r < 0) {
 			free(body);

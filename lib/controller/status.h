@@ -52,23 +52,45 @@
 #include "controller/objects.h"
 #include "policy/policy.h"
 
-struct ls_act;
+struct ls_kube_target;
 struct ls_status;
 
-/* A status writer on act (borrowed; must outlive it, and be freed after
- * it: freeing act cancels the writes without callbacks). 0 or -ENOMEM. */
-int ls_status_new(struct ls_act *act, struct ls_status **ret);
+/* Where the writes go: the controller's act.h (ls_act_patch,
+ * ls_act_event_on), or a test's fake. */
+struct ls_status_sink {
+	/* Starts a merge patch of body at path for the object t; its result
+	 * comes back through ls_status_patch_done with tag. 0, or a negative
+	 * errno (nothing started). */
+	int (*patch)(void *ud, const struct ls_kube_target *t, const char *path, const char *body,
+		     void *tag);
+	/* Records a Warning Event on the object t (uid may be NULL). */
+	void (*event)(void *ud, const struct ls_kube_target *t, const char *uid, const char *reason,
+		      const char *note, const char *log_name);
+	void *ud;
+};
+
+/* A status writer on sink (copied; its ud must outlive the writer). 0 or
+ * -ENOMEM. */
+int ls_status_new(const struct ls_status_sink *sink, struct ls_status **ret);
+/* Frees everything, also entries whose patch is on its way: cancel the
+ * sink's requests first (their ls_status_patch_done must not come). */
 void ls_status_free(struct ls_status *st);
 
+/* A patch the sink started ended: err 0, or a negative errno and errmsg
+ * (-ECANCELED: drained or superseded). A failed write is tried again at
+ * a later flush. */
+void ls_status_patch_done(struct ls_status *st, void *tag, int err, const char *errmsg);
+
 /*
- * Follows the objects of the last ls_objects_refresh: an entry for each
- * new object (seeded from its status), gone ones forgotten, generation
- * and uid updated. An object without a scaler gets Ready False
- * InvalidSpec with its error. conflicts[i] (may be NULL, else one per
- * object, NULL or a message) says an object's scaler was left out for
- * the one-owner rule: Ready False TargetConflict. 0 or -ENOMEM.
+ * Follows the objects v[0..n) (ls_objects_at of the last refresh): an
+ * entry for each new object (seeded from its status), gone ones
+ * forgotten, generation and uid updated. An object without a scaler gets
+ * Ready False InvalidSpec with its error. conflicts[i] (may be NULL, else
+ * one per object, NULL or a message) says an object's scaler was left
+ * out for the one-owner rule: Ready False TargetConflict. 0 or -ENOMEM.
  */
-int ls_status_sync(struct ls_status *st, const struct ls_objects *objs, char *const *conflicts);
+int ls_status_sync(struct ls_status *st, const struct ls_object *v, size_t n,
+		   char *const *conflicts);
 
 /* How a decision ended, besides the decision itself. */
 struct ls_status_outcome {
