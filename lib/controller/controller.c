@@ -696,13 +696,14 @@ static void status_note(struct ls_controller *c, struct scaler_rt *s, const stru
 	};
 	struct ls_decision now = *d;
 
+	if (c->status && strchr(s->cfg->name, '/')) {
+		if (applied)
+			now.current_replicas = d->desired_replicas;
+		ls_status_decided(c->status, s->cfg->name, &now, &o, ls_clock_wall_ms());
+	}
+	/* Taken: the next decision says its own. */
 	s->fail_reason = NULL;
 	s->fail_msg[0] = '\0';
-	if (!c->status || !strchr(s->cfg->name, '/'))
-		return;
-	if (applied)
-		now.current_replicas = d->desired_replicas;
-	ls_status_decided(c->status, s->cfg->name, &now, &o, ls_clock_wall_ms());
 }
 
 /* Notes why the decision being made failed, for a LagScaler's status. */

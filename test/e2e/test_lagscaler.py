@@ -25,13 +25,15 @@ CRD = os.path.join(os.environ.get("LAGSCALE_SOURCE_ROOT", os.path.join(e2e.E2E_D
 POLL_S = 2
 
 
-def lagscaler(name, target, group, topic, threshold, cluster="main", max_replicas=12):
+def lagscaler(name, target, group, topic, threshold, cluster="main", max_replicas=12,
+              pattern=None):
+    topics = "topicPattern: \"%s\"" % pattern if pattern else "topics: [%s]" % topic
     return """apiVersion: lagscale.io/v1alpha1
 kind: LagScaler
 metadata: {name: %s}
 spec:
   target: {apiVersion: apps/v1, kind: Deployment, name: %s}
-  kafka: {cluster: %s, group: %s, topics: [%s]}
+  kafka: {cluster: %s, group: %s, %s}
   policy:
     lagThreshold: %d
     minReplicas: 1
@@ -40,7 +42,7 @@ spec:
     behavior:
       scaleUp: {stabilizationWindow: 0s, policies: [{type: Pods, value: 12, period: 1s}]}
       scaleDown: {stabilizationWindow: 10s, policies: [{type: Percent, value: 100, period: 1s}]}
-""" % (name, target, cluster, group, topic, threshold, max_replicas, POLL_S)
+""" % (name, target, cluster, group, topics, threshold, max_replicas, POLL_S)
 
 
 def get_ls(ns, name):
@@ -73,6 +75,7 @@ k.kubectl("wait", "--for", "condition=established", "--timeout=60s",
 with k.Namespace("ls-obj") as ns:
     k.create_deployment(ns, "orders", 1)
     k.create_deployment(ns, "idle", 1)
+    k.create_deployment(ns, "nomatch", 1)
     t1, g1 = e2e.uid("lso-orders"), e2e.uid("lso-orders-g")
     t2, g2 = e2e.uid("lso-idle"), e2e.uid("lso-idle-g")
     # 12 partitions x 5 messages, nothing consumed: lag 60.
@@ -174,6 +177,32 @@ with k.Namespace("ls-obj") as ns:
                               "involvedObject.name=bad", "-o", "json")
         e2e.check(json.loads(via_field.stdout)["items"],
                   "kubectl get events --field-selector involvedObject.name=bad finds it")
+
+        # Errors only a run can find: a topicPattern matching nothing, and a
+        # second owner of a workload.
+        k.apply(lagscaler("nomatch", "nomatch", g1, t1, 10,
+                          pattern="^no-topic-matches-%s$" % e2e.uid("x")), ns)
+        nm = k.wait_until(lambda: cond(status(ns, "nomatch"), "Ready").get("status") == "False",
+                          30)
+        c = cond(status(ns, "nomatch"), "Ready")
+        e2e.check(nm and c.get("reason") == "LagReadFailed" and
+                  c.get("message", "").startswith("no topic matches topicPattern"),
+                  "a topicPattern matching nothing gives Ready False with the read's error",
+                  json.dumps(c))
+        e2e.check(k.wait_until(lambda: [e for e in ls_events(ns, "nomatch")
+                                        if e["reason"] == "LagReadFailed"], 30),
+                  "... and a Warning Event on the LagScaler", str(ls_events(ns, "nomatch")))
+        k.apply(lagscaler("dup", "orders", g1, t1, 10), ns)
+        dup = k.wait_until(lambda: cond(status(ns, "dup"), "Ready").get("reason") ==
+                           "TargetConflict", 30)
+        c = cond(status(ns, "dup"), "Ready")
+        e2e.check(dup and c.get("status") == "False" and
+                  ('is already the target of scaler "%s/orders"' % ns) in c.get("message", ""),
+                  "a second LagScaler of one Deployment: Ready False, TargetConflict, naming "
+                  "the first", json.dumps(c))
+        e2e.check(k.replicas(ns, "deployment", "orders") == 6,
+                  "... and it does not touch the replicas")
+        k.kubectl("-n", ns, "delete", "lagscaler", "dup", "nomatch")
 
         # (e) the idle scaler: nothing changes, so its status is written once.
         k.apply(lagscaler("idle", "idle", g2, t2, 10), ns)
