@@ -22,6 +22,7 @@ struct ls_objects {
 	bool refreshed;
 	struct ls_object *v;
 	size_t n;
+	size_t *by_key; /* indexes into v, in order of key */
 	/* The namespace watches ("" for every namespace), copied, and the
 	 * last failure logged of each (NULL: none). */
 	char **ns;
@@ -136,6 +137,7 @@ void ls_objects_free(struct ls_objects *o)
 		return;
 	ls_kube_informer_free(o->inf);
 	objects_release(o->v, o->n);
+	free(o->by_key);
 	ns_release(o);
 	free(o);
 }
@@ -208,36 +210,112 @@ static char *join(const struct ls_diag *d)
 	return ls_buf_steal(&b);
 }
 
-/* The previous refresh's object of key at the same generation and uid, or NULL. */
-static struct ls_object *previous(struct ls_objects *o, const struct ls_object *x)
+struct key_search {
+	const struct ls_objects *o;
+	const char *key;
+};
+
+static int cmp_key_search(const void *a, const void *b)
 {
+	const struct key_search *k = a;
+
+	return strcmp(k->key, k->o->v[*(const size_t *)b].key);
+}
+
+/* The previous refresh's object of key at generation and uid, or NULL. */
+static struct ls_object *previous(struct ls_objects *o, const char *key, int64_t generation,
+				  const char *uid)
+{
+	struct key_search k = {o, key};
+	size_t *i = o->by_key ? bsearch(&k, o->by_key, o->n, sizeof(*o->by_key), cmp_key_search)
+			      : NULL;
+	struct ls_object *p = i ? &o->v[*i] : NULL;
+
+	return p && p->generation == generation && strcmp(p->uid, uid) == 0 ? p : NULL;
+}
+
+static int cmp_by_key(const void *a, const void *b, void *ud)
+{
+	const struct ls_objects *o = ud;
+
+	return strcmp(o->v[*(const size_t *)a].key, o->v[*(const size_t *)b].key);
+}
+
+/* The index by key of o->v (NULL without memory: nothing is reused then). */
+static void index_keys(struct ls_objects *o)
+{
+	free(o->by_key);
+	o->by_key = malloc((o->n + 1) * sizeof(*o->by_key));
+	if (!o->by_key)
+		return;
 	for (size_t i = 0; i < o->n; i++)
-		if (o->v[i].key && strcmp(o->v[i].key, x->key) == 0)
-			return o->v[i].generation == x->generation && strcmp(o->v[i].uid, x->uid) == 0
-				   ? &o->v[i]
-				   : NULL;
-	return NULL;
+		o->by_key[i] = i;
+	qsort_r(o->by_key, o->n, sizeof(*o->by_key), cmp_by_key, o);
 }
 
 /*
- * One listed object into x: its metadata and status, and its scaler (or
- * error), taken from the previous refresh when unchanged (reuse), else
- * parsed. 0, 1 when x is new or changed, -ENOMEM; -EPROTO when the object
- * is not one (skipped).
+ * An object listed as it was at the last refresh (same key, uid and
+ * generation; a status write changes neither): x takes over what was
+ * made of it without reading its JSON. 1 when taken, 0 when not, -ENOMEM.
  */
-static int object_load(struct ls_objects *o, const struct ls_config *cfg,
+static int object_reuse(struct ls_objects *o, const char *ns, const struct ls_kube_object *ko,
+			struct ls_object *x)
+{
+	struct ls_buf b;
+	struct ls_object *p;
+	char *key;
+
+	ls_buf_init(&b, 0);
+	if ((ns[0] ? ls_buf_printf(&b, "%s/%s", ns, ko->key) : ls_buf_puts(&b, ko->key)) < 0) {
+		ls_buf_release(&b);
+		return -ENOMEM;
+	}
+	key = ls_buf_steal(&b);
+	if (!key)
+		return -ENOMEM;
+	p = previous(o, key, ko->meta.generation, ko->meta.uid);
+	if (!p || (!p->scaler && !p->error)) {
+		free(key);
+		return 0;
+	}
+	x->key = key;
+	x->namespace_ = strdup(p->namespace_);
+	x->name = strdup(p->name);
+	x->created = strdup(p->created);
+	if (!x->namespace_ || !x->name || !x->created)
+		return -ENOMEM;
+	snprintf(x->uid, sizeof(x->uid), "%s", p->uid);
+	x->generation = p->generation;
+	x->scaler = p->scaler;
+	x->error = p->error;
+	p->scaler = NULL;
+	p->error = NULL;
+	return 1;
+}
+
+/*
+ * One listed object (of the watch of namespace ns, "" for all) into x:
+ * taken over from the previous refresh when unchanged (reuse), else its
+ * metadata and status read and its spec parsed. 0, 1 when x is new or
+ * changed, -ENOMEM; -EPROTO when the object is not one (skipped).
+ */
+static int object_load(struct ls_objects *o, const struct ls_config *cfg, const char *ns,
 		       const struct ls_kube_object *ko, bool reuse, struct ls_object *x)
 {
 	cJSON *j = ko->json ? cJSON_Parse(ko->json) : NULL;
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(j, "metadata");
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(j, "spec");
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(j, "status");
-	struct ls_object *prev;
 	struct ls_diag d;
 	char *text = NULL;
 	int r = -ENOMEM;
 
 	ls_diag_init(&d);
+	if (reuse && (r = object_reuse(o, ns, ko, x)) != 0) {
+		r = r < 0 ? r : 0;
+		goto out;
+	}
+	r = -ENOMEM;
 	if (!cJSON_IsObject(md)) {
 		r = -EPROTO;
 		goto out;
@@ -263,16 +341,6 @@ static int object_load(struct ls_objects *o, const struct ls_config *cfg,
 	x->generation = ko->meta.generation;
 	if (cJSON_IsObject(status) && !(x->status_json = cJSON_PrintUnformatted(status)))
 		goto out;
-	prev = reuse ? previous(o, x) : NULL;
-	if (prev) {
-		/* Unchanged: keep what was made of it. */
-		x->scaler = prev->scaler;
-		x->error = prev->error;
-		prev->scaler = NULL;
-		prev->error = NULL;
-		r = 0;
-		goto out;
-	}
 	if (!cJSON_IsObject(spec)) {
 		x->error = strdup("spec: required");
 		r = x->error ? 1 : -ENOMEM;
@@ -368,7 +436,7 @@ int ls_objects_refresh(struct ls_objects *o, const struct ls_config *cfg)
 		}
 		for (size_t i = 0; i < nk; i++) {
 			memset(&v[n], 0, sizeof(v[n]));
-			r = object_load(o, cfg, &ko[i], reuse, &v[n]);
+			r = object_load(o, cfg, watch_ns(cfg, w), &ko[i], reuse, &v[n]);
 			if (r == -EPROTO) {
 				object_release(&v[n]);
 				continue;
@@ -392,6 +460,7 @@ int ls_objects_refresh(struct ls_objects *o, const struct ls_config *cfg)
 	objects_release(o->v, o->n);
 	o->v = v;
 	o->n = n;
+	index_keys(o);
 	o->cfg = cfg;
 	o->seen = seen;
 	o->refreshed = true;
@@ -399,7 +468,8 @@ int ls_objects_refresh(struct ls_objects *o, const struct ls_config *cfg)
 fail:
 	/* What was reused goes back: nothing of the previous refresh is lost. */
 	for (size_t i = 0; i < n; i++) {
-		struct ls_object *p = reuse ? previous(o, &v[i]) : NULL;
+		struct ls_object *p =
+		    reuse && v[i].key ? previous(o, v[i].key, v[i].generation, v[i].uid) : NULL;
 
 		if (p && !p->scaler && !p->error) {
 			p->scaler = v[i].scaler;
