@@ -156,6 +156,29 @@ static struct entry *find(const struct ls_status *st, const char *key)
 	return e ? *e : NULL;
 }
 
+/* A condition's message at most this long (metav1.Condition allows 32 KiB;
+ * a spec's every problem joined could come near). */
+#define MESSAGE_MAX 4096
+
+/* msg, cut at MESSAGE_MAX bytes (at a UTF-8 boundary, with "..."). */
+static char *message_dup(const char *msg)
+{
+	size_t n = strlen(msg);
+	char *m;
+
+	if (n <= MESSAGE_MAX)
+		return strdup(msg);
+	n = MESSAGE_MAX - 3;
+	while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80)
+		n--;
+	m = malloc(n + 4);
+	if (!m)
+		return NULL;
+	memcpy(m, msg, n);
+	memcpy(m + n, "...", 4);
+	return m;
+}
+
 /* Sets condition i; marks the entry dirty when anything changed. */
 static void set_cond(struct entry *e, int i, int status, const char *reason, const char *msg,
 		     int64_t now_wall_ms)
@@ -165,12 +188,14 @@ static void set_cond(struct entry *e, int i, int status, const char *reason, con
 
 	if (!msg)
 		msg = "";
-	if (c->status == status && strcmp(c->reason, reason) == 0 && c->message &&
-	    strcmp(c->message, msg) == 0)
-		return;
-	m = strdup(msg);
+	m = message_dup(msg);
 	if (!m)
 		return; /* the old message stays: written again when memory allows */
+	if (c->status == status && strcmp(c->reason, reason) == 0 && c->message &&
+	    strcmp(c->message, m) == 0) {
+		free(m);
+		return;
+	}
 	if (c->status != status || !c->since_ms)
 		c->since_ms = now_wall_ms;
 	c->status = status;
@@ -181,7 +206,7 @@ static void set_cond(struct entry *e, int i, int status, const char *reason, con
 	if (i != C_READY)
 		return;
 	/* An Event per distinct reason to be not Ready. */
-	if (status == S_FALSE && (!e->evented || strcmp(e->evented, msg) != 0)) {
+	if (status == S_FALSE && (!e->evented || strcmp(e->evented, m) != 0)) {
 		e->event_due = true;
 	} else if (status != S_FALSE) {
 		free(e->evented);

@@ -347,6 +347,34 @@ START_TEST(test_controller_status_seeded_from_the_object)
 }
 END_TEST
 
+/* A spec with very many problems: the message is cut (metav1.Condition caps it). */
+START_TEST(test_controller_status_long_message_cut)
+{
+	struct fake f;
+	struct ls_status *st = writer(&f);
+	char *err = malloc(20001);
+	struct ls_object o;
+
+	memset(err, 'e', 20000);
+	err[20000] = '\0';
+	o = object("long", 1, NULL, err, NULL);
+	ck_assert_int_eq(ls_status_sync(st, &o, 1, NULL), 0);
+	ls_status_flush(st, true, 1000);
+	ck_assert_uint_eq(f.patches, 1);
+	ck_assert_uint_lt(strlen(f.bodies[0]), 5000);
+	ck_assert_ptr_nonnull(strstr(f.bodies[0], "eee...\""));
+	ls_status_patch_done(st, f.tags[0], 0, "");
+	/* The same long error again: the same cut message, nothing new. */
+	ck_assert_int_eq(ls_status_sync(st, &o, 1, NULL), 0);
+	ls_status_flush(st, true, 100000);
+	ck_assert_uint_eq(f.patches, 1);
+	ck_assert_uint_eq(f.nevents, 1);
+	ls_status_free(st);
+	fake_release(&f);
+	free(err);
+}
+END_TEST
+
 static Suite *controller_suite(void)
 {
 	Suite *s = suite_create("controller");
@@ -355,6 +383,7 @@ static Suite *controller_suite(void)
 	tcase_add_test(tc, test_controller_status_written_when_changed);
 	tcase_add_test(tc, test_controller_status_errors_and_events);
 	tcase_add_test(tc, test_controller_status_seeded_from_the_object);
+	tcase_add_test(tc, test_controller_status_long_message_cut);
 	suite_add_tcase(s, tc);
 	return s;
 }
