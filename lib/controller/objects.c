@@ -18,7 +18,7 @@
 struct ls_objects {
 	struct ls_kube_informer *inf;
 	const struct ls_config *cfg; /* of the last refresh (compared, never read after) */
-	uint64_t seen;		     /* the informer's change counter at the last refresh */
+	uint64_t seen;               /* the informer's change counter at the last refresh */
 	bool refreshed;
 	struct ls_object *v;
 	size_t n;
@@ -65,10 +65,10 @@ static int watch_set(struct ls_objects *o, const struct ls_config *cfg)
 		return -ENOMEM;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		keys[i] = (struct ls_kube_watch_key){LS_OBJECTS_API_VERSION, LS_OBJECTS_KIND,
-						     watch_ns(cfg, i)};
+		                                     watch_ns(cfg, i)};
 		r = ls_kube_informer_add_flags(o->inf, LS_OBJECTS_API_VERSION, LS_OBJECTS_KIND,
-					       watch_ns(cfg, i),
-					       LS_KUBE_WATCH_OBJECTS | LS_KUBE_WATCH_ANY_KIND);
+		                               watch_ns(cfg, i),
+		                               LS_KUBE_WATCH_OBJECTS | LS_KUBE_WATCH_ANY_KIND);
 	}
 	if (r == 0)
 		ls_kube_informer_retain(o->inf, keys, n);
@@ -93,7 +93,7 @@ static int watch_set(struct ls_objects *o, const struct ls_config *cfg)
 }
 
 int ls_objects_new(const struct ls_kube_config *kc, const struct ls_config *cfg,
-		   volatile sig_atomic_t *stop, struct ls_objects **ret)
+                   volatile sig_atomic_t *stop, struct ls_objects **ret)
 {
 	struct ls_kube_informer_options io = {.stop = stop};
 	struct ls_objects *o = calloc(1, sizeof(*o));
@@ -164,9 +164,9 @@ int ls_objects_wait_synced(struct ls_objects *o, int64_t timeout_ms)
 			struct ls_kube_object *v = NULL;
 			size_t n = 0;
 			char err[512];
-			int r = ls_kube_informer_list(o->inf, LS_OBJECTS_API_VERSION,
-						      LS_OBJECTS_KIND, o->ns[i], &v, &n,
-						      NULL, err, sizeof(err));
+			int r =
+			    ls_kube_informer_list(o->inf, LS_OBJECTS_API_VERSION, LS_OBJECTS_KIND,
+			                          o->ns[i], &v, &n, NULL, err, sizeof(err));
 
 			ls_kube_objects_free(v, n);
 			done = r == 0 || list_failed(r, err);
@@ -224,11 +224,11 @@ static int cmp_key_search(const void *a, const void *b)
 
 /* The previous refresh's object of key at generation and uid, or NULL. */
 static struct ls_object *previous(struct ls_objects *o, const char *key, int64_t generation,
-				  const char *uid)
+                                  const char *uid)
 {
 	struct key_search k = {o, key};
-	size_t *i = o->by_key ? bsearch(&k, o->by_key, o->n, sizeof(*o->by_key), cmp_key_search)
-			      : NULL;
+	size_t *i =
+	    o->by_key ? bsearch(&k, o->by_key, o->n, sizeof(*o->by_key), cmp_key_search) : NULL;
 	struct ls_object *p = i ? &o->v[*i] : NULL;
 
 	return p && p->generation == generation && strcmp(p->uid, uid) == 0 ? p : NULL;
@@ -259,7 +259,7 @@ static void index_keys(struct ls_objects *o)
  * made of it without reading its JSON. 1 when taken, 0 when not, -ENOMEM.
  */
 static int object_reuse(struct ls_objects *o, const char *ns, const struct ls_kube_object *ko,
-			struct ls_object *x)
+                        struct ls_object *x)
 {
 	struct ls_buf b;
 	struct ls_object *p;
@@ -300,7 +300,7 @@ static int object_reuse(struct ls_objects *o, const char *ns, const struct ls_ku
  * changed, -ENOMEM; -EPROTO when the object is not one (skipped).
  */
 static int object_load(struct ls_objects *o, const struct ls_config *cfg, const char *ns,
-		       const struct ls_kube_object *ko, bool reuse, struct ls_object *x)
+                       const struct ls_kube_object *ko, bool reuse, struct ls_object *x)
 {
 	cJSON *j = ko->json ? cJSON_Parse(ko->json) : NULL;
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(j, "metadata");
@@ -350,7 +350,7 @@ static int object_load(struct ls_objects *o, const struct ls_config *cfg, const 
 	if (!text)
 		goto out;
 	r = ls_config_scaler_from_json(cfg, x->namespace_, x->name, text, strlen(text), &x->scaler,
-				       &d);
+	                               &d);
 	if (r == -ENOMEM)
 		goto out;
 	if (r < 0) {
@@ -417,7 +417,7 @@ int ls_objects_refresh(struct ls_objects *o, const struct ls_config *cfg)
 		char err[512];
 
 		r = ls_kube_informer_list(o->inf, LS_OBJECTS_API_VERSION, LS_OBJECTS_KIND,
-					  watch_ns(cfg, w), &ko, &nk, NULL, err, sizeof(err));
+		                          watch_ns(cfg, w), &ko, &nk, NULL, err, sizeof(err));
 		list_report(o, w, watch_ns(cfg, w), r, err);
 		if (r == -ENOMEM)
 			goto fail;

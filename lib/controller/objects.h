@@ -61,7 +61,7 @@ struct ls_object {
  * until ls_objects_start. 0, or -ENOMEM / -EINVAL.
  */
 int ls_objects_new(const struct ls_kube_config *kc, const struct ls_config *cfg,
-		   volatile sig_atomic_t *stop, struct ls_objects **ret);
+                   volatile sig_atomic_t *stop, struct ls_objects **ret);
 /* Starts the watch thread: 0, or a negative errno from pthread_create. */
 int ls_objects_start(struct ls_objects *o);
 /* Stops the watches and frees everything; NULL is a no-op. */

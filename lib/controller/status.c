@@ -45,10 +45,10 @@ struct entry {
 	struct cond c[N_COND];
 	int64_t interval_ms;
 	/* Writing. */
-	bool dirty;	   /* may differ from written */
-	char *written;	   /* the body last written (or on its way) */
+	bool dirty;    /* may differ from written */
+	char *written; /* the body last written (or on its way) */
 	bool in_flight;
-	bool gone; /* forgotten while a write was on its way: freed by its callback */
+	bool gone;            /* forgotten while a write was on its way: freed by its callback */
 	int64_t last_send_ms; /* mono */
 	char last_err[256];   /* the last failure logged */
 	/* Events. */
@@ -181,7 +181,7 @@ static char *message_dup(const char *msg)
 
 /* Sets condition i; marks the entry dirty when anything changed. */
 static void set_cond(struct entry *e, int i, int status, const char *reason, const char *msg,
-		     int64_t now_wall_ms)
+                     int64_t now_wall_ms)
 {
 	struct cond *c = &e->c[i];
 	char *m;
@@ -233,7 +233,8 @@ static void seed(struct entry *e, const char *status_json)
 		const cJSON *since = cJSON_GetObjectItemCaseSensitive(it, "lastTransitionTime");
 
 		for (int i = 0; i < N_COND; i++) {
-			if (!cJSON_IsString(type) || strcmp(type->valuestring, cond_types[i]) != 0 ||
+			if (!cJSON_IsString(type) ||
+			    strcmp(type->valuestring, cond_types[i]) != 0 ||
 			    !cJSON_IsString(status) || !cJSON_IsString(since) ||
 			    ls_clock_parse_rfc3339(since->valuestring, &ms) < 0)
 				continue;
@@ -281,7 +282,7 @@ static int cmp_entry(const void *a, const void *b)
 }
 
 int ls_status_sync(struct ls_status *st, const struct ls_object *objs, size_t n,
-		   char *const *conflicts)
+                   char *const *conflicts)
 {
 	struct entry **v = calloc(n + 1, sizeof(*v));
 	int64_t now = ls_clock_wall_ms();
@@ -315,8 +316,8 @@ int ls_status_sync(struct ls_status *st, const struct ls_object *objs, size_t n,
 		else if (conflicts && conflicts[i])
 			set_cond(e, C_READY, S_FALSE, "TargetConflict", conflicts[i], now);
 		else if (e->c[C_READY].status == S_FALSE &&
-			 (strcmp(e->c[C_READY].reason, "InvalidSpec") == 0 ||
-			  strcmp(e->c[C_READY].reason, "TargetConflict") == 0))
+		         (strcmp(e->c[C_READY].reason, "InvalidSpec") == 0 ||
+		          strcmp(e->c[C_READY].reason, "TargetConflict") == 0))
 			/* Fixed: Pending until the scaler decides. */
 			set_cond(e, C_READY, S_UNKNOWN, "Pending", "no decision yet", now);
 	}
@@ -337,7 +338,7 @@ int ls_status_sync(struct ls_status *st, const struct ls_object *objs, size_t n,
 }
 
 void ls_status_decided(struct ls_status *st, const char *key, const struct ls_decision *d,
-		       const struct ls_status_outcome *o, int64_t now_wall_ms)
+                       const struct ls_status_outcome *o, int64_t now_wall_ms)
 {
 	struct entry *e = find(st, key);
 	char *reason;
@@ -348,7 +349,7 @@ void ls_status_decided(struct ls_status *st, const char *key, const struct ls_de
 		e->interval_ms = o->polling_ms;
 	if (o->fail_reason) {
 		set_cond(e, C_READY, S_FALSE, o->fail_reason, o->fail_msg ? o->fail_msg : d->reason,
-			 now_wall_ms);
+		         now_wall_ms);
 	} else {
 		set_cond(e, C_READY, S_TRUE, "Decided", d->reason, now_wall_ms);
 	}
@@ -356,25 +357,24 @@ void ls_status_decided(struct ls_status *st, const char *key, const struct ls_de
 	if (d->action == LS_ACTION_ERROR && d->total_lag < 0)
 		goto reason;
 	set_cond(e, C_ACTIVE, d->active ? S_TRUE : S_FALSE,
-		 d->active ? "LagAboveActivation" : "LagBelowActivation",
-		 d->active ? "the lag is above activationLagThreshold"
-			   : "the lag is at or below activationLagThreshold",
-		 now_wall_ms);
+	         d->active ? "LagAboveActivation" : "LagBelowActivation",
+	         d->active ? "the lag is above activationLagThreshold"
+	                   : "the lag is at or below activationLagThreshold",
+	         now_wall_ms);
 	set_cond(e, C_FALLBACK, d->fallback ? S_TRUE : S_FALSE,
-		 d->fallback ? "FallbackActive" : "NoFallback",
-		 d->fallback ? d->reason : "the lag is read", now_wall_ms);
+	         d->fallback ? "FallbackActive" : "NoFallback",
+	         d->fallback ? d->reason : "the lag is read", now_wall_ms);
 	set_cond(e, C_PAUSED, o->paused ? S_TRUE : S_FALSE,
-		 o->paused ? "PausedByAnnotation" : "NotPaused",
-		 o->paused ? "the target has the annotation " LS_KUBE_PAUSED_ANNOTATION
-			     " or " LS_KUBE_PAUSED_REPLICAS_ANNOTATION
-			   : "the target is not paused",
-		 now_wall_ms);
+	         o->paused ? "PausedByAnnotation" : "NotPaused",
+	         o->paused ? "the target has the annotation " LS_KUBE_PAUSED_ANNOTATION
+	                     " or " LS_KUBE_PAUSED_REPLICAS_ANNOTATION
+	                   : "the target is not paused",
+	         now_wall_ms);
 reason:
 	if (!e->decided || e->current != d->current_replicas ||
 	    e->recommended != d->recommended_replicas || e->desired != d->desired_replicas ||
 	    e->total_lag != d->total_lag || e->partitions != d->partition_count ||
-	    !(e->lag_seconds == o->lag_seconds ||
-	      fabs(e->lag_seconds - o->lag_seconds) < 0.05))
+	    !(e->lag_seconds == o->lag_seconds || fabs(e->lag_seconds - o->lag_seconds) < 0.05))
 		e->dirty = true;
 	e->decided = true;
 	e->current = d->current_replicas;
@@ -436,18 +436,20 @@ static char *body_of(const struct entry *e)
 	}
 	if (e->last_scale_ms)
 		ls_buf_printf(&b, ",\"lastScaleTime\":\"%s\"",
-			      ls_clock_rfc3339(e->last_scale_ms, ts, sizeof(ts)));
+		              ls_clock_rfc3339(e->last_scale_ms, ts, sizeof(ts)));
 	ls_buf_puts(&b, ",\"conditions\":[");
 	for (int i = 0; i < N_COND; i++) {
 		const struct cond *c = &e->c[i];
 
 		/* A condition seeded from the object and not decided yet. */
-		ls_buf_printf(&b, "%s{\"type\":\"%s\",\"status\":\"%s\",\"reason\":\"%s\",\"message\":",
-			      i ? "," : "", cond_types[i], cond_status[c->status],
-			      c->reason[0] ? c->reason : "Pending");
+		ls_buf_printf(&b,
+		              "%s{\"type\":\"%s\",\"status\":\"%s\",\"reason\":\"%s\",\"message\":",
+		              i ? "," : "", cond_types[i], cond_status[c->status],
+		              c->reason[0] ? c->reason : "Pending");
 		ls_buf_json_string(&b, c->message ? c->message : "no decision yet");
 		ls_buf_printf(&b, ",\"lastTransitionTime\":\"%s\",\"observedGeneration\":%lld}",
-			      ls_clock_rfc3339(c->since_ms, ts, sizeof(ts)), (long long)e->generation);
+		              ls_clock_rfc3339(c->since_ms, ts, sizeof(ts)),
+		              (long long)e->generation);
 	}
 	if (ls_buf_puts(&b, "]}}") < 0) {
 		ls_buf_release(&b);
@@ -506,7 +508,7 @@ void ls_status_flush(struct ls_status *st, bool may_write, int64_t now_mono_ms)
 		}
 		t = lagscaler(e);
 		r = ls_kube_object_path(LS_OBJECTS_API_VERSION, LS_OBJECTS_RESOURCE, e->namespace_,
-					e->name, "/status", &path);
+		                        e->name, "/status", &path);
 		if (r == 0)
 			r = st->sink.patch(st->sink.ud, &t, path, body, e);
 		free(path);

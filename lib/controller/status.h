@@ -62,10 +62,10 @@ struct ls_status_sink {
 	 * comes back through ls_status_patch_done with tag. 0, or a negative
 	 * errno (nothing started). */
 	int (*patch)(void *ud, const struct ls_kube_target *t, const char *path, const char *body,
-		     void *tag);
+	             void *tag);
 	/* Records a Warning Event on the object t (uid may be NULL). */
 	void (*event)(void *ud, const struct ls_kube_target *t, const char *uid, const char *reason,
-		      const char *note, const char *log_name);
+	              const char *note, const char *log_name);
 	void *ud;
 };
 
@@ -90,21 +90,21 @@ void ls_status_patch_done(struct ls_status *st, void *tag, int err, const char *
  * out for the one-owner rule: Ready False TargetConflict. 0 or -ENOMEM.
  */
 int ls_status_sync(struct ls_status *st, const struct ls_object *v, size_t n,
-		   char *const *conflicts);
+                   char *const *conflicts);
 
 /* How a decision ended, besides the decision itself. */
 struct ls_status_outcome {
 	const char *fail_reason; /* a Ready reason above when the round failed, else NULL */
-	const char *fail_msg;	 /* its message; NULL: the decision's reason */
-	bool paused;		 /* the target's pause annotations are set */
-	double lag_seconds;	 /* < 0: unknown */
-	int64_t polling_ms;	 /* the scaler's polling interval */
+	const char *fail_msg;    /* its message; NULL: the decision's reason */
+	bool paused;             /* the target's pause annotations are set */
+	double lag_seconds;      /* < 0: unknown */
+	int64_t polling_ms;      /* the scaler's polling interval */
 };
 
 /* Object scaler key ("NAMESPACE/NAME") decided d at now_wall_ms. An
  * unknown key (not an object's) is ignored. */
 void ls_status_decided(struct ls_status *st, const char *key, const struct ls_decision *d,
-		       const struct ls_status_outcome *o, int64_t now_wall_ms);
+                       const struct ls_status_outcome *o, int64_t now_wall_ms);
 
 /* lagscale set the replicas of key's target at now_wall_ms (lastScaleTime). */
 void ls_status_scaled(struct ls_status *st, const char *key, int64_t now_wall_ms);

@@ -31,8 +31,8 @@ struct fake {
 	int fail; /* non-zero: patch returns this */
 };
 
-static int fake_patch(void *ud, const struct ls_kube_target *t, const char *path,
-                      const char *body, void *tag)
+static int fake_patch(void *ud, const struct ls_kube_target *t, const char *path, const char *body,
+                      void *tag)
 {
 	struct fake *f = ud;
 
@@ -143,7 +143,8 @@ START_TEST(test_controller_status_written_when_changed)
 	ck_assert_uint_eq(f.patches, 0);
 	ls_status_flush(st, true, 1000);
 	ck_assert_uint_eq(f.patches, 1);
-	ck_assert_str_eq(f.paths[0], "/apis/lagscale.io/v1alpha1/namespaces/shop/lagscalers/orders/status");
+	ck_assert_str_eq(f.paths[0],
+	                 "/apis/lagscale.io/v1alpha1/namespaces/shop/lagscalers/orders/status");
 	ck_assert_str_eq(
 	    f.bodies[0],
 	    "{\"status\":{\"observedGeneration\":3,\"currentReplicas\":1,\"recommendedReplicas\":3,"
@@ -152,7 +153,8 @@ START_TEST(test_controller_status_written_when_changed)
 	    "{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Decided\",\"message\":\"lag 60 "
 	    "over threshold 20\",\"lastTransitionTime\":\"2025-11-30T19:00:00Z\","
 	    "\"observedGeneration\":3},"
-	    "{\"type\":\"Active\",\"status\":\"True\",\"reason\":\"LagAboveActivation\",\"message\":"
+	    "{\"type\":\"Active\",\"status\":\"True\",\"reason\":\"LagAboveActivation\","
+	    "\"message\":"
 	    "\"the lag is above activationLagThreshold\",\"lastTransitionTime\":"
 	    "\"2025-11-30T19:00:00Z\",\"observedGeneration\":3},"
 	    "{\"type\":\"Fallback\",\"status\":\"False\",\"reason\":\"NoFallback\",\"message\":"
@@ -234,17 +236,18 @@ START_TEST(test_controller_status_errors_and_events)
 	ls_status_flush(st, true, m += 10000);
 	/* The invalid one at once: Ready False, its message, one Event; the other Pending. */
 	ck_assert_uint_eq(f.nevents, 1);
-	ck_assert_str_eq(f.events[0],
-	                 "InvalidSpec: spec.kafka.cluster: no cluster named \"nope\"");
+	ck_assert_str_eq(f.events[0], "InvalidSpec: spec.kafka.cluster: no cluster named \"nope\"");
 	ck_assert_str_eq(f.event_uid[0], "uid-spec");
 	ck_assert_uint_eq(f.patches, 2);
 	for (size_t i = 0; i < 2; i++) {
 		if (strstr(f.paths[i], "/spec/status"))
-			ck_assert_ptr_nonnull(strstr(f.bodies[i], "\"type\":\"Ready\",\"status\":"
-			                                          "\"False\",\"reason\":\"InvalidSpec\""));
+			ck_assert_ptr_nonnull(strstr(f.bodies[i],
+			                             "\"type\":\"Ready\",\"status\":"
+			                             "\"False\",\"reason\":\"InvalidSpec\""));
 		else
-			ck_assert_ptr_nonnull(strstr(f.bodies[i], "\"type\":\"Ready\",\"status\":"
-			                                          "\"Unknown\",\"reason\":\"Pending\""));
+			ck_assert_ptr_nonnull(strstr(f.bodies[i],
+			                             "\"type\":\"Ready\",\"status\":"
+			                             "\"Unknown\",\"reason\":\"Pending\""));
 		ls_status_patch_done(st, f.tags[i], 0, "");
 	}
 	/* The same error again (another sync): no Event, no write. */
@@ -325,8 +328,9 @@ START_TEST(test_controller_status_seeded_from_the_object)
 	ls_status_flush(st, true, 20000);
 	ck_assert_uint_eq(f.patches, 2);
 	/* Ready was True and stays True: its time is the object's. Active flips. */
-	ck_assert_ptr_nonnull(strstr(f.bodies[1], "\"reason\":\"Decided\",\"message\":\"no lag\","
-	                                          "\"lastTransitionTime\":\"2026-01-01T00:00:00Z\""));
+	ck_assert_ptr_nonnull(strstr(f.bodies[1],
+	                             "\"reason\":\"Decided\",\"message\":\"no lag\","
+	                             "\"lastTransitionTime\":\"2026-01-01T00:00:00Z\""));
 	ck_assert_ptr_nonnull(strstr(f.bodies[1], "\"reason\":\"LagBelowActivation\",\"message\":"
 	                                          "\"the lag is at or below "
 	                                          "activationLagThreshold\",\"lastTransitionTime\":"
