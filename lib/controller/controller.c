@@ -1532,9 +1532,7 @@ out:
 static int objects_apply(struct ls_controller *c, bool force, char *errbuf, size_t errlen)
 {
 	struct ls_config *next = NULL, *old = c->composed;
-	const struct ls_config_scaler **extra = NULL;
-	char **msgs = NULL, **conflicts = NULL;
-	size_t n, k = 0;
+	size_t n;
 	int r;
 
 	if (!c->objects || !c->file_cfg->lag_scalers) {
@@ -1549,56 +1547,31 @@ static int objects_apply(struct ls_controller *c, bool force, char *errbuf, size
 	}
 	if (!force && !ls_objects_changed(c->objects))
 		return 0;
+	/* On failure the objects are the last refresh's, parsed against the
+	 * previous configuration: nothing changes. */
 	r = ls_objects_refresh(c->objects, c->file_cfg);
-	if (r <= 0 && !force) {
-		if (r < 0)
+	if (r < 0)
+		snprintf(errbuf, errlen, "out of memory");
+	if (r < 0 || (r == 0 && !force))
+		return r;
+	r = ls_objects_compose(c->objects, c->file_cfg, &next);
+	if (r == 0)
+		r = switch_config(c, next, errbuf, errlen);
+	if (r < 0) {
+		if (r == -ENOMEM)
 			snprintf(errbuf, errlen, "out of memory");
+		ls_config_free(next);
 		return r;
 	}
-	n = ls_objects_count(c->objects);
-	extra = calloc(n + 1, sizeof(*extra));
-	msgs = calloc(n + 1, sizeof(*msgs));
-	conflicts = calloc(n + 1, sizeof(*conflicts));
-	r = -ENOMEM;
-	if (!extra || !msgs || !conflicts)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (ls_objects_at(c->objects, i)->scaler)
-			extra[k++] = ls_objects_at(c->objects, i)->scaler;
-	r = ls_config_compose(c->file_cfg, extra, k, &next, msgs);
-	if (r < 0)
-		goto out;
-	/* The one-owner messages, by object. */
-	for (size_t i = 0, j = 0; i < n; i++)
-		if (ls_objects_at(c->objects, i)->scaler)
-			conflicts[i] = msgs[j++];
-	for (size_t i = 0; i < n; i++)
-		if (conflicts[i])
-			ls_log(LS_LOG_ERROR, ls_objects_at(c->objects, i)->key, "not run: %s",
-			       conflicts[i]);
-	r = switch_config(c, next, errbuf, errlen);
-	if (r < 0)
-		goto out;
 	c->composed = next;
-	next = NULL;
 	ls_config_free(old);
-	if (c->status && ls_status_sync(c->status, n ? ls_objects_at(c->objects, 0) : NULL, n,
-					conflicts) < 0)
+	n = ls_objects_count(c->objects);
+	if (c->status && ls_status_sync(c->status, n ? ls_objects_at(c->objects, 0) : NULL, n) < 0)
 		ls_log(LS_LOG_DEBUG, NULL, "no memory to follow the LagScalers' status");
 	/* The new scalers' targets are watched before they decide (a
 	 * failure is logged there, and their decisions say it). */
 	(void)watch_targets(c);
-	r = 0;
-out:
-	if (r == -ENOMEM)
-		snprintf(errbuf, errlen, "out of memory");
-	ls_config_free(next);
-	for (size_t i = 0; msgs && i < k; i++)
-		free(msgs[i]);
-	free(msgs);
-	free(conflicts);
-	free(extra);
-	return r;
+	return 0;
 }
 
 int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, char *errbuf,

@@ -120,6 +120,7 @@ static void object_release(struct ls_object *x)
 	free(x->created);
 	ls_config_scaler_free(x->scaler);
 	free(x->error);
+	free(x->conflict);
 	free(x->status_json);
 	memset(x, 0, sizeof(*x));
 }
@@ -288,8 +289,10 @@ static int object_reuse(struct ls_objects *o, const char *ns, const struct ls_ku
 	x->generation = p->generation;
 	x->scaler = p->scaler;
 	x->error = p->error;
+	x->conflict = p->conflict;
 	p->scaler = NULL;
 	p->error = NULL;
+	p->conflict = NULL;
 	return 1;
 }
 
@@ -474,12 +477,47 @@ fail:
 		if (p && !p->scaler && !p->error) {
 			p->scaler = v[i].scaler;
 			p->error = v[i].error;
+			p->conflict = v[i].conflict;
 			v[i].scaler = NULL;
 			v[i].error = NULL;
+			v[i].conflict = NULL;
 		}
 	}
 	objects_release(v, n);
 	return -ENOMEM;
+}
+
+int ls_objects_compose(struct ls_objects *o, const struct ls_config *cfg, struct ls_config **ret)
+{
+	const struct ls_config_scaler **extra = calloc(o->n + 1, sizeof(*extra));
+	char **msgs = calloc(o->n + 1, sizeof(*msgs));
+	size_t k = 0;
+	int r = -ENOMEM;
+
+	if (!extra || !msgs)
+		goto out;
+	for (size_t i = 0; i < o->n; i++)
+		if (o->v[i].scaler)
+			extra[k++] = o->v[i].scaler;
+	r = ls_config_compose(cfg, extra, k, ret, msgs);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0, j = 0; i < o->n; i++) {
+		struct ls_object *x = &o->v[i];
+		char *m = x->scaler ? msgs[j++] : NULL;
+
+		if (m && (!x->conflict || strcmp(x->conflict, m) != 0))
+			ls_log(LS_LOG_ERROR, x->key, "LagScaler not run: %s", m);
+		free(x->conflict);
+		x->conflict = m;
+	}
+	k = 0; /* the messages are the objects' now */
+out:
+	for (size_t i = 0; msgs && i < k; i++)
+		free(msgs[i]);
+	free(msgs);
+	free(extra);
+	return r;
 }
 
 size_t ls_objects_count(const struct ls_objects *o)

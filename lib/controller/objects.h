@@ -52,6 +52,9 @@ struct ls_object {
 	 * used and error says why (the parser's messages joined by "; "). */
 	struct ls_config_scaler *scaler;
 	char *error;
+	/* Why its scaler is not run although it could be: another scaler has
+	 * its target (ls_objects_compose), else NULL. */
+	char *conflict;
 	char *status_json; /* the object's status as listed (JSON), or NULL */
 };
 
@@ -84,6 +87,15 @@ bool ls_objects_changed(struct ls_objects *o);
  * cfg changed), 0 when not; -ENOMEM (the previous objects stay).
  */
 int ls_objects_refresh(struct ls_objects *o, const struct ls_config *cfg);
+
+/*
+ * The configuration to run: cfg's scalers, then the objects' scalers in
+ * the order of the last refresh (ls_config_compose, which keeps one
+ * scaler per workload). Each object's conflict says whether its scaler
+ * was left out and why; a new reason is logged once. 0 and *ret (free it
+ * with ls_config_free; it borrows cfg), or -ENOMEM.
+ */
+int ls_objects_compose(struct ls_objects *o, const struct ls_config *cfg, struct ls_config **ret);
 
 /* The objects of the last refresh (valid until the next): a contiguous
  * array, ls_objects_at(o, 0) .. ls_objects_at(o, count - 1). */

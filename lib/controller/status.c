@@ -281,8 +281,7 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp((*x)->key, (*y)->key);
 }
 
-int ls_status_sync(struct ls_status *st, const struct ls_object *objs, size_t n,
-                   char *const *conflicts)
+int ls_status_sync(struct ls_status *st, const struct ls_object *objs, size_t n)
 {
 	struct entry **v = calloc(n + 1, sizeof(*v));
 	int64_t now = ls_clock_wall_ms();
@@ -313,8 +312,8 @@ int ls_status_sync(struct ls_status *st, const struct ls_object *objs, size_t n,
 		v[i] = e;
 		if (!x->scaler)
 			set_cond(e, C_READY, S_FALSE, "InvalidSpec", x->error, now);
-		else if (conflicts && conflicts[i])
-			set_cond(e, C_READY, S_FALSE, "TargetConflict", conflicts[i], now);
+		else if (x->conflict)
+			set_cond(e, C_READY, S_FALSE, "TargetConflict", x->conflict, now);
 		else if (e->c[C_READY].status == S_FALSE &&
 		         (strcmp(e->c[C_READY].reason, "InvalidSpec") == 0 ||
 		          strcmp(e->c[C_READY].reason, "TargetConflict") == 0))

@@ -85,12 +85,11 @@ void ls_status_patch_done(struct ls_status *st, void *tag, int err, const char *
  * Follows the objects v[0..n) (ls_objects_at of the last refresh): an
  * entry for each new object (seeded from its status), gone ones
  * forgotten, generation and uid updated. An object without a scaler gets
- * Ready False InvalidSpec with its error. conflicts[i] (may be NULL, else
- * one per object, NULL or a message) says an object's scaler was left
- * out for the one-owner rule: Ready False TargetConflict. 0 or -ENOMEM.
+ * Ready False InvalidSpec with its error; one whose scaler was left out
+ * for the one-owner rule (its conflict), Ready False TargetConflict. 0 or
+ * -ENOMEM.
  */
-int ls_status_sync(struct ls_status *st, const struct ls_object *v, size_t n,
-                   char *const *conflicts);
+int ls_status_sync(struct ls_status *st, const struct ls_object *v, size_t n);
 
 /* How a decision ended, besides the decision itself. */
 struct ls_status_outcome {

@@ -135,7 +135,7 @@ START_TEST(test_controller_status_written_when_changed)
 	struct ls_decision d = decision(1, 3, 3, 60, "lag 60 over threshold 20");
 	struct ls_status_stats s;
 
-	ck_assert_int_eq(ls_status_sync(st, &o, 1, NULL), 0);
+	ck_assert_int_eq(ls_status_sync(st, &o, 1), 0);
 	/* A decision, then the first write at once. */
 	ls_status_decided(st, "shop/orders", &d, &ok_outcome, 1764529200000LL);
 	ls_status_decided(st, "shop/none", &d, &ok_outcome, 1764529200000LL); /* ignored */
@@ -200,7 +200,7 @@ START_TEST(test_controller_status_written_when_changed)
 	ck_assert_uint_eq(s.events, 0);
 	/* A new generation is a change. */
 	o.generation = 4;
-	ck_assert_int_eq(ls_status_sync(st, &o, 1, NULL), 0);
+	ck_assert_int_eq(ls_status_sync(st, &o, 1), 0);
 	ls_status_flush(st, true, 20000);
 	ck_assert_uint_eq(f.patches, 5);
 	ck_assert_ptr_nonnull(strstr(f.bodies[4], "{\"status\":{\"observedGeneration\":4,"));
@@ -226,13 +226,12 @@ START_TEST(test_controller_status_errors_and_events)
 	                                .fail_msg = "deployments.apps \"x\" not found",
 	                                .lag_seconds = -1,
 	                                .polling_ms = 1000};
-	char *conflicts[2] = {NULL, (char *)"shop/Deployment/x is already the target of scaler "
-	                                    "\"shop/a\""};
+	char *conflict = (char *)"shop/Deployment/x is already the target of scaler \"shop/a\"";
 	int64_t t = 1764529200000LL, m = 0;
 
 	v[0] = object("a", 1, &sc, NULL, NULL);
 	v[1] = object("spec", 1, NULL, "spec.kafka.cluster: no cluster named \"nope\"", NULL);
-	ck_assert_int_eq(ls_status_sync(st, v, 2, NULL), 0);
+	ck_assert_int_eq(ls_status_sync(st, v, 2), 0);
 	ls_status_flush(st, true, m += 10000);
 	/* The invalid one at once: Ready False, its message, one Event; the other Pending. */
 	ck_assert_uint_eq(f.nevents, 1);
@@ -251,7 +250,7 @@ START_TEST(test_controller_status_errors_and_events)
 		ls_status_patch_done(st, f.tags[i], 0, "");
 	}
 	/* The same error again (another sync): no Event, no write. */
-	ck_assert_int_eq(ls_status_sync(st, v, 2, NULL), 0);
+	ck_assert_int_eq(ls_status_sync(st, v, 2), 0);
 	ls_status_flush(st, true, m += 10000);
 	ck_assert_uint_eq(f.nevents, 1);
 	ck_assert_uint_eq(f.patches, 2);
@@ -285,18 +284,19 @@ START_TEST(test_controller_status_errors_and_events)
 	ls_status_patch_done(st, f.tags[3], 0, "");
 
 	/* A conflict: TargetConflict and its Event; removed objects are forgotten. */
-	ck_assert_int_eq(ls_status_sync(st, v, 2, conflicts), 0);
+	v[1].conflict = conflict;
+	ck_assert_int_eq(ls_status_sync(st, v, 2), 0);
 	ls_status_flush(st, true, m += 10000);
 	ck_assert_uint_eq(f.nevents, 3); /* v[1] has no scaler: still InvalidSpec */
-	conflicts[0] = conflicts[1];
-	conflicts[1] = NULL;
-	ck_assert_int_eq(ls_status_sync(st, v, 2, conflicts), 0);
+	v[1].conflict = NULL;
+	v[0].conflict = conflict;
+	ck_assert_int_eq(ls_status_sync(st, v, 2), 0);
 	ls_status_flush(st, true, m += 10000);
 	ck_assert_uint_eq(f.nevents, 4);
 	ck_assert_str_eq(f.events[3], "TargetConflict: shop/Deployment/x is already the target of "
 	                              "scaler \"shop/a\"");
 	/* Its write is on its way when the object goes: freed when it ends. */
-	ck_assert_int_eq(ls_status_sync(st, &v[1], 1, NULL), 0);
+	ck_assert_int_eq(ls_status_sync(st, &v[1], 1), 0);
 	ls_status_patch_done(st, f.tags[f.patches - 1], 0, "");
 	ls_status_decided(st, "shop/a", &d, &bad, t += 1000); /* forgotten: ignored */
 	ls_status_free(st);
@@ -317,7 +317,7 @@ START_TEST(test_controller_status_seeded_from_the_object)
 	    "\"lastTransitionTime\":\"2026-01-01T00:00:01Z\"}]}");
 	struct ls_decision d = decision(1, 1, 1, 0, "no lag");
 
-	ck_assert_int_eq(ls_status_sync(st, &o, 1, NULL), 0);
+	ck_assert_int_eq(ls_status_sync(st, &o, 1), 0);
 	/* Nothing decided yet: nothing said. */
 	ls_status_flush(st, true, 10000);
 	ck_assert_uint_eq(f.patches, 1);
@@ -362,14 +362,14 @@ START_TEST(test_controller_status_long_message_cut)
 	memset(err, 'e', 20000);
 	err[20000] = '\0';
 	o = object("long", 1, NULL, err, NULL);
-	ck_assert_int_eq(ls_status_sync(st, &o, 1, NULL), 0);
+	ck_assert_int_eq(ls_status_sync(st, &o, 1), 0);
 	ls_status_flush(st, true, 1000);
 	ck_assert_uint_eq(f.patches, 1);
 	ck_assert_uint_lt(strlen(f.bodies[0]), 5000);
 	ck_assert_ptr_nonnull(strstr(f.bodies[0], "eee...\""));
 	ls_status_patch_done(st, f.tags[0], 0, "");
 	/* The same long error again: the same cut message, nothing new. */
-	ck_assert_int_eq(ls_status_sync(st, &o, 1, NULL), 0);
+	ck_assert_int_eq(ls_status_sync(st, &o, 1), 0);
 	ls_status_flush(st, true, 100000);
 	ck_assert_uint_eq(f.patches, 1);
 	ck_assert_uint_eq(f.nevents, 1);
