@@ -225,6 +225,11 @@ int ls_act_wait_synced(struct ls_act *a, int64_t timeout_ms)
 	return ls_kube_informer_wait_synced(a->informer, timeout_ms);
 }
 
+int ls_act_wait_settled(struct ls_act *a, int64_t timeout_ms)
+{
+	return ls_kube_informer_wait_settled(a->informer, timeout_ms);
+}
+
 int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,
 		  struct ls_act_target *t, int64_t stale_after_ms, struct ls_act_view *ret,
 		  char *errmsg, size_t errlen)

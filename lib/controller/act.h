@@ -114,6 +114,8 @@ void ls_act_free(struct ls_act *a);
 int ls_act_watch(struct ls_act *a, const struct ls_config *cfg);
 /* Waits until every watch has listed once, at most timeout_ms. 0 or -ETIMEDOUT. */
 int ls_act_wait_synced(struct ls_act *a, int64_t timeout_ms);
+/* ... or has failed (ls_kube_informer_wait_settled). 0 or -ETIMEDOUT. */
+int ls_act_wait_settled(struct ls_act *a, int64_t timeout_ms);
 
 /*
  * What scaler idx's target is now:

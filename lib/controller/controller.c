@@ -1568,9 +1568,14 @@ static int objects_apply(struct ls_controller *c, bool force, char *errbuf, size
 	n = ls_objects_count(c->objects);
 	if (c->status && ls_status_sync(c->status, n ? ls_objects_at(c->objects, 0) : NULL, n) < 0)
 		ls_log(LS_LOG_DEBUG, NULL, "no memory to follow the LagScalers' status");
-	/* The new scalers' targets are watched before they decide (a
-	 * failure is logged there, and their decisions say it). */
-	(void)watch_targets(c);
+	/* The new scalers' targets are watched before they decide; a watch
+	 * that fails (a namespace lagscale may not read) is not waited for:
+	 * its scalers' decisions say why. */
+	if (ls_act_watch(c->act, c->cfg) < 0)
+		ls_log(LS_LOG_ERROR, NULL, "cannot watch the targets");
+	else
+		ls_act_wait_settled(c->act, MAX_COLLECT_TIMEOUT_MS);
+	c->synced = true;
 	return 0;
 }
 

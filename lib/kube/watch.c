@@ -2009,19 +2009,39 @@ static bool all_synced(const struct ls_kube_informer *inf)
 	return true;
 }
 
-int ls_kube_informer_wait_synced(struct ls_kube_informer *inf, int64_t timeout_ms)
+/* Under mu: every watch has listed, or its last attempt failed. */
+static bool all_settled(const struct ls_kube_informer *inf)
+{
+	for (size_t i = 0; i < inf->n; i++)
+		if (!inf->w[i]->removed && !inf->w[i]->store && !inf->w[i]->errmsg[0])
+			return false;
+	return true;
+}
+
+static int wait_until(struct ls_kube_informer *inf, int64_t timeout_ms,
+                      bool (*done)(const struct ls_kube_informer *))
 {
 	struct timespec ts;
 	bool ok;
 
 	deadline_ts(timeout_ms, &ts);
 	pthread_mutex_lock(&inf->mu);
-	while (!(ok = all_synced(inf)))
+	while (!(ok = done(inf)))
 		if (pthread_cond_timedwait(&inf->cv, &inf->mu, &ts) != 0)
 			break;
-	ok = all_synced(inf);
+	ok = done(inf);
 	pthread_mutex_unlock(&inf->mu);
 	return ok ? 0 : -ETIMEDOUT;
+}
+
+int ls_kube_informer_wait_synced(struct ls_kube_informer *inf, int64_t timeout_ms)
+{
+	return wait_until(inf, timeout_ms, all_synced);
+}
+
+int ls_kube_informer_wait_settled(struct ls_kube_informer *inf, int64_t timeout_ms)
+{
+	return wait_until(inf, timeout_ms, all_settled);
 }
 
 void ls_kube_informer_free(struct ls_kube_informer *inf)

@@ -283,6 +283,13 @@ uint64_t ls_kube_informer_wait(struct ls_kube_informer *inf, uint64_t seen, int6
  */
 int ls_kube_informer_wait_synced(struct ls_kube_informer *inf, int64_t timeout_ms);
 
+/*
+ * The same, but a watch whose last attempt failed (a 403, a kind that is
+ * not served) counts as done too: for a caller that adds watches while
+ * running and must not wait the whole timeout for one that fails.
+ */
+int ls_kube_informer_wait_settled(struct ls_kube_informer *inf, int64_t timeout_ms);
+
 /* Stops the thread at once (curl_multi_wakeup; a discovery request in
  * flight is aborted; an exec plugin that is running is waited for),
  * closes the transfers and frees everything. Measured: 1 ms with idle

@@ -1960,6 +1960,9 @@ START_TEST(test_watch_informer_objects_list)
 	               strstr(err, "no scale subresource"),
 	           5000);
 	ck_assert_ptr_nonnull(strstr(err, "no scale subresource"));
+	/* It never lists, but it has failed: settled, not synced. */
+	ck_assert_int_eq(ls_kube_informer_wait_settled(inf, 5000), 0);
+	ck_assert_int_eq(ls_kube_informer_wait_synced(inf, 50), -ETIMEDOUT);
 
 	/* A change moves the counter; the next snapshot has it. */
 	ch = ls_kube_informer_changes(inf);
