@@ -151,7 +151,7 @@ static int cmp_key(const void *a, const void *b)
 
 static struct entry *find(const struct ls_status *st, const char *key)
 {
-	struct entry **e = bsearch(key, st->v, st->n, sizeof(*st->v), cmp_key);
+	struct entry **e = st->n ? bsearch(key, st->v, st->n, sizeof(*st->v), cmp_key) : NULL;
 
 	return e ? *e : NULL;
 }
