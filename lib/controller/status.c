@@ -352,17 +352,20 @@ void ls_status_decided(struct ls_status *st, const char *key, const struct ls_de
 	} else {
 		set_cond(e, C_READY, S_TRUE, "Decided", d->reason, now_wall_ms);
 	}
-	/* A decision that knows nothing (no lag, no target) leaves the rest as it was. */
-	if (d->action == LS_ACTION_ERROR && d->total_lag < 0)
+	/* What a decision does not know (the lag when its read failed; the
+	 * target, fallback and pause when the target could not be read) is
+	 * left as it was. */
+	if (d->total_lag >= 0)
+		set_cond(e, C_ACTIVE, d->active ? S_TRUE : S_FALSE,
+		         d->active ? "LagAboveActivation" : "LagBelowActivation",
+		         d->active ? "the lag is above activationLagThreshold"
+		                   : "the lag is at or below activationLagThreshold",
+		         now_wall_ms);
+	if (d->action == LS_ACTION_ERROR)
 		goto reason;
-	set_cond(e, C_ACTIVE, d->active ? S_TRUE : S_FALSE,
-	         d->active ? "LagAboveActivation" : "LagBelowActivation",
-	         d->active ? "the lag is above activationLagThreshold"
-	                   : "the lag is at or below activationLagThreshold",
-	         now_wall_ms);
 	set_cond(e, C_FALLBACK, d->fallback ? S_TRUE : S_FALSE,
 	         d->fallback ? "FallbackActive" : "NoFallback",
-	         d->fallback ? d->reason : "the lag is read", now_wall_ms);
+	         d->fallback ? d->reason : "the fallback is not active", now_wall_ms);
 	set_cond(e, C_PAUSED, o->paused ? S_TRUE : S_FALSE,
 	         o->paused ? "PausedByAnnotation" : "NotPaused",
 	         o->paused ? "the target has the annotation " LS_KUBE_PAUSED_ANNOTATION

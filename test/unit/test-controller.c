@@ -158,7 +158,7 @@ START_TEST(test_controller_status_written_when_changed)
 	    "\"the lag is above activationLagThreshold\",\"lastTransitionTime\":"
 	    "\"2025-11-30T19:00:00Z\",\"observedGeneration\":3},"
 	    "{\"type\":\"Fallback\",\"status\":\"False\",\"reason\":\"NoFallback\",\"message\":"
-	    "\"the lag is read\",\"lastTransitionTime\":\"2025-11-30T19:00:00Z\","
+	    "\"the fallback is not active\",\"lastTransitionTime\":\"2025-11-30T19:00:00Z\","
 	    "\"observedGeneration\":3},"
 	    "{\"type\":\"Paused\",\"status\":\"False\",\"reason\":\"NotPaused\",\"message\":\"the "
 	    "target is not paused\",\"lastTransitionTime\":\"2025-11-30T19:00:00Z\","
@@ -351,6 +351,43 @@ START_TEST(test_controller_status_seeded_from_the_object)
 }
 END_TEST
 
+/* A failed lag read: Ready False; Active keeps what the last read said. */
+START_TEST(test_controller_status_unknown_lag_keeps_active)
+{
+	struct fake f;
+	struct ls_status *st = writer(&f);
+	struct ls_config_scaler sc = {.policy = {.polling_interval_ms = 1000}};
+	struct ls_object o = object("orders", 1, &sc, NULL, NULL);
+	struct ls_decision d = decision(2, 2, 2, 50, "lag 50");
+	struct ls_status_outcome fail = {.fail_reason = "LagReadFailed",
+	                                 .fail_msg = "no topic matches topicPattern \"x\"",
+	                                 .lag_seconds = -1,
+	                                 .polling_ms = 1000};
+
+	ck_assert_int_eq(ls_status_sync(st, &o, 1), 0);
+	ls_status_decided(st, "shop/orders", &d, &ok_outcome, 1764529200000LL);
+	ls_status_flush(st, true, 1000);
+	ls_status_patch_done(st, f.tags[0], 0, "");
+	ls_decision_init(&d, 2);
+	snprintf(d.reason, sizeof(d.reason), "lag unknown (1 failure)");
+	ls_status_decided(st, "shop/orders", &d, &fail, 1764529260000LL);
+	ls_status_flush(st, true, 5000);
+	ck_assert_uint_eq(f.patches, 2);
+	ck_assert_ptr_nonnull(strstr(f.bodies[1],
+	                             "\"type\":\"Ready\",\"status\":\"False\","
+	                             "\"reason\":\"LagReadFailed\",\"message\":"
+	                             "\"no topic matches topicPattern \\\"x\\\"\","
+	                             "\"lastTransitionTime\":\"2025-11-30T19:01:00Z\""));
+	ck_assert_ptr_nonnull(strstr(f.bodies[1], "\"type\":\"Active\",\"status\":\"True\","
+	                                          "\"reason\":\"LagAboveActivation\""));
+	ck_assert_ptr_nonnull(strstr(f.bodies[1], "\"totalLag\":null"));
+	ck_assert_uint_eq(f.nevents, 1);
+	ck_assert_str_eq(f.events[0], "LagReadFailed: no topic matches topicPattern \"x\"");
+	ls_status_free(st);
+	fake_release(&f);
+}
+END_TEST
+
 /* A spec with very many problems: the message is cut (metav1.Condition caps it). */
 START_TEST(test_controller_status_long_message_cut)
 {
@@ -388,6 +425,7 @@ static Suite *controller_suite(void)
 	tcase_add_test(tc, test_controller_status_errors_and_events);
 	tcase_add_test(tc, test_controller_status_seeded_from_the_object);
 	tcase_add_test(tc, test_controller_status_long_message_cut);
+	tcase_add_test(tc, test_controller_status_unknown_lag_keeps_active);
 	suite_add_tcase(s, tc);
 	return s;
 }
