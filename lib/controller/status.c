@@ -497,6 +497,10 @@ void ls_status_flush(struct ls_status *st, bool may_write, int64_t now_mono_ms)
 			send_event(st, e);
 		if (!e->dirty || e->in_flight)
 			continue;
+		/* Nothing to say before the first decision, unless the object
+		 * cannot run: the first write is the decision's, at once. */
+		if (!e->decided && e->c[C_READY].status != S_FALSE)
+			continue;
 		/* At most once per interval (the first write at once). */
 		if (e->last_send_ms && now_mono_ms - e->last_send_ms < e->interval_ms)
 			continue;

@@ -27,11 +27,13 @@
  *   (Active, Fallback and Paused are Unknown, reason Pending, until the
  *   first decision, and keep their last value while Ready is False.)
  *
- * When. A status is written only when it differs from the last one
- * written for the object, at most once per polling interval of its
- * scaler (15 s for an object without one), only by the instance that may
- * write (the leader), never in dry-run (the caller does not make a
- * status then). Writes go out on the async client of act.h, so they never
+ * When. Nothing is written for an object before its scaler's first
+ * decision (unless it cannot run: its spec, or the one-owner rule); that
+ * decision is written at once. Then a status is written only when it
+ * differs from the last one written for the object, at most once per
+ * polling interval of its scaler (15 s for an object without one), only
+ * by the instance that may write (the leader), never in dry-run (the
+ * caller does not make a status then). Writes go out on the async client of act.h, so they never
  * delay a decision; a failed write is tried again at the next flush. A
  * status the object already had when first listed seeds the condition
  * transition times and lastScaleTime, so a restart does not reset them.

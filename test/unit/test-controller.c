@@ -233,27 +233,21 @@ START_TEST(test_controller_status_errors_and_events)
 	v[1] = object("spec", 1, NULL, "spec.kafka.cluster: no cluster named \"nope\"", NULL);
 	ck_assert_int_eq(ls_status_sync(st, v, 2), 0);
 	ls_status_flush(st, true, m += 10000);
-	/* The invalid one at once: Ready False, its message, one Event; the other Pending. */
+	/* The invalid one at once: Ready False, its message, one Event; the
+	 * other says nothing before its first decision. */
 	ck_assert_uint_eq(f.nevents, 1);
 	ck_assert_str_eq(f.events[0], "InvalidSpec: spec.kafka.cluster: no cluster named \"nope\"");
 	ck_assert_str_eq(f.event_uid[0], "uid-spec");
-	ck_assert_uint_eq(f.patches, 2);
-	for (size_t i = 0; i < 2; i++) {
-		if (strstr(f.paths[i], "/spec/status"))
-			ck_assert_ptr_nonnull(strstr(f.bodies[i],
-			                             "\"type\":\"Ready\",\"status\":"
-			                             "\"False\",\"reason\":\"InvalidSpec\""));
-		else
-			ck_assert_ptr_nonnull(strstr(f.bodies[i],
-			                             "\"type\":\"Ready\",\"status\":"
-			                             "\"Unknown\",\"reason\":\"Pending\""));
-		ls_status_patch_done(st, f.tags[i], 0, "");
-	}
+	ck_assert_uint_eq(f.patches, 1);
+	ck_assert_ptr_nonnull(strstr(f.paths[0], "/spec/status"));
+	ck_assert_ptr_nonnull(strstr(f.bodies[0], "\"type\":\"Ready\",\"status\":"
+	                                          "\"False\",\"reason\":\"InvalidSpec\""));
+	ls_status_patch_done(st, f.tags[0], 0, "");
 	/* The same error again (another sync): no Event, no write. */
 	ck_assert_int_eq(ls_status_sync(st, v, 2), 0);
 	ls_status_flush(st, true, m += 10000);
 	ck_assert_uint_eq(f.nevents, 1);
-	ck_assert_uint_eq(f.patches, 2);
+	ck_assert_uint_eq(f.patches, 1);
 
 	/* The scaler's target is missing: Ready False, one Event, not one a round. */
 	for (int i = 0; i < 3; i++) {
@@ -265,14 +259,14 @@ START_TEST(test_controller_status_errors_and_events)
 	}
 	ck_assert_uint_eq(f.nevents, 2);
 	ck_assert_str_eq(f.events[1], "TargetNotFound: deployments.apps \"x\" not found");
-	ck_assert_uint_eq(f.patches, 3);
-	ck_assert_ptr_nonnull(strstr(f.bodies[2], "\"status\":\"False\",\"reason\":"
+	ck_assert_uint_eq(f.patches, 2);
+	ck_assert_ptr_nonnull(strstr(f.bodies[1], "\"status\":\"False\",\"reason\":"
 	                                          "\"TargetNotFound\",\"message\":"
 	                                          "\"deployments.apps \\\"x\\\" not found\""));
 	/* A decision that knew nothing leaves the figures unknown. */
-	ck_assert_ptr_nonnull(strstr(f.bodies[2], "\"totalLag\":null"));
-	ck_assert_ptr_nonnull(strstr(f.bodies[2], "\"lagSeconds\":null"));
-	ls_status_patch_done(st, f.tags[2], 0, "");
+	ck_assert_ptr_nonnull(strstr(f.bodies[1], "\"totalLag\":null"));
+	ck_assert_ptr_nonnull(strstr(f.bodies[1], "\"lagSeconds\":null"));
+	ls_status_patch_done(st, f.tags[1], 0, "");
 	/* Fixed, then broken the same way again: a new Event. */
 	d = decision(2, 2, 2, 5, "fine");
 	ls_status_decided(st, "shop/a", &d, &ok_outcome, t += 1000);
@@ -281,7 +275,7 @@ START_TEST(test_controller_status_errors_and_events)
 	ls_status_decided(st, "shop/a", &d, &bad, t += 1000);
 	ls_status_flush(st, true, m += 1000);
 	ck_assert_uint_eq(f.nevents, 3);
-	ls_status_patch_done(st, f.tags[3], 0, "");
+	ls_status_patch_done(st, f.tags[2], 0, "");
 
 	/* A conflict: TargetConflict and its Event; removed objects are forgotten. */
 	v[1].conflict = conflict;
@@ -320,31 +314,28 @@ START_TEST(test_controller_status_seeded_from_the_object)
 	ck_assert_int_eq(ls_status_sync(st, &o, 1), 0);
 	/* Nothing decided yet: nothing said. */
 	ls_status_flush(st, true, 10000);
-	ck_assert_uint_eq(f.patches, 1);
-	ck_assert_ptr_nonnull(strstr(f.bodies[0], "\"type\":\"Ready\",\"status\":\"True\","
-	                                          "\"reason\":\"Pending\""));
-	ls_status_patch_done(st, f.tags[0], 0, "");
+	ck_assert_uint_eq(f.patches, 0);
 	ls_status_decided(st, "shop/orders", &d, &ok_outcome, 1764529200000LL);
 	ls_status_flush(st, true, 20000);
-	ck_assert_uint_eq(f.patches, 2);
+	ck_assert_uint_eq(f.patches, 1);
 	/* Ready was True and stays True: its time is the object's. Active flips. */
-	ck_assert_ptr_nonnull(strstr(f.bodies[1],
+	ck_assert_ptr_nonnull(strstr(f.bodies[0],
 	                             "\"reason\":\"Decided\",\"message\":\"no lag\","
 	                             "\"lastTransitionTime\":\"2026-01-01T00:00:00Z\""));
-	ck_assert_ptr_nonnull(strstr(f.bodies[1], "\"reason\":\"LagBelowActivation\",\"message\":"
+	ck_assert_ptr_nonnull(strstr(f.bodies[0], "\"reason\":\"LagBelowActivation\",\"message\":"
 	                                          "\"the lag is at or below "
 	                                          "activationLagThreshold\",\"lastTransitionTime\":"
 	                                          "\"2025-11-30T19:00:00Z\""));
-	ck_assert_ptr_nonnull(strstr(f.bodies[1], "\"lastScaleTime\":\"2026-01-02T03:04:05Z\""));
+	ck_assert_ptr_nonnull(strstr(f.bodies[0], "\"lastScaleTime\":\"2026-01-02T03:04:05Z\""));
 	/* A refused patch (nothing started) leaves it to write. */
 	f.fail = -ENOMEM;
 	ls_status_scaled(st, "shop/orders", 1764529300000LL);
-	ls_status_patch_done(st, f.tags[1], 0, "");
+	ls_status_patch_done(st, f.tags[0], 0, "");
 	ls_status_flush(st, true, 30000);
-	ck_assert_uint_eq(f.patches, 2);
+	ck_assert_uint_eq(f.patches, 1);
 	f.fail = 0;
 	ls_status_flush(st, true, 30001);
-	ck_assert_uint_eq(f.patches, 3);
+	ck_assert_uint_eq(f.patches, 2);
 	ls_status_free(st); /* with a write on its way: freed all the same */
 	ls_status_free(NULL);
 	fake_release(&f);
