@@ -81,6 +81,9 @@ static void reload(const char *path, struct ls_config **cfg, struct ls_controlle
 	    next->leader.retry_period_ms != (*cfg)->leader.retry_period_ms)
 		ls_log(LS_LOG_WARN, NULL,
 		       "reload: kubernetes and leaderElection take effect at the next start");
+	if (next->lag_scalers && !(*cfg)->lag_scalers)
+		ls_log(LS_LOG_WARN, NULL,
+		       "reload: kubernetes.lagScalers: true takes effect at the next start");
 	if (strcmp(next->server_address, (*cfg)->server_address) != 0)
 		ls_log(LS_LOG_WARN, NULL,
 		       "reload: server.address \"%s\" takes effect at the next start; still "
@@ -158,6 +161,11 @@ const struct ls_cmdutil_command ls_cmd_run = {
 		"Each decision is printed on stdout (one line, or one JSON object with --output "
 		"json); logs go to stderr. /metrics, /healthz and /readyz are served on the "
 		"configuration's server.address.\n\n"
+		"Scalers also come from LagScaler objects (lagscale.io/v1alpha1) in every "
+		"namespace, or in kubernetes.watchNamespaces, unless kubernetes.lagScalers is "
+		"false: each is named NAMESPACE/NAME, its spec is checked as a scaler of the "
+		"file is, and its status (replicas, lag, conditions Ready, Active, Fallback, "
+		"Paused) is written back.\n\n"
 		"With leader election enabled, only the leader sets replicas. SIGHUP reloads "
 		"the configuration (an invalid one is logged and the running one goes on); "
 		"SIGINT and SIGTERM stop the loop.\n\n"

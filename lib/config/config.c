@@ -26,6 +26,7 @@
 #define MAX_SCALERS    10000
 #define MAX_TOPICS     10000
 #define MAX_NAME       253
+#define MAX_WATCH_NAMESPACES 1000
 
 static const struct ls_node_limits file_limits = {
 	.max_bytes = LS_CONFIG_MAX_FILE_BYTES,
@@ -273,7 +274,19 @@ void ls_config_free(struct ls_config *cfg)
 {
 	if (!cfg)
 		return;
+	if (cfg->base) {
+		/* A composition (ls_config_compose): only the added scalers are its own. */
+		for (size_t i = cfg->n_base; i < cfg->n_scalers; i++)
+			ls_ranges_release(&cfg->scalers[i].kafka.partitions);
+		free(cfg->scalers);
+		pool_free(cfg->pool);
+		free(cfg);
+		return;
+	}
 	free(cfg->path);
+	for (size_t i = 0; i < cfg->n_watch_namespaces; i++)
+		free(cfg->watch_namespaces[i]);
+	free(cfg->watch_namespaces);
 	for (size_t i = 0; i < cfg->n_clusters; i++)
 		cluster_release(&cfg->clusters[i]);
 	free(cfg->clusters);
@@ -560,17 +573,81 @@ static bool claim_section(struct ls_walk *w, const struct ls_node *root, struct 
 	return false;
 }
 
-static void walk_kubernetes(struct ls_walk *w, const struct ls_node *root, struct ls_config *cfg)
+static bool dns_name(const char *s, size_t len, bool dots);
+
+/* A namespace name: a DNS label (RFC 1123) of at most 63 characters. */
+static bool namespace_name(const char *s)
 {
-	static const char *const keys[] = {"kubeconfig", "context", NULL};
+	return strlen(s) <= 63 && dns_name(s, strlen(s), false);
+}
+
+/*
+ * kubernetes.watchNamespaces: the namespaces whose LagScaler objects are
+ * watched (one watch each); absent, null or empty: every namespace.
+ */
+static int walk_watch_namespaces(struct ls_walk *w, const struct ls_node *n, struct ls_config *cfg)
+{
+	const struct ls_node *list = ls_node_get(n, "watchNamespaces");
+	size_t mark = ls_walk_push_key(w, "watchNamespaces");
+	int r = 0;
+
+	if (!ls_walk_seq(w, list))
+		goto out;
+	if (list->n > MAX_WATCH_NAMESPACES) {
+		ls_walk_error(w, list, "at most %d namespaces are allowed", MAX_WATCH_NAMESPACES);
+		goto out;
+	}
+	if (list->n && !(cfg->watch_namespaces = calloc(list->n, sizeof(char *)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ls_node *t = list->kids[i];
+		size_t m = ls_walk_push_index(w, i);
+		char *ns = NULL;
+		bool dup = false;
+
+		if (t->type != LS_NODE_SCALAR || t->is_null) {
+			ls_walk_error(w, t, "expected a namespace name, got %s", ls_node_type_name(t));
+		} else if (ls_walk_substitute(w, t, &ns) < 0) {
+			;
+		} else if (!namespace_name(ns)) {
+			ls_walk_error(w, t,
+			              "\"%.64s\" is not a namespace name (1 to 63 of a-z, 0-9 and '-', "
+			              "starting and ending with a letter or digit)",
+			              ns);
+		} else {
+			for (size_t j = 0; j < cfg->n_watch_namespaces && !dup; j++)
+				dup = strcmp(cfg->watch_namespaces[j], ns) == 0;
+			if (dup)
+				ls_walk_error(w, t, "namespace \"%s\" is listed twice", ns);
+			else
+				cfg->watch_namespaces[cfg->n_watch_namespaces++] = ns, ns = NULL;
+		}
+		free(ns);
+		ls_walk_pop(w, m);
+	}
+out:
+	ls_walk_pop(w, mark);
+	return r;
+}
+
+static int walk_kubernetes(struct ls_walk *w, const struct ls_node *root, struct ls_config *cfg)
+{
+	static const char *const keys[] = {"kubeconfig", "context", "lagScalers", "watchNamespaces",
+	                                   NULL};
 	const struct ls_node *n = ls_node_get(root, "kubernetes");
 	size_t mark = ls_walk_push_key(w, "kubernetes");
+	int r = 0;
 
 	if (ls_walk_map(w, n, keys)) {
 		ls_walk_string(w, n, "kubeconfig", 0, &cfg->kubeconfig);
 		ls_walk_string(w, n, "context", 0, &cfg->context);
+		ls_walk_bool(w, n, "lagScalers", &cfg->lag_scalers);
+		r = walk_watch_namespaces(w, n, cfg);
 	}
 	ls_walk_pop(w, mark);
+	return r;
 }
 
 /* Reports "a (x) must be greater than b (y)" at a's node, or b's when a was not written. */
@@ -1262,16 +1339,21 @@ static int walk_scalers(struct ls_walk *w, const struct ls_node *root, struct lo
 		return r;
 	has_defaults = defaults && defaults->type == LS_NODE_MAP;
 
+	/* With LagScaler objects, the scalers may all be objects. */
 	if (!list || (list->type == LS_NODE_SCALAR && list->is_null)) {
-		if (!l->directory)
-			ls_walk_missing(w, root, "scalers", "at least one scaler is required");
+		if (!l->directory && !cfg->lag_scalers)
+			ls_walk_missing(w, root, "scalers",
+			                "at least one scaler is required (or "
+			                "kubernetes.lagScalers: true for LagScaler objects)");
 		return 0;
 	}
 	mark = ls_walk_push_key(w, "scalers");
 	if (!ls_walk_seq(w, list))
 		goto out;
-	if (list->n == 0 && !l->directory) {
-		ls_walk_error(w, list, "at least one scaler is required");
+	if (list->n == 0 && !l->directory && !cfg->lag_scalers) {
+		ls_walk_error(w, list,
+		              "at least one scaler is required (or kubernetes.lagScalers: true for "
+		              "LagScaler objects)");
 		goto out;
 	}
 	if (list->n > MAX_SCALERS - cfg->n_scalers) {
@@ -1333,6 +1415,7 @@ static int config_new(const char *name, struct ls_config **ret)
 	cfg->kubeconfig = strdup("");
 	cfg->context = strdup("");
 	cfg->leader.enabled = true;
+	cfg->lag_scalers = true;
 	cfg->leader.namespace_ = strdup("lagscale");
 	cfg->leader.lease_name = strdup("lagscale");
 	cfg->leader.lease_duration_ms = 15000;
@@ -1361,8 +1444,8 @@ static int config_walk(struct ls_walk *w, const struct ls_node *root, struct loa
 	r = walk_clusters(w, root, l);
 	if (r < 0)
 		return r;
-	if (claim_section(w, root, l, SEC_KUBERNETES))
-		walk_kubernetes(w, root, cfg);
+	if (claim_section(w, root, l, SEC_KUBERNETES) && (r = walk_kubernetes(w, root, cfg)) < 0)
+		return r;
 	if (claim_section(w, root, l, SEC_LEADER))
 		walk_leader(w, root, cfg);
 	if (claim_section(w, root, l, SEC_SERVER))
@@ -1677,9 +1760,10 @@ static int loader_finish(struct loader *l, int r)
 		if (cfg->n_clusters == 0)
 			ls_report_add(&l->dir_rep, 0, 0, "kafka.clusters",
 			              "at least one cluster is required, and no file defines one");
-		if (cfg->n_scalers == 0)
+		if (cfg->n_scalers == 0 && !cfg->lag_scalers)
 			ls_report_add(&l->dir_rep, 0, 0, "scalers",
-			              "at least one scaler is required, and no file defines one");
+			              "at least one scaler is required, and no file defines one (or "
+			              "kubernetes.lagScalers: true for LagScaler objects)");
 	}
 	for (size_t i = 0; i < l->n_files; i++)
 		failed = failed || ls_report_failed(&l->files[i].rep);
@@ -1831,4 +1915,307 @@ bool ls_config_cluster_equal(const struct ls_config_cluster *a, const struct ls_
 		    !str_eq(a->props[i].value, b->props[i].value))
 			return false;
 	return true;
+}
+
+/* --- LagScaler objects (DESIGN.md section 11) ------------------------------------- */
+
+void ls_config_scaler_free(struct ls_config_scaler *s)
+{
+	if (!s)
+		return;
+	scaler_release_own(s);
+	free(s);
+}
+
+/* The tree of {"name": name, "target": {"namespace": namespace_}}: what a
+ * LagScaler's metadata adds to its spec. 0 or -ENOMEM. */
+static int object_identity(const char *namespace_, const char *name, struct ls_node **ret)
+{
+	struct ls_report rep;
+	struct ls_buf b;
+	int r;
+
+	ls_buf_init(&b, 0);
+	r = ls_buf_puts(&b, "{\"name\": ");
+	if (r == 0)
+		r = ls_buf_json_string(&b, name);
+	if (r == 0)
+		r = ls_buf_puts(&b, ", \"target\": {\"namespace\": ");
+	if (r == 0)
+		r = ls_buf_json_string(&b, namespace_);
+	if (r == 0)
+		r = ls_buf_puts(&b, "}}");
+	if (r < 0) {
+		ls_buf_release(&b);
+		return -ENOMEM;
+	}
+	ls_report_init(&rep, "metadata");
+	r = ls_node_parse(&rep, ls_buf_str(&b), b.len, ret);
+	ls_report_release(&rep);
+	ls_buf_release(&b);
+	return r == -ENOMEM ? r : r < 0 ? -EINVAL : 0;
+}
+
+/* Refuses key in map (a spec's), reported at path ".key" under the walk's path. */
+static void refuse_key(struct ls_walk *w, const struct ls_node *map, const char *key,
+                       const char *why)
+{
+	const struct ls_node *k = ls_node_get_key(map, key);
+	size_t mark;
+
+	if (!k)
+		return;
+	mark = ls_walk_push_key(w, key);
+	ls_walk_error(w, k, "not allowed in a LagScaler: %s", why);
+	ls_walk_pop(w, mark);
+}
+
+int ls_config_scaler_from_json(const struct ls_config *cfg, const char *namespace_,
+                               const char *name, const char *spec_json, size_t len,
+                               struct ls_config_scaler **ret, struct ls_diag *diag)
+{
+	struct ls_node *spec = NULL, *ident = NULL, *merged = NULL;
+	struct ls_config_scaler *out = NULL, *s;
+	struct ls_config *tmp = NULL;
+	const struct ls_node *t;
+	struct ls_report *rep;
+	struct ls_walk w;
+	struct loader l;
+	char *path = NULL;
+	bool walked = false;
+	size_t mark;
+	int r;
+
+	if (!cfg || !namespace_ || !name || !spec_json)
+		return -EINVAL;
+	r = loader_init(&l, "LagScaler", false);
+	if (r < 0) {
+		ls_report_release(&l.dir_rep);
+		return r;
+	}
+	l.files = calloc(1, sizeof(*l.files));
+	path = strdup("LagScaler");
+	if (!l.files || !path) {
+		free(path);
+		r = -ENOMEM;
+		goto end;
+	}
+	add_source(&l, path);
+	rep = &l.files[0].rep;
+	rep->no_place = true;
+	/* The clusters are cfg's, borrowed for the walk: the scaler's
+	 * cluster_index is an index into them. */
+	l.cfg->clusters = cfg->clusters;
+	l.cfg->n_clusters = cfg->n_clusters;
+	r = scalers_grow(&l, 1);
+	if (r == 0)
+		r = scaler_init(&l.cfg->scalers[0]);
+	if (r < 0)
+		goto end;
+	s = &l.cfg->scalers[0];
+	l.cfg->n_scalers = 1;
+	l.scaler_places[0] = (struct place){0, 0, 0};
+	l.target_places[0] = (struct target_place){0, 0, 0, 0};
+	ls_walk_init(&w, rep);
+	w.no_subst = true;
+	walked = true;
+	mark = ls_walk_push_key(&w, "spec");
+	r = ls_node_parse(rep, spec_json, len, &spec);
+	if (r < 0) {
+		r = r == -ENOMEM ? r : 0; /* reported */
+		goto walk_done;
+	}
+	if (spec->type != LS_NODE_MAP) {
+		ls_walk_error(&w, spec, "expected a map, got %s", ls_node_type_name(spec));
+		goto walk_done;
+	}
+	refuse_key(&w, spec, "name", "the scaler's name is the LagScaler's metadata.name");
+	t = ls_node_get(spec, "target");
+	if (t && t->type == LS_NODE_MAP) {
+		size_t m = ls_walk_push_key(&w, "target");
+
+		refuse_key(&w, t, "namespace",
+		           "the target is in the LagScaler's own namespace");
+		ls_walk_pop(&w, m);
+	}
+	if ((r = object_identity(namespace_, name, &ident)) < 0 ||
+	    (r = ls_node_merge(spec, ident, &merged)) < 0)
+		goto walk_done;
+	w.owner = spec;
+	r = walk_scaler(&w, merged, s, &l, 0);
+	if (r == 0 && !s->kafka.cluster && cfg->n_clusters == 1 && cfg->clusters[0].name &&
+	    !(s->kafka.cluster = strdup(cfg->clusters[0].name)))
+		r = -ENOMEM;
+	if (r == 0)
+		r = resolve_pending(&l);
+walk_done:
+	ls_walk_pop(&w, mark);
+	if (r == 0 && rep->oom)
+		r = -ENOMEM;
+	if (r == 0 && ls_report_failed(rep))
+		r = -EINVAL;
+	if (r == 0) {
+		char *full = NULL;
+		struct ls_buf b;
+
+		ls_buf_init(&b, 0);
+		if (ls_buf_printf(&b, "%s/%s", namespace_, name) == 0)
+			full = ls_buf_steal(&b);
+		ls_buf_release(&b);
+		out = full ? malloc(sizeof(*out)) : NULL;
+		if (!out) {
+			free(full);
+			r = -ENOMEM;
+		} else {
+			*out = *s;
+			memset(s, 0, sizeof(*s));
+			free(out->name);
+			out->name = full;
+		}
+	}
+	if (r == -ENOMEM)
+		ls_report_add(rep, 0, 0, NULL, "out of memory");
+end:
+	if (walked)
+		ls_walk_release(&w);
+	ls_node_free(spec);
+	ls_node_free(ident);
+	ls_node_free(merged);
+	if (l.cfg) {
+		/* Not the temporary config's to free. */
+		if (l.cfg->n_scalers)
+			scaler_release_own(&l.cfg->scalers[0]);
+		l.cfg->n_scalers = 0;
+		l.cfg->clusters = NULL;
+		l.cfg->n_clusters = 0;
+	}
+	r = loader_end(&l, r < 0 ? r : 0, diag, &tmp);
+	ls_config_free(tmp);
+	if (r == 0 && out)
+		*ret = out;
+	else
+		ls_config_scaler_free(out);
+	return r;
+}
+
+/* Copies src into dst with dst's strings in p. 0 or -ENOMEM (dst then
+ * holds no range array: safe to release). */
+static int scaler_copy(struct ls_config_pool *p, const struct ls_config_scaler *src,
+                       struct ls_config_scaler *dst)
+{
+	char **fields[] = {&dst->name,           &dst->target.api_version, &dst->target.kind,
+	                   &dst->target.namespace_, &dst->target.name,     &dst->kafka.cluster,
+	                   &dst->kafka.group,      &dst->kafka.topic_pattern};
+
+	*dst = *src;
+	dst->kafka.partitions = (struct ls_int_ranges){0};
+	dst->kafka.topics = NULL;
+	dst->kafka.n_topics = 0;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (*fields[i] && !(*fields[i] = pool_intern(p, *fields[i])))
+			return -ENOMEM;
+	if (src->kafka.n_topics) {
+		dst->kafka.topics =
+		    pool_alloc(p, src->kafka.n_topics * sizeof(char *), alignof(char *));
+		if (!dst->kafka.topics)
+			return -ENOMEM;
+		for (size_t i = 0; i < src->kafka.n_topics; i++)
+			if (!(dst->kafka.topics[i] = pool_intern(p, src->kafka.topics[i])))
+				return -ENOMEM;
+		dst->kafka.n_topics = src->kafka.n_topics;
+	}
+	if (src->kafka.partitions.n) {
+		size_t bytes = src->kafka.partitions.n * sizeof(*src->kafka.partitions.r);
+
+		dst->kafka.partitions.r = malloc(bytes);
+		if (!dst->kafka.partitions.r)
+			return -ENOMEM;
+		memcpy(dst->kafka.partitions.r, src->kafka.partitions.r, bytes);
+		dst->kafka.partitions.n = src->kafka.partitions.n;
+	}
+	return 0;
+}
+
+int ls_config_compose(const struct ls_config *base, const struct ls_config_scaler *const *extra,
+                      size_t n, struct ls_config **ret, char **ret_msgs)
+{
+	struct ls_config *cfg = calloc(1, sizeof(*cfg));
+	size_t total = base->n_scalers + n, cap = 16, *slots = NULL, mask;
+	int r = -ENOMEM;
+
+	for (size_t i = 0; ret_msgs && i < n; i++)
+		ret_msgs[i] = NULL;
+	if (!cfg)
+		return -ENOMEM;
+	*cfg = *base;
+	cfg->base = base;
+	cfg->n_base = base->n_scalers;
+	cfg->n_scalers = 0;
+	cfg->pool = calloc(1, sizeof(*cfg->pool));
+	cfg->scalers = calloc(total + 1, sizeof(*cfg->scalers));
+	while (cap < 2 * total)
+		cap *= 2;
+	slots = calloc(cap, sizeof(*slots)); /* scaler index + 1, 0 = empty */
+	if (!cfg->pool || !cfg->scalers || !slots)
+		goto fail;
+	mask = cap - 1;
+	for (size_t i = 0; i < total; i++) {
+		const struct ls_config_scaler *s = i < base->n_scalers ? &base->scalers[i]
+		                                                       : extra[i - base->n_scalers];
+		size_t h;
+		bool taken = false;
+
+		for (h = target_hash(&s->target) & mask; slots[h]; h = (h + 1) & mask) {
+			const struct ls_config_scaler *first = &cfg->scalers[slots[h] - 1];
+			struct ls_buf b;
+
+			if (!same_target(&first->target, &s->target))
+				continue;
+			taken = true;
+			/* Base's own scalers were checked when it was loaded. */
+			if (i < base->n_scalers || !ret_msgs)
+				break;
+			ls_buf_init(&b, 0);
+			if (ls_buf_printf(&b,
+			                  "%s/%s/%s is already the target of scaler \"%s\"; one "
+			                  "scaler per workload (two would undo each other's "
+			                  "replicas)",
+			                  s->target.namespace_, s->target.kind, s->target.name,
+			                  first->name ? first->name : "") < 0) {
+				ls_buf_release(&b);
+				goto fail;
+			}
+			ret_msgs[i - base->n_scalers] = ls_buf_steal(&b);
+			break;
+		}
+		if (taken && i >= base->n_scalers)
+			continue;
+		if (i < base->n_scalers) {
+			cfg->scalers[cfg->n_scalers] = *s;
+		} else {
+			r = scaler_copy(cfg->pool, s, &cfg->scalers[cfg->n_scalers]);
+			if (r < 0) {
+				ls_ranges_release(&cfg->scalers[cfg->n_scalers].kafka.partitions);
+				goto fail;
+			}
+		}
+		if (!slots[h])
+			slots[h] = cfg->n_scalers + 1;
+		cfg->n_scalers++;
+	}
+	free(slots);
+	/* The intern table is not needed any more (as after a load). */
+	free(cfg->pool->slots);
+	cfg->pool->slots = NULL;
+	cfg->pool->cap = cfg->pool->n = 0;
+	*ret = cfg;
+	return 0;
+fail:
+	free(slots);
+	for (size_t i = 0; ret_msgs && i < n; i++) {
+		free(ret_msgs[i]);
+		ret_msgs[i] = NULL;
+	}
+	ls_config_free(cfg);
+	return -ENOMEM;
 }

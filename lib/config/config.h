@@ -180,9 +180,20 @@ struct ls_config {
 	bool metrics_partition_series;
 	enum ls_log_format log_format;
 	enum ls_log_level log_level;
+	/* kubernetes.lagScalers: scalers also come from LagScaler objects
+	 * (default true; then the files may define no scaler at all). */
+	bool lag_scalers;
+	/* kubernetes.watchNamespaces: the namespaces whose LagScalers are
+	 * watched, one watch each; none: every namespace. */
+	char **watch_namespaces;
+	size_t n_watch_namespaces;
 	struct ls_config_scaler *scalers; /* in file order */
 	size_t n_scalers;
 	struct ls_config_pool *pool; /* private: owns the scalers' strings */
+	/* private: a composition (ls_config_compose) borrows all but the
+	 * scalers from base; scalers[n_base..] are its own. */
+	const struct ls_config *base;
+	size_t n_base;
 };
 
 /*
@@ -212,6 +223,51 @@ void ls_config_free(struct ls_config *cfg);
 bool ls_config_scaler_equal(const struct ls_config_scaler *a, const struct ls_config_scaler *b);
 bool ls_config_cluster_equal(const struct ls_config_cluster *a,
 			     const struct ls_config_cluster *b);
+
+/*
+ * A LagScaler object's spec (DESIGN.md section 11) as a scaler of cfg:
+ * spec_json (len bytes, a JSON object) is walked by the same code as a
+ * scaler of the configuration file, with the same checks and messages,
+ * except that:
+ *   - each message names the key path from the spec, without a file or
+ *     line ("spec.policy.maxReplicas: must be >= 1, got 0");
+ *   - `name` and `target.namespace` are refused in spec: the scaler's name
+ *     is "NAMESPACE/NAME" (namespace_ and name, the object's metadata;
+ *     file scalers' names have no '/', so the two never collide) and its
+ *     target is in namespace_;
+ *   - kafka.cluster names a cluster of cfg ("spec.kafka.cluster: no
+ *     cluster named "x" in kafka.clusters"); it may be left out when cfg
+ *     has one cluster;
+ *   - cfg's `defaults:` do not apply, and ${env:} / ${file:} are not
+ *     substituted: the spec is written by whoever may edit the object,
+ *     who must not read lagscale's environment or files through it.
+ * Does not check the target against other scalers (ls_config_compose
+ * does). 0 and *ret (a scaler whose strings are its own: free it with
+ * ls_config_scaler_free); -EINVAL with every problem appended to diag
+ * (may be NULL); -ENOMEM. *ret untouched on failure.
+ */
+int ls_config_scaler_from_json(const struct ls_config *cfg, const char *namespace_,
+			       const char *name, const char *spec_json, size_t len,
+			       struct ls_config_scaler **ret, struct ls_diag *diag);
+/* Frees a scaler of ls_config_scaler_from_json; NULL is a no-op. */
+void ls_config_scaler_free(struct ls_config_scaler *s);
+
+/*
+ * A configuration that is base (its settings, clusters and scalers) plus
+ * copies of extra[0..n) after base's scalers, in that order: the set of
+ * scalers the controller runs when LagScaler objects add to the file's.
+ * It borrows everything but the added scalers from base, which must
+ * outlive it; free it with ls_config_free as any other. The one-owner
+ * rule holds across the set: an extra scaler whose target (API group,
+ * kind, namespace, name) is already a scaler's of base or of an earlier
+ * extra is left out, and ret_msgs[i] (an array of n the caller provides;
+ * may be NULL) gets why, a heap string ("shop/Deployment/orders is
+ * already the target of scaler "shop/a"; one scaler per workload (two
+ * would undo each other's replicas)"), else NULL. 0 and *ret; -ENOMEM
+ * (nothing returned, ret_msgs all NULL).
+ */
+int ls_config_compose(const struct ls_config *base, const struct ls_config_scaler *const *extra,
+		      size_t n, struct ls_config **ret, char **ret_msgs);
 
 /* The scaler named name, or NULL. */
 const struct ls_config_scaler *ls_config_find_scaler(const struct ls_config *cfg,

@@ -448,7 +448,7 @@ int ls_walk_substitute(struct ls_walk *w, const struct ls_node *s, char **ret)
 	int r = 0;
 
 	/* Most values hold no variable: a plain copy, the size it needs. */
-	if (!strstr(p, "${")) {
+	if (w->no_subst || !strstr(p, "${")) {
 		v = strdup(p);
 		if (!v) {
 			w->rep->oom = true;

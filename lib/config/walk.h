@@ -48,6 +48,10 @@ struct ls_walk {
 	/* Bytes substituted so far (LS_WALK_MAX_SUBSTITUTED); once over,
 	 * every further substitution fails. */
 	size_t substituted;
+	/* Strings are taken as written: no ${env:} or ${file:} (a LagScaler's
+	 * spec, written by whoever may edit it, must not read lagscale's
+	 * environment or files). */
+	bool no_subst;
 };
 
 /*

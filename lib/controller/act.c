@@ -14,7 +14,7 @@
 #include "util/log.h"
 
 /* What a request's tag says besides the scaler: its kind, in the low bits. */
-enum { TAG_READ = 0, TAG_WRITE = 1, TAG_EVENT = 2, TAG_BITS = 2 };
+enum { TAG_READ = 0, TAG_WRITE = 1, TAG_EVENT = 2, TAG_PATCH = 3, TAG_BITS = 2 };
 
 struct ls_act {
 	bool dry_run;
@@ -24,6 +24,8 @@ struct ls_act {
 	struct ls_kube_informer *informer;
 	struct ls_kube_recorder *events;
 	char event_err[256]; /* the last failure to record an Event, as logged */
+	ls_act_patch_cb patch_cb; /* ls_act_patch's results */
+	void *patch_ud;
 };
 
 static void *tag_of(size_t idx, int kind)
@@ -97,6 +99,14 @@ static void on_result(void *tag, const struct ls_kube_async_result *res, void *u
 	int kind = (int)((uintptr_t)tag & ((1u << TAG_BITS) - 1));
 	struct ls_act_target *t;
 
+	if (kind == TAG_PATCH) {
+		/* The tag is the caller's pointer, whose low bits are free. */
+		void *ptag = (void *)((uintptr_t)tag & ~(uintptr_t)((1u << TAG_BITS) - 1));
+
+		if (a->patch_cb)
+			a->patch_cb(a->patch_ud, ptag, res->err, res->errmsg);
+		return;
+	}
 	if (kind == TAG_EVENT) {
 		if (res->err == 0) {
 			a->event_err[0] = '\0';
@@ -213,6 +223,11 @@ out:
 int ls_act_wait_synced(struct ls_act *a, int64_t timeout_ms)
 {
 	return ls_kube_informer_wait_synced(a->informer, timeout_ms);
+}
+
+int ls_act_wait_settled(struct ls_act *a, int64_t timeout_ms)
+{
+	return ls_kube_informer_wait_settled(a->informer, timeout_ms);
 }
 
 int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,
@@ -335,6 +350,33 @@ void ls_act_event(struct ls_act *a, const struct ls_config_scaler *sc, const str
 	if (r < 0 && r != -ECANCELED)
 		ls_log(LS_LOG_WARN, sc->name, "recording event %s failed: %s", reason,
 		       strerror(-r));
+}
+
+void ls_act_event_on(struct ls_act *a, const struct ls_kube_target *regarding, const char *uid,
+		     const char *type, const char *reason, const char *action, const char *note,
+		     const char *log_name)
+{
+	struct ls_kube_event ev = {regarding, uid && uid[0] ? uid : NULL, type, reason, action, note};
+	int r = ls_kube_async_event(a->async, a->events, &ev, ls_clock_wall_ms(), ls_clock_mono_ms(),
+				    a->dry_run, tag_of(0, TAG_EVENT));
+
+	if (r < 0 && r != -ECANCELED)
+		ls_log(LS_LOG_WARN, log_name, "recording event %s failed: %s", reason, strerror(-r));
+}
+
+void ls_act_set_patch_cb(struct ls_act *a, ls_act_patch_cb cb, void *ud)
+{
+	a->patch_cb = cb;
+	a->patch_ud = ud;
+}
+
+int ls_act_patch(struct ls_act *a, const struct ls_kube_target *t, const char *path,
+		 const char *body, void *tag)
+{
+	if ((uintptr_t)tag & ((1u << TAG_BITS) - 1))
+		return -EINVAL;
+	return ls_kube_async_patch(a->async, t, path, body,
+				   (void *)((uintptr_t)tag | (uintptr_t)TAG_PATCH));
 }
 
 size_t ls_act_pending(const struct ls_act *a)

@@ -114,6 +114,8 @@ void ls_act_free(struct ls_act *a);
 int ls_act_watch(struct ls_act *a, const struct ls_config *cfg);
 /* Waits until every watch has listed once, at most timeout_ms. 0 or -ETIMEDOUT. */
 int ls_act_wait_synced(struct ls_act *a, int64_t timeout_ms);
+/* ... or has failed (ls_kube_informer_wait_settled). 0 or -ETIMEDOUT. */
+int ls_act_wait_settled(struct ls_act *a, int64_t timeout_ms);
 
 /*
  * What scaler idx's target is now:
@@ -148,6 +150,32 @@ int ls_act_scale(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx
  * logged once and otherwise ignored. */
 void ls_act_event(struct ls_act *a, const struct ls_config_scaler *sc, const struct ls_act_target *t,
 		  const char *type, const char *reason, const char *action, const char *note);
+
+/*
+ * Records an Event on any object (regarding; uid may be NULL), as
+ * ls_act_event does on a target: a LagScaler whose spec cannot be used.
+ * log_name names the subject of the log line if it fails.
+ */
+struct ls_kube_target;
+void ls_act_event_on(struct ls_act *a, const struct ls_kube_target *regarding, const char *uid,
+		     const char *type, const char *reason, const char *action, const char *note,
+		     const char *log_name);
+
+/* The result of an ls_act_patch: tag as given, err 0 or the errno of
+ * kube.h with errmsg. Also -ECANCELED when drained or superseded. */
+typedef void (*ls_act_patch_cb)(void *ud, void *tag, int err, const char *errmsg);
+/* Where ls_act_patch's results go (one receiver). */
+void ls_act_set_patch_cb(struct ls_act *a, ls_act_patch_cb cb, void *ud);
+/*
+ * Starts a JSON merge patch of body at path (ls_kube_async_patch; t names
+ * the object): a LagScaler's status. tag is the caller's pointer, aligned
+ * to at least 4 bytes (its low bits carry the request's kind); its
+ * result goes to the patch callback. 0, or -EINVAL (tag not aligned) and
+ * ls_kube_async_patch's errors (no callback then). Not sent with
+ * ?dryRun: the caller does not patch in dry-run.
+ */
+int ls_act_patch(struct ls_act *a, const struct ls_kube_target *t, const char *path,
+		 const char *body, void *tag);
 
 /* Drives the requests for at most timeout_ms (returning early when one
  * ends, at once when none is on its way), running callbacks. Returns how

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "controller/act.h"
+#include "controller/objects.h"
 #include "controller/sources.h"
+#include "controller/status.h"
 #include "kafka/kafka.h"
 #include "kube/kube.h"
 #include "kube/leader.h"
@@ -52,6 +54,12 @@ struct scaler_rt {
 	struct ls_lag_snapshot waiting;
 	bool has_waiting;
 	struct pending_write *pending;
+	/* For a LagScaler's status: why the decision being made failed (a
+	 * Ready reason of status.h, NULL: it did not) and the message, until
+	 * it is printed; whether the target is paused. */
+	const char *fail_reason;
+	char fail_msg[512];
+	bool paused;
 };
 
 /* A decision waiting for its patch. */
@@ -79,7 +87,16 @@ struct cluster_rt {
 };
 
 struct ls_controller {
-	const struct ls_config *cfg;
+	const struct ls_config *cfg; /* the scalers run: file_cfg's, or composed */
+	/* LagScaler objects (NULL without a cluster, or with
+	 * kubernetes.lagScalers false): their scalers join file_cfg's in
+	 * composed (NULL while there is none), and their status is written
+	 * (status: NULL in dry-run). */
+	const struct ls_config *file_cfg;
+	struct ls_config *composed;
+	struct ls_objects *objects;
+	bool objects_synced;
+	struct ls_status *status;
 	struct ls_controller_options opts;
 	struct scaler_rt *scalers;
 	struct cluster_rt *clusters;
@@ -324,6 +341,44 @@ static int kube_setup(struct ls_controller *c, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* The status writer's hands: act.h's async client. */
+static int status_patch(void *ud, const struct ls_kube_target *t, const char *path,
+			const char *body, void *tag)
+{
+	return ls_act_patch(ud, t, path, body, tag);
+}
+
+static void status_event(void *ud, const struct ls_kube_target *t, const char *uid,
+			 const char *reason, const char *note, const char *log_name)
+{
+	ls_act_event_on(ud, t, uid, "Warning", reason, "Reconcile", note, log_name);
+}
+
+static void status_patch_done(void *ud, void *tag, int err, const char *errmsg)
+{
+	ls_status_patch_done(ud, tag, err, errmsg);
+}
+
+/* LagScaler objects (objects.h) and their status (status.h). No I/O. */
+static int objects_setup(struct ls_controller *c, char *errbuf, size_t errlen)
+{
+	int r;
+
+	if (!c->act || !c->cfg->lag_scalers)
+		return 0;
+	r = ls_objects_new(c->opts.kube, c->cfg, c->opts.stop, &c->objects);
+	if (r == 0 && !c->opts.dry_run) {
+		struct ls_status_sink sink = {status_patch, status_event, c->act};
+
+		r = ls_status_new(&sink, &c->status);
+		if (r == 0)
+			ls_act_set_patch_cb(c->act, status_patch_done, c->status);
+	}
+	if (r < 0)
+		snprintf(errbuf, errlen, "LagScaler objects: %s", strerror(-r));
+	return r;
+}
+
 /* Logs (once each) becoming the leader, losing it, a new leader, an error. */
 static void leader_poll(struct ls_controller *c)
 {
@@ -417,6 +472,10 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 	r = kube_setup(c, errbuf, errlen);
 	if (r < 0)
 		goto fail;
+	c->file_cfg = cfg;
+	r = objects_setup(c, errbuf, errlen);
+	if (r < 0)
+		goto fail;
 	for (size_t i = 0; i < cfg->n_clusters; i++)
 		cluster_report(c, i);
 	metadata_age(c);
@@ -439,7 +498,10 @@ void ls_controller_free(struct ls_controller *c)
 		return;
 	/* Stops the election (releasing a Lease still held) first. */
 	ls_kube_leader_free(c->leader);
+	ls_objects_free(c->objects);
 	ls_act_free(c->act);
+	/* After the actor, which cancels the status writes. */
+	ls_status_free(c->status);
 	for (size_t i = 0; c->clusters && i < c->cfg->n_clusters; i++) {
 		abandoned = abandoned || c->clusters[i].abandoned;
 		cluster_release(&c->clusters[i]);
@@ -453,6 +515,7 @@ void ls_controller_free(struct ls_controller *c)
 	if (!abandoned)
 		free(c->clusters);
 	free(c->scalers);
+	ls_config_free(c->composed);
 	free(c);
 }
 
@@ -616,11 +679,46 @@ static void decision_done(struct ls_controller *c, struct scaler_rt *s)
 	update_ready(c);
 }
 
+/*
+ * A LagScaler's decision for its status (status.h): how it ended
+ * (s->fail_reason, s->fail_msg, taken here) and, when applied, the
+ * replicas set as the current ones.
+ */
+static void status_note(struct ls_controller *c, struct scaler_rt *s, const struct ls_decision *d,
+			bool applied)
+{
+	struct ls_status_outcome o = {
+		.fail_reason = s->fail_reason,
+		.fail_msg = s->fail_reason && s->fail_msg[0] ? s->fail_msg : NULL,
+		.paused = s->paused,
+		.lag_seconds = d->total_lag >= 0 ? ls_metrics_scaler_lag_seconds(s->metrics) : -1,
+		.polling_ms = s->cfg->policy.polling_interval_ms,
+	};
+	struct ls_decision now = *d;
+
+	if (c->status && strchr(s->cfg->name, '/')) {
+		if (applied)
+			now.current_replicas = d->desired_replicas;
+		ls_status_decided(c->status, s->cfg->name, &now, &o, ls_clock_wall_ms());
+	}
+	/* Taken: the next decision says its own. */
+	s->fail_reason = NULL;
+	s->fail_msg[0] = '\0';
+}
+
+/* Notes why the decision being made failed, for a LagScaler's status. */
+static void fail_note(struct scaler_rt *s, const char *reason, const char *msg)
+{
+	s->fail_reason = reason;
+	snprintf(s->fail_msg, sizeof(s->fail_msg), "%.511s", msg ? msg : "");
+}
+
 /* Prints a decision; a follower logs it at debug level instead (one voice:
  * follower()). */
-static void print_decision(struct ls_controller *c, const struct scaler_rt *s,
+static void print_decision(struct ls_controller *c, struct scaler_rt *s,
 			   const struct ls_decision *d, bool applied)
 {
+	status_note(c, s, d, applied);
 	if (follower(c)) {
 		ls_log(LS_LOG_DEBUG, s->cfg->name, "following: %s %d -> %d (not applied): %s",
 		       ls_policy_action_name(d->action), d->current_replicas, d->desired_replicas,
@@ -688,6 +786,7 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 			 to, errmsg);
 		record_event(c, s, "Warning", "ScaleFailed", "Scale", note);
 		c->any_error = true;
+		fail_note(s, "ScaleFailed", note);
 		print_decision(c, s, &pw->d, false);
 		free(pw);
 		decision_done(c, s);
@@ -705,6 +804,8 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 		if (pw->d.action != LS_ACTION_PAUSED)
 			ls_policy_applied(s->policy, pw->now_ms, pw->from, to);
 		s->current = to;
+		if (c->status)
+			ls_status_scaled(c->status, s->cfg->name, ls_clock_wall_ms());
 	}
 	print_decision(c, s, &pw->d, !dry);
 	free(pw);
@@ -739,6 +840,7 @@ static int read_target(struct ls_controller *c, size_t idx, struct ls_policy_inp
 	in->current_replicas = v.replicas;
 	in->paused = v.paused;
 	in->paused_replicas = v.paused_replicas;
+	s->paused = v.paused || v.paused_replicas >= 0;
 	return 0;
 }
 
@@ -812,6 +914,7 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 		if (r < 0) {
 			target_error_decision(s, snap, why, &d);
 			c->any_error = true;
+			fail_note(s, r == -ENOENT ? "TargetNotFound" : "TargetReadFailed", d.reason);
 			print_decision(c, s, &d, false);
 			goto keep;
 		}
@@ -820,6 +923,7 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	if (r < 0) {
 		ls_log(LS_LOG_ERROR, s->cfg->name, "the policy refused the input: %s",
 		       strerror(-r));
+		s->fail_reason = NULL;
 		ls_metrics_scaler_count_error(s->metrics, "decide");
 		c->any_error = true;
 		goto keep;
@@ -841,6 +945,8 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	if (c->act && snap->err)
 		record_event(c, s, "Warning", snap->err == -ESRCH ? "GroupNotFound" : "LagReadFailed",
 			     "ReadLag", snap->errmsg);
+	if (snap->err)
+		fail_note(s, snap->err == -ESRCH ? "GroupNotFound" : "LagReadFailed", snap->errmsg);
 	/* Fallback without a change of replicas is worth an Event once. */
 	if (c->act && d.fallback && !s->fallback_seen &&
 	    !(started && d.action == LS_ACTION_FALLBACK))
@@ -957,6 +1063,7 @@ static void skip(struct ls_controller *c, struct scaler_rt *s, const struct clus
 		}
 		s->skip_seen = true;
 	}
+	fail_note(s, "KafkaConfigInvalid", d.reason);
 	print_decision(c, s, &d, false);
 	decision_done(c, s); /* an error decision: complete (update_ready) */
 }
@@ -1120,6 +1227,58 @@ static int watch_targets(struct ls_controller *c)
 	return 0;
 }
 
+static int objects_apply(struct ls_controller *c, bool force, char *errbuf, size_t errlen);
+
+/* Writes the LagScalers' statuses that are due (status.h); only the leader. */
+static void status_flush(struct ls_controller *c)
+{
+	if (c->status)
+		ls_status_flush(c->status, ls_controller_is_leader(c), ls_clock_mono_ms());
+}
+
+/* The LagScalers, when they changed: the set of scalers follows (at most
+ * every wait of the loop, so a change takes effect within one interval). */
+static void objects_poll(struct ls_controller *c)
+{
+	char err[512];
+
+	if (!c->objects)
+		return;
+	if (!c->objects_synced) {
+		/* The first round knows the LagScalers there are (or the
+		 * watch failed: the CRD is not installed, and is logged). */
+		if (ls_objects_start(c->objects) < 0) {
+			ls_log(LS_LOG_ERROR, NULL, "cannot start watching LagScalers");
+			ls_objects_free(c->objects);
+			c->objects = NULL;
+			return;
+		}
+		if (ls_objects_wait_synced(c->objects, MAX_COLLECT_TIMEOUT_MS) < 0)
+			ls_log(LS_LOG_WARN, NULL,
+			       "the LagScalers have not been listed in %d s; going on",
+			       MAX_COLLECT_TIMEOUT_MS / 1000);
+		c->objects_synced = true;
+	}
+	if (objects_apply(c, false, err, sizeof(err)) < 0)
+		ls_log(LS_LOG_ERROR, NULL, "applying the LagScalers: %s; the running scalers stay",
+		       err);
+}
+
+/* When the next round is due: the earliest scaler's time (INT64_MAX
+ * with none), and shortly when one is overdue (a busy scaler joins the
+ * first round after its target answers). */
+static int64_t next_due(const struct ls_controller *c)
+{
+	int64_t next = INT64_MAX;
+
+	for (size_t i = 0; i < c->cfg->n_scalers; i++)
+		if (c->scalers[i].next_due_ms < next)
+			next = c->scalers[i].next_due_ms;
+	if (next <= ls_clock_mono_ms())
+		next = ls_clock_mono_ms() + STOP_POLL_MS;
+	return next;
+}
+
 static int run_loop(struct ls_controller *c)
 {
 	int r = watch_targets(c);
@@ -1129,10 +1288,11 @@ static int run_loop(struct ls_controller *c)
 	if (r < 0)
 		return r;
 	while (!*c->opts.stop) {
-		int64_t now, next = INT64_MAX;
+		int64_t now, next;
 
 		if (reload_requested(c))
 			return LS_CONTROLLER_RELOAD;
+		objects_poll(c);
 		now = ls_clock_mono_ms();
 		r = round_once(c, now);
 		if (r == -EINTR)
@@ -1141,24 +1301,28 @@ static int run_loop(struct ls_controller *c)
 			return r;
 		if (c->opts.once) {
 			/* Every decision printed, every patch answered. */
+			status_flush(c);
 			if (c->act)
 				ls_act_drain(c->act, 2 * LS_KUBE_TIMEOUT_MS);
 			round_done(c);
 			return c->any_error ? 1 : 0;
 		}
 		round_done(c);
-		for (size_t i = 0; i < c->cfg->n_scalers; i++)
-			if (c->scalers[i].next_due_ms < next)
-				next = c->scalers[i].next_due_ms;
-		/* A busy scaler, overdue, joins the first round after its target
-		 * answers: look again shortly. */
-		if (next <= ls_clock_mono_ms())
-			next = ls_clock_mono_ms() + STOP_POLL_MS;
+		status_flush(c);
+		next = next_due(c);
 		while (!*c->opts.stop && !reload_requested(c) && ls_clock_mono_ms() < next) {
 			int64_t wait = next - ls_clock_mono_ms();
 
 			leader_poll(c);
 			publish_if_wanted(c);
+			status_flush(c);
+			/* LagScalers changed: their scalers are due at once (new
+			 * ones) or keep their time (unchanged ones). */
+			if (c->objects && ls_objects_changed(c->objects)) {
+				objects_poll(c);
+				next = next_due(c);
+				continue;
+			}
 			idle(c, wait < STOP_POLL_MS ? wait : STOP_POLL_MS);
 		}
 	}
@@ -1209,7 +1373,7 @@ static int cmp_scaler_name(const void *a, const void *b)
  * client is kept when its cluster's name, bootstrap servers and properties
  * are all the same, so unchanged clusters keep their connections.
  */
-int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, char *errbuf,
+static int switch_config(struct ls_controller *c, const struct ls_config *cfg, char *errbuf,
 			 size_t errlen)
 {
 	const struct ls_config *old = c->cfg;
@@ -1353,5 +1517,77 @@ out:
 	free(kept_c);
 	free(by_name);
 	free(next_round);
+	return r;
+}
+
+/*
+ * The scalers of the file and of the LagScaler objects as one set: when
+ * the objects changed (or force: the file did), the set is composed anew
+ * (ls_config_compose: the one-owner rule across both) and switched to as a
+ * reload does, so that unchanged scalers keep their history and removed
+ * ones stop, leaving their targets' replicas as they are. The objects'
+ * statuses follow. 0, or a negative errno with errbuf saying why (the
+ * running set then stays).
+ */
+static int objects_apply(struct ls_controller *c, bool force, char *errbuf, size_t errlen)
+{
+	struct ls_config *next = NULL, *old = c->composed;
+	size_t n;
+	int r;
+
+	if (!c->objects || !c->file_cfg->lag_scalers) {
+		if (!force)
+			return 0;
+		r = switch_config(c, c->file_cfg, errbuf, errlen);
+		if (r == 0) {
+			c->composed = NULL;
+			ls_config_free(old);
+		}
+		return r;
+	}
+	if (!force && !ls_objects_changed(c->objects))
+		return 0;
+	/* On failure the objects are the last refresh's, parsed against the
+	 * previous configuration: nothing changes. */
+	r = ls_objects_refresh(c->objects, c->file_cfg);
+	if (r < 0)
+		snprintf(errbuf, errlen, "out of memory");
+	if (r < 0 || (r == 0 && !force))
+		return r;
+	r = ls_objects_compose(c->objects, c->file_cfg, &next);
+	if (r == 0)
+		r = switch_config(c, next, errbuf, errlen);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			snprintf(errbuf, errlen, "out of memory");
+		ls_config_free(next);
+		return r;
+	}
+	c->composed = next;
+	ls_config_free(old);
+	n = ls_objects_count(c->objects);
+	if (c->status && ls_status_sync(c->status, n ? ls_objects_at(c->objects, 0) : NULL, n) < 0)
+		ls_log(LS_LOG_DEBUG, NULL, "no memory to follow the LagScalers' status");
+	/* The new scalers' targets are watched before they decide; a watch
+	 * that fails (a namespace lagscale may not read) is not waited for:
+	 * its scalers' decisions say why. */
+	if (ls_act_watch(c->act, c->cfg) < 0)
+		ls_log(LS_LOG_ERROR, NULL, "cannot watch the targets");
+	else
+		ls_act_wait_settled(c->act, MAX_COLLECT_TIMEOUT_MS);
+	c->synced = true;
+	return 0;
+}
+
+int ls_controller_reload(struct ls_controller *c, const struct ls_config *cfg, char *errbuf,
+			 size_t errlen)
+{
+	const struct ls_config *old = c->file_cfg;
+	int r;
+
+	c->file_cfg = cfg;
+	r = objects_apply(c, true, errbuf, errlen);
+	if (r < 0)
+		c->file_cfg = old;
 	return r;
 }

@@ -16,6 +16,18 @@
  * (a failed read or an unreadable target decides too: an error or a
  * fallback), not merely once the first lag reads came back.
  *
+ * Sources of scalers. The scalers of the configuration, and, with a
+ * cluster and kubernetes.lagScalers (the default), those of LagScaler
+ * objects (objects.h: named "NAMESPACE/NAME"), composed into one set
+ * (ls_config_compose: one scaler per workload across both; an object that
+ * would be a second owner is left out and says why in its status). When
+ * the objects change (checked in every wait of the loop, so an edit takes
+ * effect within a polling interval) the set is switched to as by
+ * ls_controller_reload: unchanged scalers keep their history, a deleted
+ * LagScaler's scaler stops and leaves its target's replicas as they are.
+ * The objects' status is written through their status subresource
+ * (status.h), by the leader only, never in dry-run.
+ *
  * Thread-safety: one thread drives a controller; it starts one short-lived
  * collector thread per cluster per round internally.
  */
@@ -98,7 +110,9 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 int ls_controller_run(struct ls_controller *c);
 
 /*
- * Switches to cfg (which must outlive the controller, like the first one):
+ * Switches to cfg (which must outlive the controller, like the first one),
+ * with the LagScalers' scalers composed in again (their specs are read
+ * again: they name cfg's clusters):
  * scalers whose name and every setting are unchanged keep their history
  * (policy state, previous snapshot, replicas, schedule, metric series);
  * changed and new scalers start fresh; removed scalers' metric series

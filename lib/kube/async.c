@@ -69,8 +69,9 @@ struct req {
 	struct ls_kube_target t;
 	char *api_version, *kind, *namespace_, *name;
 	bool dry_run;
-	char *path;    /* scale requests */
+	char *path;    /* scale requests, patches */
 	char body[64]; /* the scale patch */
+	char *pbody;   /* a merge patch's body */
 
 	/* Events: a copy of the event, and the plan made when first sent. */
 	struct ls_kube_recorder *rec;
@@ -228,6 +229,7 @@ static const char *op_name(enum ls_kube_async_op op)
 {
 	return op == LS_KUBE_ASYNC_SCALE_GET   ? "scale read"
 	       : op == LS_KUBE_ASYNC_SCALE_SET ? "scale patch"
+	       : op == LS_KUBE_ASYNC_PATCH     ? "patch"
 	                                       : "event";
 }
 
@@ -397,6 +399,7 @@ static void req_free(struct req *r)
 	free(r->path);
 	free(r->ev_uid);
 	free(r->ev_type);
+	free(r->pbody);
 	free(r->ev_reason);
 	free(r->ev_action);
 	free(r->ev_note);
@@ -456,7 +459,10 @@ static char *queue_key(const struct req *r)
 
 	ls_buf_init(&b, 0);
 	if (ls_buf_printf(&b, "%c\x1f%s\x1f%s\x1f%s\x1f%s",
-	                  r->op == LS_KUBE_ASYNC_EVENT ? 'E' : 'S', r->api_version, r->kind,
+	                  r->op == LS_KUBE_ASYNC_EVENT   ? 'E'
+	                  : r->op == LS_KUBE_ASYNC_PATCH ? 'P'
+	                                                 : 'S',
+	                  r->api_version, r->kind,
 	                  r->namespace_ ? r->namespace_ : "", r->name) < 0) {
 		ls_buf_release(&b);
 		return NULL;
@@ -530,12 +536,12 @@ static int enqueue(struct ls_kube_async *a, struct req *r)
 	}
 	r->state = ST_QUEUED;
 	/* A newer count for a target makes an unsent older one moot. */
-	if (r->op == LS_KUBE_ASYNC_SCALE_SET && prev->op == LS_KUBE_ASYNC_SCALE_SET &&
+	if ((r->op == LS_KUBE_ASYNC_SCALE_SET || r->op == LS_KUBE_ASYNC_PATCH) && prev->op == r->op &&
 	    prev->dry_run == r->dry_run && (prev->state == ST_QUEUED || prev->state == ST_READY)) {
 		if (prev->state == ST_READY)
 			list_remove(&a->ready, prev);
 		prev->res.superseded = true;
-		set_msg(prev, "superseded by a newer scale patch of %s/%s/%s",
+		set_msg(prev, "superseded by a newer %s of %s/%s/%s", op_name(prev->op),
 		        prev->namespace_ ? prev->namespace_ : "", prev->kind, prev->name);
 		a->st.superseded++;
 		finish(a, prev, -ECANCELED);
@@ -663,6 +669,36 @@ int ls_kube_async_scale_set(struct ls_kube_async *a, const struct ls_kube_target
 	    .method = "PATCH",
 	    .path = r->path,
 	    .body = r->body,
+	    .content_type = "application/merge-patch+json",
+	};
+	if ((e = submit(a, r)) < 0)
+		goto fail;
+	return 0;
+fail:
+	req_free(r);
+	return e;
+}
+
+int ls_kube_async_patch(struct ls_kube_async *a, const struct ls_kube_target *t, const char *path,
+                        const char *body, void *tag)
+{
+	struct req *r = NULL;
+	int e;
+
+	if (!path || !body)
+		return -EINVAL;
+	if ((e = req_new(a, LS_KUBE_ASYNC_PATCH, t, tag, &r)) < 0)
+		return e;
+	r->path = strdup(path);
+	r->pbody = strdup(body);
+	if (!r->path || !r->pbody) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	r->call = (struct ls_kube_call){
+	    .method = "PATCH",
+	    .path = r->path,
+	    .body = r->pbody,
 	    .content_type = "application/merge-patch+json",
 	};
 	if ((e = submit(a, r)) < 0)
@@ -989,8 +1025,8 @@ static enum outcome classify(struct ls_kube_async *a, struct req *r, struct xfer
 	if (status >= 200 && status < 300) {
 		r->res.err = 0;
 		r->res.errmsg[0] = '\0';
-		if (r->op != LS_KUBE_ASYNC_EVENT && !parse_scale(r, x) &&
-		    r->op == LS_KUBE_ASYNC_SCALE_GET) {
+		if (r->op != LS_KUBE_ASYNC_EVENT && r->op != LS_KUBE_ASYNC_PATCH &&
+		    !parse_scale(r, x) && r->op == LS_KUBE_ASYNC_SCALE_GET) {
 			set_msg(r, "the response to %s %s is not a Scale (HTTP %ld)", r->call.method,
 			        r->call.path, status);
 			r->res.err = -EPROTO;

@@ -94,6 +94,7 @@ enum ls_kube_async_op {
 	LS_KUBE_ASYNC_SCALE_GET,
 	LS_KUBE_ASYNC_SCALE_SET,
 	LS_KUBE_ASYNC_EVENT,
+	LS_KUBE_ASYNC_PATCH,
 };
 
 struct ls_kube_async_result {
@@ -156,6 +157,19 @@ int ls_kube_async_scale_get(struct ls_kube_async *a, const struct ls_kube_target
  * returned. May supersede an older patch of t that is still queued. */
 int ls_kube_async_scale_set(struct ls_kube_async *a, const struct ls_kube_target *t,
                             int32_t replicas, bool dry_run, void *tag);
+
+/*
+ * A JSON merge patch (application/merge-patch+json) of body at path, an
+ * object's path or a subresource's (ls_kube_object_path: no discovery),
+ * such as a LagScaler's /status. t names the object (for the order of its
+ * requests and for messages). Retried as a scale patch (not on 409: a
+ * merge patch sends no resourceVersion). Patches of one object queue
+ * apart from its scale requests and Events, and a newer patch supersedes
+ * an older one of the same object that has not been sent (-ECANCELED,
+ * res->superseded), as scale patches do. path and body are copied.
+ */
+int ls_kube_async_patch(struct ls_kube_async *a, const struct ls_kube_target *t, const char *path,
+                        const char *body, void *tag);
 
 /*
  * ls_kube_event_record, asynchronously: creates the Event, or patches the

@@ -94,6 +94,13 @@ int ls_kube_target_path(struct ls_kube *k, const struct ls_kube_target *t, const
 int ls_kube_collection_path(struct ls_kube *k, const char *api_version, const char *kind,
                             const char *namespace_, char **ret);
 /*
+ * The same; need_scale false also accepts a kind without a scale
+ * subresource (a custom resource such as lagscale.io's LagScaler, which a
+ * watch of whole objects reads).
+ */
+int ls_kube_collection_path_any(struct ls_kube *k, const char *api_version, const char *kind,
+                                const char *namespace_, bool need_scale, char **ret);
+/*
  * The pause annotations of an object's metadata.annotations (ann may be
  * NULL): paused and paused-replicas (-1 when not set) as
  * ls_kube_parse_pause says; annotations that do not parse count as paused

@@ -156,7 +156,8 @@ static const struct resource *find_kind(const struct group_version *g, const cha
 }
 
 /* The resource of (apiVersion, kind), from the cache or discovery. */
-static int resolve(struct ls_kube *k, const char *gv, const char *kind, const struct resource **ret)
+static int resolve(struct ls_kube *k, const char *gv, const char *kind, bool need_scale,
+                   const struct resource **ret)
 {
 	struct ls_kube_discovery **slot = ls_kube_discovery_slot(k), *d = *slot;
 	struct group_version *g = NULL, fresh;
@@ -210,7 +211,7 @@ static int resolve(struct ls_kube *k, const char *gv, const char *kind, const st
 		return -ENOENT;
 	}
 found:
-	if (!res->scale) {
+	if (need_scale && !res->scale) {
 		ls_kube_set_errmsg(k, "kind \"%s\" (%s) has no scale subresource", kind, gv);
 		return -EINVAL;
 	}
@@ -250,10 +251,16 @@ out:
 int ls_kube_collection_path(struct ls_kube *k, const char *api_version, const char *kind,
                             const char *namespace_, char **ret)
 {
+	return ls_kube_collection_path_any(k, api_version, kind, namespace_, true, ret);
+}
+
+int ls_kube_collection_path_any(struct ls_kube *k, const char *api_version, const char *kind,
+                                const char *namespace_, bool need_scale, char **ret)
+{
 	const struct resource *res;
 	struct ls_buf b;
 	char *ns = NULL;
-	int r = resolve(k, api_version, kind, &res);
+	int r = resolve(k, api_version, kind, need_scale, &res);
 
 	if (r < 0)
 		return r;
@@ -282,7 +289,7 @@ int ls_kube_resource_name(struct ls_kube *k, const char *api_version, const char
 {
 	const struct resource *res;
 	const char *slash = api_version ? strchr(api_version, '/') : NULL;
-	int r = resolve(k, api_version, kind, &res);
+	int r = resolve(k, api_version, kind, true, &res);
 
 	if (r < 0)
 		return r;
@@ -322,7 +329,7 @@ int ls_kube_target_path(struct ls_kube *k, const struct ls_kube_target *t, const
                         char **ret)
 {
 	const struct resource *res;
-	int r = resolve(k, t->api_version, t->kind, &res);
+	int r = resolve(k, t->api_version, t->kind, true, &res);
 
 	if (r < 0)
 		return r;

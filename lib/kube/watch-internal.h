@@ -59,6 +59,11 @@ struct ls_kube_watch_event {
 	struct ls_kube_object_meta meta; /* ADDED, MODIFIED, DELETED */
 	int32_t code;                    /* ERROR: the Status's code (410: Gone) */
 	char message[256];               /* ERROR: the Status's message */
+	/* ADDED, MODIFIED with keep_object: what the store keeps of the
+	 * object (metadata's name, namespace, uid, generation,
+	 * resourceVersion, creation and deletion timestamps; apiVersion,
+	 * kind, spec, status) as compact JSON; heap (cJSON_free), else NULL. */
+	char *object;
 };
 
 /*
@@ -71,6 +76,10 @@ struct ls_kube_watch_event {
  */
 int ls_kube_watch_event_parse(const char *line, size_t len, bool all_namespaces,
                               struct ls_kube_watch_event *ret, char *err, size_t errlen);
+/* The same; keep_object also fills ret->object (a watch of whole objects). */
+int ls_kube_watch_event_parse_full(const char *line, size_t len, bool all_namespaces,
+                                   bool keep_object, struct ls_kube_watch_event *ret, char *err,
+                                   size_t errlen);
 void ls_kube_watch_event_release(struct ls_kube_watch_event *ev);
 
 /*
@@ -101,11 +110,26 @@ void ls_kube_store_free(struct ls_kube_store *st);
  * entry was already the same, -ENOMEM (the store unchanged). */
 int ls_kube_store_put(struct ls_kube_store *st, const char *key,
                       const struct ls_kube_object_meta *m);
+/* The same with the object's JSON (NULL: none) kept beside the metadata:
+ * an entry changes when either does. */
+int ls_kube_store_put_object(struct ls_kube_store *st, const char *key,
+                             const struct ls_kube_object_meta *m, const char *json);
 /* 1 when key was there and is removed, 0 when it was not there. */
 int ls_kube_store_delete(struct ls_kube_store *st, const char *key);
 /* 0 and *ret, or -ENOENT (*ret untouched). */
 int ls_kube_store_get(const struct ls_kube_store *st, const char *key,
                       struct ls_kube_object_meta *ret);
+/* The same, and *ret_json a heap copy of the object's JSON (NULL when none
+ * was kept). 0, -ENOENT or -ENOMEM (outputs untouched). */
+int ls_kube_store_get_object(const struct ls_kube_store *st, const char *key,
+                             struct ls_kube_object_meta *ret, char **ret_json);
+/* Called once per entry (in no particular order) with its key, metadata
+ * and JSON (NULL when none); borrowed for the call. A negative return
+ * stops the walk. */
+typedef int (*ls_kube_store_each_fn)(void *ud, const char *key, const struct ls_kube_object_meta *m,
+                                     const char *json);
+/* Walks every entry: 0, or fn's negative return. */
+int ls_kube_store_each(const struct ls_kube_store *st, ls_kube_store_each_fn fn, void *ud);
 size_t ls_kube_store_count(const struct ls_kube_store *st);
 /* Bytes requested from malloc for the entries and the table (no allocator
  * overhead). */
@@ -122,5 +146,9 @@ size_t ls_kube_store_bytes(const struct ls_kube_store *st);
 int ls_kube_watch_list_page(const char *body, size_t len, bool all_namespaces,
                             struct ls_kube_store *st, char *ret_rv, size_t rvlen,
                             char **ret_continue, char *err, size_t errlen);
+/* The same; keep_objects keeps each item's JSON as a watch event's object. */
+int ls_kube_watch_list_page_full(const char *body, size_t len, bool all_namespaces,
+                                 bool keep_objects, struct ls_kube_store *st, char *ret_rv,
+                                 size_t rvlen, char **ret_continue, char *err, size_t errlen);
 
 #endif

@@ -180,8 +180,75 @@ static const struct {
     {"ERROR", LS_KUBE_WATCH_ERROR},
 };
 
+/*
+ * What a watch of whole objects keeps of obj: metadata (name, namespace,
+ * uid, generation, resourceVersion, creationTimestamp), spec and status,
+ * as compact JSON. Managed fields, annotations and the rest are left out:
+ * they are most of an object's size and nothing reads them. 0 and a heap
+ * string, -ENOMEM.
+ */
+static int object_keep(const cJSON *obj, char **ret)
+{
+	static const char *const md_keys[] = {"name",
+	                                      "namespace",
+	                                      "uid",
+	                                      "generation",
+	                                      "resourceVersion",
+	                                      "creationTimestamp",
+	                                      "deletionTimestamp"};
+	static const char *const top_keys[] = {"apiVersion", "kind", "spec", "status"};
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *out = cJSON_CreateObject(), *omd = cJSON_CreateObject();
+	char *text = NULL;
+	bool bad = false;
+
+	if (!out || !omd || !cJSON_AddItemToObject(out, "metadata", omd)) {
+		cJSON_Delete(omd);
+		cJSON_Delete(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; !bad && i < sizeof(md_keys) / sizeof(md_keys[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, md_keys[i]);
+		cJSON *c;
+
+		if (!v)
+			continue;
+		c = cJSON_Duplicate(v, true);
+		if (!c || !cJSON_AddItemToObject(omd, md_keys[i], c)) {
+			cJSON_Delete(c);
+			bad = true;
+		}
+	}
+	for (size_t i = 0; !bad && i < sizeof(top_keys) / sizeof(top_keys[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, top_keys[i]);
+		cJSON *c;
+
+		if (!v)
+			continue;
+		c = cJSON_Duplicate(v, true);
+		if (!c || !cJSON_AddItemToObject(out, top_keys[i], c)) {
+			cJSON_Delete(c);
+			bad = true;
+		}
+	}
+	if (!bad)
+		text = cJSON_PrintUnformatted(out);
+	cJSON_Delete(out);
+	if (!text)
+		return -ENOMEM;
+	*ret = text;
+	return 0;
+}
+
 int ls_kube_watch_event_parse(const char *line, size_t len, bool all_namespaces,
                               struct ls_kube_watch_event *ret, char *err, size_t errlen)
+{
+	return ls_kube_watch_event_parse_full(line, len, all_namespaces, false, ret, err, errlen);
+}
+
+int ls_kube_watch_event_parse_full(const char *line, size_t len, bool all_namespaces,
+                                   bool keep_object, struct ls_kube_watch_event *ret, char *err,
+                                   size_t errlen)
 {
 	struct ls_kube_watch_event ev;
 	cJSON *j = cJSON_ParseWithLength(line, len);
@@ -235,8 +302,13 @@ int ls_kube_watch_event_parse(const char *line, size_t len, bool all_namespaces,
 		         ev.meta.resource_version);
 		r = ls_kube_watch_key(ls_kube_json_str(md, "namespace"), s, all_namespaces,
 		                      &ev.key);
-		if (r < 0)
+		if (r == 0 && keep_object && ev.type != LS_KUBE_WATCH_DELETED)
+			r = object_keep(obj, &ev.object);
+		if (r < 0) {
+			free(ev.key);
+			ev.key = NULL;
 			goto out;
+		}
 		break;
 	default:
 		snprintf(err, errlen, "unknown event type \"%.40s\"", type);
@@ -253,6 +325,8 @@ void ls_kube_watch_event_release(struct ls_kube_watch_event *ev)
 {
 	free(ev->key);
 	ev->key = NULL;
+	cJSON_free(ev->object);
+	ev->object = NULL;
 }
 
 /* --- the store ----------------------------------------------------------------- */
@@ -262,9 +336,10 @@ enum {
 	SO_UID_TEXT = 0x02,  /* the uid is a string after the key */
 	SO_RV_TEXT = 0x04,   /* the resourceVersion is a string after that */
 	SO_PAUSE_ERR = 0x08, /* a pause error follows */
+	SO_JSON = 0x10,      /* the object's JSON follows (a watch of whole objects) */
 };
 
-/* One object: fixed fields, then key\0 [uid\0] [rv\0] [pause_error\0]. */
+/* One object: fixed fields, then key\0 [uid\0] [rv\0] [pause_error\0] [json\0]. */
 struct sobj {
 	int64_t generation;
 	uint64_t rv;
@@ -359,7 +434,7 @@ static bool rv_parse(const char *s, uint64_t *ret)
 }
 
 static struct sobj *sobj_new(const char *key, uint32_t hash, const struct ls_kube_object_meta *m,
-                             size_t *ret_size)
+                             const char *json, size_t *ret_size)
 {
 	struct sobj *o;
 	uint8_t uid[16];
@@ -367,8 +442,9 @@ static struct sobj *sobj_new(const char *key, uint32_t hash, const struct ls_kub
 	bool uid_bin = uuid_parse(m->uid, uid), rv_num = rv_parse(m->resource_version, &rv);
 	size_t klen = strlen(key), ulen = uid_bin ? 0 : strlen(m->uid) + 1,
 	       rlen = rv_num ? 0 : strlen(m->resource_version) + 1,
-	       plen = m->pause_error[0] ? strlen(m->pause_error) + 1 : 0;
-	size_t size = offsetof(struct sobj, str) + klen + 1 + ulen + rlen + plen;
+	       plen = m->pause_error[0] ? strlen(m->pause_error) + 1 : 0,
+	       jlen = json ? strlen(json) + 1 : 0;
+	size_t size = offsetof(struct sobj, str) + klen + 1 + ulen + rlen + plen + jlen;
 	char *p;
 
 	o = malloc(size);
@@ -382,7 +458,8 @@ static struct sobj *sobj_new(const char *key, uint32_t hash, const struct ls_kub
 	o->paused_replicas = m->paused_replicas;
 	o->hash = hash;
 	o->flags = (uint8_t)((m->paused ? SO_PAUSED : 0) | (uid_bin ? 0 : SO_UID_TEXT) |
-	                     (rv_num ? 0 : SO_RV_TEXT) | (plen ? SO_PAUSE_ERR : 0));
+	                     (rv_num ? 0 : SO_RV_TEXT) | (plen ? SO_PAUSE_ERR : 0) |
+	                     (jlen ? SO_JSON : 0));
 	p = o->str;
 	memcpy(p, key, klen + 1);
 	p += klen + 1;
@@ -394,8 +471,12 @@ static struct sobj *sobj_new(const char *key, uint32_t hash, const struct ls_kub
 		memcpy(p, m->resource_version, rlen);
 		p += rlen;
 	}
-	if (plen)
+	if (plen) {
 		memcpy(p, m->pause_error, plen);
+		p += plen;
+	}
+	if (jlen)
+		memcpy(p, json, jlen);
 	*ret_size = size;
 	return o;
 }
@@ -405,7 +486,7 @@ static size_t sobj_size(const struct sobj *o)
 	const char *p = o->str;
 	size_t n = strlen(p) + 1;
 
-	for (int f = SO_UID_TEXT; f <= SO_PAUSE_ERR; f <<= 1)
+	for (int f = SO_UID_TEXT; f <= SO_JSON; f <<= 1)
 		if (o->flags & f)
 			n += strlen(p + n) + 1;
 	return offsetof(struct sobj, str) + n;
@@ -443,6 +524,20 @@ static void sobj_meta(const struct sobj *o, struct ls_kube_object_meta *m)
 	}
 	if (o->flags & SO_PAUSE_ERR)
 		snprintf(m->pause_error, sizeof(m->pause_error), "%s", p);
+}
+
+/* The object's JSON kept with o, or NULL. */
+static const char *sobj_json(const struct sobj *o)
+{
+	const char *p = o->str;
+
+	if (!(o->flags & SO_JSON))
+		return NULL;
+	p += strlen(p) + 1;
+	for (int f = SO_UID_TEXT; f <= SO_PAUSE_ERR; f <<= 1)
+		if (o->flags & f)
+			p += strlen(p) + 1;
+	return p;
 }
 
 static bool meta_equal(const struct ls_kube_object_meta *a, const struct ls_kube_object_meta *b)
@@ -516,6 +611,12 @@ static int store_grow(struct ls_kube_store *st)
 int ls_kube_store_put(struct ls_kube_store *st, const char *key,
                       const struct ls_kube_object_meta *m)
 {
+	return ls_kube_store_put_object(st, key, m, NULL);
+}
+
+int ls_kube_store_put_object(struct ls_kube_store *st, const char *key,
+                             const struct ls_kube_object_meta *m, const char *json)
+{
 	uint32_t h = hash_key(key);
 	size_t i = store_find(st, key, h), size;
 	struct sobj *o;
@@ -523,13 +624,15 @@ int ls_kube_store_put(struct ls_kube_store *st, const char *key,
 	if (i != SIZE_MAX) {
 		struct ls_kube_object_meta old;
 
+		const char *oj = sobj_json(st->slot[i]);
+
 		sobj_meta(st->slot[i], &old);
-		if (meta_equal(&old, m))
+		if (meta_equal(&old, m) && ((!oj && !json) || (oj && json && strcmp(oj, json) == 0)))
 			return 0;
 	} else if ((st->n + 1) * 4 > st->cap * 3 && store_grow(st) < 0) {
 		return -ENOMEM;
 	}
-	o = sobj_new(key, h, m, &size);
+	o = sobj_new(key, h, m, json, &size);
 	if (!o)
 		return -ENOMEM;
 	if (i != SIZE_MAX) {
@@ -590,6 +693,40 @@ int ls_kube_store_get(const struct ls_kube_store *st, const char *key,
 	return 0;
 }
 
+int ls_kube_store_get_object(const struct ls_kube_store *st, const char *key,
+                             struct ls_kube_object_meta *ret, char **ret_json)
+{
+	size_t i = store_find(st, key, hash_key(key));
+	const char *j;
+	char *copy = NULL;
+
+	if (i == SIZE_MAX)
+		return -ENOENT;
+	j = sobj_json(st->slot[i]);
+	if (j && !(copy = strdup(j)))
+		return -ENOMEM;
+	sobj_meta(st->slot[i], ret);
+	*ret_json = copy;
+	return 0;
+}
+
+int ls_kube_store_each(const struct ls_kube_store *st, ls_kube_store_each_fn fn, void *ud)
+{
+	for (size_t i = 0; st && i < st->cap; i++) {
+		const struct sobj *o = st->slot[i];
+		struct ls_kube_object_meta m;
+		int r;
+
+		if (!o)
+			continue;
+		sobj_meta(o, &m);
+		r = fn(ud, o->str, &m, sobj_json(o));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 size_t ls_kube_store_count(const struct ls_kube_store *st)
 {
 	return st ? st->n : 0;
@@ -605,6 +742,14 @@ size_t ls_kube_store_bytes(const struct ls_kube_store *st)
 int ls_kube_watch_list_page(const char *body, size_t len, bool all_namespaces,
                             struct ls_kube_store *st, char *ret_rv, size_t rvlen,
                             char **ret_continue, char *err, size_t errlen)
+{
+	return ls_kube_watch_list_page_full(body, len, all_namespaces, false, st, ret_rv, rvlen,
+	                                    ret_continue, err, errlen);
+}
+
+int ls_kube_watch_list_page_full(const char *body, size_t len, bool all_namespaces,
+                                 bool keep_objects, struct ls_kube_store *st, char *ret_rv,
+                                 size_t rvlen, char **ret_continue, char *err, size_t errlen)
 {
 	cJSON *j = cJSON_ParseWithLength(body, len);
 	const cJSON *items, *md, *it;
@@ -632,7 +777,7 @@ int ls_kube_watch_list_page(const char *body, size_t len, bool all_namespaces,
 		const cJSON *imd = cJSON_GetObjectItemCaseSensitive(it, "metadata");
 		const char *name = ls_kube_json_str(imd, "name");
 		struct ls_kube_object_meta m;
-		char *key = NULL;
+		char *key = NULL, *json = NULL;
 
 		if (!name || !name[0] || ls_kube_object_meta_parse(it, &m) < 0) {
 			snprintf(err, errlen,
@@ -642,9 +787,12 @@ int ls_kube_watch_list_page(const char *body, size_t len, bool all_namespaces,
 		}
 		r = ls_kube_watch_key(ls_kube_json_str(imd, "namespace"), name, all_namespaces,
 		                      &key);
+		if (r == 0 && keep_objects)
+			r = object_keep(it, &json);
 		if (r == 0)
-			r = ls_kube_store_put(st, key, &m);
+			r = ls_kube_store_put_object(st, key, &m, json);
 		free(key);
+		cJSON_free(json);
 		if (r < 0)
 			goto out;
 	}
@@ -676,6 +824,7 @@ struct watch {
 	char *namespace_; /* "" for every namespace */
 	char *desc;       /* for messages: Deployment (apps/v1) in "shop" */
 	bool all_ns;
+	unsigned flags; /* LS_KUBE_WATCH_OBJECTS, LS_KUBE_WATCH_ANY_KIND */
 	uint32_t key_hash; /* of the three above, for lookups among many watches */
 
 	/* Shared: under inf->mu. */
@@ -889,6 +1038,12 @@ static struct watch *find_watch(struct ls_kube_informer *inf, const char *api_ve
 int ls_kube_informer_add(struct ls_kube_informer *inf, const char *api_version, const char *kind,
                          const char *namespace_)
 {
+	return ls_kube_informer_add_flags(inf, api_version, kind, namespace_, 0);
+}
+
+int ls_kube_informer_add_flags(struct ls_kube_informer *inf, const char *api_version,
+                               const char *kind, const char *namespace_, unsigned flags)
+{
 	struct watch *w;
 	int r = 0;
 
@@ -913,6 +1068,7 @@ int ls_kube_informer_add(struct ls_kube_informer *inf, const char *api_version, 
 		r = -ENOMEM;
 		goto out;
 	}
+	w->flags = flags;
 	inf->w[inf->n++] = w;
 out:
 	pthread_mutex_unlock(&inf->mu);
@@ -1015,7 +1171,8 @@ static int on_line(void *ud, const char *line, size_t len)
 	char err[200];
 	int r;
 
-	r = ls_kube_watch_event_parse(line, len, w->all_ns, &ev, err, sizeof(err));
+	r = ls_kube_watch_event_parse_full(line, len, w->all_ns, (w->flags & LS_KUBE_WATCH_OBJECTS) != 0,
+	                                   &ev, err, sizeof(err));
 	if (r < 0) {
 		snprintf(w->stream_msg, sizeof(w->stream_msg),
 		         "the watch stream sent what is not a WatchEvent: %s", err);
@@ -1027,7 +1184,7 @@ static int on_line(void *ud, const char *line, size_t len)
 	switch (ev.type) {
 	case LS_KUBE_WATCH_ADDED:
 	case LS_KUBE_WATCH_MODIFIED:
-		r = ls_kube_store_put(w->store, ev.key, &ev.meta);
+		r = ls_kube_store_put_object(w->store, ev.key, &ev.meta, ev.object);
 		if (r > 0)
 			bump_changes(inf);
 		break;
@@ -1090,6 +1247,10 @@ static int begin_transfer(struct ls_kube_informer *inf, struct watch *w, char *p
 {
 	struct ls_kube_call c = {
 	    .method = "GET", .path = path, .accept = watch_req ? ACCEPT_WATCH : ACCEPT_LIST};
+
+	/* Whole objects: the API's own JSON, not PartialObjectMetadata. */
+	if (w->flags & LS_KUBE_WATCH_OBJECTS)
+		c.accept = "application/json";
 	CURL *h = curl_easy_init();
 	int r;
 
@@ -1388,8 +1549,9 @@ static void list_done(struct ls_kube_informer *inf, struct watch *w, CURLcode rc
 		http_failure(inf, w, rc, status);
 		return;
 	}
-	r = ls_kube_watch_list_page(w->body.data ? w->body.data : "", w->body.len, w->all_ns,
-	                            w->pending, rv, sizeof(rv), &cont, err, sizeof(err));
+	r = ls_kube_watch_list_page_full(w->body.data ? w->body.data : "", w->body.len, w->all_ns,
+	                                 (w->flags & LS_KUBE_WATCH_OBJECTS) != 0, w->pending, rv,
+	                                 sizeof(rv), &cont, err, sizeof(err));
 	if (r < 0) {
 		drop_pending(w);
 		fail(inf, w, -1, "LIST %.*s: %s", path_len(w), w->req_path,
@@ -1500,8 +1662,8 @@ static void start(struct ls_kube_informer *inf, struct watch *w)
 	int r;
 
 	if (!w->path) {
-		r = ls_kube_collection_path(inf->k, w->api_version, w->kind, w->namespace_,
-		                            &w->path);
+		r = ls_kube_collection_path_any(inf->k, w->api_version, w->kind, w->namespace_,
+		                                !(w->flags & LS_KUBE_WATCH_ANY_KIND), &w->path);
 		if (r == -ECANCELED)
 			return;
 		if (r < 0) {
@@ -1700,6 +1862,85 @@ out:
 	return r;
 }
 
+struct list_ctx {
+	struct ls_kube_object *v;
+	size_t n;
+};
+
+static int list_one(void *ud, const char *key, const struct ls_kube_object_meta *m,
+                    const char *json)
+{
+	struct list_ctx *c = ud;
+	struct ls_kube_object *o = &c->v[c->n];
+
+	o->key = strdup(key);
+	o->json = json ? strdup(json) : NULL;
+	o->meta = *m;
+	c->n++;
+	return o->key && (!json || o->json) ? 0 : -ENOMEM;
+}
+
+void ls_kube_objects_free(struct ls_kube_object *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].key);
+		free(v[i].json);
+	}
+	free(v);
+}
+
+int ls_kube_informer_list(struct ls_kube_informer *inf, const char *api_version, const char *kind,
+                          const char *namespace_, struct ls_kube_object **ret, size_t *ret_n,
+                          int64_t *ret_stale_since_ms, char *errmsg, size_t errlen)
+{
+	struct list_ctx c = {0};
+	struct watch *w;
+	int r;
+
+	if (errmsg && errlen)
+		errmsg[0] = '\0';
+	if (!api_version || !kind)
+		return -EINVAL;
+	pthread_mutex_lock(&inf->mu);
+	w = find_watch(inf, api_version, kind, namespace_);
+	if (!w) {
+		if (errmsg && errlen)
+			snprintf(errmsg, errlen, "no watch of %s (%s) in \"%s\"", kind, api_version,
+			         ns_or_empty(namespace_));
+		r = -ESRCH;
+		goto out;
+	}
+	if (errmsg && errlen)
+		snprintf(errmsg, errlen, "%s", w->errmsg);
+	if (!w->store) {
+		if (errmsg && errlen && !errmsg[0])
+			snprintf(errmsg, errlen, "the watch of %s has not listed its objects yet",
+			         w->desc);
+		r = -EAGAIN;
+		goto out;
+	}
+	/* One allocation for the array (and one more, so an empty store is
+	 * not a NULL that looks like a failure). */
+	c.v = calloc(ls_kube_store_count(w->store) + 1, sizeof(*c.v));
+	if (!c.v) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = ls_kube_store_each(w->store, list_one, &c);
+	if (r < 0) {
+		/* The entry that failed is counted: free it too. */
+		ls_kube_objects_free(c.v, c.n);
+		goto out;
+	}
+	*ret = c.v;
+	*ret_n = c.n;
+	if (ret_stale_since_ms)
+		*ret_stale_since_ms = w->stale_since_ms;
+out:
+	pthread_mutex_unlock(&inf->mu);
+	return r;
+}
+
 void ls_kube_informer_stats(struct ls_kube_informer *inf, struct ls_kube_informer_stats *ret)
 {
 	pthread_mutex_lock(&inf->mu);
@@ -1768,19 +2009,39 @@ static bool all_synced(const struct ls_kube_informer *inf)
 	return true;
 }
 
-int ls_kube_informer_wait_synced(struct ls_kube_informer *inf, int64_t timeout_ms)
+/* Under mu: every watch has listed, or its last attempt failed. */
+static bool all_settled(const struct ls_kube_informer *inf)
+{
+	for (size_t i = 0; i < inf->n; i++)
+		if (!inf->w[i]->removed && !inf->w[i]->store && !inf->w[i]->errmsg[0])
+			return false;
+	return true;
+}
+
+static int wait_until(struct ls_kube_informer *inf, int64_t timeout_ms,
+                      bool (*done)(const struct ls_kube_informer *))
 {
 	struct timespec ts;
 	bool ok;
 
 	deadline_ts(timeout_ms, &ts);
 	pthread_mutex_lock(&inf->mu);
-	while (!(ok = all_synced(inf)))
+	while (!(ok = done(inf)))
 		if (pthread_cond_timedwait(&inf->cv, &inf->mu, &ts) != 0)
 			break;
-	ok = all_synced(inf);
+	ok = done(inf);
 	pthread_mutex_unlock(&inf->mu);
 	return ok ? 0 : -ETIMEDOUT;
+}
+
+int ls_kube_informer_wait_synced(struct ls_kube_informer *inf, int64_t timeout_ms)
+{
+	return wait_until(inf, timeout_ms, all_synced);
+}
+
+int ls_kube_informer_wait_settled(struct ls_kube_informer *inf, int64_t timeout_ms)
+{
+	return wait_until(inf, timeout_ms, all_settled);
 }
 
 void ls_kube_informer_free(struct ls_kube_informer *inf)

@@ -11,7 +11,17 @@
  * for a cluster-scoped kind). The kind's resource comes from discovery
  * (ls_kube_collection_path of kube-internal.h, cached per client), which
  * accepts only kinds with a scale subresource: a kind without one is
- * refused as ls_kube_scale_get refuses it.
+ * refused as ls_kube_scale_get refuses it, unless the watch is added with
+ * LS_KUBE_WATCH_ANY_KIND (ls_kube_informer_add_flags).
+ *
+ * Whole objects. A watch added with LS_KUBE_WATCH_OBJECTS (for lagscale's
+ * own LagScaler objects) asks for plain JSON instead of
+ * PartialObjectMetadata and keeps, beside each object's metadata below,
+ * what a consumer reads of the object as compact JSON: metadata's name,
+ * namespace, uid, generation, resourceVersion, creationTimestamp and
+ * deletionTimestamp; apiVersion, kind, spec and status (managed fields,
+ * labels and annotations are left out). ls_kube_informer_list copies a
+ * watch's objects out; ls_kube_informer_changes says when to look again.
  *
  * What is kept. Metadata only (struct ls_kube_object_meta): generation,
  * uid, resourceVersion and the two pause annotations, parsed as
@@ -142,6 +152,20 @@ int ls_kube_informer_new(const struct ls_kube_config *kc, const struct ls_kube_i
 int ls_kube_informer_add(struct ls_kube_informer *inf, const char *api_version, const char *kind,
                          const char *namespace_);
 
+/* The flags of ls_kube_informer_add_flags. */
+enum {
+	LS_KUBE_WATCH_OBJECTS = 1u << 0,  /* keep each object's JSON (see above) */
+	LS_KUBE_WATCH_ANY_KIND = 1u << 1, /* a kind without a scale subresource is fine */
+};
+
+/*
+ * ls_kube_informer_add with flags (0: as _add). A watch is known by its
+ * (api_version, kind, namespace_) alone: adding one that exists changes
+ * nothing, its flags included. Same returns as _add.
+ */
+int ls_kube_informer_add_flags(struct ls_kube_informer *inf, const char *api_version,
+                               const char *kind, const char *namespace_, unsigned flags);
+
 /*
  * Ends a watch and forgets its objects: lookups answer -ESRCH at once, the
  * thread closes its transfer at its next turn. 0, or -ENOENT when no such
@@ -199,6 +223,30 @@ int ls_kube_informer_get(struct ls_kube_informer *inf, const char *api_version, 
                          const char *namespace_, const char *name, struct ls_kube_object_meta *ret,
                          int64_t *ret_stale_since_ms, char *errmsg, size_t errlen);
 
+/* One object of ls_kube_informer_list (owned by the array). */
+struct ls_kube_object {
+	char *key;                       /* the name, or "NAMESPACE/NAME" in an all-namespaces watch */
+	struct ls_kube_object_meta meta; /* as ls_kube_informer_get gives it */
+	char *json;                      /* LS_KUBE_WATCH_OBJECTS: the object (above); else NULL */
+};
+
+/*
+ * A copy of every object of the watch added for exactly (api_version,
+ * kind, namespace_), taken under the informer's lock (a consistent
+ * snapshot: one LIST or event at a time), in no particular order. 0,
+ * *ret (free with ls_kube_objects_free) and *ret_n (may be 0; *ret is
+ * then still an array to free); -EAGAIN, -ESRCH and errmsg as
+ * ls_kube_informer_get says, *ret_stale_since_ms (may be NULL) too;
+ * -EINVAL (api_version or kind NULL); -ENOMEM. Outputs untouched on
+ * failure. Costs a copy of every object: call it when
+ * ls_kube_informer_changes moved, not every round.
+ */
+int ls_kube_informer_list(struct ls_kube_informer *inf, const char *api_version, const char *kind,
+                          const char *namespace_, struct ls_kube_object **ret, size_t *ret_n,
+                          int64_t *ret_stale_since_ms, char *errmsg, size_t errlen);
+/* Frees an array of ls_kube_informer_list; NULL is a no-op. */
+void ls_kube_objects_free(struct ls_kube_object *v, size_t n);
+
 /* Counters since _new, for tests, metrics and benchmarks. */
 struct ls_kube_informer_stats {
 	uint64_t lists;        /* LIST requests sent (each page, each attempt) */
@@ -215,8 +263,8 @@ void ls_kube_informer_stats(struct ls_kube_informer *inf, struct ls_kube_informe
 
 /*
  * A counter that grows whenever a stored object changes (added, modified
- * in any of its ls_kube_object_meta fields, resource_version included,
- * deleted), a watch completes a LIST (its store is replaced), a watch
+ * in any of its ls_kube_object_meta fields, resource_version included, or
+ * in the JSON a watch of whole objects keeps; deleted), a watch completes a LIST (its store is replaced), a watch
  * starts failing or works again, or a watch is removed: a caller compares
  * it with the value it saw last to know whether to look again. Routine
  * reconnects do not move it.
@@ -234,6 +282,13 @@ uint64_t ls_kube_informer_wait(struct ls_kube_informer *inf, uint64_t seen, int6
  * LIST, as client-go's WaitForCacheSync: 0, or -ETIMEDOUT.
  */
 int ls_kube_informer_wait_synced(struct ls_kube_informer *inf, int64_t timeout_ms);
+
+/*
+ * The same, but a watch whose last attempt failed (a 403, a kind that is
+ * not served) counts as done too: for a caller that adds watches while
+ * running and must not wait the whole timeout for one that fails.
+ */
+int ls_kube_informer_wait_settled(struct ls_kube_informer *inf, int64_t timeout_ms);
 
 /* Stops the thread at once (curl_multi_wakeup; a discovery request in
  * flight is aborted; an exec plugin that is running is waited for),

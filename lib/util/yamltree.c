@@ -22,6 +22,7 @@ void ls_report_init(struct ls_report *r, const char *name)
 	r->oom = false;
 	r->subst = NULL;
 	r->n_subst = 0;
+	r->no_place = false;
 }
 
 /* Word characters: a value is replaced only where it is not part of a
@@ -127,10 +128,10 @@ void ls_report_vadd(struct ls_report *r, int line, int col, const char *path, co
 		return;
 	}
 	ls_buf_init(&b, 0);
-	k = ls_buf_puts(&b, r->name);
-	if (k == 0 && line > 0)
+	k = r->no_place ? 0 : ls_buf_puts(&b, r->name);
+	if (k == 0 && line > 0 && !r->no_place)
 		k = ls_buf_printf(&b, ":%d:%d", line, col);
-	if (k == 0)
+	if (k == 0 && !r->no_place)
 		k = ls_buf_puts(&b, ": ");
 	if (k == 0 && path && *path)
 		k = ls_buf_printf(&b, "%s: ", path);

@@ -90,6 +90,10 @@ struct ls_report {
 	bool oom;    /* a message could not be stored */
 	struct ls_report_subst *subst;
 	size_t n_subst;
+	/* Messages without the name and the line and column: "PATH:
+	 * MESSAGE", for a document that is not a file (a LagScaler's spec,
+	 * whose places are key paths alone). Set after _init. */
+	bool no_place;
 };
 
 void ls_report_init(struct ls_report *r, const char *name);

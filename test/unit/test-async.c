@@ -807,6 +807,71 @@ START_TEST(test_async_one_target_in_order)
 }
 END_TEST
 
+
+/* Status patches: the first fails with 503 (retried), each answers after 40 ms. */
+static void h_status(struct srv *s, const char *method, const char *path, const char *req,
+                     unsigned nth, struct reply *out)
+{
+	static int status_calls;
+
+	if (discovery(path, out))
+		return;
+	if (strstr(path, "/status")) {
+		if (nth == 0)
+			status_calls = 0;
+		if (status_calls++ == 0)
+			reply(out, 503, NULL, "{\"kind\":\"Status\",\"message\":\"busy\"}");
+		else
+			reply(out, 200, NULL, "{\"kind\":\"LagScaler\"}");
+		out->delay_ms = 40;
+		return;
+	}
+	scale_reply(out, 2);
+	out->delay_ms = 40;
+}
+
+START_TEST(test_async_merge_patch)
+{
+	struct fixture fx;
+	struct got p1 = {0}, p2 = {0}, p3 = {0}, sc = {0};
+	struct ls_kube_target ls = {"lagscale.io/v1alpha1", "LagScaler", "shop", "orders"};
+	struct ls_kube_target dep = {"apps/v1", "Deployment", "shop", "orders"};
+	const char *path = "/apis/lagscale.io/v1alpha1/namespaces/shop/lagscalers/orders/status";
+
+	fx_start(&fx, h_status, NULL, NULL, 0);
+	ck_assert_int_eq(ls_kube_async_patch(fx.a, &ls, path, "{\"status\":{\"a\":1}}", &p1), 0);
+	/* Nothing is sent before a poll: p2 replaces p1, p3 replaces p2. */
+	ck_assert_int_eq(ls_kube_async_patch(fx.a, &ls, path, "{\"status\":{\"a\":2}}", &p2), 0);
+	ck_assert_int_eq(ls_kube_async_patch(fx.a, &ls, path, "{\"status\":{\"a\":3}}", &p3), 0);
+	/* Another object's scale patch neither waits for nor replaces them. */
+	ck_assert_int_eq(ls_kube_async_scale_set(fx.a, &dep, 2, false, &sc), 0);
+	ck_assert_int_eq(ls_kube_async_patch(fx.a, &ls, NULL, "{}", &p1), -EINVAL);
+	ck_assert_int_eq(ls_kube_async_patch(fx.a, &ls, path, NULL, &p1), -EINVAL);
+	drain(fx.a, 10000);
+	ck_assert_int_eq(p1.calls, 1);
+	ck_assert_int_eq(p1.res.op, LS_KUBE_ASYNC_PATCH);
+	ck_assert_int_eq(p1.res.err, -ECANCELED);
+	ck_assert(p1.res.superseded);
+	ck_assert_int_eq(p2.res.err, -ECANCELED);
+	ck_assert(p2.res.superseded);
+	ck_assert_msg(strstr(p2.res.errmsg, "superseded by a newer patch"), "%s", p2.res.errmsg);
+	ck_assert_int_eq(p3.res.err, 0); /* after the 503, retried */
+	ck_assert_int_eq(p3.res.attempts, 2);
+	ck_assert_int_eq(sc.res.err, 0);
+	fx_stop(&fx);
+	ck_assert_uint_eq(srv_count(&fx.s, "PATCH", "/status"), 2);
+	for (size_t i = 0; i < fx.s.nlog; i++) {
+		if (!strstr(fx.s.log[i].req, "/status"))
+			continue;
+		ck_assert_str_eq(fx.s.log[i].method, "PATCH");
+		ck_assert_ptr_nonnull(strstr(fx.s.log[i].req, path));
+		ck_assert_ptr_nonnull(
+		    strstr(fx.s.log[i].req, "Content-Type: application/merge-patch+json"));
+		ck_assert_ptr_nonnull(strstr(fx.s.log[i].req, "{\"status\":{\"a\":3}}"));
+	}
+}
+END_TEST
+
 struct chain {
 	struct ls_kube_async *a;
 	struct ls_kube_target t;
@@ -1093,6 +1158,7 @@ static Suite *async_suite(void)
 	tcase_add_test(tc, test_async_free_cancels_outstanding);
 	tcase_add_test(tc, test_async_stop_flag_cancels);
 	tcase_add_test(tc, test_async_one_target_in_order);
+	tcase_add_test(tc, test_async_merge_patch);
 	tcase_add_test(tc, test_async_callback_queues_more);
 	tcase_add_test(tc, test_async_401_refreshes_once);
 	tcase_add_test(tc, test_async_failures);

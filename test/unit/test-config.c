@@ -832,11 +832,29 @@ static const struct error_case other_cases[] = {
     {"a: *nowhere\n", "t.yaml:1:4: unknown or unfinished anchor \"nowhere\""},
     {CLUSTER "scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\nbogus: 1\n",
      "t.yaml:8:1: bogus: unknown key"},
-    {CLUSTER, "t.yaml:1:1: scalers: at least one scaler is required"},
+    /* Without LagScaler objects, the file must define a scaler. */
+    {CLUSTER "kubernetes: {lagScalers: false}\n",
+     "t.yaml:1:1: scalers: at least one scaler is required (or kubernetes.lagScalers: true for "
+     "LagScaler objects)"},
     {"metrics: {partitionSeries: maybe}\n" BASE "      {}\n",
      "t.yaml:1:28: metrics.partitionSeries: expected true or false, got \"maybe\""},
     {"metrics: {series: true}\n" BASE "      {}\n", "t.yaml:1:11: metrics.series: unknown key"},
-    {CLUSTER "scalers: []\n", "t.yaml:4:10: scalers: at least one scaler is required"},
+    {CLUSTER "kubernetes: {lagScalers: false}\nscalers: []\n",
+     "t.yaml:5:10: scalers: at least one scaler is required (or kubernetes.lagScalers: true "
+     "for LagScaler objects)"},
+    {"kubernetes: {lagScalers: maybe}\n" BASE "      {}\n",
+     "t.yaml:1:26: kubernetes.lagScalers: expected true or false, got \"maybe\""},
+    {"kubernetes: {watchNamespaces: shop}\n" BASE "      {}\n",
+     "t.yaml:1:31: kubernetes.watchNamespaces: expected a sequence, got a scalar"},
+    {"kubernetes: {watchNamespaces: [shop, Shop]}\n" BASE "      {}\n",
+     "t.yaml:1:38: kubernetes.watchNamespaces[1]: \"Shop\" is not a namespace name (1 to 63 "
+     "of a-z, 0-9 and '-', starting and ending with a letter or digit)"},
+    {"kubernetes: {watchNamespaces: [shop, shop]}\n" BASE "      {}\n",
+     "t.yaml:1:38: kubernetes.watchNamespaces[1]: namespace \"shop\" is listed twice"},
+    {"kubernetes: {watchNamespaces: [{a: 1}]}\n" BASE "      {}\n",
+     "t.yaml:1:32: kubernetes.watchNamespaces[0]: expected a namespace name, got a map"},
+    {"kubernetes: {lagScaler: true}\n" BASE "      {}\n",
+     "t.yaml:1:14: kubernetes.lagScaler: unknown key (did you mean \"lagScalers\"?)"},
     {CLUSTER "scalers: {a: 1}\n", "t.yaml:4:10: scalers: expected a sequence, got a map"},
     {CLUSTER "scalers:\n  -\n", "t.yaml:5:4: scalers[0]: expected a map, got null"},
     {"scalers:\n  - name: s\n" TARGET "    kafka: {group: g, topics: [t]}\n",
@@ -1393,8 +1411,8 @@ START_TEST(test_config_dir_empty)
 	put_file(dir, "lagscale.json", "{}\n");
 	expect_path_errors(dir, -EINVAL, want, 1);
 
-	/* Files, but neither clusters nor scalers in any. */
-	put_file(dir, "a.yaml", "log: {level: info}\n");
+	/* Files, but neither clusters nor scalers in any (and no LagScalers). */
+	put_file(dir, "a.yaml", "log: {level: info}\nkubernetes: {lagScalers: false}\n");
 	{
 		char m1[512], m2[512];
 		const char *want2[] = {
@@ -1403,7 +1421,8 @@ START_TEST(test_config_dir_empty)
 		        "defines one",
 		        dir),
 		    msg(m2, sizeof(m2),
-		        "%s: scalers: at least one scaler is required, and no file defines one",
+		        "%s: scalers: at least one scaler is required, and no file defines one "
+		        "(or kubernetes.lagScalers: true for LagScaler objects)",
 		        dir),
 		};
 
@@ -2157,8 +2176,9 @@ START_TEST(test_config_errors_are_capped)
 	ck_assert_ptr_eq(cfg, &sentinel);
 	ck_assert_uint_eq(d.n, 101);
 	ck_assert_str_eq(d.msgs[0], "t.yaml:4:1: unknown0: unknown key");
+	/* 150 unknown keys (no scaler is required: LagScalers may bring them). */
 	ck_assert_str_eq(d.msgs[100],
-	                 "t.yaml: ... and 51 more problems (only the first 100 are shown)");
+	                 "t.yaml: ... and 50 more problems (only the first 100 are shown)");
 	ls_diag_release(&d);
 	ls_buf_release(&y);
 }
@@ -2243,12 +2263,235 @@ START_TEST(test_config_scenario_produce_rate)
 }
 END_TEST
 
+
+/* --- LagScaler objects: kubernetes.lagScalers, watchNamespaces, specs ------------ */
+
+START_TEST(test_config_lagscalers_keys)
+{
+	struct ls_config *cfg = NULL;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	/* A cluster and no scaler: the scalers may all be LagScalers. */
+	ck_assert_int_eq(load(CLUSTER, &cfg, &d), 0);
+	ck_assert(cfg->lag_scalers);
+	ck_assert_uint_eq(cfg->n_scalers, 0);
+	ck_assert_uint_eq(cfg->n_watch_namespaces, 0);
+	ls_config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(load(CLUSTER "kubernetes:\n  lagScalers: true\n  watchNamespaces: [shop, "
+	                              "team-b]\n",
+	                      &cfg, &d),
+	                 0);
+	ck_assert_uint_eq(cfg->n_watch_namespaces, 2);
+	ck_assert_str_eq(cfg->watch_namespaces[0], "shop");
+	ck_assert_str_eq(cfg->watch_namespaces[1], "team-b");
+	ls_config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(load(BASE "      {}\nkubernetes: {lagScalers: false, watchNamespaces: []}\n",
+	                      &cfg, &d),
+	                 0);
+	ck_assert(!cfg->lag_scalers);
+	ck_assert_uint_eq(cfg->n_watch_namespaces, 0);
+	ck_assert_uint_eq(cfg->n_scalers, 1);
+	ls_config_free(cfg);
+	ck_assert_uint_eq(d.n, 0);
+	ls_diag_release(&d);
+}
+END_TEST
+
+#define TWO_CLUSTERS                                                                               \
+	"kafka:\n  clusters:\n    - {name: main, bootstrapServers: \"k:9092\"}\n"                  \
+	"    - {name: other, bootstrapServers: \"o:9092\"}\n"                                       \
+	"defaults: {policy: {maxReplicas: 99}}\n"                                                  \
+	"scalers:\n  - name: file\n"                                                               \
+	"    target: {namespace: shop, name: taken}\n    kafka: {cluster: main, group: g}\n"
+
+static const char good_spec[] =
+    "{\"target\":{\"name\":\"order-consumer\"},\"kafka\":{\"cluster\":\"other\",\"group\":"
+    "\"orders\",\"topics\":[\"orders\"],\"partitions\":\"0-3\"},\"policy\":{\"lagThreshold\":"
+    "500,\"maxReplicas\":6,\"pollingInterval\":\"5s\",\"idleReplicas\":null,\"behavior\":{"
+    "\"scaleDown\":{\"stabilizationWindow\":0}}}}";
+
+/* Loads the spec as a LagScaler shop/orders of cfg, expecting the n messages (n 0: success). */
+static struct ls_config_scaler *from_json(const struct ls_config *cfg, const char *spec,
+                                          const char *const *want, size_t n)
+{
+	struct ls_config_scaler *s = NULL;
+	struct ls_diag d;
+	int r;
+
+	ls_diag_init(&d);
+	r = ls_config_scaler_from_json(cfg, "shop", "orders", spec, strlen(spec), &s, &d);
+	if (d.n != n)
+		dump(&d);
+	ck_assert_uint_eq(d.n, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_eq(d.msgs[i], want[i]);
+	ck_assert_int_eq(r, n ? -EINVAL : 0);
+	if (n)
+		ck_assert_ptr_null(s);
+	ls_diag_release(&d);
+	return s;
+}
+
+START_TEST(test_config_lagscaler_spec)
+{
+	struct ls_config *cfg = NULL;
+	struct ls_config_scaler *s;
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(TWO_CLUSTERS, &cfg, &d), 0);
+	s = from_json(cfg, good_spec, NULL, 0);
+	ck_assert_str_eq(s->name, "shop/orders");
+	ck_assert_str_eq(s->target.namespace_, "shop");
+	ck_assert_str_eq(s->target.name, "order-consumer");
+	ck_assert_str_eq(s->target.api_version, "apps/v1");
+	ck_assert_str_eq(s->target.kind, "Deployment");
+	ck_assert_str_eq(s->kafka.cluster, "other");
+	ck_assert_uint_eq(s->cluster_index, 1);
+	ck_assert_uint_eq(s->kafka.n_topics, 1);
+	ck_assert_uint_eq(s->kafka.partitions.n, 1);
+	ck_assert_int_eq(s->policy.lag_threshold, 500);
+	ck_assert_int_eq(s->policy.max_replicas, 6); /* the file's defaults do not apply */
+	ck_assert_int_eq(s->policy.polling_interval_ms, 5000);
+	ck_assert_int_eq(s->policy.scale_down.stabilization_window_ms, 0);
+	ls_config_scaler_free(s);
+	ls_config_scaler_free(NULL);
+
+	/* The file's messages, with spec key paths instead of places. */
+	{
+		const char *want[] = {
+		    "spec.kafka.cluster: no cluster named \"nope\" in kafka.clusters",
+		};
+		from_json(cfg, "{\"target\":{\"name\":\"d\"},\"kafka\":{\"cluster\":\"nope\","
+		               "\"group\":\"g\"}}",
+		          want, N(want));
+	}
+	{
+		const char *want[] = {
+		    "spec.kafka.cluster: required when more than one cluster is configured",
+		};
+		from_json(cfg, "{\"target\":{\"name\":\"d\"},\"kafka\":{\"group\":\"g\"}}", want,
+		          N(want));
+	}
+	{
+		const char *want[] = {
+		    "spec.name: not allowed in a LagScaler: the scaler's name is the LagScaler's "
+		    "metadata.name",
+		    "spec.target.namespace: not allowed in a LagScaler: the target is in the "
+		    "LagScaler's own namespace",
+		    "spec.policy.maxReplicas: must be >= 1, got 0",
+		    "spec.policy.minReplicaCount: unknown key (did you mean \"minReplicas\"? "
+		    "minReplicaCount is KEDA's name)",
+		};
+		from_json(cfg, "{\"name\":\"x\",\"target\":{\"name\":\"d\",\"namespace\":\"other\"},"
+		               "\"kafka\":{\"cluster\":\"main\",\"group\":\"g\"},\"policy\":{"
+		               "\"maxReplicas\":0,\"minReplicaCount\":1}}",
+		          want, N(want));
+	}
+	{
+		const char *want[] = {
+		    "spec.target.kind: \"Job\" of apiVersion batch/v1 has no /scale subresource "
+		    "(KEDA runs Jobs with a ScaledJob, which creates Jobs); a target is a "
+		    "Deployment, StatefulSet, ReplicaSet (apps/v1), ReplicationController (v1) or a "
+		    "custom resource with a /scale subresource",
+		    "spec.kafka.group: required",
+		};
+		from_json(cfg, "{\"target\":{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"name\":"
+		               "\"d\"},\"kafka\":{\"cluster\":\"main\"}}",
+		          want, N(want));
+	}
+	{
+		const char *want[] = {"spec: expected a map, got a sequence"};
+
+		from_json(cfg, "[1]", want, N(want));
+	}
+	/* ${env:} and ${file:} are not read from a LagScaler: the text is kept. */
+	setenv("LS_TEST_SECRET", "s3cret", 1);
+	s = from_json(cfg, "{\"target\":{\"name\":\"d\"},\"kafka\":{\"cluster\":\"main\","
+	                   "\"group\":\"${env:LS_TEST_SECRET}\"}}",
+	              NULL, 0);
+	ck_assert_str_eq(s->kafka.group, "${env:LS_TEST_SECRET}");
+	ls_config_scaler_free(s);
+	ls_config_free(cfg);
+	cfg = NULL;
+
+	/* One cluster: kafka.cluster may be left out. */
+	ck_assert_int_eq(load(CLUSTER, &cfg, &d), 0);
+	s = from_json(cfg, "{\"target\":{\"name\":\"d\"},\"kafka\":{\"group\":\"g\"}}", NULL, 0);
+	ck_assert_str_eq(s->kafka.cluster, "main");
+	ck_assert_uint_eq(s->cluster_index, 0);
+	ls_config_scaler_free(s);
+	ls_config_free(cfg);
+	ls_diag_release(&d);
+}
+END_TEST
+
+START_TEST(test_config_compose_one_owner)
+{
+	struct ls_config *cfg = NULL, *all = NULL;
+	struct ls_config_scaler *a, *b, *c;
+	const struct ls_config_scaler *extra[3];
+	char *msgs[3];
+	struct ls_diag d;
+
+	ls_diag_init(&d);
+	ck_assert_int_eq(load(TWO_CLUSTERS, &cfg, &d), 0);
+	a = from_json(cfg, good_spec, NULL, 0);
+	/* Same target as the file's scaler. */
+	b = from_json(cfg, "{\"target\":{\"name\":\"taken\"},\"kafka\":{\"cluster\":\"main\","
+	                   "\"group\":\"g\"}}",
+	              NULL, 0);
+	/* Same target as a (another version of the group: the same workload). */
+	c = from_json(cfg, "{\"target\":{\"apiVersion\":\"apps/v1\",\"name\":\"order-consumer\"},"
+	                   "\"kafka\":{\"cluster\":\"main\",\"group\":\"g2\"}}",
+	              NULL, 0);
+	extra[0] = a;
+	extra[1] = b;
+	extra[2] = c;
+	ck_assert_int_eq(ls_config_compose(cfg, extra, 3, &all, msgs), 0);
+	ck_assert_uint_eq(all->n_scalers, 2);
+	ck_assert_str_eq(all->scalers[0].name, "file");
+	ck_assert_str_eq(all->scalers[1].name, "shop/orders");
+	ck_assert_ptr_ne(all->scalers[1].name, a->name); /* a copy */
+	ck_assert(ls_config_scaler_equal(&all->scalers[1], a));
+	ck_assert_uint_eq(all->scalers[1].kafka.partitions.n, 1);
+	ck_assert_ptr_eq(all->clusters, cfg->clusters);
+	ck_assert_ptr_null(msgs[0]);
+	ck_assert_str_eq(msgs[1], "shop/Deployment/taken is already the target of scaler "
+	                          "\"file\"; one scaler per workload (two would undo each other's "
+	                          "replicas)");
+	ck_assert_str_eq(msgs[2], "shop/Deployment/order-consumer is already the target of scaler "
+	                          "\"shop/orders\"; one scaler per workload (two would undo each "
+	                          "other's replicas)");
+	free(msgs[1]);
+	free(msgs[2]);
+	/* The extras may go: the composition holds copies. */
+	ls_config_scaler_free(a);
+	ls_config_scaler_free(b);
+	ls_config_scaler_free(c);
+	ck_assert_str_eq(all->scalers[1].kafka.topics[0], "orders");
+	ls_config_free(all);
+	/* None: the file's scalers alone. */
+	ck_assert_int_eq(ls_config_compose(cfg, NULL, 0, &all, NULL), 0);
+	ck_assert_uint_eq(all->n_scalers, 1);
+	ls_config_free(all);
+	ls_config_free(cfg);
+	ls_diag_release(&d);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config"), *fleet;
 
 	tcase_add_test(tc, test_config_full);
+	tcase_add_test(tc, test_config_lagscalers_keys);
+	tcase_add_test(tc, test_config_lagscaler_spec);
+	tcase_add_test(tc, test_config_compose_one_owner);
 	tcase_add_test(tc, test_config_defaults);
 	tcase_add_test(tc, test_config_metrics);
 	tcase_add_test(tc, test_config_topics_optional);

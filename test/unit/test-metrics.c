@@ -721,6 +721,30 @@ START_TEST(test_metrics_app_scaler_series)
 }
 END_TEST
 
+
+/* A LagScaler's scaler is named NAMESPACE/NAME: '/' needs no escape in a label. */
+START_TEST(test_metrics_app_object_scaler_name)
+{
+	struct ls_metrics_app *a = NULL;
+	struct ls_metrics_scaler *s = NULL;
+	struct ls_buf b;
+
+	ls_buf_init(&b, 0);
+	ck_assert_int_eq(ls_metrics_app_new("1.2.3", "2.0.2", &a), 0);
+	ls_metrics_app_set_leader(a, true);
+	ck_assert_int_eq(
+	    ls_metrics_scaler_new(a, "shop/orders", "shop", "Deployment/oc", "main", "g", &s), 0);
+	ls_metrics_scaler_observe_decision(s, 1, 3, 2, true, false, false, 0);
+	ck_assert_int_eq(ls_metrics_app_render(a, &b), 0);
+	ck_assert_ptr_nonnull(strstr(ls_buf_str(&b), "lagscale_replicas_desired{scaler=\"shop/orders\","
+	                                             "namespace=\"shop\",target=\"Deployment/oc\","
+	                                             "cluster=\"main\",group=\"g\"} 2\n"));
+	ls_metrics_scaler_free(s);
+	ls_metrics_app_free(a);
+	ls_buf_release(&b);
+}
+END_TEST
+
 START_TEST(test_metrics_app_error_stages_are_bounded)
 {
 	struct ls_metrics_app *a = NULL;
@@ -1410,6 +1434,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(lt, test_metrics_lagtime_forgets_what_it_cannot_use);
 	tcase_add_test(lt, test_metrics_lagtime_table_follows_partitions);
 	tcase_add_test(app, test_metrics_app_scaler_series);
+	tcase_add_test(app, test_metrics_app_object_scaler_name);
 	tcase_add_test(app, test_metrics_app_error_stages_are_bounded);
 	tcase_add_test(app, test_metrics_app_config_reloads);
 	tcase_add_test(app, test_metrics_app_partition_series_off_by_default);

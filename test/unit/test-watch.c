@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -628,6 +629,7 @@ struct fapi {
 	char last_watch[1024];
 	char token[64]; /* non-empty: requests must carry it */
 	int unauthorized;
+	char last_accept[256]; /* the Accept header of the last LIST or WATCH */
 };
 
 struct fconn {
@@ -921,8 +923,27 @@ static void *fapi_conn(void *arg)
 			goto out;
 		}
 	}
+	{
+		const char *acc = strstr(req, "\r\nAccept: ");
+		size_t alen = acc ? strcspn(acc + 10, "\r") : 0;
+
+		if (acc && (strstr(path, "/deployments?") || strstr(path, "/lagscalers?")))
+			snprintf(f->last_accept, sizeof(f->last_accept), "%.*s", (int)alen,
+			         acc + 10);
+	}
 	pthread_mutex_unlock(&f->mu);
-	if (strcmp(path, "/apis/apps/v1") == 0) {
+	if (strcmp(path, "/apis/lagscale.io/v1alpha1") == 0) {
+		/* A custom resource without a scale subresource. */
+		fapi_respond(c, 200,
+		             "{\"kind\":\"APIResourceList\",\"groupVersion\":"
+		             "\"lagscale.io/v1alpha1\",\"resources\":[{\"name\":\"lagscalers\","
+		             "\"namespaced\":true,\"kind\":\"LagScaler\"},{\"name\":"
+		             "\"lagscalers/status\",\"namespaced\":true,\"kind\":\"LagScaler\"}]}");
+	} else if (strstr(path, "/lagscalers?") && strstr(path, "watch=1")) {
+		fapi_watch(f, c, path);
+	} else if (strstr(path, "/lagscalers?")) {
+		fapi_list(f, c, path);
+	} else if (strcmp(path, "/apis/apps/v1") == 0) {
 		pthread_mutex_lock(&f->mu);
 		f->discoveries++;
 		pthread_mutex_unlock(&f->mu);
@@ -1714,6 +1735,266 @@ START_TEST(test_watch_informer_unknown_kind)
 }
 END_TEST
 
+
+/* --- whole objects (LS_KUBE_WATCH_OBJECTS) ------------------------------------- */
+
+static const char lagscaler_added[] =
+    "{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"lagscale.io/v1alpha1\",\"kind\":"
+    "\"LagScaler\",\"metadata\":{\"name\":\"orders\",\"namespace\":\"shop\",\"uid\":"
+    "\"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0\",\"resourceVersion\":\"77\",\"generation\":3,"
+    "\"creationTimestamp\":\"2026-11-30T19:00:00Z\",\"labels\":{\"team\":\"a\"},"
+    "\"managedFields\":[{\"manager\":\"kubectl\"}]},\"spec\":{\"target\":{\"name\":\"c\"},"
+    "\"policy\":{\"maxReplicas\":4}},\"status\":{\"observedGeneration\":2}}}";
+
+START_TEST(test_watch_event_keeps_object)
+{
+	struct ls_kube_watch_event ev;
+	char err[200];
+	cJSON *j;
+
+	/* Without keep_object: metadata only, as before. */
+	ck_assert_int_eq(parse(lagscaler_added, true, &ev, err), 0);
+	ck_assert_ptr_null(ev.object);
+	ls_kube_watch_event_release(&ev);
+	ck_assert_int_eq(ls_kube_watch_event_parse_full(lagscaler_added, strlen(lagscaler_added),
+	                                                true, true, &ev, err, sizeof(err)),
+	                 0);
+	ck_assert_str_eq(ev.key, "shop/orders");
+	ck_assert_int_eq(ev.meta.generation, 3);
+	ck_assert_ptr_nonnull(ev.object);
+	j = cJSON_Parse(ev.object);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "spec"),
+	                                                         "policy"),
+	                                     "maxReplicas")
+	                     ->valueint,
+	                 4);
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "creationTimestamp")->valuestring,
+	    "2026-11-30T19:00:00Z");
+	ck_assert_int_eq(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(j, "status"), "observedGeneration")->valueint, 2);
+	/* What nobody reads is not kept. */
+	ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "managedFields"));
+	ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "labels"));
+	cJSON_Delete(j);
+	ls_kube_watch_event_release(&ev);
+	ck_assert_ptr_null(ev.object);
+	/* A DELETED event keeps no object: the store forgets it. */
+	{
+		static const char del[] = "{\"type\":\"DELETED\",\"object\":{\"metadata\":{"
+		                          "\"name\":\"x\",\"resourceVersion\":\"10\"},\"spec\":{}}}";
+
+		ck_assert_int_eq(ls_kube_watch_event_parse_full(del, strlen(del), false, true, &ev,
+		                                                err, sizeof(err)),
+		                 0);
+	}
+	ck_assert_ptr_null(ev.object);
+	ls_kube_watch_event_release(&ev);
+}
+END_TEST
+
+struct seen {
+	char keys[8][32];
+	char json[8][256];
+	size_t n;
+	int stop_after;
+};
+
+static int each_collect(void *ud, const char *key, const struct ls_kube_object_meta *m,
+                        const char *json)
+{
+	struct seen *s = ud;
+
+	(void)m;
+	ck_assert_uint_lt(s->n, 8);
+	snprintf(s->keys[s->n], sizeof(s->keys[0]), "%s", key);
+	snprintf(s->json[s->n], sizeof(s->json[0]), "%s", json ? json : "(null)");
+	s->n++;
+	if (s->stop_after && (int)s->n == s->stop_after)
+		return -ECANCELED;
+	return 0;
+}
+
+START_TEST(test_watch_store_objects_and_each)
+{
+	struct ls_kube_store *st;
+	struct ls_kube_object_meta a = {.generation = 1, .paused_replicas = -1}, got;
+	struct seen seen = {0};
+	char *json = (char *)"untouched";
+
+	snprintf(a.resource_version, sizeof(a.resource_version), "5");
+	ck_assert_int_eq(ls_kube_store_new(&st), 0);
+	ck_assert_int_eq(ls_kube_store_each(st, each_collect, &seen), 0);
+	ck_assert_uint_eq(seen.n, 0);
+	ck_assert_int_eq(ls_kube_store_get_object(st, "a", &got, &json), -ENOENT);
+	ck_assert_str_eq(json, "untouched");
+	ck_assert_int_eq(ls_kube_store_put_object(st, "ns/a", &a, "{\"spec\":{\"x\":1}}"), 1);
+	ck_assert_int_eq(ls_kube_store_put_object(st, "ns/a", &a, "{\"spec\":{\"x\":1}}"), 0);
+	/* The same metadata with another object: a change. */
+	ck_assert_int_eq(ls_kube_store_put_object(st, "ns/a", &a, "{\"spec\":{\"x\":2}}"), 1);
+	/* Metadata alone (no JSON) is another entry too. */
+	ck_assert_int_eq(ls_kube_store_put(st, "ns/b", &a), 1);
+	ck_assert_int_eq(ls_kube_store_put_object(st, "ns/b", &a, NULL), 0);
+	ck_assert_int_eq(ls_kube_store_get_object(st, "ns/a", &got, &json), 0);
+	ck_assert_str_eq(json, "{\"spec\":{\"x\":2}}");
+	ck_assert_str_eq(got.resource_version, "5");
+	ck_assert_int_eq(got.generation, 1);
+	free(json);
+	ck_assert_int_eq(ls_kube_store_get_object(st, "ns/b", &got, &json), 0);
+	ck_assert_ptr_null(json);
+	/* A pause error and a text uid sit before the JSON in the entry. */
+	snprintf(a.pause_error, sizeof(a.pause_error), "bad");
+	snprintf(a.uid, sizeof(a.uid), "not-a-uuid");
+	ck_assert_int_eq(ls_kube_store_put_object(st, "ns/c", &a, "{}"), 1);
+	ck_assert_int_eq(ls_kube_store_get_object(st, "ns/c", &got, &json), 0);
+	ck_assert_str_eq(json, "{}");
+	ck_assert_str_eq(got.pause_error, "bad");
+	ck_assert_str_eq(got.uid, "not-a-uuid");
+	free(json);
+	ck_assert_int_eq(ls_kube_store_each(st, each_collect, &seen), 0);
+	ck_assert_uint_eq(seen.n, 3);
+	for (size_t i = 0; i < seen.n; i++) {
+		if (strcmp(seen.keys[i], "ns/a") == 0)
+			ck_assert_str_eq(seen.json[i], "{\"spec\":{\"x\":2}}");
+		else if (strcmp(seen.keys[i], "ns/b") == 0)
+			ck_assert_str_eq(seen.json[i], "(null)");
+		else
+			ck_assert_str_eq(seen.keys[i], "ns/c");
+	}
+	/* A callback's error stops the walk. */
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_after = 1;
+	ck_assert_int_eq(ls_kube_store_each(st, each_collect, &seen), -ECANCELED);
+	ck_assert_uint_eq(seen.n, 1);
+	ck_assert_int_eq(ls_kube_store_delete(st, "ns/a"), 1);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(ls_kube_store_each(st, each_collect, &seen), 0);
+	ck_assert_uint_eq(seen.n, 2);
+	ls_kube_store_free(st);
+}
+END_TEST
+
+START_TEST(test_watch_list_page_keeps_objects)
+{
+	const char *page =
+	    "{\"kind\":\"LagScalerList\",\"metadata\":{\"resourceVersion\":\"90\"},\"items\":["
+	    "{\"metadata\":{\"name\":\"a\",\"namespace\":\"x\",\"resourceVersion\":\"80\","
+	    "\"generation\":2},\"spec\":{\"k\":\"v\"}},"
+	    "{\"metadata\":{\"name\":\"b\",\"namespace\":\"y\",\"resourceVersion\":\"81\"}}]}";
+	struct ls_kube_store *st;
+	struct ls_kube_object_meta m;
+	char rv[LS_KUBE_RV_MAX], err[200], *cont = (char *)"x", *json = NULL;
+
+	ck_assert_int_eq(ls_kube_store_new(&st), 0);
+	ck_assert_int_eq(ls_kube_watch_list_page_full(page, strlen(page), true, true, st, rv,
+	                                              sizeof(rv), &cont, err, sizeof(err)),
+	                 0);
+	ck_assert_ptr_null(cont);
+	ck_assert_str_eq(rv, "90");
+	ck_assert_int_eq(ls_kube_store_get_object(st, "x/a", &m, &json), 0);
+	ck_assert_int_eq(m.generation, 2);
+	ck_assert_ptr_nonnull(strstr(json, "\"spec\":{\"k\":\"v\"}"));
+	free(json);
+	ck_assert_int_eq(ls_kube_store_get_object(st, "y/b", &m, &json), 0);
+	ck_assert_ptr_nonnull(json);
+	ck_assert_ptr_null(strstr(json, "spec"));
+	free(json);
+	ls_kube_store_free(st);
+}
+END_TEST
+
+
+/* A watch of whole objects of a kind without /scale: plain JSON asked for,
+ * each object's JSON kept, a snapshot listed, changes seen. */
+START_TEST(test_watch_informer_objects_list)
+{
+	struct fapi *f = fapi_start();
+	struct ls_kube_config *kc = fapi_config(f, "{token: t}");
+	struct ls_kube_informer *inf = informer(kc, 0);
+	struct ls_kube_object *v = NULL;
+	size_t n = 99;
+	char err[256];
+	uint64_t ch;
+
+	fapi_put(f, "shop", "orders", 1, NULL);
+	fapi_put(f, "team", "billing", 2, NULL);
+	/* Without LS_KUBE_WATCH_ANY_KIND a kind without /scale is refused. */
+	ck_assert_int_eq(ls_kube_informer_add(inf, "lagscale.io/v1alpha1", "LagScaler", "team"), 0);
+	ck_assert_int_eq(ls_kube_informer_add_flags(inf, "lagscale.io/v1alpha1", "LagScaler", "",
+	                                            LS_KUBE_WATCH_OBJECTS |
+	                                                LS_KUBE_WATCH_ANY_KIND),
+	                 0);
+	ck_assert_int_eq(ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "", &v, &n,
+	                                       NULL, err, sizeof(err)),
+	                 -EAGAIN);
+	ck_assert_ptr_null(v);
+	ck_assert_uint_eq(n, 99);
+	ck_assert_int_eq(ls_kube_informer_list(inf, "apps/v1", "Deployment", "", &v, &n, NULL, err,
+	                                       sizeof(err)),
+	                 -ESRCH);
+	ck_assert_int_eq(ls_kube_informer_start(inf), 0);
+	WAIT_UNTIL(ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "", &v, &n, NULL,
+	                                 err, sizeof(err)) == 0,
+	           5000);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(v[i].json);
+		if (strcmp(v[i].key, "shop/orders") == 0) {
+			ck_assert_int_eq(v[i].meta.generation, 1);
+			ck_assert_ptr_nonnull(strstr(v[i].json, "\"name\":\"orders\""));
+		} else {
+			ck_assert_str_eq(v[i].key, "team/billing");
+			ck_assert_int_eq(v[i].meta.generation, 2);
+		}
+	}
+	ls_kube_objects_free(v, n);
+	ls_kube_objects_free(NULL, 0);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_str_eq(f->last_accept, "application/json");
+	pthread_mutex_unlock(&f->mu);
+	/* The watch without the flag failed: the kind has no scale subresource. */
+	WAIT_UNTIL(ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "team", &v, &n,
+	                                 NULL, err, sizeof(err)) == -EAGAIN &&
+	               strstr(err, "no scale subresource"),
+	           5000);
+	ck_assert_ptr_nonnull(strstr(err, "no scale subresource"));
+	/* It never lists, but it has failed: settled, not synced. */
+	ck_assert_int_eq(ls_kube_informer_wait_settled(inf, 5000), 0);
+	ck_assert_int_eq(ls_kube_informer_wait_synced(inf, 50), -ETIMEDOUT);
+
+	/* A change moves the counter; the next snapshot has it. */
+	ch = ls_kube_informer_changes(inf);
+	fapi_put(f, "shop", "orders", 3, NULL);
+	ck_assert_uint_ne(ls_kube_informer_wait(inf, ch, 3000), ch);
+	WAIT_UNTIL((ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "", &v, &n,
+	                                  NULL, err, sizeof(err)) == 0 &&
+	            (n == 2 && (v[0].meta.generation == 3 || v[1].meta.generation == 3)))
+	               ? true
+	               : (ls_kube_objects_free(v, n), v = NULL, false),
+	           3000);
+	ck_assert_ptr_nonnull(v);
+	ls_kube_objects_free(v, n);
+	fapi_delete(f, "team", "billing", false);
+	WAIT_UNTIL((ls_kube_informer_list(inf, "lagscale.io/v1alpha1", "LagScaler", "", &v, &n,
+	                                  NULL, err, sizeof(err)) == 0 &&
+	            n == 1)
+	               ? true
+	               : (ls_kube_objects_free(v, n), v = NULL, false),
+	           3000);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0].key, "shop/orders");
+	ls_kube_objects_free(v, n);
+	pthread_mutex_lock(&f->mu);
+	ck_assert_str_eq(f->last_accept, "application/json");
+	pthread_mutex_unlock(&f->mu);
+	ls_kube_informer_free(inf);
+	ls_kube_config_free(kc);
+	fapi_stop(f);
+}
+END_TEST
+
 static Suite *watch_suite(void)
 {
 	Suite *s = suite_create("watch");
@@ -1729,10 +2010,14 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, test_watch_event_malformed);
 	tcase_add_test(tc, test_watch_pause_annotations);
 	tcase_add_test(tc, test_watch_store_put_get_delete);
+	tcase_add_test(tc, test_watch_store_objects_and_each);
+	tcase_add_test(tc, test_watch_event_keeps_object);
+	tcase_add_test(tc, test_watch_list_page_keeps_objects);
 	tcase_add_test(tc, test_watch_store_matches_a_model);
 	tcase_add_test(tc, test_watch_store_memory_10000);
 	tcase_add_test(tc, test_watch_list_pages_and_relist_replace);
 	tcase_add_test(tc, test_watch_informer_list_then_watch);
+	tcase_add_test(tc, test_watch_informer_objects_list);
 	tcase_add_test(tc, test_watch_informer_resumes_from_bookmark);
 	tcase_add_test(tc, test_watch_informer_relist_on_gone_event);
 	tcase_add_test(tc, test_watch_informer_relist_on_410_answer);
