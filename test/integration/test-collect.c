@@ -244,6 +244,47 @@ START_TEST(test_kafka_cluster_down_then_back)
 }
 END_TEST
 
+START_TEST(test_kafka_coordinator_back_after_deadline)
+{
+	/* The group's coordinator goes down: the round ends at its deadline
+	 * with the committed offsets unanswered, while librdkafka still waits
+	 * for the coordinator. When it comes back, that request is sent:
+	 * librdkafka 2.8 aborted the process here when the request had
+	 * already timed out (a use-after-free in its coordinator request
+	 * path, confluentinc/librdkafka issue 3663). lagscale gives its
+	 * coordinator requests a long librdkafka timeout instead, so they
+	 * never time out inside librdkafka while their handle lives. */
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
+	struct ls_lag_snapshot s;
+	int r;
+
+	ck_assert_int_eq(ls_kafka_mock_coordinator(mock, "g", 2), 0);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.total_lag, 24);
+	ls_lag_snapshot_release(&s);
+	ck_assert_int_eq(ls_kafka_mock_broker_down(mock, 2, 1), 0);
+	r = ls_kafka_collect(kafka, &q, 1, 1000, &s);
+	ck_assert(r < 0 || s.err < 0);
+	ck_assert_int_eq(s.total_lag, -1);
+	ls_lag_snapshot_release(&s);
+	ck_assert_int_eq(ls_kafka_mock_broker_down(mock, 2, 0), 0);
+	/* Not a wait for a result: the time librdkafka needs to reconnect
+	 * and send the waiting request, which is when 2.8 used to abort. */
+	ls_clock_sleep_ms(3000);
+	for (int i = 0; i < 10; i++) {
+		r = ls_kafka_collect(kafka, &q, 1, 3000, &s);
+		if (r == 0 && s.err == 0)
+			break;
+		ls_lag_snapshot_release(&s);
+	}
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.total_lag, 24);
+	ls_lag_snapshot_release(&s);
+}
+END_TEST
+
 START_TEST(test_kafka_bad_property)
 {
 	const struct ls_kafka_prop props[] = {{"no.such.property", "secret-value"}};
@@ -307,6 +348,7 @@ int main(void)
 	tcase_add_test(tc, test_kafka_group_refused_then_recovers);
 	tcase_add_test(tc, test_kafka_leader_error_retried);
 	tcase_add_test(tc, test_kafka_cluster_down_then_back);
+	tcase_add_test(tc, test_kafka_coordinator_back_after_deadline);
 	tcase_add_test(tc, test_kafka_bad_property);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
