@@ -1571,7 +1571,13 @@ static int refresh_topics(struct ls_kafka *k, int level, int64_t deadline, char 
 		rd_kafka_poll(k->rk[level], 100);
 		last_error(k, why, sizeof(why));
 		snprintf(errbuf, errlen, "%s: %s", rd_kafka_err2str(err), why);
-		return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? -ETIMEDOUT : -EIO;
+		/* No broker answered within the deadline is a timeout whatever
+		 * librdkafka calls it (a broker that accepts connections and
+		 * never answers leaves its handle waiting on that connection
+		 * for api.version.request.timeout.ms): the next round starts
+		 * over with a new client, on new connections. */
+		return err == RD_KAFKA_RESP_ERR__TIMED_OUT || remaining(deadline) == 0 ? -ETIMEDOUT
+										: -EIO;
 	}
 	r = wtopics_from_metadata(md, &ts);
 	if (r == 0) {

@@ -146,7 +146,10 @@ void ls_kafka_set_metadata_max_age(struct ls_kafka *k, int64_t ms);
  * round ran, even if some queries failed; a negative errno when the whole
  * cluster failed (unreachable, auth refused, timed out), in which case every
  * snapshot carries that error too: -EACCES when the broker refused the
- * client (login, SASL mechanism, TLS), -ETIMEDOUT or -EIO otherwise. The
+ * client (login, SASL mechanism, TLS); -ETIMEDOUT when no broker answered
+ * within timeout_ms (a broker down, or one that accepts connections and
+ * never answers: the next round starts over with a new client); -EIO
+ * otherwise. The
  * message names the cluster, its bootstrap servers and the cause, on one
  * line.
  */
