@@ -275,8 +275,10 @@ kafka_node_stamp() { echo "$KAFKA_VERSION brokers=$KAFKA_BROKERS"; }
 # Formats every node's data directory for one new cluster id, all at once.
 kafka_cluster_format() {
   local cluster_id n pids=() rc=0
-  cluster_id=$("$JAVA" -cp "$KAFKA_CLASSPATH" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)
-  [ -n "$cluster_id" ] || die "kafka: StorageTool random-uuid failed"
+  # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding (as
+  # `StorageTool random-uuid` prints; made here to spare a JVM start)
+  cluster_id=$(openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=')
+  [ ${#cluster_id} = 22 ] || die "kafka: could not make a cluster id"
   log "kafka: formatting $KAFKA_BROKERS nodes (Kafka $KAFKA_VERSION, cluster $cluster_id)"
   for n in $(kafka_nodes); do
     rm -rf "$KAFKA_DIR/node-$n/data" "$KAFKA_DIR/node-$n/format.stamp"
