@@ -29,7 +29,10 @@
  * linearly with its list, so it is chunked, its return value checked, and a
  * leader error refreshes metadata and retries once. Every request has a
  * deadline, and a client whose request outlives its deadline is destroyed
- * and recreated at the start of the next round.
+ * and recreated at the start of the next round. Requests to a group's
+ * coordinator never time out inside librdkafka (2.8 aborts the process
+ * when one that did meets its coordinator again, as in a rolling
+ * restart): the round's deadline ends them, and the recreated client.
  *
  * Errors that a retry cannot cure end a round at once, not at its
  * deadline: a refused login, an unsupported SASL mechanism, a failed TLS

@@ -230,8 +230,12 @@ try:
     for p in range(PARTS):
         run([KAFKA_TOOL, "produce", "-b", BOOT, "-t", topic, "-p", str(p), "-n", str(PER_PART)],
             timeout=120)
-    run([KAFKA_TOOL, "commit", "-b", BOOT, "-g", group] +
-        ["%s:%d:%d" % (topic, p, COMMITTED) for p in range(PARTS)], timeout=120)
+    # The first commit of a fresh cluster creates __consumer_offsets: its
+    # coordinators may answer NOT_COORDINATOR until their partitions are led.
+    commit = [KAFKA_TOOL, "commit", "-b", BOOT, "-g", group] + [
+        "%s:%d:%d" % (topic, p, COMMITTED) for p in range(PARTS)]
+    check(wait_until(lambda: run(commit, timeout=120, check_rc=False).returncode == 0, 120),
+          "the group's offsets are committed")
     check(wait_until(lambda: fully_replicated(BOOT, [topic, "__consumer_offsets"]), 120),
           "the topic and __consumer_offsets have three in-sync replicas")
 

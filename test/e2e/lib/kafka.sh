@@ -335,10 +335,23 @@ kafka_cluster_start() {
 # Stops every node (whatever LAGSCALE_E2E_KAFKA_BROKERS says now: `down`
 # of the default instance stops named ones without it): all are sent
 # SIGTERM first, so that none waits for a quorum the others already left.
+# A node whose controlled shutdown began after the others left waits for a
+# controller that will not come: after 10 s it gets SIGKILL (the next start
+# recovers its logs).
 kafka_cluster_stop() {
-  local n
+  local n i
   for n in 1 2 3; do
     if pid_alive "kafka-$n"; then kill -TERM "$(cat "$(pidfile "kafka-$n")")" 2>/dev/null || true; fi
+  done
+  for ((i = 0; i < 100; i++)); do
+    pid_alive kafka-1 || pid_alive kafka-2 || pid_alive kafka-3 || break
+    sleep 0.1
+  done
+  for n in 1 2 3; do
+    if pid_alive "kafka-$n"; then
+      log "kafka-$n: still running 10 s after SIGTERM with the other nodes, SIGKILL"
+      kill -KILL "$(cat "$(pidfile "kafka-$n")")" 2>/dev/null || true
+    fi
   done
   for n in 1 2 3; do stop_component "kafka-$n"; done
 }
