@@ -26,6 +26,20 @@
 #define LS_KAFKA_DESCRIBE_SKIP_ROUNDS 20
 /* ListConsumerGroupOffsets requests unanswered at once (issue_committed). */
 #define LS_KAFKA_GROUPS_IN_FLIGHT 100
+/*
+ * librdkafka's own timeout of the requests sent to a group's coordinator
+ * (ListConsumerGroupOffsets, DescribeConsumerGroups): the longest it
+ * allows, one hour. The round keeps its deadline by polling its queue, and
+ * a handle left with an unanswered coordinator request is destroyed at the
+ * start of the next round. The request must not time out inside
+ * librdkafka first: on 2.8, a coordinator request that timed out while it
+ * waited for its coordinator (down, moving in a rolling restart) is freed,
+ * and when the coordinator comes back librdkafka uses it again and aborts
+ * the process ("rd_kafka_enq_once_del_source_return: Assertion
+ * `eonce->refcnt > 0' failed", confluentinc/librdkafka issue 3663).
+ * Destroying the handle before that fails the request cleanly.
+ */
+#define LS_KAFKA_COORD_TIMEOUT_MS 3600000
 
 struct ls_kafka {
 	char *name;
@@ -43,6 +57,7 @@ struct ls_kafka {
 	 * so the round ends at once instead of at its deadline. */
 	char refused[384];
 	rd_kafka_t *rk_describe;   /* describes groups; made on first use */
+	bool describe_broken;	   /* a describe went unanswered: recreate */
 	bool describe_unsupported; /* the cluster has no DescribeGroups */
 	int describe_skip;	   /* rounds left without describing (not answered) */
 	/* librdkafka's mock cluster (it names itself in its cluster id): it
@@ -1018,7 +1033,7 @@ static int add_wanted(const struct ls_kafka_query *q, struct wquery *w, const st
  */
 static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t *queue,
 			    const struct ls_kafka_query *qs, struct wquery *ws, size_t n,
-			    struct wtopic *ts, int64_t deadline, size_t *next, size_t *pending)
+			    struct wtopic *ts, size_t *next, size_t *pending)
 {
 	for (; *next < n && *pending < LS_KAFKA_GROUPS_IN_FLIGHT; (*next)++) {
 		size_t i = *next;
@@ -1035,7 +1050,7 @@ static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t
 		}
 		req = rd_kafka_ListConsumerGroupOffsets_new(qs[i].group, ws[i].parts);
 		opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-		rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
+		rd_kafka_AdminOptions_set_request_timeout(opts, LS_KAFKA_COORD_TIMEOUT_MS, errstr,
 							  sizeof(errstr));
 		rd_kafka_AdminOptions_set_opaque(opts, &ws[i]);
 		rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, queue);
@@ -1113,8 +1128,7 @@ static rd_kafka_t *describe_handle(struct ls_kafka *k)
 /* Issues the describe for the round's distinct groups (those of only[i],
  * when only is not NULL), if any. */
 static void issue_describe(struct ls_kafka *k, const struct ls_kafka_query *qs,
-			   const struct wquery *ws, const bool *only, size_t n, struct wdescribe *d,
-			   int64_t deadline)
+			   const struct wquery *ws, const bool *only, size_t n, struct wdescribe *d)
 {
 	const char **ids = calloc(n ? n : 1, sizeof(*ids));
 	rd_kafka_AdminOptions_t *opts;
@@ -1147,7 +1161,7 @@ static void issue_describe(struct ls_kafka *k, const struct ls_kafka_query *qs,
 	}
 	d->queue = rd_kafka_queue_new(rk);
 	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
-	rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
+	rd_kafka_AdminOptions_set_request_timeout(opts, LS_KAFKA_COORD_TIMEOUT_MS, errstr,
 						  sizeof(errstr));
 	rd_kafka_DescribeConsumerGroups(rk, ids, u, opts, d->queue);
 	rd_kafka_AdminOptions_destroy(opts);
@@ -1175,6 +1189,7 @@ static void wait_describe(struct ls_kafka *k, struct wdescribe *d, int64_t deadl
 	ev = rd_kafka_queue_poll(d->queue, (int)remaining(grace < deadline ? grace : deadline));
 	if (!ev) {
 		k->describe_skip = LS_KAFKA_DESCRIBE_SKIP_ROUNDS;
+		k->describe_broken = true; /* see LS_KAFKA_COORD_TIMEOUT_MS */
 		ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": groups not described in time",
 		       k->name);
 		return;
@@ -1243,7 +1258,7 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 		pending--;
 		w->replied = true;
 		/* One answered: the next group's request in its place. */
-		issue_committed(k, rk, queue, qs, ws, n, ts, deadline, &next, &pending);
+		issue_committed(k, rk, queue, qs, ws, n, ts, &next, &pending);
 		if (rd_kafka_event_error(ev)) {
 			query_fail(w, -EIO, "committed offsets: %s", rd_kafka_event_error_string(ev));
 			rd_kafka_event_destroy(ev);
@@ -1556,7 +1571,13 @@ static int refresh_topics(struct ls_kafka *k, int level, int64_t deadline, char 
 		rd_kafka_poll(k->rk[level], 100);
 		last_error(k, why, sizeof(why));
 		snprintf(errbuf, errlen, "%s: %s", rd_kafka_err2str(err), why);
-		return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? -ETIMEDOUT : -EIO;
+		/* No broker answered within the deadline is a timeout whatever
+		 * librdkafka calls it (a broker that accepts connections and
+		 * never answers leaves its handle waiting on that connection
+		 * for api.version.request.timeout.ms): the next round starts
+		 * over with a new client, on new connections. */
+		return err == RD_KAFKA_RESP_ERR__TIMED_OUT || remaining(deadline) == 0 ? -ETIMEDOUT
+										: -EIO;
 	}
 	r = wtopics_from_metadata(md, &ts);
 	if (r == 0) {
@@ -1603,6 +1624,14 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 	int r = 0;
 
 	k->stats.rounds++;
+	if (k->describe_broken) {
+		/* Its unanswered describe must not outlive it (see
+		 * LS_KAFKA_COORD_TIMEOUT_MS). */
+		rd_kafka_destroy(k->rk_describe);
+		k->rk_describe = NULL;
+		k->describe_broken = false;
+		k->stats.recreated++;
+	}
 	ws = calloc(n ? n : 1, sizeof(*ws));
 	if (!ws)
 		return -ENOMEM;
@@ -1664,11 +1693,11 @@ refresh:
 		}
 	}
 	queue = rd_kafka_queue_new(k->rk[meta_level]);
-	issue_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline, &next, &pending);
+	issue_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, &next, &pending);
 	if (k->describe_skip > 0) {
 		k->describe_skip--;
 	} else if (!k->describe_unsupported && k->mock_checked) {
-		issue_describe(k, queries, ws, NULL, n, &desc, deadline);
+		issue_describe(k, queries, ws, NULL, n, &desc);
 	}
 	for (int l = 0; l < N_LEVELS; l++)
 		if (levels[l])
@@ -1691,7 +1720,7 @@ refresh:
 			if (!ws[i].err && ws[i].replied && !any_committed(&ws[i]))
 				only[i] = true, m++;
 		if (m)
-			issue_describe(k, queries, ws, only, n, &desc, deadline);
+			issue_describe(k, queries, ws, only, n, &desc);
 		free(only);
 		wait_describe(k, &desc, deadline);
 	}

@@ -29,7 +29,10 @@
  * linearly with its list, so it is chunked, its return value checked, and a
  * leader error refreshes metadata and retries once. Every request has a
  * deadline, and a client whose request outlives its deadline is destroyed
- * and recreated at the start of the next round.
+ * and recreated at the start of the next round. Requests to a group's
+ * coordinator never time out inside librdkafka (2.8 aborts the process
+ * when one that did meets its coordinator again, as in a rolling
+ * restart): the round's deadline ends them, and the recreated client.
  *
  * Errors that a retry cannot cure end a round at once, not at its
  * deadline: a refused login, an unsupported SASL mechanism, a failed TLS
@@ -146,7 +149,10 @@ void ls_kafka_set_metadata_max_age(struct ls_kafka *k, int64_t ms);
  * round ran, even if some queries failed; a negative errno when the whole
  * cluster failed (unreachable, auth refused, timed out), in which case every
  * snapshot carries that error too: -EACCES when the broker refused the
- * client (login, SASL mechanism, TLS), -ETIMEDOUT or -EIO otherwise. The
+ * client (login, SASL mechanism, TLS); -ETIMEDOUT when no broker answered
+ * within timeout_ms (a broker down, or one that accepts connections and
+ * never answers: the next round starts over with a new client); -EIO
+ * otherwise. The
  * message names the cluster, its bootstrap servers and the cause, on one
  * line.
  */

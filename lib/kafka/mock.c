@@ -184,6 +184,11 @@ int ls_kafka_mock_commit(struct ls_kafka_mock *m, const char *group,
 	return r;
 }
 
+int ls_kafka_mock_coordinator(struct ls_kafka_mock *m, const char *group, int32_t broker_id)
+{
+	return rd_kafka_mock_coordinator_set(m->cluster, "group", group, broker_id) ? -EIO : 0;
+}
+
 int ls_kafka_mock_broker_down(struct ls_kafka_mock *m, int32_t broker_id, int down)
 {
 	rd_kafka_resp_err_t err = down ? rd_kafka_mock_broker_set_down(m->cluster, broker_id)

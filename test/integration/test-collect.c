@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include "kafka/kafka.h"
 #include "kafka/mock.h"
@@ -244,6 +247,87 @@ START_TEST(test_kafka_cluster_down_then_back)
 }
 END_TEST
 
+START_TEST(test_kafka_coordinator_back_after_deadline)
+{
+	/* The group's coordinator goes down: the round ends at its deadline
+	 * with the committed offsets unanswered, while librdkafka still waits
+	 * for the coordinator. When it comes back, that request is sent:
+	 * librdkafka 2.8 aborted the process here when the request had
+	 * already timed out (a use-after-free in its coordinator request
+	 * path, confluentinc/librdkafka issue 3663). lagscale gives its
+	 * coordinator requests a long librdkafka timeout instead, so they
+	 * never time out inside librdkafka while their handle lives. */
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
+	struct ls_lag_snapshot s;
+	int r;
+
+	ck_assert_int_eq(ls_kafka_mock_coordinator(mock, "g", 2), 0);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.total_lag, 24);
+	ls_lag_snapshot_release(&s);
+	ck_assert_int_eq(ls_kafka_mock_broker_down(mock, 2, 1), 0);
+	r = ls_kafka_collect(kafka, &q, 1, 1000, &s);
+	ck_assert(r < 0 || s.err < 0);
+	ck_assert_int_eq(s.total_lag, -1);
+	ls_lag_snapshot_release(&s);
+	ck_assert_int_eq(ls_kafka_mock_broker_down(mock, 2, 0), 0);
+	/* Not a wait for a result: the time librdkafka needs to reconnect
+	 * and send the waiting request, which is when 2.8 used to abort. */
+	ls_clock_sleep_ms(3000);
+	for (int i = 0; i < 10; i++) {
+		r = ls_kafka_collect(kafka, &q, 1, 3000, &s);
+		if (r == 0 && s.err == 0)
+			break;
+		ls_lag_snapshot_release(&s);
+	}
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.total_lag, 24);
+	ls_lag_snapshot_release(&s);
+}
+END_TEST
+
+START_TEST(test_kafka_black_hole_times_out)
+{
+	/* A "broker" that accepts connections (the kernel does, from the
+	 * listen backlog) and never answers: each round ends at its deadline
+	 * with -ETIMEDOUT and no lag, and the next round starts over with a
+	 * new client rather than wait on the same silent connection. */
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	struct ls_kafka_stats st;
+	struct ls_kafka *hole = NULL;
+	struct ls_lag_snapshot s;
+	char bootstrap[64], err[256];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int64_t t0;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(bootstrap, sizeof(bootstrap), "127.0.0.1:%d", ntohs(sa.sin_port));
+	ck_assert_int_eq(ls_kafka_new("hole", bootstrap, NULL, 0, &hole, err, sizeof(err)), 0);
+	for (int round = 0; round < 2; round++) {
+		t0 = ls_clock_mono_ms();
+		ck_assert_int_eq(ls_kafka_collect(hole, &q, 1, 1000, &s), -ETIMEDOUT);
+		/* the deadline, and not librdkafka's 10 s ApiVersion timeout */
+		ck_assert_int_lt(ls_clock_mono_ms() - t0, 1000 + 2000);
+		ck_assert_int_eq(s.err, -ETIMEDOUT);
+		ck_assert_int_eq(s.total_lag, -1);
+		ck_assert_ptr_nonnull(strstr(s.errmsg, bootstrap));
+		ls_lag_snapshot_release(&s);
+	}
+	ls_kafka_get_stats(hole, &st);
+	ck_assert_uint_eq(st.recreated, 1);
+	ls_kafka_free(hole);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_kafka_bad_property)
 {
 	const struct ls_kafka_prop props[] = {{"no.such.property", "secret-value"}};
@@ -307,6 +391,8 @@ int main(void)
 	tcase_add_test(tc, test_kafka_group_refused_then_recovers);
 	tcase_add_test(tc, test_kafka_leader_error_retried);
 	tcase_add_test(tc, test_kafka_cluster_down_then_back);
+	tcase_add_test(tc, test_kafka_coordinator_back_after_deadline);
+	tcase_add_test(tc, test_kafka_black_hole_times_out);
 	tcase_add_test(tc, test_kafka_bad_property);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

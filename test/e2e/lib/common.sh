@@ -51,7 +51,8 @@ ENV_FILE="$I/env"
 LOCK_FILE="$I/lock"
 mkdir -p "$BIN" "$PKI" "$RUN" "$LOGS"
 
-ALL_COMPONENTS=(oidc kafka etcd kube-apiserver kube-controller-manager)
+# (kafka-N: the nodes of a three-broker instance, LAGSCALE_E2E_KAFKA_BROKERS=3)
+ALL_COMPONENTS=(oidc kafka kafka-1 kafka-2 kafka-3 etcd kube-apiserver kube-controller-manager)
 
 log() { printf '[e2e-env] %s\n' "$*" >&2; }
 die() { printf '[e2e-env] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -231,7 +232,7 @@ require_ports_free() {
 
 # --- env file ---------------------------------------------------------------------
 write_env_file() {
-  local tmp="$ENV_FILE.tmp.$$"
+  local tmp="$ENV_FILE.tmp.$$" n
   {
     echo "# lagscale e2e environment; written by $ENV_CMD up"
     envline LAGSCALE_E2E_HOME "$H"
@@ -242,37 +243,47 @@ write_env_file() {
     envline LAGSCALE_E2E_ENV "$ENV_CMD"
     envline LAGSCALE_E2E_LOGS "$LOGS"
     envline LAGSCALE_E2E_KAFKA_VERSION "$KAFKA_VERSION"
-    # listeners
-    envline LAGSCALE_E2E_KAFKA "127.0.0.1:$KAFKA_PORT"
-    envline LAGSCALE_E2E_KAFKA_SASL_PLAINTEXT "127.0.0.1:$KAFKA_SASL_PLAINTEXT_PORT"
-    envline LAGSCALE_E2E_KAFKA_SASL_SSL "127.0.0.1:$KAFKA_SASL_SSL_PORT"
-    envline LAGSCALE_E2E_KAFKA_SSL "127.0.0.1:$KAFKA_SSL_PORT"
-    envline LAGSCALE_E2E_KAFKA_SASL_MECHANISMS "$KAFKA_SASL_MECHANISMS"
-    envline LAGSCALE_E2E_KAFKA_CA "$PKI/kafka-ca.crt"
-    envline LAGSCALE_E2E_KAFKA_OTHER_CA "$PKI/other-ca.crt"
-    envline LAGSCALE_E2E_KAFKA_CLIENT_CERT "$PKI/kafka-client.crt"
-    envline LAGSCALE_E2E_KAFKA_CLIENT_KEY "$PKI/kafka-client.key"
-    envline LAGSCALE_E2E_KAFKA_REAUTH_MS "$KAFKA_OAUTH_REAUTH_MS"
-    # users
-    envline LAGSCALE_E2E_PLAIN_USER "$PLAIN_USER"
-    envline LAGSCALE_E2E_PLAIN_PASSWORD "$(cat "$PKI/plain-password")"
-    envline LAGSCALE_E2E_SCRAM_MECHANISM SCRAM-SHA-512
-    envline LAGSCALE_E2E_SCRAM_USER "$SCRAM_USER"
-    envline LAGSCALE_E2E_SCRAM_PASSWORD "$(cat "$PKI/scram-password")"
-    # OIDC (token endpoint for librdkafka's sasl.oauthbearer.method=oidc)
-    envline LAGSCALE_E2E_OIDC "http://127.0.0.1:$OIDC_PORT"
-    envline LAGSCALE_E2E_OIDC_ISSUER "$OIDC_ISSUER"
-    envline LAGSCALE_E2E_OIDC_TOKEN_URL "http://127.0.0.1:$OIDC_PORT/token"
-    envline LAGSCALE_E2E_OIDC_JWKS_URL "http://127.0.0.1:$OIDC_PORT/jwks"
-    envline LAGSCALE_E2E_OIDC_STATS_URL "http://127.0.0.1:$OIDC_PORT/stats"
-    envline LAGSCALE_E2E_OIDC_CLIENT_ID "$OIDC_CLIENT_ID"
-    envline LAGSCALE_E2E_OIDC_CLIENT_SECRET "$(cat "$PKI/oidc-client-secret")"
-    envline LAGSCALE_E2E_OIDC_AUDIENCE "$OIDC_AUDIENCE"
-    envline LAGSCALE_E2E_OIDC_SCOPE "$OIDC_SCOPE"
-    envline LAGSCALE_E2E_OIDC_TOKEN_LIFETIME "$OIDC_LIFETIME"
-    envline LAGSCALE_E2E_OIDC_PIDFILE "$(pidfile oidc)"
+    envline LAGSCALE_E2E_KAFKA_BROKERS "$KAFKA_BROKERS"
+    if [ "$KAFKA_BROKERS" != 1 ]; then
+      # three nodes, PLAINTEXT only: no secured listeners, users or OIDC
+      envline LAGSCALE_E2E_KAFKA "$(kafka_bootstrap)"
+      for n in $(kafka_nodes); do
+        envline "LAGSCALE_E2E_KAFKA_NODE_$n" "127.0.0.1:$(kafka_node_port "$n")"
+        envline "LAGSCALE_E2E_KAFKA_PIDFILE_$n" "$(pidfile "kafka-$n")"
+      done
+    else
+      # listeners
+      envline LAGSCALE_E2E_KAFKA "127.0.0.1:$KAFKA_PORT"
+      envline LAGSCALE_E2E_KAFKA_SASL_PLAINTEXT "127.0.0.1:$KAFKA_SASL_PLAINTEXT_PORT"
+      envline LAGSCALE_E2E_KAFKA_SASL_SSL "127.0.0.1:$KAFKA_SASL_SSL_PORT"
+      envline LAGSCALE_E2E_KAFKA_SSL "127.0.0.1:$KAFKA_SSL_PORT"
+      envline LAGSCALE_E2E_KAFKA_SASL_MECHANISMS "$KAFKA_SASL_MECHANISMS"
+      envline LAGSCALE_E2E_KAFKA_CA "$PKI/kafka-ca.crt"
+      envline LAGSCALE_E2E_KAFKA_OTHER_CA "$PKI/other-ca.crt"
+      envline LAGSCALE_E2E_KAFKA_CLIENT_CERT "$PKI/kafka-client.crt"
+      envline LAGSCALE_E2E_KAFKA_CLIENT_KEY "$PKI/kafka-client.key"
+      envline LAGSCALE_E2E_KAFKA_REAUTH_MS "$KAFKA_OAUTH_REAUTH_MS"
+      # users
+      envline LAGSCALE_E2E_PLAIN_USER "$PLAIN_USER"
+      envline LAGSCALE_E2E_PLAIN_PASSWORD "$(cat "$PKI/plain-password")"
+      envline LAGSCALE_E2E_SCRAM_MECHANISM SCRAM-SHA-512
+      envline LAGSCALE_E2E_SCRAM_USER "$SCRAM_USER"
+      envline LAGSCALE_E2E_SCRAM_PASSWORD "$(cat "$PKI/scram-password")"
+      # OIDC (token endpoint for librdkafka's sasl.oauthbearer.method=oidc)
+      envline LAGSCALE_E2E_OIDC "http://127.0.0.1:$OIDC_PORT"
+      envline LAGSCALE_E2E_OIDC_ISSUER "$OIDC_ISSUER"
+      envline LAGSCALE_E2E_OIDC_TOKEN_URL "http://127.0.0.1:$OIDC_PORT/token"
+      envline LAGSCALE_E2E_OIDC_JWKS_URL "http://127.0.0.1:$OIDC_PORT/jwks"
+      envline LAGSCALE_E2E_OIDC_STATS_URL "http://127.0.0.1:$OIDC_PORT/stats"
+      envline LAGSCALE_E2E_OIDC_CLIENT_ID "$OIDC_CLIENT_ID"
+      envline LAGSCALE_E2E_OIDC_CLIENT_SECRET "$(cat "$PKI/oidc-client-secret")"
+      envline LAGSCALE_E2E_OIDC_AUDIENCE "$OIDC_AUDIENCE"
+      envline LAGSCALE_E2E_OIDC_SCOPE "$OIDC_SCOPE"
+      envline LAGSCALE_E2E_OIDC_TOKEN_LIFETIME "$OIDC_LIFETIME"
+      envline LAGSCALE_E2E_OIDC_PIDFILE "$(pidfile oidc)"
+      envline LAGSCALE_E2E_KAFKA_PIDFILE "$(pidfile kafka)"
+    fi
     envline LAGSCALE_E2E_KAFKA_CLASSPATH "$KAFKA_CLASSPATH"
-    envline LAGSCALE_E2E_KAFKA_PIDFILE "$(pidfile kafka)"
     envline LAGSCALE_E2E_JAVA "$JAVA"
     envline LAGSCALE_E2E_KCAT "$KCAT"
     if [ "$KAFKA_ONLY" != 1 ]; then

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# One-node Apache Kafka in KRaft combined mode (sourced by test/e2e/env).
+# One-node Apache Kafka in KRaft combined mode (sourced by test/e2e/env), or,
+# with LAGSCALE_E2E_KAFKA_BROKERS=3, a cluster of three combined nodes (see
+# "Three brokers" below).
 #
 # Listeners (all on 127.0.0.1):
 #   PLAINTEXT       no auth; also the inter-broker listener
@@ -86,7 +88,12 @@ EOF
   } >"$KAFKA_DIR/server.properties.tmp"
   chmod 600 "$KAFKA_DIR/server.properties.tmp"
   mv -f "$KAFKA_DIR/server.properties.tmp" "$KAFKA_DIR/server.properties"
-  # broker logging (stdout, redirected to $LOGS/kafka.log): log4j 1 for 3.x,
+  kafka_write_log4j
+}
+
+kafka_write_log4j() {
+  mkdir -p "$KAFKA_DIR"
+  # broker logging (stdout, redirected to $LOGS/kafka.log or kafka-N.log): log4j 1 for 3.x,
   # log4j2 for 4.x; both files are written, each reads its own
   cat >"$KAFKA_DIR/log4j.properties" <<'EOF'
 log4j.rootLogger=INFO, stdout
@@ -199,4 +206,172 @@ kafka_healthy() {
     kafka_tls_ok "$KAFKA_SASL_SSL_PORT" &&
     kafka_tls_ok "$KAFKA_SSL_PORT" -cert "$PKI/kafka-client.crt" -key "$PKI/kafka-client.key" &&
     ! port_free "$KAFKA_SASL_PLAINTEXT_PORT"
+}
+
+# --- Three brokers ------------------------------------------------------------
+# LAGSCALE_E2E_KAFKA_BROKERS=3: three combined broker+controller nodes (ids 1,
+# 2, 3) with a three-voter KRaft quorum, PLAINTEXT only (no SASL, TLS or
+# OIDC), for broker-failure tests: a rolling restart, the group coordinator
+# going away. Internal topics have three replicas and min.insync.replicas 2,
+# so one node may be down at a time. Node N listens on the one-node ports
+# moved by 10 x (N - 1): PLAINTEXT $KAFKA_PORT + 10(N-1), controller
+# $KAFKA_CONTROLLER_PORT + 10(N-1). Each node has its own directory
+# ($RUN/kafka/node-N), pid file ($RUN/kafka-N.pid) and log ($LOGS/kafka-N.log).
+KAFKA_BROKERS=${LAGSCALE_E2E_KAFKA_BROKERS:-1}
+[[ $KAFKA_BROKERS =~ ^[13]$ ]] || die "LAGSCALE_E2E_KAFKA_BROKERS must be 1 or 3, not '$KAFKA_BROKERS'"
+# three JVMs: a smaller heap each than the one-node broker's
+[ "$KAFKA_BROKERS" = 1 ] || KAFKA_HEAP=${LAGSCALE_E2E_KAFKA_HEAP:--Xms128m -Xmx512m}
+
+kafka_nodes() { seq 1 "$KAFKA_BROKERS"; }
+kafka_node_port() { echo $((KAFKA_PORT + 10 * ($1 - 1))); }
+kafka_node_controller_port() { echo $((KAFKA_CONTROLLER_PORT + 10 * ($1 - 1))); }
+
+# The PLAINTEXT bootstrap list of every node.
+kafka_bootstrap() {
+  local n out=
+  for n in $(kafka_nodes); do out+="${out:+,}127.0.0.1:$(kafka_node_port "$n")"; done
+  echo "$out"
+}
+
+kafka_node_write_config() { # kafka_node_write_config N
+  local n=$1 d="$KAFKA_DIR/node-$1" voters= m
+  for m in $(kafka_nodes); do voters+="${voters:+,}$m@127.0.0.1:$(kafka_node_controller_port "$m")"; done
+  mkdir -p "$d"
+  {
+    cat <<EOF
+# written by test/e2e/env (node $n of $KAFKA_BROKERS)
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(kafka_node_port "$n"),CONTROLLER://127.0.0.1:$(kafka_node_controller_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(kafka_node_port "$n")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$d/data
+
+# every partition on every node; one node may be down at a time
+num.partitions=1
+default.replication.factor=$KAFKA_BROKERS
+min.insync.replicas=2
+offsets.topic.replication.factor=$KAFKA_BROKERS
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=$KAFKA_BROKERS
+transaction.state.log.min.isr=2
+transaction.state.log.num.partitions=4
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+delete.topic.enable=true
+EOF
+    if [ "$KAFKA_MAJOR" -ge 4 ]; then
+      printf '%s\n' "share.coordinator.state.topic.replication.factor=$KAFKA_BROKERS" \
+        share.coordinator.state.topic.min.isr=2
+    fi
+  } >"$d/server.properties"
+}
+
+kafka_node_stamp() { echo "$KAFKA_VERSION brokers=$KAFKA_BROKERS"; }
+
+# Formats every node's data directory for one new cluster id, all at once.
+kafka_cluster_format() {
+  local cluster_id n pids=() rc=0
+  # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding (as
+  # `StorageTool random-uuid` prints; made here to spare a JVM start)
+  cluster_id=$(openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=')
+  [ ${#cluster_id} = 22 ] || die "kafka: could not make a cluster id"
+  log "kafka: formatting $KAFKA_BROKERS nodes (Kafka $KAFKA_VERSION, cluster $cluster_id)"
+  for n in $(kafka_nodes); do
+    rm -rf "$KAFKA_DIR/node-$n/data" "$KAFKA_DIR/node-$n/format.stamp"
+    KAFKA_HEAP="-Xmx256m" kafka_java_cmd kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$KAFKA_DIR/node-$n/server.properties"
+    "${KAFKA_CMD[@]}" >"$KAFKA_DIR/node-$n/format.log" 2>&1 &
+    pids+=($!)
+  done
+  for n in $(kafka_nodes); do
+    if wait "${pids[$((n - 1))]}"; then
+      kafka_node_stamp >"$KAFKA_DIR/node-$n/format.stamp"
+    else
+      cat "$KAFKA_DIR/node-$n/format.log" >&2
+      rc=1
+    fi
+  done
+  [ $rc = 0 ] || die "kafka: storage format failed"
+}
+
+kafka_node_launch() { # kafka_node_launch N: start node N on its data, no wait
+  local n=$1
+  require_ports_free "kafka-$n" "$(kafka_node_port "$n")" "$(kafka_node_controller_port "$n")"
+  kafka_java_cmd kafka.Kafka "$KAFKA_DIR/node-$n/server.properties"
+  start_daemon "kafka-$n" "${KAFKA_CMD[@]}"
+}
+
+# Starts every node that is not running (a new cluster is formatted first;
+# running nodes are kept: a quorum needs them), then waits until each is
+# ready. The nodes start together: no node is ready before a quorum is.
+kafka_cluster_start() {
+  local n fmt=0 running=0
+  kafka_write_log4j
+  for n in $(kafka_nodes); do
+    kafka_node_write_config "$n"
+    pid_alive "kafka-$n" && running=1
+    if [ ! -f "$KAFKA_DIR/node-$n/data/meta.properties" ] ||
+      [ "$(cat "$KAFKA_DIR/node-$n/format.stamp" 2>/dev/null)" != "$(kafka_node_stamp)" ]; then
+      fmt=1
+    fi
+  done
+  if [ $fmt = 1 ]; then
+    [ $running = 0 ] || die "kafka: a node needs formatting while others run; run '$ENV_CMD down' first"
+    kafka_cluster_format
+  fi
+  echo "$KAFKA_VERSION" >"$KAFKA_DIR/version"
+  for n in $(kafka_nodes); do
+    pid_alive "kafka-$n" || kafka_node_launch "$n"
+  done
+  for n in $(kafka_nodes); do
+    wait_ready "kafka-$n" "$KAFKA_TIMEOUT" kafka_node_healthy "$n"
+  done
+}
+
+# Stops every node (whatever LAGSCALE_E2E_KAFKA_BROKERS says now: `down`
+# of the default instance stops named ones without it): all are sent
+# SIGTERM first, so that none waits for a quorum the others already left.
+# A node whose controlled shutdown began after the others left waits for a
+# controller that will not come: after 10 s it gets SIGKILL (the next start
+# recovers its logs).
+kafka_cluster_stop() {
+  local n i
+  for n in 1 2 3; do
+    if pid_alive "kafka-$n"; then kill -TERM "$(cat "$(pidfile "kafka-$n")")" 2>/dev/null || true; fi
+  done
+  for ((i = 0; i < 100; i++)); do
+    pid_alive kafka-1 || pid_alive kafka-2 || pid_alive kafka-3 || break
+    sleep 0.1
+  done
+  for n in 1 2 3; do
+    if pid_alive "kafka-$n"; then
+      log "kafka-$n: still running 10 s after SIGTERM with the other nodes, SIGKILL"
+      kill -KILL "$(cat "$(pidfile "kafka-$n")")" 2>/dev/null || true
+    fi
+  done
+  for n in 1 2 3; do stop_component "kafka-$n"; done
+}
+
+# Node N runs our version and answers a metadata request on its own port
+# that lists every node (it has joined the cluster and is not fenced).
+kafka_node_healthy() { # kafka_node_healthy N
+  local out
+  pid_alive "kafka-$1" && [ "$(cat "$KAFKA_DIR/version" 2>/dev/null)" = "$KAFKA_VERSION" ] &&
+    out=$(timeout 15 "$KCAT" -L -b "127.0.0.1:$(kafka_node_port "$1")" -m 5 2>&1) &&
+    grep -q " $KAFKA_BROKERS brokers:" <<<"$out"
+}
+
+kafka_cluster_healthy() {
+  local n
+  for n in $(kafka_nodes); do kafka_node_healthy "$n" || return 1; done
+}
+
+kafka_cluster_running() {
+  local n
+  for n in $(kafka_nodes); do pid_alive "kafka-$n" && return 0; done
+  return 1
 }
