@@ -190,11 +190,21 @@ void ls_act_free(struct ls_act *a)
 int ls_act_watch(struct ls_act *a, const struct ls_config *cfg)
 {
 	struct ls_kube_watch_key *keys = calloc(cfg->n_scalers + 1, sizeof(*keys));
+	int64_t poll_ms = 0;
 	size_t n = 0;
 	int r = 0;
 
 	if (!keys)
 		return -ENOMEM;
+	/* A watch that failed tries again at least once per shortest polling
+	 * interval, so a server that comes back is noticed within one. */
+	for (size_t i = 0; i < cfg->n_scalers; i++) {
+		int64_t p = cfg->scalers[i].policy.polling_interval_ms;
+
+		if (p > 0 && (poll_ms == 0 || p < poll_ms))
+			poll_ms = p;
+	}
+	ls_kube_informer_set_backoff_max(a->informer, poll_ms);
 	for (size_t i = 0; i < cfg->n_scalers; i++) {
 		const struct ls_config_target *tg = &cfg->scalers[i].target;
 

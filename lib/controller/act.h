@@ -12,7 +12,9 @@
  * resourceVersion the patch returned. So after warm-up a round with no
  * change makes no API request at all. A watch that cannot reconnect keeps
  * answering from what it last knew; after stale_after_ms the target counts
- * as unreadable (a failed read, never zero replicas).
+ * as unreadable (a failed read, never zero replicas). A failed watch
+ * tries again at least once per shortest pollingInterval of the scalers
+ * (its backoff's cap), so a server that returns is noticed within one.
  *
  * Writing. Scale patches, the /scale reads above and Events go out
  * concurrently over libcurl's multi interface (lib/kube/async.h, 32 in

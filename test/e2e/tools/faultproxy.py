@@ -41,8 +41,9 @@ Control (HTTP on --control, JSON in and out):
   POST /mode             {"mode": "...", "latencyMs": N, "bytesPerSecond": N}
   POST /rules            {"rules": [...]}  (replaces them; [] clears)
   GET  /requests         {"counts": {"METHOD /path": N}, "log": [[unix time,
-                         method, path, status, injected], ...]} (HTTP mode;
-                         the log keeps the last 100,000 requests)
+                         method, path, status, injected], ...] (at the answer),
+                         "inflight": {"METHOD /path": N}} (HTTP mode; the log
+                         keeps the last 100,000 requests)
   POST /requests/reset   forgets counts and log
 
 On start it prints one line on stdout, {"listen": PORT, "control": PORT},
@@ -76,6 +77,7 @@ class State:
         self.bps = 0
         self.rules = []
         self.counts = collections.Counter()
+        self.inflight = collections.Counter()  # received, not yet answered
         self.log = collections.deque(maxlen=LOG_MAX)
         self.socks = set()
         self.accepted = 0
@@ -185,6 +187,18 @@ class Proxy:
                 self.st.lock.wait()
             return self.st.mode not in ("reset", "stopped")
 
+    def hold(self, raw, seconds):
+        """Waits seconds; False as soon as raw's connection was reset (by
+        the reset or stopped mode), so a held request is never sent later."""
+        end = time.monotonic() + seconds
+        with self.st.lock:
+            while raw in self.st.socks:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return True
+                self.st.lock.wait(left)
+        return False
+
     # --- pacing ---------------------------------------------------------------
     def pace(self, nbytes, t_recv):
         """Latency and bandwidth for one chunk received at t_recv."""
@@ -273,17 +287,22 @@ class Proxy:
         except (OSError, ssl.SSLError):
             self.untrack(raw)
             return
+        # The TLS socket took over raw's descriptor: it is the one to reset.
+        with self.st.lock:
+            live = raw in self.st.socks
+            self.st.socks.discard(raw)
+            if live:
+                self.st.socks.add(c)
+        if not live:
+            hard_close(c)
+            return
         f = c.makefile("rb")
         try:
-            while self.serve_one(c, f):
+            while self.serve_one(c, c, f):
                 pass
         except (OSError, ssl.SSLError, ValueError):
             pass
-        self.untrack(raw)
-        try:
-            c.close()
-        except OSError:
-            pass
+        self.untrack(c)
 
     @staticmethod
     def read_head(f):
@@ -320,7 +339,7 @@ class Proxy:
             self.st.counts["%s %s" % (method, path)] += 1
             self.st.log.append([time.time(), method, path, status, injected])
 
-    def serve_one(self, c, f):
+    def serve_one(self, c, raw, f):
         head = self.read_head(f)
         if head is None:
             return False
@@ -343,16 +362,26 @@ class Proxy:
         if length > MAX_BODY:
             raise ValueError("body too large")
         body = f.read(length) if length else b""
+        key = "%s %s" % (method, path)
+        with self.st.lock:
+            self.st.inflight[key] += 1
+        try:
+            return self.serve_request(c, raw, method, path, head[0], headers, body)
+        finally:
+            with self.st.lock:
+                self.st.inflight[key] -= 1
+
+    def serve_request(self, c, raw, method, path, reqline, headers, body):
         rule = self.match(method, path)
         with self.st.lock:
             mode, lat = self.st.mode, self.st.latency_ms
         delay = (rule or {}).get("latencyMs") or (lat if mode == "latency" else 0)
-        if delay:
-            time.sleep(delay / 1000.0)
+        if delay and not self.hold(raw, delay / 1000.0):
+            return False  # reset or stopped meanwhile: never sent
         if rule and rule.get("status"):
             self.answer(c, method, path, rule)
             return True
-        return self.forward(c, method, path, head[0], headers, body)
+        return self.forward(c, method, path, reqline, headers, body)
 
     def answer(self, c, method, path, rule):
         status = int(rule["status"])
@@ -383,7 +412,7 @@ class Proxy:
             c.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: %d\r\n\r\n%s"
                       % (len(msg), msg))
             return True
-        self.track(s)
+        self.track(u)
         try:
             u.sendall(reqline + b"".join(headers) + b"Connection: close\r\n\r\n" + body)
             uf = u.makefile("rb")
@@ -414,11 +443,7 @@ class Proxy:
                 c.sendall(data)
             return not close_after
         finally:
-            self.untrack(s)
-            try:
-                u.close()
-            except OSError:
-                pass
+            self.untrack(u)
 
 
 def control_server(proxy, port):
@@ -441,7 +466,8 @@ def control_server(proxy, port):
                 self.reply(200, st.snapshot())
             elif self.path == "/requests":
                 with st.lock:
-                    self.reply(200, {"counts": dict(st.counts), "log": list(st.log)})
+                    self.reply(200, {"counts": dict(st.counts), "log": list(st.log),
+                                     "inflight": {k: v for k, v in st.inflight.items() if v}})
             else:
                 self.reply(404, {"error": "no such path"})
 
