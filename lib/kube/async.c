@@ -98,6 +98,10 @@ struct req {
 struct tq {
 	char *key;
 	struct req *first, *last;
+	/* A Retry-After (429, 503) holds the target's next request until then,
+	 * also once the request that got it has given up; an empty queue is
+	 * kept until this has passed. */
+	int64_t hold_until_ms;
 	struct tq *hnext;
 };
 
@@ -328,7 +332,8 @@ static void tq_leave(struct ls_kube_async *a, struct req *r)
 	r->q = NULL;
 	r->qprev = r->qnext = NULL;
 	if (!q->first) {
-		tq_free(a, q);
+		if (q->hold_until_ms <= ls_clock_mono_ms())
+			tq_free(a, q);
 	} else if (q->first->state == ST_QUEUED) {
 		q->first->state = ST_READY;
 		list_append(&a->ready, q->first);
@@ -852,7 +857,8 @@ static void start(struct ls_kube_async *a, struct req *r)
 		a->st.max_in_flight_seen = a->in_flight;
 }
 
-/* Sends what may go: retries and resends first, then new requests. */
+/* Sends what may go: retries and resends first, then new requests (a new
+ * request of a target held by a Retry-After waits for it in the timer heap). */
 static void start_ready(struct ls_kube_async *a)
 {
 	while (a->in_flight < a->limit) {
@@ -862,6 +868,12 @@ static void start_ready(struct ls_kube_async *a)
 			list_remove(&a->resend, r);
 		} else if ((r = a->ready.head) != NULL) {
 			list_remove(&a->ready, r);
+			if (r->q && r->q->hold_until_ms > ls_clock_mono_ms()) {
+				r->due_ms = r->q->hold_until_ms;
+				r->state = ST_BACKOFF;
+				if (heap_push(a, r) == 0)
+					continue;
+			}
 		} else {
 			break;
 		}
@@ -1030,6 +1042,8 @@ failed:
 	    ls_kube_parse_retry_after(x->retry_after, ls_clock_wall_ms(), &ra) == 0) {
 		*ret_delay_ms = ra;
 		has_ra = true;
+		if (r->q && now + ra > r->q->hold_until_ms)
+			r->q->hold_until_ms = now + ra;
 	}
 	if (status == 429)
 		throttle(a, now, has_ra ? ra : THROTTLE_DEFAULT_MS);

@@ -36,7 +36,10 @@
  * fetched once.
  *
  * Throttling. A 429 (or 503) with Retry-After delays that request's retry
- * by Retry-After (and only that request's). API Priority and Fairness throttles per flow, and all of
+ * by Retry-After (and only that request's), and so the next request of the
+ * same target (scale requests and Events apart): one queued behind it, or
+ * one submitted after it gave up, is not sent before the Retry-After has
+ * passed either (its budget starts when it is sent). API Priority and Fairness throttles per flow, and all of
  * lagscale's requests are one flow (one user, the service-account
  * FlowSchema's distinguisher), so a 429 also halves the number of requests
  * sent at once (at most once per 200 ms, never below 1) until its
