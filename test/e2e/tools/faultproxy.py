@@ -34,7 +34,8 @@ spent):
   {"method": "PATCH", "path": "REGEX", "status": 429, "retryAfter": "3",
    "latencyMs": 2000, "count": 5}
   status: answered by the proxy (a Kubernetes Status body), not forwarded;
-  latencyMs alone: forwarded after that delay.
+  latencyMs alone: forwarded after that delay (a request whose client hangs
+  up meanwhile, or whose connection the mode resets, is never forwarded).
 
 Control (HTTP on --control, JSON in and out):
   GET  /state            mode, rules, connection counts
@@ -189,15 +190,24 @@ class Proxy:
 
     def hold(self, raw, seconds):
         """Waits seconds; False as soon as raw's connection was reset (by
-        the reset or stopped mode), so a held request is never sent later."""
+        the reset or stopped mode) or its client hung up (gave up on the
+        request): a held request is then never sent."""
         end = time.monotonic() + seconds
-        with self.st.lock:
-            while raw in self.st.socks:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return True
-                self.st.lock.wait(left)
-        return False
+        while True:
+            with self.st.lock:
+                if raw not in self.st.socks:
+                    return False
+            left = end - time.monotonic()
+            if left <= 0:
+                return True
+            # The client sends nothing while it waits for the answer (no
+            # pipelining): anything to read now is its close.
+            try:
+                r, _, _ = select.select([raw], [], [], min(left, 0.1))
+            except (OSError, ValueError):
+                return False
+            if r:
+                return False
 
     # --- pacing ---------------------------------------------------------------
     def pace(self, nbytes, t_recv):
