@@ -534,6 +534,28 @@ static int enqueue(struct ls_kube_async *a, struct req *r)
 		return 0;
 	}
 	r->state = ST_QUEUED;
+	/* Events wait for an answer one at a time per target: a server that
+	 * answers slowly (or not: the request budget) must not let them pile
+	 * up. Beyond the bound the oldest waiting one goes. */
+	if (r->op == LS_KUBE_ASYNC_EVENT) {
+		size_t waiting = 0;
+		struct req *oldest = NULL;
+
+		for (struct req *o = q->first; o; o = o->qnext)
+			if (o->state == ST_QUEUED && o != r) {
+				waiting++;
+				if (!oldest)
+					oldest = o;
+			}
+		if (waiting >= LS_KUBE_ASYNC_EVENTS_WAITING_MAX && oldest) {
+			set_msg(oldest,
+			        "event %s of %s/%s/%s dropped: %d events of the target were waiting",
+			        oldest->ev_reason, oldest->namespace_ ? oldest->namespace_ : "",
+			        oldest->kind, oldest->name, LS_KUBE_ASYNC_EVENTS_WAITING_MAX);
+			a->st.events_dropped++;
+			finish(a, oldest, -ENOBUFS);
+		}
+	}
 	/* A newer count for a target makes an unsent older one moot. */
 	if (r->op == LS_KUBE_ASYNC_SCALE_SET && prev->op == LS_KUBE_ASYNC_SCALE_SET &&
 	    prev->dry_run == r->dry_run && (prev->state == ST_QUEUED || prev->state == ST_READY)) {

@@ -1030,6 +1030,71 @@ START_TEST(test_async_failures)
 }
 END_TEST
 
+static void h_events_slow(struct srv *s, const char *method, const char *path,
+                          const char *req, unsigned nth, struct reply *out)
+{
+	reply(out, strcmp(method, "POST") == 0 ? 201 : 200, NULL, "{}");
+	out->delay_ms = 300;
+}
+
+START_TEST(test_async_events_waiting_are_bounded)
+{
+	struct fixture fx;
+	struct ls_kube_target t = {"apps/v1", "Deployment", "shop", "web"};
+	struct ls_kube_target t2 = {"apps/v1", "Deployment", "shop", "other"};
+	struct ls_kube_recorder *rec = NULL;
+	struct got g[21] = {0}, o = {0};
+	struct ls_kube_async_stats st;
+	char note[32];
+	int dropped = 0, ok = 0;
+
+	fx_start(&fx, h_events_slow, NULL, NULL, 0);
+	ck_assert_int_eq(ls_kube_recorder_new("lagscale.io/lagscale", "host-1", &rec), 0);
+	/* A slow server; one Event per "tick", each a different note. */
+	for (int i = 0; i < 21; i++) {
+		struct ls_kube_event ev = {&t, NULL, "Warning", "LagReadFailed", "ReadLag", note};
+
+		snprintf(note, sizeof(note), "down %d", i);
+		ck_assert_int_eq(ls_kube_async_event(fx.a, rec, &ev, 1000 + i, i, false, &g[i]), 0);
+	}
+	{
+		struct ls_kube_event ev = {&t2, NULL, "Normal", "ScaledUp", "Scale", "up"};
+
+		ck_assert_int_eq(ls_kube_async_event(fx.a, rec, &ev, 1000, 0, false, &o), 0);
+	}
+	/* One on its way and 8 waiting: at most 9 of web's are kept (the
+	 * dropped ones are called back at the first poll). */
+	ls_kube_async_poll(fx.a, 0);
+	ck_assert_uint_le(ls_kube_async_pending(fx.a), 1 + LS_KUBE_ASYNC_EVENTS_WAITING_MAX + 1);
+	drain(fx.a, 20000);
+	for (int i = 0; i < 21; i++) {
+		ck_assert_int_eq(g[i].calls, 1);
+		if (g[i].res.err == -ENOBUFS) {
+			dropped++;
+			ck_assert_msg(strstr(g[i].res.errmsg, "dropped: 8 events of the target were waiting"),
+			              "%s", g[i].res.errmsg);
+		} else {
+			ck_assert_msg(g[i].res.err == 0, "%d: %s", i, g[i].res.errmsg);
+			ok++;
+		}
+	}
+	/* The first (on its way) and the newest 8 were sent; the oldest
+	 * waiting ones went. */
+	ck_assert_int_eq(ok, 1 + LS_KUBE_ASYNC_EVENTS_WAITING_MAX);
+	ck_assert_int_eq(dropped, 21 - ok);
+	ck_assert_int_eq(g[0].res.err, 0);
+	for (int i = 21 - LS_KUBE_ASYNC_EVENTS_WAITING_MAX; i < 21; i++)
+		ck_assert_int_eq(g[i].res.err, 0);
+	/* Another target's Event is not affected. */
+	ck_assert_int_eq(o.res.err, 0);
+	ls_kube_async_stats(fx.a, &st);
+	ck_assert_uint_eq(st.events_dropped, (uint64_t)dropped);
+	ck_assert_uint_eq(st.requests, (uint64_t)ok + 1);
+	fx_stop(&fx);
+	ls_kube_recorder_free(rec);
+}
+END_TEST
+
 static void h_events(struct srv *s, const char *method, const char *path, const char *req,
                      unsigned nth, struct reply *out)
 {
@@ -1153,6 +1218,7 @@ static Suite *async_suite(void)
 	tcase_add_test(tc, test_async_401_refreshes_once);
 	tcase_add_test(tc, test_async_failures);
 	tcase_add_test(tc, test_async_event_create_series_recreate);
+	tcase_add_test(tc, test_async_events_waiting_are_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
