@@ -32,7 +32,13 @@ HTTP rules (HTTP mode only), checked in order for each request; the first
 that matches applies (a rule with `count` applies that many times, then is
 spent):
   {"method": "PATCH", "path": "REGEX", "status": 429, "retryAfter": "3",
-   "latencyMs": 2000, "count": 5}
+   "latencyMs": 2000, "count": 5}  or  {..., "dropResponse": true,
+   "thenMode": "stopped"}
+  dropResponse: forwarded, but the answer is not relayed (the client's
+  connection is reset); thenMode: the mode to switch to just before it is
+  forwarded, for every other connection (e.g. "stopped": the server
+  applied the request and went down before answering, and no watch saw
+  it);
   status: answered by the proxy (a Kubernetes Status body), not forwarded;
   latencyMs alone: forwarded after that delay (a request whose client hangs
   up meanwhile, or whose connection the mode resets, is never forwarded).
@@ -162,16 +168,17 @@ class Proxy:
         except OSError:
             pass
 
-    def set_mode(self, mode, latency_ms=0, bps=0):
+    def set_mode(self, mode, latency_ms=0, bps=0, spare=None):
         if mode not in MODES:
             raise ValueError("mode must be one of " + ", ".join(MODES))
         with self.st.lock:
             old = self.st.mode
             self.st.mode, self.st.latency_ms, self.st.bps = mode, int(latency_ms), int(bps)
             self.st.generation += 1
-            victims = list(self.st.socks) if mode in ("reset", "stopped") else []
-            if mode in ("reset", "stopped"):
-                self.st.socks.clear()
+            victims = [v for v in self.st.socks if v is not spare] \
+                if mode in ("reset", "stopped") else []
+            for v in victims:
+                self.st.socks.discard(v)
             self.st.lock.notify_all()
         if mode == "stopped" and self.listener is not None:
             hard_close(self.listener)
@@ -391,7 +398,7 @@ class Proxy:
         if rule and rule.get("status"):
             self.answer(c, method, path, rule)
             return True
-        return self.forward(c, method, path, reqline, headers, body)
+        return self.forward(c, method, path, reqline, headers, body, rule or {})
 
     def answer(self, c, method, path, rule):
         status = int(rule["status"])
@@ -411,7 +418,12 @@ class Proxy:
         self.record(method, path, status, True)
         c.sendall(("\r\n".join(hdr) + "\r\n\r\n").encode() + body)
 
-    def forward(self, c, method, path, reqline, headers, body):
+    def forward(self, c, method, path, reqline, headers, body, rule):
+        if rule.get("dropResponse") and rule.get("thenMode"):
+            # The fault starts before the request goes on: no other
+            # connection (a watch) hears of its effect before the client's
+            # next attempt.
+            self.set_mode(rule["thenMode"], spare=c)
         try:
             s = socket.create_connection(self.upstream, timeout=10)
             u = self.client_ctx.wrap_socket(s, server_hostname=self.upstream[0])
@@ -431,6 +443,13 @@ class Proxy:
                 return False
             status = int(head[0].split()[1])
             self.record(method, path, status, False)
+            if rule.get("dropResponse"):
+                # The server did it; the client never hears: its
+                # connection is reset (its retry meets thenMode).
+                with self.st.lock:
+                    self.st.socks.discard(c)
+                hard_close(c)
+                return False
             out, close_after = [head[0]], True
             for h in head[1:]:
                 lname = h.split(b":", 1)[0].strip().lower()
