@@ -92,6 +92,23 @@ static void read_failed(struct ls_act_target *t, const char *scaler, const char 
 		       t->read_err ? t->read_err : msg);
 }
 
+/* A failed patch that may have been applied all the same: not one the
+ * server refused (403, 404, 400/422, 409 Conflict), nor one never sent. */
+static bool write_maybe_applied(const struct ls_kube_async_result *res)
+{
+	switch (res->err) {
+	case -EACCES:
+	case -ENOENT:
+	case -EINVAL:
+	case -ESTALE:
+	case -ECANCELED:
+	case -ENOKEY:
+		return false;
+	default:
+		return res->attempts > 0;
+	}
+}
+
 static void on_result(void *tag, const struct ls_kube_async_result *res, void *ud)
 {
 	struct ls_act *a = ud;
@@ -139,6 +156,12 @@ static void on_result(void *tag, const struct ls_kube_async_result *res, void *u
 	if (res->err == 0 && !a->dry_run) {
 		t->replicas = res->replicas;
 		snprintf(t->own_rv, sizeof(t->own_rv), "%s", res->resource_version);
+	} else if (!a->dry_run && write_maybe_applied(res)) {
+		/* The server may have applied the patch and lost the answer
+		 * (a connection cut, a timeout, a 5xx): the count kept is not
+		 * known to be right any more, so the next decision reads it
+		 * instead of sending the same patch again. */
+		t->have_replicas = false;
 	}
 	a->cb.write_done(a->cb.ud, idx, res->err, res->errmsg);
 }
@@ -200,11 +223,21 @@ void ls_act_free(struct ls_act *a)
 int ls_act_watch(struct ls_act *a, const struct ls_config *cfg)
 {
 	struct ls_kube_watch_key *keys = calloc(cfg->n_scalers + 1, sizeof(*keys));
+	int64_t poll_ms = 0;
 	size_t n = 0;
 	int r = 0;
 
 	if (!keys)
 		return -ENOMEM;
+	/* A watch that failed tries again at least once per shortest polling
+	 * interval, so a server that comes back is noticed within one. */
+	for (size_t i = 0; i < cfg->n_scalers; i++) {
+		int64_t p = cfg->scalers[i].policy.polling_interval_ms;
+
+		if (p > 0 && (poll_ms == 0 || p < poll_ms))
+			poll_ms = p;
+	}
+	ls_kube_informer_set_backoff_max(a->informer, poll_ms);
 	for (size_t i = 0; i < cfg->n_scalers; i++) {
 		const struct ls_config_target *tg = &cfg->scalers[i].target;
 

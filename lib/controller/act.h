@@ -9,10 +9,15 @@
  * replicas are read from /scale only when it first appears or its
  * metadata.generation changes (every change of spec.replicas bumps it),
  * except after lagscale's own patch, which is recognised by the
- * resourceVersion the patch returned. So after warm-up a round with no
+ * resourceVersion the patch returned, and again after a patch that failed
+ * in a way that may have left it applied (a cut connection, a timeout, a
+ * 5xx), so that such a patch is not sent a second time from a count that
+ * may be out of date. So after warm-up a round with no
  * change makes no API request at all. A watch that cannot reconnect keeps
  * answering from what it last knew; after stale_after_ms the target counts
- * as unreadable (a failed read, never zero replicas).
+ * as unreadable (a failed read, never zero replicas). A failed watch
+ * tries again at least once per shortest pollingInterval of the scalers
+ * (its backoff's cap), so a server that returns is noticed within one.
  *
  * Writing. Scale patches, the /scale reads above and Events go out
  * concurrently over libcurl's multi interface (lib/kube/async.h, 32 in

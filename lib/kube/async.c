@@ -99,6 +99,10 @@ struct req {
 struct tq {
 	char *key;
 	struct req *first, *last;
+	/* A Retry-After (429, 503) holds the target's next request until then,
+	 * also once the request that got it has given up; an empty queue is
+	 * kept until this has passed. */
+	int64_t hold_until_ms;
 	struct tq *hnext;
 };
 
@@ -330,7 +334,8 @@ static void tq_leave(struct ls_kube_async *a, struct req *r)
 	r->q = NULL;
 	r->qprev = r->qnext = NULL;
 	if (!q->first) {
-		tq_free(a, q);
+		if (q->hold_until_ms <= ls_clock_mono_ms())
+			tq_free(a, q);
 	} else if (q->first->state == ST_QUEUED) {
 		q->first->state = ST_READY;
 		list_append(&a->ready, q->first);
@@ -535,6 +540,28 @@ static int enqueue(struct ls_kube_async *a, struct req *r)
 		return 0;
 	}
 	r->state = ST_QUEUED;
+	/* Events wait for an answer one at a time per target: a server that
+	 * answers slowly (or not: the request budget) must not let them pile
+	 * up. Beyond the bound the oldest waiting one goes. */
+	if (r->op == LS_KUBE_ASYNC_EVENT) {
+		size_t waiting = 0;
+		struct req *oldest = NULL;
+
+		for (struct req *o = q->first; o; o = o->qnext)
+			if (o->state == ST_QUEUED && o != r) {
+				waiting++;
+				if (!oldest)
+					oldest = o;
+			}
+		if (waiting >= LS_KUBE_ASYNC_EVENTS_WAITING_MAX && oldest) {
+			set_msg(oldest,
+			        "event %s of %s/%s/%s dropped: %d events of the target were waiting",
+			        oldest->ev_reason, oldest->namespace_ ? oldest->namespace_ : "",
+			        oldest->kind, oldest->name, LS_KUBE_ASYNC_EVENTS_WAITING_MAX);
+			a->st.events_dropped++;
+			finish(a, oldest, -ENOBUFS);
+		}
+	}
 	/* A newer count for a target makes an unsent older one moot. */
 	if ((r->op == LS_KUBE_ASYNC_SCALE_SET || r->op == LS_KUBE_ASYNC_PATCH) && prev->op == r->op &&
 	    prev->dry_run == r->dry_run && (prev->state == ST_QUEUED || prev->state == ST_READY)) {
@@ -888,7 +915,8 @@ static void start(struct ls_kube_async *a, struct req *r)
 		a->st.max_in_flight_seen = a->in_flight;
 }
 
-/* Sends what may go: retries and resends first, then new requests. */
+/* Sends what may go: retries and resends first, then new requests (a new
+ * request of a target held by a Retry-After waits for it in the timer heap). */
 static void start_ready(struct ls_kube_async *a)
 {
 	while (a->in_flight < a->limit) {
@@ -898,6 +926,12 @@ static void start_ready(struct ls_kube_async *a)
 			list_remove(&a->resend, r);
 		} else if ((r = a->ready.head) != NULL) {
 			list_remove(&a->ready, r);
+			if (r->q && r->q->hold_until_ms > ls_clock_mono_ms()) {
+				r->due_ms = r->q->hold_until_ms;
+				r->state = ST_BACKOFF;
+				if (heap_push(a, r) == 0)
+					continue;
+			}
 		} else {
 			break;
 		}
@@ -1066,6 +1100,8 @@ failed:
 	    ls_kube_parse_retry_after(x->retry_after, ls_clock_wall_ms(), &ra) == 0) {
 		*ret_delay_ms = ra;
 		has_ra = true;
+		if (r->q && now + ra > r->q->hold_until_ms)
+			r->q->hold_until_ms = now + ra;
 	}
 	if (status == 429)
 		throttle(a, now, has_ra ? ra : THROTTLE_DEFAULT_MS);

@@ -36,7 +36,10 @@
  * fetched once.
  *
  * Throttling. A 429 (or 503) with Retry-After delays that request's retry
- * by Retry-After (and only that request's). API Priority and Fairness throttles per flow, and all of
+ * by Retry-After (and only that request's), and so the next request of the
+ * same target (scale requests and Events apart): one queued behind it, or
+ * one submitted after it gave up, is not sent before the Retry-After has
+ * passed either (its budget starts when it is sent). API Priority and Fairness throttles per flow, and all of
  * lagscale's requests are one flow (one user, the service-account
  * FlowSchema's distinguisher), so a 429 also halves the number of requests
  * sent at once (at most once per 200 ms, never below 1) until its
@@ -54,7 +57,13 @@
  * dry_run) that has not been sent yet, that older patch is superseded: it
  * is not sent and its callback gets -ECANCELED with res->superseded set.
  * So a target that answers slowly accumulates one pending patch, the
- * newest, not one per tick.
+ * newest, not one per tick. Events are bounded too: when an Event is
+ * queued while LS_KUBE_ASYNC_EVENTS_WAITING_MAX of the same target are
+ * already waiting (not sent yet) behind the one on its way, the oldest
+ * waiting one is dropped (its callback gets -ENOBUFS, counted in
+ * events_dropped). So while the server is slow or hangs, a target keeps
+ * at most 1 + LS_KUBE_ASYNC_EVENTS_WAITING_MAX Events in memory, and sends
+ * no more than those once it answers again.
  *
  * Callbacks run only inside ls_kube_async_poll() and ls_kube_async_free(),
  * exactly once per request that was queued (the submit functions returned
@@ -87,6 +96,8 @@
 #include "kube/kube.h"
 
 #define LS_KUBE_ASYNC_MAX_IN_FLIGHT 32
+/* Events of one target waiting behind the one on its way (async.h, Ordering). */
+#define LS_KUBE_ASYNC_EVENTS_WAITING_MAX 8
 
 struct ls_kube_async;
 
@@ -99,7 +110,8 @@ enum ls_kube_async_op {
 
 struct ls_kube_async_result {
 	enum ls_kube_async_op op;
-	int err;          /* 0 or the errno of kube.h; -ECANCELED: freed, stopped, superseded */
+	int err;          /* 0 or the errno of kube.h; -ECANCELED: freed, stopped, superseded;
+	                     -ENOBUFS: an Event dropped (too many waiting) */
 	char errmsg[512]; /* "" on success; one line, never a secret (as ls_kube_errmsg) */
 	/* Reads and patches that succeeded: the Scale the server returned
 	 * (spec.replicas; status.replicas, -1 when absent). -1 for Events,
@@ -205,6 +217,7 @@ struct ls_kube_async_stats {
 	uint64_t retries;   /* of them, sent again after a retryable failure */
 	uint64_t throttled; /* 429 responses */
 	uint64_t superseded;
+	uint64_t events_dropped; /* Events dropped beyond LS_KUBE_ASYNC_EVENTS_WAITING_MAX */
 	uint64_t connections; /* connections opened (HTTP/2 multiplexes on few) */
 	size_t max_in_flight_seen;
 	size_t in_flight;    /* now */

@@ -1401,6 +1401,8 @@ static void fail(struct ls_kube_informer *inf, struct watch *w, int64_t delay_ms
 	inf->st.failures++;
 	if (!w->failing)
 		bump_changes(inf);
+	/* The cap may have changed since (ls_kube_informer_set_backoff_max). */
+	w->bo.max_ms = inf->opts.resync_backoff_max_ms;
 	pthread_mutex_unlock(&inf->mu);
 	d = ls_backoff_next(&w->bo);
 	if (delay_ms >= 0)
@@ -1795,6 +1797,17 @@ static void *informer_thread(void *arg)
 	}
 	pthread_mutex_unlock(&inf->mu);
 	return NULL;
+}
+
+void ls_kube_informer_set_backoff_max(struct ls_kube_informer *inf, int64_t ms)
+{
+	if (ms <= 0)
+		ms = BACKOFF_MAX_MS;
+	if (ms < BACKOFF_BASE_MS)
+		ms = BACKOFF_BASE_MS;
+	pthread_mutex_lock(&inf->mu);
+	inf->opts.resync_backoff_max_ms = ms;
+	pthread_mutex_unlock(&inf->mu);
 }
 
 int ls_kube_informer_start(struct ls_kube_informer *inf)

@@ -167,6 +167,15 @@ int ls_kube_informer_add_flags(struct ls_kube_informer *inf, const char *api_ver
                                const char *kind, const char *namespace_, unsigned flags);
 
 /*
+ * Changes resync_backoff_max_ms (0: 30 s; below 500 ms: 500 ms) for every
+ * watch, from its next failure on: the caller ties it to how soon it needs
+ * a watch back after the server returns (the controller: its shortest
+ * pollingInterval), since the longest backoff is how long a recovered
+ * server can go unnoticed. Thread-safe with the informer's thread.
+ */
+void ls_kube_informer_set_backoff_max(struct ls_kube_informer *inf, int64_t ms);
+
+/*
  * Ends a watch and forgets its objects: lookups answer -ESRCH at once, the
  * thread closes its transfer at its next turn. 0, or -ENOENT when no such
  * watch exists.

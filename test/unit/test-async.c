@@ -501,6 +501,61 @@ START_TEST(test_async_retry_after_delays_only_that_request)
 }
 END_TEST
 
+/* web-0's first patch: 429 with Retry-After 2, which its budget (1 s)
+ * cannot wait for; everything else at once. */
+static void h_429_past_budget(struct srv *s, const char *method, const char *path,
+                              const char *req, unsigned nth, struct reply *out)
+{
+	if (discovery(path, out))
+		return;
+	if (web_index(path) == 0 && nth == 0) {
+		reply(out, 429, "Retry-After: 2\r\n", "{\"kind\":\"Status\",\"message\":\"slow\"}");
+		return;
+	}
+	scale_reply(out, web_index(path));
+}
+
+START_TEST(test_async_retry_after_holds_the_targets_next_request)
+{
+	struct ls_kube_options o = {.timeout_ms = 1000};
+	struct fixture fx;
+	struct got g0 = {0}, g1 = {0}, g2 = {0};
+	struct ls_kube_target t0, t1;
+	char n0[32], n1[32];
+	int64_t t_fail, t_sent;
+
+	fx_start(&fx, h_429_past_budget, NULL, &o, 4);
+	t0 = web(n0, sizeof(n0), 0);
+	t1 = web(n1, sizeof(n1), 1);
+	ck_assert_int_eq(ls_kube_async_scale_set(fx.a, &t0, 3, false, &g0), 0);
+	drain(fx.a, 5000);
+	/* No time left to wait for the Retry-After: the 429 is the result. */
+	ck_assert_int_eq(g0.calls, 1);
+	ck_assert_int_eq(g0.res.err, -EBUSY);
+	ck_assert_int_eq(g0.res.attempts, 1);
+	t_fail = ls_clock_mono_ms();
+	/* The next request of the same target waits for the Retry-After
+	 * (with a budget of its own from when it is sent); another target's
+	 * goes at once. */
+	ck_assert_int_eq(ls_kube_async_scale_set(fx.a, &t0, 4, false, &g1), 0);
+	ck_assert_int_eq(ls_kube_async_scale_set(fx.a, &t1, 1, false, &g2), 0);
+	while (g2.calls == 0 && ls_clock_mono_ms() - t_fail < 5000)
+		ls_kube_async_poll(fx.a, 100);
+	ck_assert_int_eq(g2.calls, 1);
+	ck_assert_int_eq(g1.calls, 0);
+	ck_assert_msg(ls_clock_mono_ms() - t_fail < 1500, "another target was held too");
+	drain(fx.a, 5000);
+	t_sent = ls_clock_mono_ms();
+	ck_assert_int_eq(g1.calls, 1);
+	ck_assert_msg(g1.res.err == 0, "%s", g1.res.errmsg);
+	ck_assert_int_eq(g1.res.replicas, 0);
+	ck_assert_int_eq(g1.res.attempts, 1);
+	ck_assert_msg(t_sent - t_fail >= 1900, "sent %lld ms after the 429, before its Retry-After",
+	              (long long)(t_sent - t_fail));
+	fx_stop(&fx);
+}
+END_TEST
+
 static void h_429_wave(struct srv *s, const char *method, const char *path, const char *req,
                        unsigned nth, struct reply *out)
 {
@@ -1040,6 +1095,71 @@ START_TEST(test_async_failures)
 }
 END_TEST
 
+static void h_events_slow(struct srv *s, const char *method, const char *path,
+                          const char *req, unsigned nth, struct reply *out)
+{
+	reply(out, strcmp(method, "POST") == 0 ? 201 : 200, NULL, "{}");
+	out->delay_ms = 300;
+}
+
+START_TEST(test_async_events_waiting_are_bounded)
+{
+	struct fixture fx;
+	struct ls_kube_target t = {"apps/v1", "Deployment", "shop", "web"};
+	struct ls_kube_target t2 = {"apps/v1", "Deployment", "shop", "other"};
+	struct ls_kube_recorder *rec = NULL;
+	struct got g[21] = {0}, o = {0};
+	struct ls_kube_async_stats st;
+	char note[32];
+	int dropped = 0, ok = 0;
+
+	fx_start(&fx, h_events_slow, NULL, NULL, 0);
+	ck_assert_int_eq(ls_kube_recorder_new("lagscale.io/lagscale", "host-1", &rec), 0);
+	/* A slow server; one Event per "tick", each a different note. */
+	for (int i = 0; i < 21; i++) {
+		struct ls_kube_event ev = {&t, NULL, "Warning", "LagReadFailed", "ReadLag", note};
+
+		snprintf(note, sizeof(note), "down %d", i);
+		ck_assert_int_eq(ls_kube_async_event(fx.a, rec, &ev, 1000 + i, i, false, &g[i]), 0);
+	}
+	{
+		struct ls_kube_event ev = {&t2, NULL, "Normal", "ScaledUp", "Scale", "up"};
+
+		ck_assert_int_eq(ls_kube_async_event(fx.a, rec, &ev, 1000, 0, false, &o), 0);
+	}
+	/* One on its way and 8 waiting: at most 9 of web's are kept (the
+	 * dropped ones are called back at the first poll). */
+	ls_kube_async_poll(fx.a, 0);
+	ck_assert_uint_le(ls_kube_async_pending(fx.a), 1 + LS_KUBE_ASYNC_EVENTS_WAITING_MAX + 1);
+	drain(fx.a, 20000);
+	for (int i = 0; i < 21; i++) {
+		ck_assert_int_eq(g[i].calls, 1);
+		if (g[i].res.err == -ENOBUFS) {
+			dropped++;
+			ck_assert_msg(strstr(g[i].res.errmsg, "dropped: 8 events of the target were waiting"),
+			              "%s", g[i].res.errmsg);
+		} else {
+			ck_assert_msg(g[i].res.err == 0, "%d: %s", i, g[i].res.errmsg);
+			ok++;
+		}
+	}
+	/* The first (on its way) and the newest 8 were sent; the oldest
+	 * waiting ones went. */
+	ck_assert_int_eq(ok, 1 + LS_KUBE_ASYNC_EVENTS_WAITING_MAX);
+	ck_assert_int_eq(dropped, 21 - ok);
+	ck_assert_int_eq(g[0].res.err, 0);
+	for (int i = 21 - LS_KUBE_ASYNC_EVENTS_WAITING_MAX; i < 21; i++)
+		ck_assert_int_eq(g[i].res.err, 0);
+	/* Another target's Event is not affected. */
+	ck_assert_int_eq(o.res.err, 0);
+	ls_kube_async_stats(fx.a, &st);
+	ck_assert_uint_eq(st.events_dropped, (uint64_t)dropped);
+	ck_assert_uint_eq(st.requests, (uint64_t)ok + 1);
+	fx_stop(&fx);
+	ls_kube_recorder_free(rec);
+}
+END_TEST
+
 static void h_events(struct srv *s, const char *method, const char *path, const char *req,
                      unsigned nth, struct reply *out)
 {
@@ -1152,6 +1272,7 @@ static Suite *async_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_async_concurrency_is_bounded);
 	tcase_add_test(tc, test_async_retry_after_delays_only_that_request);
+	tcase_add_test(tc, test_async_retry_after_holds_the_targets_next_request);
 	tcase_add_test(tc, test_async_429_lowers_the_send_rate);
 	tcase_add_test(tc, test_async_5xx_retried_then_bounded);
 	tcase_add_test(tc, test_async_hung_request_delays_no_other);
@@ -1163,6 +1284,7 @@ static Suite *async_suite(void)
 	tcase_add_test(tc, test_async_401_refreshes_once);
 	tcase_add_test(tc, test_async_failures);
 	tcase_add_test(tc, test_async_event_create_series_recreate);
+	tcase_add_test(tc, test_async_events_waiting_are_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

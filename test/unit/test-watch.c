@@ -1450,6 +1450,36 @@ START_TEST(test_watch_informer_backoff_and_staleness)
 }
 END_TEST
 
+START_TEST(test_watch_informer_backoff_cap_changes)
+{
+	struct fapi *f = fapi_start();
+	struct ls_kube_config *kc = fapi_config(f, "{}");
+	struct ls_kube_informer *inf = NULL;
+	int w0;
+
+	/* The default cap (30 s), lowered while the watch runs. */
+	ck_assert_int_eq(ls_kube_informer_new(kc, NULL, &inf), 0);
+	fapi_put(f, "shop", "a", 1, NULL);
+	ck_assert_int_eq(ls_kube_informer_add(inf, "apps/v1", "Deployment", "shop"), 0);
+	ck_assert_int_eq(ls_kube_informer_start(inf), 0);
+	ck_assert_int_eq(ls_kube_informer_wait_synced(inf, 5000), 0);
+	WAIT_UNTIL(fapi_get(f, &f->open_watches) == 1, 3000);
+	ls_kube_informer_set_backoff_max(inf, 600);
+	fapi_set(f, &f->watch_status, 500);
+	fapi_bump(f, &f->drop_gen);
+	WAIT_UNTIL(stats(inf).failures >= 1, 5000);
+	/* Doubling from 500 ms (uniform in [d/2, d]) would try at most 4
+	 * times in 3 s; capped at 600 ms it tries at least every 600 ms. */
+	w0 = fapi_get(f, &f->watches);
+	ls_clock_sleep_ms(3000);
+	ck_assert_int_ge(fapi_get(f, &f->watches) - w0, 5);
+	ck_assert_int_le(fapi_get(f, &f->watches) - w0, 13);
+	ls_kube_informer_free(inf);
+	ls_kube_config_free(kc);
+	fapi_stop(f);
+}
+END_TEST
+
 START_TEST(test_watch_informer_forbidden_then_allowed)
 {
 	struct fapi *f = fapi_start();
@@ -2022,6 +2052,7 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, test_watch_informer_relist_on_gone_event);
 	tcase_add_test(tc, test_watch_informer_relist_on_410_answer);
 	tcase_add_test(tc, test_watch_informer_backoff_and_staleness);
+	tcase_add_test(tc, test_watch_informer_backoff_cap_changes);
 	tcase_add_test(tc, test_watch_informer_forbidden_then_allowed);
 	tcase_add_test(tc, test_watch_informer_pages);
 	tcase_add_test(tc, test_watch_informer_401_fetches_the_token_again);
