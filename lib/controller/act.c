@@ -286,12 +286,15 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 		snprintf(errmsg, errlen, "%s \"%s\" not found", res, tg->name);
 		goto fail;
 	}
+	t->watch_failed = false;
 	if (r < 0) {
+		t->watch_failed = true;
 		snprintf(errmsg, errlen, "the watch of %s (%s) in \"%s\" has not listed yet%s%s",
 			 tg->kind, tg->api_version, tg->namespace_, werr[0] ? ": " : "", werr);
 		goto fail;
 	}
 	if (stale_since && ls_clock_mono_ms() - stale_since > stale_after_ms) {
+		t->watch_failed = true;
 		snprintf(errmsg, errlen,
 			 "the watch of %s (%s) in \"%s\" is stale for %lld s%s%s", tg->kind,
 			 tg->api_version, tg->namespace_,
@@ -341,6 +344,22 @@ int ls_act_target(struct ls_act *a, const struct ls_config_scaler *sc, size_t id
 fail:
 	read_failed(t, sc->name, what, errmsg);
 	return r < 0 ? r : -EIO;
+}
+
+uint64_t ls_act_changes(struct ls_act *a)
+{
+	return ls_kube_informer_changes(a->informer);
+}
+
+bool ls_act_watch_current(struct ls_act *a, const struct ls_config_scaler *sc)
+{
+	const struct ls_config_target *tg = &sc->target;
+	struct ls_kube_object_meta m;
+	int64_t stale_since = 0;
+	int r = ls_kube_informer_get(a->informer, tg->api_version, tg->kind, tg->namespace_,
+				     tg->name, &m, &stale_since, NULL, 0);
+
+	return (r == 0 || r == -ENOENT) && stale_since == 0;
 }
 
 int ls_act_target_uid(struct ls_act *a, const struct ls_config_scaler *sc,

@@ -56,6 +56,7 @@ struct ls_act_target {
 	bool read_failed;	  /* ... ended in read_fail, not yet reported */
 	int read_fail_err;	  /* ... and its errno (kube.h): -ENOENT for a 404 */
 	bool writing;		  /* a patch is on its way */
+	bool watch_failed;	  /* the last decision failed: its watch was stale or unlisted */
 	bool pause_warned;
 	char own_rv[64];	  /* the resourceVersion lagscale's last patch made */
 	char uid[64];		  /* metadata.uid, for Events */
@@ -121,6 +122,17 @@ int ls_act_watch(struct ls_act *a, const struct ls_config *cfg);
 int ls_act_wait_synced(struct ls_act *a, int64_t timeout_ms);
 /* ... or has failed (ls_kube_informer_wait_settled). 0 or -ETIMEDOUT. */
 int ls_act_wait_settled(struct ls_act *a, int64_t timeout_ms);
+
+/*
+ * The watches' change counter (ls_kube_informer_changes): it moves when a
+ * watch fails or works again, among others. With ls_act_watch_current, a
+ * scaler whose decision failed on a stale watch (t->watch_failed) can be
+ * decided again as soon as the API server is back, not a polling interval
+ * later.
+ */
+uint64_t ls_act_changes(struct ls_act *a);
+/* Whether the watch of sc's target has listed and its stream is established now. */
+bool ls_act_watch_current(struct ls_act *a, const struct ls_config_scaler *sc);
 
 /*
  * What scaler idx's target is now:

@@ -112,6 +112,7 @@ struct ls_controller {
 	 * (act.h), and the leader elector (NULL without leader election). */
 	struct ls_act *act;
 	bool synced; /* the watches were waited for before the first round */
+	uint64_t act_changes; /* ls_act_changes when wake_recovered looked last */
 	bool any_error; /* with once: a scaler's round ended in error */
 	struct ls_kube_leader *leader;
 	bool leader_started;
@@ -380,20 +381,38 @@ static int objects_setup(struct ls_controller *c, char *errbuf, size_t errlen)
 }
 
 /* Logs (once each) becoming the leader, losing it, a new leader, an error. */
-static void leader_poll(struct ls_controller *c)
+/* A scaler whose target is being read or written sits rounds out. */
+static bool busy(const struct scaler_rt *s)
+{
+	return s->tgt.writing || s->has_waiting;
+}
+
+/*
+ * Follows the elector. True when this instance has just become the
+ * leader: then every scaler is due at once, so that what the decisions
+ * ask for is written now (a takeover, or the API server back after an
+ * outage), not up to a polling interval later.
+ */
+static bool leader_poll(struct ls_controller *c)
 {
 	struct ls_kube_leader_status st;
 	const struct ls_config_leader *l = &c->cfg->leader;
+	bool took_over = false;
 
 	if (!c->leader || !c->leader_started)
-		return;
+		return false;
 	ls_kube_leader_status(c->leader, &st);
 	if (st.leading != c->leading) {
 		c->leading = st.leading;
-		if (st.leading)
+		if (st.leading) {
+			int64_t now = ls_clock_mono_ms();
+
 			ls_log(LS_LOG_INFO, NULL, "leading: holding lease \"%s/%s\" as \"%s\"",
 			       l->namespace_, l->lease_name, ls_kube_leader_identity(c->leader));
-		else
+			for (size_t i = 0; c->scalers && i < c->cfg->n_scalers; i++)
+				if (!busy(&c->scalers[i]) && c->scalers[i].next_due_ms > now)
+					c->scalers[i].next_due_ms = now, took_over = true;
+		} else
 			ls_log(LS_LOG_WARN, NULL,
 			       "not leading any more: lease \"%s/%s\" was not renewed in time or "
 			       "was taken; deciding without writing",
@@ -424,6 +443,7 @@ static void leader_poll(struct ls_controller *c)
 			ls_log(LS_LOG_INFO, NULL, "leader election works again");
 		snprintf(c->leader_err, sizeof(c->leader_err), "%s", st.errmsg);
 	}
+	return took_over;
 }
 
 int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_options *opts,
@@ -1011,12 +1031,6 @@ static void idle(struct ls_controller *c, int64_t ms)
 	}
 }
 
-/* A scaler whose target is being read or written sits rounds out. */
-static bool busy(const struct scaler_rt *s)
-{
-	return s->tgt.writing || s->has_waiting;
-}
-
 static int64_t collect_timeout(const struct ls_controller *c, const struct cluster_rt *cl)
 {
 	int64_t t = MAX_COLLECT_TIMEOUT_MS;
@@ -1279,6 +1293,40 @@ static int64_t next_due(const struct ls_controller *c)
 	return next;
 }
 
+/*
+ * A scaler whose decision failed because its target's watch was stale (the
+ * API server was away) is due again as soon as the watch is current, so
+ * that it recovers within a polling interval of the server's return, not
+ * after the watch's backoff and then a whole interval more. True when one
+ * was made due. Looks only when the watches changed (cheap otherwise).
+ */
+static bool wake_recovered(struct ls_controller *c)
+{
+	uint64_t changes;
+	int64_t now;
+	bool any = false;
+
+	if (!c->act)
+		return false;
+	changes = ls_act_changes(c->act);
+	if (changes == c->act_changes)
+		return false;
+	c->act_changes = changes;
+	now = ls_clock_mono_ms();
+	for (size_t i = 0; i < c->cfg->n_scalers; i++) {
+		struct scaler_rt *s = &c->scalers[i];
+
+		if (!s->tgt.watch_failed || busy(s) || !ls_act_watch_current(c->act, s->cfg))
+			continue;
+		s->tgt.watch_failed = false;
+		if (s->next_due_ms > now) {
+			s->next_due_ms = now;
+			any = true;
+		}
+	}
+	return any;
+}
+
 static int run_loop(struct ls_controller *c)
 {
 	int r = watch_targets(c);
@@ -1313,13 +1361,20 @@ static int run_loop(struct ls_controller *c)
 		while (!*c->opts.stop && !reload_requested(c) && ls_clock_mono_ms() < next) {
 			int64_t wait = next - ls_clock_mono_ms();
 
-			leader_poll(c);
+			if (leader_poll(c)) {
+				next = next_due(c);
+				continue;
+			}
 			publish_if_wanted(c);
 			status_flush(c);
 			/* LagScalers changed: their scalers are due at once (new
 			 * ones) or keep their time (unchanged ones). */
 			if (c->objects && ls_objects_changed(c->objects)) {
 				objects_poll(c);
+				next = next_due(c);
+				continue;
+			}
+			if (wake_recovered(c)) {
 				next = next_due(c);
 				continue;
 			}
