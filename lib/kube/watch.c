@@ -1825,6 +1825,40 @@ int ls_kube_informer_start(struct ls_kube_informer *inf)
 
 /* --- lookups ------------------------------------------------------------------------ */
 
+/*
+ * The watch a lookup reads, under inf->mu: the one of (api_version, kind,
+ * namespace_), else (with via_all) the kind's all-namespaces watch, where
+ * *ret_via_all is set. errmsg gets the watch's last error. 0 and *ret;
+ * -ESRCH (no such watch) or -EAGAIN (not listed yet), errmsg saying so.
+ */
+static int lookup_watch(struct ls_kube_informer *inf, const char *api_version, const char *kind,
+                        const char *namespace_, bool via_all, struct watch **ret,
+                        bool *ret_via_all, char *errmsg, size_t errlen)
+{
+	struct watch *w = find_watch(inf, api_version, kind, namespace_);
+
+	if (!w && via_all && namespace_ && namespace_[0]) {
+		w = find_watch(inf, api_version, kind, "");
+		*ret_via_all = w != NULL;
+	}
+	if (!w) {
+		if (errmsg && errlen)
+			snprintf(errmsg, errlen, "no watch of %s (%s) in \"%s\"", kind, api_version,
+			         ns_or_empty(namespace_));
+		return -ESRCH;
+	}
+	if (errmsg && errlen)
+		snprintf(errmsg, errlen, "%s", w->errmsg);
+	if (!w->store) {
+		if (errmsg && errlen && !errmsg[0])
+			snprintf(errmsg, errlen, "the watch of %s has not listed its objects yet",
+			         w->desc);
+		return -EAGAIN;
+	}
+	*ret = w;
+	return 0;
+}
+
 int ls_kube_informer_get(struct ls_kube_informer *inf, const char *api_version, const char *kind,
                          const char *namespace_, const char *name, struct ls_kube_object_meta *ret,
                          int64_t *ret_stale_since_ms, char *errmsg, size_t errlen)
@@ -1839,27 +1873,9 @@ int ls_kube_informer_get(struct ls_kube_informer *inf, const char *api_version, 
 	if (!api_version || !kind || !name)
 		return -EINVAL;
 	pthread_mutex_lock(&inf->mu);
-	w = find_watch(inf, api_version, kind, namespace_);
-	if (!w && namespace_ && namespace_[0]) {
-		w = find_watch(inf, api_version, kind, "");
-		via_all = w != NULL;
-	}
-	if (!w) {
-		if (errmsg && errlen)
-			snprintf(errmsg, errlen, "no watch of %s (%s) in \"%s\"", kind, api_version,
-			         ns_or_empty(namespace_));
-		r = -ESRCH;
+	r = lookup_watch(inf, api_version, kind, namespace_, true, &w, &via_all, errmsg, errlen);
+	if (r < 0)
 		goto out;
-	}
-	if (errmsg && errlen)
-		snprintf(errmsg, errlen, "%s", w->errmsg);
-	if (!w->store) {
-		if (errmsg && errlen && !errmsg[0])
-			snprintf(errmsg, errlen, "the watch of %s has not listed its objects yet",
-			         w->desc);
-		r = -EAGAIN;
-		goto out;
-	}
 	if (via_all)
 		r = snprintf(key, sizeof(key), "%s/%s", namespace_, name);
 	else
@@ -1908,6 +1924,7 @@ int ls_kube_informer_list(struct ls_kube_informer *inf, const char *api_version,
 {
 	struct list_ctx c = {0};
 	struct watch *w;
+	bool unused = false;
 	int r;
 
 	if (errmsg && errlen)
@@ -1915,23 +1932,9 @@ int ls_kube_informer_list(struct ls_kube_informer *inf, const char *api_version,
 	if (!api_version || !kind)
 		return -EINVAL;
 	pthread_mutex_lock(&inf->mu);
-	w = find_watch(inf, api_version, kind, namespace_);
-	if (!w) {
-		if (errmsg && errlen)
-			snprintf(errmsg, errlen, "no watch of %s (%s) in \"%s\"", kind, api_version,
-			         ns_or_empty(namespace_));
-		r = -ESRCH;
+	r = lookup_watch(inf, api_version, kind, namespace_, false, &w, &unused, errmsg, errlen);
+	if (r < 0)
 		goto out;
-	}
-	if (errmsg && errlen)
-		snprintf(errmsg, errlen, "%s", w->errmsg);
-	if (!w->store) {
-		if (errmsg && errlen && !errmsg[0])
-			snprintf(errmsg, errlen, "the watch of %s has not listed its objects yet",
-			         w->desc);
-		r = -EAGAIN;
-		goto out;
-	}
 	/* One allocation for the array (and one more, so an empty store is
 	 * not a NULL that looks like a failure). */
 	c.v = calloc(ls_kube_store_count(w->store) + 1, sizeof(*c.v));
