@@ -24,8 +24,13 @@
  * in, and how many rounds skip them after they did not come. */
 #define LS_KAFKA_DESCRIBE_GRACE_MS 500
 #define LS_KAFKA_DESCRIBE_SKIP_ROUNDS 20
+/* offsets_for_times calls at once, each on a thread (read_offsets). */
+#define LS_KAFKA_OFFSETS_IN_FLIGHT 8
 /* ListConsumerGroupOffsets requests unanswered at once (issue_committed). */
 #define LS_KAFKA_GROUPS_IN_FLIGHT 100
+/* Rounds in a row in which a handle's metadata request went unanswered
+ * before the handle is recreated (see ensure_handle). */
+#define LS_KAFKA_RECREATE_AFTER 3
 
 struct ls_kafka {
 	char *name;
@@ -34,7 +39,8 @@ struct ls_kafka {
 	size_t n_props;
 	struct ls_awsiam *awsiam; /* sasl.mechanism AWS_MSK_IAM; NULL otherwise */
 	rd_kafka_t *rk[N_LEVELS]; /* one handle per isolation level, made on demand */
-	bool broken[N_LEVELS];	  /* a request outlived its deadline: recreate */
+	bool broken[N_LEVELS];	  /* the handle failed: recreate it (ensure_handle) */
+	int silent[N_LEVELS];	  /* rounds in a row without a metadata answer */
 	bool proven[N_LEVELS];	  /* a metadata request has succeeded on the handle */
 	pthread_mutex_t mu;	  /* guards the fields below (librdkafka threads write them) */
 	char last_error[256];
@@ -481,6 +487,7 @@ static void destroy_handle(struct ls_kafka *k, int level)
 	rd_kafka_destroy_flags(k->rk[level], RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	k->rk[level] = NULL;
 	k->broken[level] = false;
+	k->silent[level] = 0;
 	k->proven[level] = false;
 }
 
@@ -539,11 +546,28 @@ void ls_kafka_library_info(struct ls_kafka_library *ret)
 		rd_kafka_conf_destroy(conf);
 }
 
+/*
+ * Makes the handle of a level, or recreates it when it failed: a fatal
+ * librdkafka error, or LS_KAFKA_RECREATE_AFTER rounds in a row without an
+ * answer to the metadata request (a handle stuck for good). A round that
+ * is merely slow, or a request that outlives its deadline, keeps the
+ * handle: librdkafka ends every request at its own timeout, and a new
+ * handle would start the next round cold (connections, coordinators,
+ * leaders), which at 10,000 scalers made every round late again. This
+ * relies on the fix of librdkafka issue #4605 (scripts/librdkafka.d): a
+ * coordinator request that times out while the coordinator is looked up
+ * aborts an unpatched 2.8.0.
+ */
 static int ensure_handle(struct ls_kafka *k, int level, char *errbuf, size_t errlen)
 {
 	rd_kafka_error_t *sasl_err;
 	rd_kafka_conf_t *conf;
 
+	if (k->rk[level] && rd_kafka_fatal_error(k->rk[level], NULL, 0)) {
+		ls_log(LS_LOG_WARN, NULL, "kafka cluster \"%s\": client failed fatally; recreating it",
+		       k->name);
+		k->broken[level] = true;
+	}
 	if (k->broken[level]) {
 		destroy_handle(k, level);
 		k->stats.recreated++;
@@ -599,6 +623,8 @@ static rd_kafka_resp_err_t fetch_metadata(struct ls_kafka *k, int level, int64_t
 		err = rd_kafka_metadata(rk, 1, NULL, ret_md, (int)remaining(deadline));
 		if (err)
 			k->proven[level] = false;
+		else
+			k->silent[level] = 0;
 		return err;
 	}
 	for (;;) {
@@ -607,6 +633,7 @@ static rd_kafka_resp_err_t fetch_metadata(struct ls_kafka *k, int level, int64_t
 		err = rd_kafka_metadata(rk, 1, NULL, ret_md, (int)(slice < left ? slice : left));
 		if (!err) {
 			k->proven[level] = true;
+			k->silent[level] = 0;
 			return err;
 		}
 		rd_kafka_poll(rk, 0);
@@ -869,86 +896,149 @@ static size_t chunk_leaders(const struct wtopic *ts, size_t n_ts, int level, boo
 }
 
 /*
- * Reads offsets (end, or log start) for every flagged topic with
- * offsets_for_times, LS_KAFKA_CHUNK partitions of one leader at a time, so
- * that each call is one request (librdkafka matches each answer to the
- * list with a linear search: the chunk's cost grows with its square).
- * Partitions whose offset could not be read stay LS_OFFSET_UNKNOWN.
+ * One read_offsets() call: its chunks are made one at a time from a shared
+ * cursor (leader li, topic t, partition p), under mu, by whichever thread
+ * is free; the results go to distinct partitions, so the threads write
+ * them without a lock. Counters and the staleness are added under mu.
  */
-static int read_offsets(struct ls_kafka *k, rd_kafka_t *rk, struct wtopic *ts, size_t n_ts,
-			int level, bool log_start, int64_t deadline)
+struct offsets_job {
+	struct ls_kafka *k;
+	rd_kafka_t *rk;
+	struct wtopic *ts;
+	size_t n_ts;
+	int level;
+	bool log_start;
+	int64_t deadline;
+	int32_t leaders[256];
+	size_t n_leaders, li, t;
+	int p;
+	pthread_mutex_t mu;
+};
+
+/* The next chunk of the job, or NULL when every leader's partitions are
+ * read. */
+static rd_kafka_topic_partition_list_t *next_chunk(struct offsets_job *j)
 {
 	rd_kafka_topic_partition_list_t *list = NULL;
-	int32_t leaders[256];
-	size_t n_leaders = chunk_leaders(ts, n_ts, level, log_start, leaders, 256);
-	size_t li = 0, t = 0;
-	int p = 0;
 
-	for (;;) {
-		int cnt;
-		rd_kafka_resp_err_t err;
-
-		if (li >= n_leaders)
-			break;
+	pthread_mutex_lock(&j->mu);
+	while (j->li < j->n_leaders) {
 		list = rd_kafka_topic_partition_list_new(LS_KAFKA_CHUNK);
-		cnt = fill_chunk(ts, n_ts, level, log_start, leaders[li], &t, &p, list);
-		if (cnt == 0) {
-			/* This leader's partitions are read: the next one's. */
-			rd_kafka_topic_partition_list_destroy(list);
-			list = NULL;
-			li++;
-			t = 0;
-			p = 0;
-			continue;
-		}
-		k->stats.offsets_requests++;
-		err = rd_kafka_offsets_for_times(rk, list, (int)remaining(deadline));
-		if (err && remaining(deadline) > 0) {
+		if (fill_chunk(j->ts, j->n_ts, j->level, j->log_start, j->leaders[j->li], &j->t,
+			       &j->p, list) > 0)
+			break;
+		/* This leader's partitions are read: the next one's. */
+		rd_kafka_topic_partition_list_destroy(list);
+		list = NULL;
+		j->li++;
+		j->t = 0;
+		j->p = 0;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return list;
+}
+
+/* Reads chunks until none is left or the deadline passed. */
+static void *offsets_worker(void *arg)
+{
+	struct offsets_job *j = arg;
+	struct ls_kafka *k = j->k;
+	rd_kafka_topic_partition_list_t *list;
+
+	while (remaining(j->deadline) > 0 && (list = next_chunk(j))) {
+		uint64_t requests = 1, metadata = 0;
+		bool stale = false;
+		rd_kafka_resp_err_t err =
+			rd_kafka_offsets_for_times(j->rk, list, (int)remaining(j->deadline));
+
+		if (err && remaining(j->deadline) > 0) {
 			/* A leader moved or a partition is new: refresh the
 			 * metadata the client routes by, then try once more. */
 			const struct rd_kafka_metadata *md;
 
 			ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": offsets: %s; retrying",
 			       k->name, rd_kafka_err2str(err));
-			k->stats.metadata_requests++;
-			if (rd_kafka_metadata(rk, 1, NULL, &md, (int)remaining(deadline)) == 0)
+			metadata++;
+			if (rd_kafka_metadata(j->rk, 1, NULL, &md, (int)remaining(j->deadline)) ==
+			    0)
 				rd_kafka_metadata_destroy(md);
 			for (int i = 0; i < list->cnt; i++) {
-				list->elems[i].offset = log_start ? RD_KAFKA_OFFSET_BEGINNING
-								  : RD_KAFKA_OFFSET_END;
+				list->elems[i].offset = j->log_start ? RD_KAFKA_OFFSET_BEGINNING
+								     : RD_KAFKA_OFFSET_END;
 				list->elems[i].err = 0;
 			}
-			k->stats.offsets_requests++;
-			err = rd_kafka_offsets_for_times(rk, list, (int)remaining(deadline));
+			requests++;
+			err = rd_kafka_offsets_for_times(j->rk, list, (int)remaining(j->deadline));
 		}
 		for (int i = 0; i < list->cnt; i++) {
 			const rd_kafka_topic_partition_t *e = &list->elems[i];
-			struct wtopic *wt = bsearch(e->topic, ts, n_ts, sizeof(*ts), cmp_name_key);
+			struct wtopic *wt =
+				bsearch(e->topic, j->ts, j->n_ts, sizeof(*j->ts), cmp_name_key);
 			int idx = wt ? part_index(wt, e->partition) : -1;
 
 			if (e->err)
-				k->topics_stale = true; /* a leader moved, a partition went */
+				stale = true; /* a leader moved, a partition went */
 			if (idx < 0 || err || e->err || e->offset < 0)
 				continue;
-			if (log_start)
+			if (j->log_start)
 				wt->start[idx] = e->offset;
 			else
-				wt->end[level][idx] = e->offset;
+				wt->end[j->level][idx] = e->offset;
 		}
-		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
-			k->broken[level] = true;
 		rd_kafka_topic_partition_list_destroy(list);
-		list = NULL;
 		if (err) {
 			ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": offsets: %s", k->name,
 			       rd_kafka_err2str(err));
-			k->topics_stale = true; /* partitions may have moved or grown */
+			stale = true; /* partitions may have moved or grown */
 		}
-		if (remaining(deadline) == 0)
-			break;
+		pthread_mutex_lock(&j->mu);
+		k->stats.offsets_requests += requests;
+		k->stats.metadata_requests += metadata;
+		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
+			k->stats.late_requests++;
+		if (stale)
+			k->topics_stale = true;
+		pthread_mutex_unlock(&j->mu);
 	}
-	if (list)
-		rd_kafka_topic_partition_list_destroy(list);
+	return NULL;
+}
+
+/*
+ * Reads offsets (end, or log start) for every flagged topic with
+ * offsets_for_times, LS_KAFKA_CHUNK partitions of one leader at a time, so
+ * that each call is one request (librdkafka matches each answer to the
+ * list with a linear search: the chunk's cost grows with its square).
+ * offsets_for_times waits for its answer, so up to LS_KAFKA_OFFSETS_IN_FLIGHT
+ * calls run at once, on as many threads: at 10,000 scalers x 20 partitions
+ * a round has 2,000 chunks, and one after the other their round trips
+ * alone outlasted a 5 s polling interval on a loaded machine. Partitions
+ * whose offset could not be read stay LS_OFFSET_UNKNOWN.
+ */
+static int read_offsets(struct ls_kafka *k, rd_kafka_t *rk, struct wtopic *ts, size_t n_ts,
+			int level, bool log_start, int64_t deadline)
+{
+	struct offsets_job j = {.k = k, .rk = rk, .ts = ts, .n_ts = n_ts, .level = level,
+				.log_start = log_start, .deadline = deadline};
+	pthread_t threads[LS_KAFKA_OFFSETS_IN_FLIGHT];
+	size_t n_threads = 0, flagged = 0;
+
+	j.n_leaders = chunk_leaders(ts, n_ts, level, log_start, j.leaders, 256);
+	if (j.n_leaders == 0)
+		return 0;
+	for (size_t t = 0; t < n_ts; t++)
+		if (log_start ? ts[t].need_start : ts[t].need_end[level])
+			flagged += (size_t)ts[t].n;
+	pthread_mutex_init(&j.mu, NULL);
+	/* One thread per chunk there is (chunks are made per leader, so a
+	 * leader's last one may be short), this one included. */
+	while (n_threads + 1 < LS_KAFKA_OFFSETS_IN_FLIGHT &&
+	       (n_threads + 1) * LS_KAFKA_CHUNK < flagged + j.n_leaders * LS_KAFKA_CHUNK &&
+	       pthread_create(&threads[n_threads], NULL, offsets_worker, &j) == 0)
+		n_threads++;
+	offsets_worker(&j);
+	for (size_t i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&j.mu);
 	return 0;
 }
 
@@ -1274,9 +1364,10 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 			query_fail(&ws[i], -ETIMEDOUT,
 				   "committed offsets of group \"%s\": no answer in time",
 				   qs[i].group);
-			/* A request that outlived its deadline may never end
-			 * on 2.0.2: start over with a new client. */
-			k->broken[qs[i].isolation] = true;
+			/* The handle stays: librdkafka ends the request at its
+			 * timeout (the deadline), and its reply is dropped
+			 * with the round's queue. */
+			k->stats.late_requests++;
 		}
 	}
 }
@@ -1726,9 +1817,11 @@ cluster_fail:
 			 k->bootstrap, errbuf);
 	}
 	ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": %s", k->name, errbuf);
-	/* A cluster that does not answer metadata gets a fresh client. */
+	/* A cluster that does not answer metadata round after round gets a
+	 * fresh client (ensure_handle). */
 	for (int l = 0; l < N_LEVELS; l++)
-		if (levels[l] && k->rk[l] && r == -ETIMEDOUT)
+		if (levels[l] && k->rk[l] && r == -ETIMEDOUT &&
+		    ++k->silent[l] >= LS_KAFKA_RECREATE_AFTER)
 			k->broken[l] = true;
 	forget_topics(k);
 	ts = NULL;

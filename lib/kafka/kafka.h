@@ -28,8 +28,13 @@
  * fails the whole call on one partition's error and costs more than
  * linearly with its list, so it is chunked, its return value checked, and a
  * leader error refreshes metadata and retries once. Every request has a
- * deadline, and a client whose request outlives its deadline is destroyed
- * and recreated at the start of the next round.
+ * deadline (the round's); a request that outlives it fails its queries
+ * for the round (the others are delivered) and is counted in late_requests,
+ * and the client is kept, warm, for the next round. A client is recreated
+ * only when it failed: a fatal librdkafka error, or three rounds in a row
+ * without an answer to its metadata request. Keeping it needs the fix of
+ * librdkafka issue #4605 that scripts/librdkafka applies (an admin request
+ * that times out while its group coordinator is looked up aborts 2.8.0).
  *
  * Errors that a retry cannot cure end a round at once, not at its
  * deadline: a refused login, an unsupported SASL mechanism, a failed TLS
@@ -73,7 +78,8 @@ struct ls_kafka_stats {
 	uint64_t offsets_requests; /* offsets_for_times calls (one per chunk and level) */
 	uint64_t group_requests;   /* ListConsumerGroupOffsets requests */
 	uint64_t describe_requests; /* groups described (librdkafka sends one request each) */
-	uint64_t recreated;	   /* clients destroyed after a stuck request */
+	uint64_t recreated;	   /* handles recreated after they failed (see below) */
+	uint64_t late_requests;	   /* requests unanswered at their round's deadline */
 };
 
 /*
