@@ -24,6 +24,8 @@ struct ls_act {
 	struct ls_kube_informer *informer;
 	struct ls_kube_recorder *events;
 	char event_err[256]; /* the last failure to record an Event, as logged */
+	size_t events_queued;  /* Events submitted and not yet called back */
+	uint64_t events_dropped; /* over LS_ACT_EVENTS_QUEUED_MAX */
 };
 
 static void *tag_of(size_t idx, int kind)
@@ -98,6 +100,7 @@ static void on_result(void *tag, const struct ls_kube_async_result *res, void *u
 	struct ls_act_target *t;
 
 	if (kind == TAG_EVENT) {
+		a->events_queued--;
 		if (res->err == 0) {
 			a->event_err[0] = '\0';
 		} else if (strncmp(a->event_err, res->errmsg, sizeof(a->event_err) - 1) != 0) {
@@ -329,12 +332,30 @@ void ls_act_event(struct ls_act *a, const struct ls_config_scaler *sc, const str
 {
 	struct ls_kube_target kt = kube_target(sc);
 	struct ls_kube_event ev = {&kt, t->uid[0] ? t->uid : NULL, type, reason, action, note};
-	int r = ls_kube_async_event(a->async, a->events, &ev, ls_clock_wall_ms(), ls_clock_mono_ms(),
-				    a->dry_run, tag_of(0, TAG_EVENT));
+	int r;
 
+	if (a->events_queued >= LS_ACT_EVENTS_QUEUED_MAX) {
+		/* Logged when the first is dropped, then every 1,000th. */
+		if (a->events_dropped++ % 1000 == 0)
+			ls_log(LS_LOG_WARN, sc->name,
+			       "%d Events on their way to the API server: event %s dropped "
+			       "(%llu so far)",
+			       LS_ACT_EVENTS_QUEUED_MAX, reason,
+			       (unsigned long long)a->events_dropped);
+		return;
+	}
+	r = ls_kube_async_event(a->async, a->events, &ev, ls_clock_wall_ms(), ls_clock_mono_ms(),
+				a->dry_run, tag_of(0, TAG_EVENT));
+	if (r == 0)
+		a->events_queued++;
 	if (r < 0 && r != -ECANCELED)
 		ls_log(LS_LOG_WARN, sc->name, "recording event %s failed: %s", reason,
 		       strerror(-r));
+}
+
+uint64_t ls_act_events_dropped(const struct ls_act *a)
+{
+	return a ? a->events_dropped : 0;
 }
 
 size_t ls_act_pending(const struct ls_act *a)
