@@ -24,7 +24,7 @@
  * in, and how many rounds skip them after they did not come. */
 #define LS_KAFKA_DESCRIBE_GRACE_MS 500
 #define LS_KAFKA_DESCRIBE_SKIP_ROUNDS 20
-/* offsets_for_times calls at once, each on a thread (read_offsets). */
+/* offsets_for_times calls at once per read, each on a thread (offsets_start). */
 #define LS_KAFKA_OFFSETS_IN_FLIGHT 8
 /* ListConsumerGroupOffsets requests unanswered at once (issue_committed). */
 #define LS_KAFKA_GROUPS_IN_FLIGHT 100
@@ -896,10 +896,13 @@ static size_t chunk_leaders(const struct wtopic *ts, size_t n_ts, int level, boo
 }
 
 /*
- * One read_offsets() call: its chunks are made one at a time from a shared
- * cursor (leader li, topic t, partition p), under mu, by whichever thread
- * is free; the results go to distinct partitions, so the threads write
- * them without a lock. Counters and the staleness are added under mu.
+ * One read of offsets (one level's end offsets, or the log start offsets):
+ * its chunks are made one at a time from a shared cursor (leader li, topic
+ * t, partition p), under mu, by whichever thread is free; the results go
+ * to distinct partitions, so the threads write them without a lock. The
+ * counters and the staleness are gathered here, under mu, and added to the
+ * client when the job is joined (the round's thread counts its group
+ * requests meanwhile).
  */
 struct offsets_job {
 	struct ls_kafka *k;
@@ -913,6 +916,17 @@ struct offsets_job {
 	size_t n_leaders, li, t;
 	int p;
 	pthread_mutex_t mu;
+	uint64_t requests, metadata, late;
+	bool stale;
+};
+
+/* The offsets reads of a round under way: up to three jobs (end offsets of
+ * each level, log start offsets), each on its own threads. */
+struct offsets_run {
+	struct offsets_job jobs[N_LEVELS + 1];
+	size_t n_jobs;
+	pthread_t threads[(N_LEVELS + 1) * LS_KAFKA_OFFSETS_IN_FLIGHT];
+	size_t n_threads;
 };
 
 /* The next chunk of the job, or NULL when every leader's partitions are
@@ -992,54 +1006,78 @@ static void *offsets_worker(void *arg)
 			stale = true; /* partitions may have moved or grown */
 		}
 		pthread_mutex_lock(&j->mu);
-		k->stats.offsets_requests += requests;
-		k->stats.metadata_requests += metadata;
+		j->requests += requests;
+		j->metadata += metadata;
 		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
-			k->stats.late_requests++;
+			j->late++;
 		if (stale)
-			k->topics_stale = true;
+			j->stale = true;
 		pthread_mutex_unlock(&j->mu);
 	}
 	return NULL;
 }
 
 /*
- * Reads offsets (end, or log start) for every flagged topic with
+ * Starts reading offsets (end, or log start) for every flagged topic with
  * offsets_for_times, LS_KAFKA_CHUNK partitions of one leader at a time, so
  * that each call is one request (librdkafka matches each answer to the
  * list with a linear search: the chunk's cost grows with its square).
  * offsets_for_times waits for its answer, so up to LS_KAFKA_OFFSETS_IN_FLIGHT
- * calls run at once, on as many threads: at 10,000 scalers x 20 partitions
- * a round has 2,000 chunks, and one after the other their round trips
- * alone outlasted a 5 s polling interval on a loaded machine. Partitions
- * whose offset could not be read stay LS_OFFSET_UNKNOWN.
+ * calls run at once, each on a thread of its own, while the round's thread
+ * gathers the committed offsets: at 10,000 scalers x 20 partitions a round
+ * has 2,000 chunks, and one after the other their round trips alone
+ * outlasted a 5 s polling interval, with the groups' requests waiting
+ * behind them. offsets_join() waits for the reads. Partitions whose offset
+ * could not be read stay LS_OFFSET_UNKNOWN.
  */
-static int read_offsets(struct ls_kafka *k, rd_kafka_t *rk, struct wtopic *ts, size_t n_ts,
-			int level, bool log_start, int64_t deadline)
+static void offsets_start(struct offsets_run *run, struct ls_kafka *k, rd_kafka_t *rk,
+			  struct wtopic *ts, size_t n_ts, int level, bool log_start,
+			  int64_t deadline)
 {
-	struct offsets_job j = {.k = k, .rk = rk, .ts = ts, .n_ts = n_ts, .level = level,
-				.log_start = log_start, .deadline = deadline};
-	pthread_t threads[LS_KAFKA_OFFSETS_IN_FLIGHT];
-	size_t n_threads = 0, flagged = 0;
+	struct offsets_job *j = &run->jobs[run->n_jobs];
+	size_t flagged = 0, chunks, started = 0;
 
-	j.n_leaders = chunk_leaders(ts, n_ts, level, log_start, j.leaders, 256);
-	if (j.n_leaders == 0)
-		return 0;
+	*j = (struct offsets_job){.k = k, .rk = rk, .ts = ts, .n_ts = n_ts, .level = level,
+				  .log_start = log_start, .deadline = deadline};
+	j->n_leaders = chunk_leaders(ts, n_ts, level, log_start, j->leaders, 256);
+	if (j->n_leaders == 0)
+		return;
+	pthread_mutex_init(&j->mu, NULL);
+	run->n_jobs++;
 	for (size_t t = 0; t < n_ts; t++)
 		if (log_start ? ts[t].need_start : ts[t].need_end[level])
 			flagged += (size_t)ts[t].n;
-	pthread_mutex_init(&j.mu, NULL);
-	/* One thread per chunk there is (chunks are made per leader, so a
-	 * leader's last one may be short), this one included. */
-	while (n_threads + 1 < LS_KAFKA_OFFSETS_IN_FLIGHT &&
-	       (n_threads + 1) * LS_KAFKA_CHUNK < flagged + j.n_leaders * LS_KAFKA_CHUNK &&
-	       pthread_create(&threads[n_threads], NULL, offsets_worker, &j) == 0)
-		n_threads++;
-	offsets_worker(&j);
-	for (size_t i = 0; i < n_threads; i++)
-		pthread_join(threads[i], NULL);
-	pthread_mutex_destroy(&j.mu);
-	return 0;
+	/* At most one more chunk per leader than full ones (its last). */
+	chunks = flagged / LS_KAFKA_CHUNK + j->n_leaders;
+	while (started < LS_KAFKA_OFFSETS_IN_FLIGHT && started < chunks &&
+	       pthread_create(&run->threads[run->n_threads], NULL, offsets_worker, j) == 0) {
+		run->n_threads++;
+		started++;
+	}
+}
+
+/* Waits for the reads offsets_start() began (the calling thread reads
+ * what is left, should no thread have started), and adds their counters
+ * to the client's. */
+static void offsets_join(struct offsets_run *run)
+{
+	for (size_t i = 0; i < run->n_jobs; i++)
+		offsets_worker(&run->jobs[i]);
+	for (size_t i = 0; i < run->n_threads; i++)
+		pthread_join(run->threads[i], NULL);
+	for (size_t i = 0; i < run->n_jobs; i++) {
+		struct offsets_job *j = &run->jobs[i];
+		struct ls_kafka *k = j->k;
+
+		k->stats.offsets_requests += j->requests;
+		k->stats.metadata_requests += j->metadata;
+		k->stats.late_requests += j->late;
+		if (j->stale)
+			k->topics_stale = true;
+		pthread_mutex_destroy(&j->mu);
+	}
+	run->n_jobs = 0;
+	run->n_threads = 0;
 }
 
 static int alloc_offsets(int64_t **arr, int n)
@@ -1474,7 +1512,10 @@ static int expand_all_topics(struct ls_kafka *k, const struct ls_kafka_query *qs
 			     int64_t deadline)
 {
 	bool levels[N_LEVELS] = {false, false}, start = false;
+	struct offsets_run run;
 
+	run.n_jobs = 0;
+	run.n_threads = 0;
 	/* The first reads are done: only what they missed is flagged now. */
 	for (size_t t = 0; t < n_ts; t++) {
 		for (int l = 0; l < N_LEVELS; l++)
@@ -1520,13 +1561,14 @@ static int expand_all_topics(struct ls_kafka *k, const struct ls_kafka_query *qs
 	}
 	for (int l = 0; l < N_LEVELS; l++)
 		if (levels[l])
-			read_offsets(k, k->rk[l], ts, n_ts, l, false, deadline);
+			offsets_start(&run, k, k->rk[l], ts, n_ts, l, false, deadline);
 	for (int l = 0; start && l < N_LEVELS; l++) {
 		if (k->rk[l]) {
-			read_offsets(k, k->rk[l], ts, n_ts, l, true, deadline);
+			offsets_start(&run, k, k->rk[l], ts, n_ts, l, true, deadline);
 			break;
 		}
 	}
+	offsets_join(&run);
 	return 0;
 }
 
@@ -1690,9 +1732,12 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 	int meta_level = -1;
 	bool fresh = false;
 	struct wdescribe desc = {0};
+	struct offsets_run run;
 	char errbuf[512] = "";
 	int r = 0;
 
+	run.n_jobs = 0;
+	run.n_threads = 0;
 	k->stats.rounds++;
 	ws = calloc(n ? n : 1, sizeof(*ws));
 	if (!ws)
@@ -1763,9 +1808,11 @@ refresh:
 	}
 	for (int l = 0; l < N_LEVELS; l++)
 		if (levels[l])
-			read_offsets(k, k->rk[l], ts, n_ts, l, false, deadline);
-	read_offsets(k, k->rk[meta_level], ts, n_ts, meta_level, true, deadline);
+			offsets_start(&run, k, k->rk[l], ts, n_ts, l, false, deadline);
+	offsets_start(&run, k, k->rk[meta_level], ts, n_ts, meta_level, true, deadline);
+	/* The committed offsets come in while the offsets are read. */
 	wait_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline, next, pending);
+	offsets_join(&run);
 	wait_describe(k, &desc, deadline);
 	r = expand_all_topics(k, queries, ws, n, ts, n_ts, deadline);
 	if (r < 0)

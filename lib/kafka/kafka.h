@@ -12,7 +12,8 @@
  *      reply is in); while they travel,
  *   3. end offsets of every partition in use with rd_kafka_offsets_for_times
  *      (RD_KAFKA_OFFSET_END), in chunks of LS_KAFKA_CHUNK partitions of one
- *      leader (from the metadata); log
+ *      leader (from the metadata), several chunks at once on short-lived
+ *      threads of the round (offsets_for_times waits for its answer); log
  *      start offsets the same way where `earliest` needs them.
  *
  * librdkafka traps honoured here (DESIGN.md section 10), each measured
