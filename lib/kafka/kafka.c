@@ -31,6 +31,15 @@
 /* Rounds in a row in which a handle's metadata request went unanswered
  * before the handle is recreated (see ensure_handle). */
 #define LS_KAFKA_RECREATE_AFTER 3
+/* librdkafka with lagscale's fix of issue #4605 (scripts/librdkafka.d):
+ * a handle may keep coordinator requests that outlived their round.
+ * Without it (a distribution's librdkafka 2.8.0) such a request can abort
+ * the process when it times out, so its handle is recreated at once. */
+#ifdef RD_KAFKA_LAGSCALE_FIX_4605
+#define LS_KAFKA_KEEP_LATE_CLIENT 1
+#else
+#define LS_KAFKA_KEEP_LATE_CLIENT 0
+#endif
 
 struct ls_kafka {
 	char *name;
@@ -556,7 +565,8 @@ void ls_kafka_library_info(struct ls_kafka_library *ret)
  * leaders), which at 10,000 scalers made every round late again. This
  * relies on the fix of librdkafka issue #4605 (scripts/librdkafka.d): a
  * coordinator request that times out while the coordinator is looked up
- * aborts an unpatched 2.8.0.
+ * aborts an unpatched 2.8.0, so built against one, a handle with a late
+ * group request is recreated (LS_KAFKA_KEEP_LATE_CLIENT).
  */
 static int ensure_handle(struct ls_kafka *k, int level, char *errbuf, size_t errlen)
 {
@@ -1406,6 +1416,8 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 			 * timeout (the deadline), and its reply is dropped
 			 * with the round's queue. */
 			k->stats.late_requests++;
+			if (!LS_KAFKA_KEEP_LATE_CLIENT)
+				k->broken[qs[i].isolation] = true;
 		}
 	}
 }

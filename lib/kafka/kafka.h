@@ -35,7 +35,10 @@
  * only when it failed: a fatal librdkafka error, or three rounds in a row
  * without an answer to its metadata request. Keeping it needs the fix of
  * librdkafka issue #4605 that scripts/librdkafka applies (an admin request
- * that times out while its group coordinator is looked up aborts 2.8.0).
+ * that times out while its group coordinator is looked up aborts 2.8.0):
+ * built against a librdkafka without it (no RD_KAFKA_LAGSCALE_FIX_4605 in
+ * rdkafka.h), a client whose group request went unanswered is recreated
+ * at the start of the next round, as before.
  *
  * Errors that a retry cannot cure end a round at once, not at its
  * deadline: a refused login, an unsupported SASL mechanism, a failed TLS

@@ -5,6 +5,7 @@
  * cluster that goes away and comes back).
  */
 #include <check.h>
+#include <librdkafka/rdkafka.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -259,10 +260,11 @@ static bool is_late(const struct ls_lag_snapshot *s)
  * round, and keeps its client, warm. The late group's request times out
  * in librdkafka while its coordinator is still being connected to (every
  * answer of broker 3 takes 4 s), which aborted an unpatched librdkafka
- * 2.8.0 in about one run in three ("rd_kafka_enq_once_del_source_return:
- * Assertion `eonce->refcnt > 0' failed"), so the rounds go on past that
- * moment. Once the broker is quick again, the late group is read by the
- * same client.
+ * 2.8.0 that kept its client in 10 runs of 10
+ * ("rd_kafka_enq_once_del_source_return: Assertion `eonce->refcnt > 0'
+ * failed"), so the rounds go on past that moment. Once the broker is quick
+ * again, the late group is read by the same client. Built against a
+ * librdkafka without the fix, lagscale recreates the client instead.
  */
 START_TEST(test_kafka_slow_coordinator_keeps_client)
 {
@@ -316,7 +318,12 @@ START_TEST(test_kafka_slow_coordinator_keeps_client)
 	ck_assert_int_ge(g_read, 3);
 	ls_kafka_get_stats(kafka, &st);
 	ck_assert_uint_gt(st.late_requests, 0);
+#ifdef RD_KAFKA_LAGSCALE_FIX_4605
 	ck_assert_uint_eq(st.recreated, 0);
+#else
+	/* A librdkafka without the fix: the client is recreated instead. */
+	ck_assert_uint_gt(st.recreated, 0);
+#endif
 
 	/* The broker is quick again: the same client reads the late group. */
 	ck_assert_int_eq(ls_kafka_mock_broker_rtt(mock, 3, 0), 0);
@@ -331,8 +338,10 @@ START_TEST(test_kafka_slow_coordinator_keeps_client)
 		ls_lag_snapshot_release(&s[1]);
 	}
 	ck_assert_msg(late_read, "the late group was never read");
+#ifdef RD_KAFKA_LAGSCALE_FIX_4605
 	ls_kafka_get_stats(kafka, &st);
 	ck_assert_uint_eq(st.recreated, 0);
+#endif
 }
 END_TEST
 
