@@ -26,6 +26,8 @@ struct ls_act {
 	char event_err[256]; /* the last failure to record an Event, as logged */
 	ls_act_patch_cb patch_cb; /* ls_act_patch's results */
 	void *patch_ud;
+	size_t events_queued;  /* Events submitted and not yet called back */
+	uint64_t events_dropped; /* over LS_ACT_EVENTS_QUEUED_MAX */
 };
 
 static void *tag_of(size_t idx, int kind)
@@ -125,6 +127,7 @@ static void on_result(void *tag, const struct ls_kube_async_result *res, void *u
 		return;
 	}
 	if (kind == TAG_EVENT) {
+		a->events_queued--;
 		if (res->err == 0) {
 			a->event_err[0] = '\0';
 		} else if (strncmp(a->event_err, res->errmsg, sizeof(a->event_err) - 1) != 0) {
@@ -391,17 +394,37 @@ int ls_act_scale(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx
 	return r;
 }
 
+/* Sends an Event unless LS_ACT_EVENTS_QUEUED_MAX are on their way. */
+static void submit_event(struct ls_act *a, const struct ls_kube_event *ev, const char *log_name)
+{
+	int r;
+
+	if (a->events_queued >= LS_ACT_EVENTS_QUEUED_MAX) {
+		/* Logged when the first is dropped, then every 1,000th. */
+		if (a->events_dropped++ % 1000 == 0)
+			ls_log(LS_LOG_WARN, log_name,
+			       "%d Events on their way to the API server: event %s dropped "
+			       "(%llu so far)",
+			       LS_ACT_EVENTS_QUEUED_MAX, ev->reason,
+			       (unsigned long long)a->events_dropped);
+		return;
+	}
+	r = ls_kube_async_event(a->async, a->events, ev, ls_clock_wall_ms(), ls_clock_mono_ms(),
+				a->dry_run, tag_of(0, TAG_EVENT));
+	if (r == 0)
+		a->events_queued++;
+	if (r < 0 && r != -ECANCELED)
+		ls_log(LS_LOG_WARN, log_name, "recording event %s failed: %s", ev->reason,
+		       strerror(-r));
+}
+
 void ls_act_event(struct ls_act *a, const struct ls_config_scaler *sc, const struct ls_act_target *t,
 		  const char *type, const char *reason, const char *action, const char *note)
 {
 	struct ls_kube_target kt = kube_target(sc);
 	struct ls_kube_event ev = {&kt, t->uid[0] ? t->uid : NULL, type, reason, action, note};
-	int r = ls_kube_async_event(a->async, a->events, &ev, ls_clock_wall_ms(), ls_clock_mono_ms(),
-				    a->dry_run, tag_of(0, TAG_EVENT));
 
-	if (r < 0 && r != -ECANCELED)
-		ls_log(LS_LOG_WARN, sc->name, "recording event %s failed: %s", reason,
-		       strerror(-r));
+	submit_event(a, &ev, sc->name);
 }
 
 void ls_act_event_on(struct ls_act *a, const struct ls_kube_target *regarding, const char *uid,
@@ -409,11 +432,8 @@ void ls_act_event_on(struct ls_act *a, const struct ls_kube_target *regarding, c
 		     const char *log_name)
 {
 	struct ls_kube_event ev = {regarding, uid && uid[0] ? uid : NULL, type, reason, action, note};
-	int r = ls_kube_async_event(a->async, a->events, &ev, ls_clock_wall_ms(), ls_clock_mono_ms(),
-				    a->dry_run, tag_of(0, TAG_EVENT));
 
-	if (r < 0 && r != -ECANCELED)
-		ls_log(LS_LOG_WARN, log_name, "recording event %s failed: %s", reason, strerror(-r));
+	submit_event(a, &ev, log_name);
 }
 
 void ls_act_set_patch_cb(struct ls_act *a, ls_act_patch_cb cb, void *ud)
@@ -429,6 +449,16 @@ int ls_act_patch(struct ls_act *a, const struct ls_kube_target *t, const char *p
 		return -EINVAL;
 	return ls_kube_async_patch(a->async, t, path, body,
 				   (void *)((uintptr_t)tag | (uintptr_t)TAG_PATCH));
+}
+
+uint64_t ls_act_events_dropped(const struct ls_act *a)
+{
+	struct ls_kube_async_stats st;
+
+	if (!a)
+		return 0;
+	ls_kube_async_stats(a->async, &st);
+	return a->events_dropped + st.events_dropped;
 }
 
 size_t ls_act_pending(const struct ls_act *a)

@@ -163,8 +163,21 @@ int ls_act_target_uid(struct ls_act *a, const struct ls_config_scaler *sc,
 int ls_act_scale(struct ls_act *a, const struct ls_config_scaler *sc, size_t idx,
 		 struct ls_act_target *t, int32_t replicas);
 
+/*
+ * Events waiting to be sent or answered at once, at most. The API server
+ * takes Events at its client rate (a few tens a second): 10,000 scalers
+ * that all fail in one round would otherwise queue 10,000 Events a round,
+ * each holding its strings and a place in the queue in front of the
+ * scale requests, and the queue would only grow. An Event over the bound
+ * is dropped (an Event is a hint for a human; the decision, the log line
+ * and the metrics say the same) and counted (ls_act_events_dropped,
+ * lagscale_events_dropped_total).
+ */
+#define LS_ACT_EVENTS_QUEUED_MAX 500
+
 /* Records an Event on the target (type "Normal"/"Warning"); a failure is
- * logged once and otherwise ignored. */
+ * logged once and otherwise ignored. Dropped when LS_ACT_EVENTS_QUEUED_MAX
+ * are already on their way. */
 void ls_act_event(struct ls_act *a, const struct ls_config_scaler *sc, const struct ls_act_target *t,
 		  const char *type, const char *reason, const char *action, const char *note);
 
@@ -200,6 +213,8 @@ int ls_act_patch(struct ls_act *a, const struct ls_kube_target *t, const char *p
 size_t ls_act_poll(struct ls_act *a, int64_t timeout_ms);
 /* How many requests are on their way. */
 size_t ls_act_pending(const struct ls_act *a);
+/* Events dropped so far because LS_ACT_EVENTS_QUEUED_MAX were queued. */
+uint64_t ls_act_events_dropped(const struct ls_act *a);
 /* Polls until nothing is on its way, at most timeout_ms; then cancels the
  * rest (their callbacks run with an error). */
 void ls_act_drain(struct ls_act *a, int64_t timeout_ms);

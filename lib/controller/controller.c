@@ -283,6 +283,7 @@ static void publish(struct ls_controller *c)
 	if (!c->opts.server)
 		return;
 	ls_buf_reset(&c->exposition);
+	ls_metrics_app_set_events_dropped(c->metrics, ls_act_events_dropped(c->act));
 	if (ls_metrics_app_render(c->metrics, &c->exposition) < 0) {
 		ls_log(LS_LOG_DEBUG, NULL, "no memory to render the metrics");
 		return;

@@ -24,22 +24,22 @@
  * in, and how many rounds skip them after they did not come. */
 #define LS_KAFKA_DESCRIBE_GRACE_MS 500
 #define LS_KAFKA_DESCRIBE_SKIP_ROUNDS 20
+/* offsets_for_times calls at once per read, each on a thread (offsets_start). */
+#define LS_KAFKA_OFFSETS_IN_FLIGHT 8
 /* ListConsumerGroupOffsets requests unanswered at once (issue_committed). */
 #define LS_KAFKA_GROUPS_IN_FLIGHT 100
-/*
- * librdkafka's own timeout of the requests sent to a group's coordinator
- * (ListConsumerGroupOffsets, DescribeConsumerGroups): the longest it
- * allows, one hour. The round keeps its deadline by polling its queue, and
- * a handle left with an unanswered coordinator request is destroyed at the
- * start of the next round. The request must not time out inside
- * librdkafka first: on 2.8, a coordinator request that timed out while it
- * waited for its coordinator (down, moving in a rolling restart) is freed,
- * and when the coordinator comes back librdkafka uses it again and aborts
- * the process ("rd_kafka_enq_once_del_source_return: Assertion
- * `eonce->refcnt > 0' failed", confluentinc/librdkafka issue 3663).
- * Destroying the handle before that fails the request cleanly.
- */
-#define LS_KAFKA_COORD_TIMEOUT_MS 3600000
+/* Rounds in a row in which a handle's metadata request went unanswered
+ * before the handle is recreated (see ensure_handle). */
+#define LS_KAFKA_RECREATE_AFTER 3
+/* librdkafka with lagscale's fix of issue #4605 (scripts/librdkafka.d):
+ * a handle may keep coordinator requests that outlived their round.
+ * Without it (a distribution's librdkafka 2.8.0) such a request can abort
+ * the process when it times out, so its handle is recreated at once. */
+#ifdef RD_KAFKA_LAGSCALE_FIX_4605
+#define LS_KAFKA_KEEP_LATE_CLIENT 1
+#else
+#define LS_KAFKA_KEEP_LATE_CLIENT 0
+#endif
 
 struct ls_kafka {
 	char *name;
@@ -48,7 +48,8 @@ struct ls_kafka {
 	size_t n_props;
 	struct ls_awsiam *awsiam; /* sasl.mechanism AWS_MSK_IAM; NULL otherwise */
 	rd_kafka_t *rk[N_LEVELS]; /* one handle per isolation level, made on demand */
-	bool broken[N_LEVELS];	  /* a request outlived its deadline: recreate */
+	bool broken[N_LEVELS];	  /* the handle failed: recreate it (ensure_handle) */
+	int silent[N_LEVELS];	  /* rounds in a row without a metadata answer */
 	bool proven[N_LEVELS];	  /* a metadata request has succeeded on the handle */
 	pthread_mutex_t mu;	  /* guards the fields below (librdkafka threads write them) */
 	char last_error[256];
@@ -57,7 +58,6 @@ struct ls_kafka {
 	 * so the round ends at once instead of at its deadline. */
 	char refused[384];
 	rd_kafka_t *rk_describe;   /* describes groups; made on first use */
-	bool describe_broken;	   /* a describe went unanswered: recreate */
 	bool describe_unsupported; /* the cluster has no DescribeGroups */
 	int describe_skip;	   /* rounds left without describing (not answered) */
 	/* librdkafka's mock cluster (it names itself in its cluster id): it
@@ -496,6 +496,7 @@ static void destroy_handle(struct ls_kafka *k, int level)
 	rd_kafka_destroy_flags(k->rk[level], RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	k->rk[level] = NULL;
 	k->broken[level] = false;
+	k->silent[level] = 0;
 	k->proven[level] = false;
 }
 
@@ -554,11 +555,29 @@ void ls_kafka_library_info(struct ls_kafka_library *ret)
 		rd_kafka_conf_destroy(conf);
 }
 
+/*
+ * Makes the handle of a level, or recreates it when it failed: a fatal
+ * librdkafka error, or LS_KAFKA_RECREATE_AFTER rounds in a row without an
+ * answer to the metadata request (a handle stuck for good). A round that
+ * is merely slow, or a request that outlives its deadline, keeps the
+ * handle: librdkafka ends every request at its own timeout, and a new
+ * handle would start the next round cold (connections, coordinators,
+ * leaders), which at 10,000 scalers made every round late again. This
+ * relies on the fix of librdkafka issue #4605 (scripts/librdkafka.d): a
+ * coordinator request that times out while the coordinator is looked up
+ * aborts an unpatched 2.8.0, so built against one, a handle with a late
+ * group request is recreated (LS_KAFKA_KEEP_LATE_CLIENT).
+ */
 static int ensure_handle(struct ls_kafka *k, int level, char *errbuf, size_t errlen)
 {
 	rd_kafka_error_t *sasl_err;
 	rd_kafka_conf_t *conf;
 
+	if (k->rk[level] && rd_kafka_fatal_error(k->rk[level], NULL, 0)) {
+		ls_log(LS_LOG_WARN, NULL, "kafka cluster \"%s\": client failed fatally; recreating it",
+		       k->name);
+		k->broken[level] = true;
+	}
 	if (k->broken[level]) {
 		destroy_handle(k, level);
 		k->stats.recreated++;
@@ -614,6 +633,8 @@ static rd_kafka_resp_err_t fetch_metadata(struct ls_kafka *k, int level, int64_t
 		err = rd_kafka_metadata(rk, 1, NULL, ret_md, (int)remaining(deadline));
 		if (err)
 			k->proven[level] = false;
+		else
+			k->silent[level] = 0;
 		return err;
 	}
 	for (;;) {
@@ -622,6 +643,7 @@ static rd_kafka_resp_err_t fetch_metadata(struct ls_kafka *k, int level, int64_t
 		err = rd_kafka_metadata(rk, 1, NULL, ret_md, (int)(slice < left ? slice : left));
 		if (!err) {
 			k->proven[level] = true;
+			k->silent[level] = 0;
 			return err;
 		}
 		rd_kafka_poll(rk, 0);
@@ -884,87 +906,188 @@ static size_t chunk_leaders(const struct wtopic *ts, size_t n_ts, int level, boo
 }
 
 /*
- * Reads offsets (end, or log start) for every flagged topic with
- * offsets_for_times, LS_KAFKA_CHUNK partitions of one leader at a time, so
- * that each call is one request (librdkafka matches each answer to the
- * list with a linear search: the chunk's cost grows with its square).
- * Partitions whose offset could not be read stay LS_OFFSET_UNKNOWN.
+ * One read of offsets (one level's end offsets, or the log start offsets):
+ * its chunks are made one at a time from a shared cursor (leader li, topic
+ * t, partition p), under mu, by whichever thread is free; the results go
+ * to distinct partitions, so the threads write them without a lock. The
+ * counters and the staleness are gathered here, under mu, and added to the
+ * client when the job is joined (the round's thread counts its group
+ * requests meanwhile).
  */
-static int read_offsets(struct ls_kafka *k, rd_kafka_t *rk, struct wtopic *ts, size_t n_ts,
-			int level, bool log_start, int64_t deadline)
+struct offsets_job {
+	struct ls_kafka *k;
+	rd_kafka_t *rk;
+	struct wtopic *ts;
+	size_t n_ts;
+	int level;
+	bool log_start;
+	int64_t deadline;
+	int32_t leaders[256];
+	size_t n_leaders, li, t;
+	int p;
+	pthread_mutex_t mu;
+	uint64_t requests, metadata, late;
+	bool stale;
+};
+
+/* The offsets reads of a round under way: up to three jobs (end offsets of
+ * each level, log start offsets), each on its own threads. */
+struct offsets_run {
+	struct offsets_job jobs[N_LEVELS + 1];
+	size_t n_jobs;
+	pthread_t threads[(N_LEVELS + 1) * LS_KAFKA_OFFSETS_IN_FLIGHT];
+	size_t n_threads;
+};
+
+/* The next chunk of the job, or NULL when every leader's partitions are
+ * read. */
+static rd_kafka_topic_partition_list_t *next_chunk(struct offsets_job *j)
 {
 	rd_kafka_topic_partition_list_t *list = NULL;
-	int32_t leaders[256];
-	size_t n_leaders = chunk_leaders(ts, n_ts, level, log_start, leaders, 256);
-	size_t li = 0, t = 0;
-	int p = 0;
 
-	for (;;) {
-		int cnt;
-		rd_kafka_resp_err_t err;
-
-		if (li >= n_leaders)
-			break;
+	pthread_mutex_lock(&j->mu);
+	while (j->li < j->n_leaders) {
 		list = rd_kafka_topic_partition_list_new(LS_KAFKA_CHUNK);
-		cnt = fill_chunk(ts, n_ts, level, log_start, leaders[li], &t, &p, list);
-		if (cnt == 0) {
-			/* This leader's partitions are read: the next one's. */
-			rd_kafka_topic_partition_list_destroy(list);
-			list = NULL;
-			li++;
-			t = 0;
-			p = 0;
-			continue;
-		}
-		k->stats.offsets_requests++;
-		err = rd_kafka_offsets_for_times(rk, list, (int)remaining(deadline));
-		if (err && remaining(deadline) > 0) {
+		if (fill_chunk(j->ts, j->n_ts, j->level, j->log_start, j->leaders[j->li], &j->t,
+			       &j->p, list) > 0)
+			break;
+		/* This leader's partitions are read: the next one's. */
+		rd_kafka_topic_partition_list_destroy(list);
+		list = NULL;
+		j->li++;
+		j->t = 0;
+		j->p = 0;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return list;
+}
+
+/* Reads chunks until none is left or the deadline passed. */
+static void *offsets_worker(void *arg)
+{
+	struct offsets_job *j = arg;
+	struct ls_kafka *k = j->k;
+	rd_kafka_topic_partition_list_t *list;
+
+	while (remaining(j->deadline) > 0 && (list = next_chunk(j))) {
+		uint64_t requests = 1, metadata = 0;
+		bool stale = false;
+		rd_kafka_resp_err_t err =
+			rd_kafka_offsets_for_times(j->rk, list, (int)remaining(j->deadline));
+
+		if (err && remaining(j->deadline) > 0) {
 			/* A leader moved or a partition is new: refresh the
 			 * metadata the client routes by, then try once more. */
 			const struct rd_kafka_metadata *md;
 
 			ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": offsets: %s; retrying",
 			       k->name, rd_kafka_err2str(err));
-			k->stats.metadata_requests++;
-			if (rd_kafka_metadata(rk, 1, NULL, &md, (int)remaining(deadline)) == 0)
+			metadata++;
+			if (rd_kafka_metadata(j->rk, 1, NULL, &md, (int)remaining(j->deadline)) ==
+			    0)
 				rd_kafka_metadata_destroy(md);
 			for (int i = 0; i < list->cnt; i++) {
-				list->elems[i].offset = log_start ? RD_KAFKA_OFFSET_BEGINNING
-								  : RD_KAFKA_OFFSET_END;
+				list->elems[i].offset = j->log_start ? RD_KAFKA_OFFSET_BEGINNING
+								     : RD_KAFKA_OFFSET_END;
 				list->elems[i].err = 0;
 			}
-			k->stats.offsets_requests++;
-			err = rd_kafka_offsets_for_times(rk, list, (int)remaining(deadline));
+			requests++;
+			err = rd_kafka_offsets_for_times(j->rk, list, (int)remaining(j->deadline));
 		}
 		for (int i = 0; i < list->cnt; i++) {
 			const rd_kafka_topic_partition_t *e = &list->elems[i];
-			struct wtopic *wt = bsearch(e->topic, ts, n_ts, sizeof(*ts), cmp_name_key);
+			struct wtopic *wt =
+				bsearch(e->topic, j->ts, j->n_ts, sizeof(*j->ts), cmp_name_key);
 			int idx = wt ? part_index(wt, e->partition) : -1;
 
 			if (e->err)
-				k->topics_stale = true; /* a leader moved, a partition went */
+				stale = true; /* a leader moved, a partition went */
 			if (idx < 0 || err || e->err || e->offset < 0)
 				continue;
-			if (log_start)
+			if (j->log_start)
 				wt->start[idx] = e->offset;
 			else
-				wt->end[level][idx] = e->offset;
+				wt->end[j->level][idx] = e->offset;
 		}
-		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
-			k->broken[level] = true;
 		rd_kafka_topic_partition_list_destroy(list);
-		list = NULL;
 		if (err) {
 			ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": offsets: %s", k->name,
 			       rd_kafka_err2str(err));
-			k->topics_stale = true; /* partitions may have moved or grown */
+			stale = true; /* partitions may have moved or grown */
 		}
-		if (remaining(deadline) == 0)
-			break;
+		pthread_mutex_lock(&j->mu);
+		j->requests += requests;
+		j->metadata += metadata;
+		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
+			j->late++;
+		if (stale)
+			j->stale = true;
+		pthread_mutex_unlock(&j->mu);
 	}
-	if (list)
-		rd_kafka_topic_partition_list_destroy(list);
-	return 0;
+	return NULL;
+}
+
+/*
+ * Starts reading offsets (end, or log start) for every flagged topic with
+ * offsets_for_times, LS_KAFKA_CHUNK partitions of one leader at a time, so
+ * that each call is one request (librdkafka matches each answer to the
+ * list with a linear search: the chunk's cost grows with its square).
+ * offsets_for_times waits for its answer, so up to LS_KAFKA_OFFSETS_IN_FLIGHT
+ * calls run at once, each on a thread of its own, while the round's thread
+ * gathers the committed offsets: at 10,000 scalers x 20 partitions a round
+ * has 2,000 chunks, and one after the other their round trips alone
+ * outlasted a 5 s polling interval, with the groups' requests waiting
+ * behind them. offsets_join() waits for the reads. Partitions whose offset
+ * could not be read stay LS_OFFSET_UNKNOWN.
+ */
+static void offsets_start(struct offsets_run *run, struct ls_kafka *k, rd_kafka_t *rk,
+			  struct wtopic *ts, size_t n_ts, int level, bool log_start,
+			  int64_t deadline)
+{
+	struct offsets_job *j = &run->jobs[run->n_jobs];
+	size_t flagged = 0, chunks, started = 0;
+
+	*j = (struct offsets_job){.k = k, .rk = rk, .ts = ts, .n_ts = n_ts, .level = level,
+				  .log_start = log_start, .deadline = deadline};
+	j->n_leaders = chunk_leaders(ts, n_ts, level, log_start, j->leaders, 256);
+	if (j->n_leaders == 0)
+		return;
+	pthread_mutex_init(&j->mu, NULL);
+	run->n_jobs++;
+	for (size_t t = 0; t < n_ts; t++)
+		if (log_start ? ts[t].need_start : ts[t].need_end[level])
+			flagged += (size_t)ts[t].n;
+	/* At most one more chunk per leader than full ones (its last). */
+	chunks = flagged / LS_KAFKA_CHUNK + j->n_leaders;
+	while (started < LS_KAFKA_OFFSETS_IN_FLIGHT && started < chunks &&
+	       pthread_create(&run->threads[run->n_threads], NULL, offsets_worker, j) == 0) {
+		run->n_threads++;
+		started++;
+	}
+}
+
+/* Waits for the reads offsets_start() began (the calling thread reads
+ * what is left, should no thread have started), and adds their counters
+ * to the client's. */
+static void offsets_join(struct offsets_run *run)
+{
+	for (size_t i = 0; i < run->n_jobs; i++)
+		offsets_worker(&run->jobs[i]);
+	for (size_t i = 0; i < run->n_threads; i++)
+		pthread_join(run->threads[i], NULL);
+	for (size_t i = 0; i < run->n_jobs; i++) {
+		struct offsets_job *j = &run->jobs[i];
+		struct ls_kafka *k = j->k;
+
+		k->stats.offsets_requests += j->requests;
+		k->stats.metadata_requests += j->metadata;
+		k->stats.late_requests += j->late;
+		if (j->stale)
+			k->topics_stale = true;
+		pthread_mutex_destroy(&j->mu);
+	}
+	run->n_jobs = 0;
+	run->n_threads = 0;
 }
 
 static int alloc_offsets(int64_t **arr, int n)
@@ -1033,7 +1156,7 @@ static int add_wanted(const struct ls_kafka_query *q, struct wquery *w, const st
  */
 static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t *queue,
 			    const struct ls_kafka_query *qs, struct wquery *ws, size_t n,
-			    struct wtopic *ts, size_t *next, size_t *pending)
+			    struct wtopic *ts, int64_t deadline, size_t *next, size_t *pending)
 {
 	for (; *next < n && *pending < LS_KAFKA_GROUPS_IN_FLIGHT; (*next)++) {
 		size_t i = *next;
@@ -1050,7 +1173,7 @@ static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t
 		}
 		req = rd_kafka_ListConsumerGroupOffsets_new(qs[i].group, ws[i].parts);
 		opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-		rd_kafka_AdminOptions_set_request_timeout(opts, LS_KAFKA_COORD_TIMEOUT_MS, errstr,
+		rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
 							  sizeof(errstr));
 		rd_kafka_AdminOptions_set_opaque(opts, &ws[i]);
 		rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, queue);
@@ -1128,7 +1251,8 @@ static rd_kafka_t *describe_handle(struct ls_kafka *k)
 /* Issues the describe for the round's distinct groups (those of only[i],
  * when only is not NULL), if any. */
 static void issue_describe(struct ls_kafka *k, const struct ls_kafka_query *qs,
-			   const struct wquery *ws, const bool *only, size_t n, struct wdescribe *d)
+			   const struct wquery *ws, const bool *only, size_t n, struct wdescribe *d,
+			   int64_t deadline)
 {
 	const char **ids = calloc(n ? n : 1, sizeof(*ids));
 	rd_kafka_AdminOptions_t *opts;
@@ -1161,7 +1285,7 @@ static void issue_describe(struct ls_kafka *k, const struct ls_kafka_query *qs,
 	}
 	d->queue = rd_kafka_queue_new(rk);
 	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
-	rd_kafka_AdminOptions_set_request_timeout(opts, LS_KAFKA_COORD_TIMEOUT_MS, errstr,
+	rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
 						  sizeof(errstr));
 	rd_kafka_DescribeConsumerGroups(rk, ids, u, opts, d->queue);
 	rd_kafka_AdminOptions_destroy(opts);
@@ -1189,7 +1313,6 @@ static void wait_describe(struct ls_kafka *k, struct wdescribe *d, int64_t deadl
 	ev = rd_kafka_queue_poll(d->queue, (int)remaining(grace < deadline ? grace : deadline));
 	if (!ev) {
 		k->describe_skip = LS_KAFKA_DESCRIBE_SKIP_ROUNDS;
-		k->describe_broken = true; /* see LS_KAFKA_COORD_TIMEOUT_MS */
 		ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": groups not described in time",
 		       k->name);
 		return;
@@ -1258,7 +1381,7 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 		pending--;
 		w->replied = true;
 		/* One answered: the next group's request in its place. */
-		issue_committed(k, rk, queue, qs, ws, n, ts, &next, &pending);
+		issue_committed(k, rk, queue, qs, ws, n, ts, deadline, &next, &pending);
 		if (rd_kafka_event_error(ev)) {
 			query_fail(w, -EIO, "committed offsets: %s", rd_kafka_event_error_string(ev));
 			rd_kafka_event_destroy(ev);
@@ -1289,9 +1412,12 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 			query_fail(&ws[i], -ETIMEDOUT,
 				   "committed offsets of group \"%s\": no answer in time",
 				   qs[i].group);
-			/* A request that outlived its deadline may never end
-			 * on 2.0.2: start over with a new client. */
-			k->broken[qs[i].isolation] = true;
+			/* The handle stays: librdkafka ends the request at its
+			 * timeout (the deadline), and its reply is dropped
+			 * with the round's queue. */
+			k->stats.late_requests++;
+			if (!LS_KAFKA_KEEP_LATE_CLIENT)
+				k->broken[qs[i].isolation] = true;
 		}
 	}
 }
@@ -1398,7 +1524,10 @@ static int expand_all_topics(struct ls_kafka *k, const struct ls_kafka_query *qs
 			     int64_t deadline)
 {
 	bool levels[N_LEVELS] = {false, false}, start = false;
+	struct offsets_run run;
 
+	run.n_jobs = 0;
+	run.n_threads = 0;
 	/* The first reads are done: only what they missed is flagged now. */
 	for (size_t t = 0; t < n_ts; t++) {
 		for (int l = 0; l < N_LEVELS; l++)
@@ -1444,13 +1573,14 @@ static int expand_all_topics(struct ls_kafka *k, const struct ls_kafka_query *qs
 	}
 	for (int l = 0; l < N_LEVELS; l++)
 		if (levels[l])
-			read_offsets(k, k->rk[l], ts, n_ts, l, false, deadline);
+			offsets_start(&run, k, k->rk[l], ts, n_ts, l, false, deadline);
 	for (int l = 0; start && l < N_LEVELS; l++) {
 		if (k->rk[l]) {
-			read_offsets(k, k->rk[l], ts, n_ts, l, true, deadline);
+			offsets_start(&run, k, k->rk[l], ts, n_ts, l, true, deadline);
 			break;
 		}
 	}
+	offsets_join(&run);
 	return 0;
 }
 
@@ -1573,9 +1703,9 @@ static int refresh_topics(struct ls_kafka *k, int level, int64_t deadline, char 
 		snprintf(errbuf, errlen, "%s: %s", rd_kafka_err2str(err), why);
 		/* No broker answered within the deadline is a timeout whatever
 		 * librdkafka calls it (a broker that accepts connections and
-		 * never answers leaves its handle waiting on that connection
-		 * for api.version.request.timeout.ms): the next round starts
-		 * over with a new client, on new connections. */
+		 * never answers leaves the handle waiting on that connection
+		 * for api.version.request.timeout.ms): it counts towards the
+		 * handle's recreation (LS_KAFKA_RECREATE_AFTER). */
 		return err == RD_KAFKA_RESP_ERR__TIMED_OUT || remaining(deadline) == 0 ? -ETIMEDOUT
 										: -EIO;
 	}
@@ -1620,18 +1750,13 @@ int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, s
 	int meta_level = -1;
 	bool fresh = false;
 	struct wdescribe desc = {0};
+	struct offsets_run run;
 	char errbuf[512] = "";
 	int r = 0;
 
+	run.n_jobs = 0;
+	run.n_threads = 0;
 	k->stats.rounds++;
-	if (k->describe_broken) {
-		/* Its unanswered describe must not outlive it (see
-		 * LS_KAFKA_COORD_TIMEOUT_MS). */
-		rd_kafka_destroy(k->rk_describe);
-		k->rk_describe = NULL;
-		k->describe_broken = false;
-		k->stats.recreated++;
-	}
 	ws = calloc(n ? n : 1, sizeof(*ws));
 	if (!ws)
 		return -ENOMEM;
@@ -1693,17 +1818,19 @@ refresh:
 		}
 	}
 	queue = rd_kafka_queue_new(k->rk[meta_level]);
-	issue_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, &next, &pending);
+	issue_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline, &next, &pending);
 	if (k->describe_skip > 0) {
 		k->describe_skip--;
 	} else if (!k->describe_unsupported && k->mock_checked) {
-		issue_describe(k, queries, ws, NULL, n, &desc);
+		issue_describe(k, queries, ws, NULL, n, &desc, deadline);
 	}
 	for (int l = 0; l < N_LEVELS; l++)
 		if (levels[l])
-			read_offsets(k, k->rk[l], ts, n_ts, l, false, deadline);
-	read_offsets(k, k->rk[meta_level], ts, n_ts, meta_level, true, deadline);
+			offsets_start(&run, k, k->rk[l], ts, n_ts, l, false, deadline);
+	offsets_start(&run, k, k->rk[meta_level], ts, n_ts, meta_level, true, deadline);
+	/* The committed offsets come in while the offsets are read. */
 	wait_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline, next, pending);
+	offsets_join(&run);
 	wait_describe(k, &desc, deadline);
 	r = expand_all_topics(k, queries, ws, n, ts, n_ts, deadline);
 	if (r < 0)
@@ -1720,7 +1847,7 @@ refresh:
 			if (!ws[i].err && ws[i].replied && !any_committed(&ws[i]))
 				only[i] = true, m++;
 		if (m)
-			issue_describe(k, queries, ws, only, n, &desc);
+			issue_describe(k, queries, ws, only, n, &desc, deadline);
 		free(only);
 		wait_describe(k, &desc, deadline);
 	}
@@ -1755,9 +1882,11 @@ cluster_fail:
 			 k->bootstrap, errbuf);
 	}
 	ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": %s", k->name, errbuf);
-	/* A cluster that does not answer metadata gets a fresh client. */
+	/* A cluster that does not answer metadata round after round gets a
+	 * fresh client (ensure_handle). */
 	for (int l = 0; l < N_LEVELS; l++)
-		if (levels[l] && k->rk[l] && r == -ETIMEDOUT)
+		if (levels[l] && k->rk[l] && r == -ETIMEDOUT &&
+		    ++k->silent[l] >= LS_KAFKA_RECREATE_AFTER)
 			k->broken[l] = true;
 	forget_topics(k);
 	ts = NULL;

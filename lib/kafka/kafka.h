@@ -12,7 +12,8 @@
  *      reply is in); while they travel,
  *   3. end offsets of every partition in use with rd_kafka_offsets_for_times
  *      (RD_KAFKA_OFFSET_END), in chunks of LS_KAFKA_CHUNK partitions of one
- *      leader (from the metadata); log
+ *      leader (from the metadata), several chunks at once on short-lived
+ *      threads of the round (offsets_for_times waits for its answer); log
  *      start offsets the same way where `earliest` needs them.
  *
  * librdkafka traps honoured here (DESIGN.md section 10), each measured
@@ -28,11 +29,16 @@
  * fails the whole call on one partition's error and costs more than
  * linearly with its list, so it is chunked, its return value checked, and a
  * leader error refreshes metadata and retries once. Every request has a
- * deadline, and a client whose request outlives its deadline is destroyed
- * and recreated at the start of the next round. Requests to a group's
- * coordinator never time out inside librdkafka (2.8 aborts the process
- * when one that did meets its coordinator again, as in a rolling
- * restart): the round's deadline ends them, and the recreated client.
+ * deadline (the round's); a request that outlives it fails its queries
+ * for the round (the others are delivered) and is counted in late_requests,
+ * and the client is kept, warm, for the next round. A client is recreated
+ * only when it failed: a fatal librdkafka error, or three rounds in a row
+ * without an answer to its metadata request. Keeping it needs the fix of
+ * librdkafka issue #4605 that scripts/librdkafka applies (an admin request
+ * that times out while its group coordinator is looked up aborts 2.8.0):
+ * built against a librdkafka without it (no RD_KAFKA_LAGSCALE_FIX_4605 in
+ * rdkafka.h), a client whose group request went unanswered is recreated
+ * at the start of the next round, as before.
  *
  * Errors that a retry cannot cure end a round at once, not at its
  * deadline: a refused login, an unsupported SASL mechanism, a failed TLS
@@ -76,7 +82,8 @@ struct ls_kafka_stats {
 	uint64_t offsets_requests; /* offsets_for_times calls (one per chunk and level) */
 	uint64_t group_requests;   /* ListConsumerGroupOffsets requests */
 	uint64_t describe_requests; /* groups described (librdkafka sends one request each) */
-	uint64_t recreated;	   /* clients destroyed after a stuck request */
+	uint64_t recreated;	   /* handles recreated after they failed (see below) */
+	uint64_t late_requests;	   /* requests unanswered at their round's deadline */
 };
 
 /*
@@ -151,10 +158,9 @@ void ls_kafka_set_metadata_max_age(struct ls_kafka *k, int64_t ms);
  * snapshot carries that error too: -EACCES when the broker refused the
  * client (login, SASL mechanism, TLS); -ETIMEDOUT when no broker answered
  * within timeout_ms (a broker down, or one that accepts connections and
- * never answers: the next round starts over with a new client); -EIO
- * otherwise. The
- * message names the cluster, its bootstrap servers and the cause, on one
- * line.
+ * never answers: after three such rounds in a row the client is
+ * recreated, on new connections); -EIO otherwise. The message names the
+ * cluster, its bootstrap servers and the cause, on one line.
  */
 int ls_kafka_collect(struct ls_kafka *k, const struct ls_kafka_query *queries, size_t n,
 		     int64_t timeout_ms, struct ls_lag_snapshot *ret_snaps);

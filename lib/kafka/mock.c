@@ -184,11 +184,6 @@ int ls_kafka_mock_commit(struct ls_kafka_mock *m, const char *group,
 	return r;
 }
 
-int ls_kafka_mock_coordinator(struct ls_kafka_mock *m, const char *group, int32_t broker_id)
-{
-	return rd_kafka_mock_coordinator_set(m->cluster, "group", group, broker_id) ? -EIO : 0;
-}
-
 int ls_kafka_mock_broker_down(struct ls_kafka_mock *m, int32_t broker_id, int down)
 {
 	rd_kafka_resp_err_t err = down ? rd_kafka_mock_broker_set_down(m->cluster, broker_id)
@@ -228,4 +223,22 @@ uint64_t ls_kafka_mock_requests(struct ls_kafka_mock *m, uint64_t *counts)
 	if (reqs)
 		rd_kafka_mock_request_destroy_array(reqs, n);
 	return n;
+}
+
+int ls_kafka_mock_broker_rtt(struct ls_kafka_mock *m, int32_t broker_id, int rtt_ms)
+{
+	return rd_kafka_mock_broker_set_rtt(m->cluster, broker_id, rtt_ms) ? -EIO : 0;
+}
+
+int ls_kafka_mock_group_coordinator(struct ls_kafka_mock *m, const char *group,
+				    int32_t broker_id)
+{
+	return rd_kafka_mock_coordinator_set(m->cluster, "group", group, broker_id) ? -EIO : 0;
+}
+
+int ls_kafka_mock_partition_leader(struct ls_kafka_mock *m, const char *topic,
+				   int32_t partition, int32_t broker_id)
+{
+	return rd_kafka_mock_partition_set_leader(m->cluster, topic, partition, broker_id) ? -EIO
+											     : 0;
 }

@@ -68,10 +68,21 @@ void ls_kafka_mock_group_initial_delay(struct ls_kafka_mock *m, int delay_ms);
 void ls_kafka_mock_track_requests(struct ls_kafka_mock *m);
 uint64_t ls_kafka_mock_requests(struct ls_kafka_mock *m, uint64_t *counts);
 
-/* Makes broker_id the coordinator of group. 0 or -EIO. */
-int ls_kafka_mock_coordinator(struct ls_kafka_mock *m, const char *group, int32_t broker_id);
-
 /* Makes a broker unreachable (1) or reachable again (0). */
 int ls_kafka_mock_broker_down(struct ls_kafka_mock *m, int32_t broker_id, int down);
+
+/*
+ * Delays every answer of a broker by rtt_ms (0: none), to make a slow
+ * broker or coordinator. Returns 0 or -EIO (no such broker).
+ */
+int ls_kafka_mock_broker_rtt(struct ls_kafka_mock *m, int32_t broker_id, int rtt_ms);
+
+/* Makes broker_id the coordinator of a consumer group. 0 or -EIO. */
+int ls_kafka_mock_group_coordinator(struct ls_kafka_mock *m, const char *group,
+				    int32_t broker_id);
+
+/* Makes broker_id the leader of a partition. 0 or -EIO. */
+int ls_kafka_mock_partition_leader(struct ls_kafka_mock *m, const char *topic,
+				   int32_t partition, int32_t broker_id);
 
 #endif

@@ -34,6 +34,7 @@ enum {
 	F_PART_DROPPED,
 	F_RELOADS,
 	F_RELOAD_OK,
+	F_EVENTS_DROPPED,
 	F_PROC_CPU,
 	F_PROC_RSS,
 	F_PROC_VSZ,
@@ -140,6 +141,10 @@ static const struct {
                      "0 when the last reload of the configuration was refused (the running "
                      "configuration is older than the file), else 1.",
                      LS_METRICS_GAUGE, NULL},
+    [F_EVENTS_DROPPED] = {"lagscale_events_dropped_total",
+                          "Kubernetes Events not recorded because too many were already on "
+                          "their way to the API server.",
+                          LS_METRICS_COUNTER, NULL},
     [F_PART_DROPPED] = {"lagscale_partition_series_dropped_total",
                         "Partitions whose series (lag, committed and end offsets) were not "
                         "created because the cap on their number was reached.",
@@ -170,6 +175,7 @@ struct ls_metrics_app {
 	struct ls_metrics_series *part_dropped;
 	struct ls_metrics_series *reloads[2]; /* failure, success */
 	struct ls_metrics_series *reload_ok;
+	struct ls_metrics_series *events_dropped;
 	/* process_*, in the order of F_PROC_CPU..F_PROC_START; NULL when
 	 * /proc/self cannot be read (then none exist). */
 	struct ls_metrics_series *proc[F_PROC_START - F_PROC_CPU + 1];
@@ -263,6 +269,8 @@ int ls_metrics_app_new(const char *version, const char *librdkafka_version,
 	}
 	if (r == 0)
 		r = ls_metrics_series_get(a->f[F_RELOAD_OK], NULL, &a->reload_ok);
+	if (r == 0)
+		r = ls_metrics_series_get(a->f[F_EVENTS_DROPPED], NULL, &a->events_dropped);
 	/* process_* only where /proc/self can be read (Linux). */
 	if (r == 0 && ls_metrics_process_read(&ps) == 0) {
 		for (size_t i = 0; r == 0 && i < N_PROC; i++)
@@ -330,6 +338,13 @@ void ls_metrics_app_count_reload(struct ls_metrics_app *a, bool ok)
 		return;
 	ls_metrics_add(a->reloads[ok ? 1 : 0], 1);
 	ls_metrics_set(a->reload_ok, ok ? 1 : 0);
+}
+
+void ls_metrics_app_set_events_dropped(struct ls_metrics_app *a, uint64_t n)
+{
+	if (a && (double)n > ls_metrics_value(a->events_dropped))
+		ls_metrics_add(a->events_dropped,
+			       (double)n - ls_metrics_value(a->events_dropped));
 }
 
 static void parts_clear(struct ls_metrics_scaler *s)

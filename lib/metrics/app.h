@@ -35,6 +35,8 @@
  *       result "success" or "failure" (the running configuration stayed)
  *   lagscale_config_last_reload_successful                          gauge 0/1
  *       1 from the start
+ *   lagscale_events_dropped_total                                   counter
+ *       Events not recorded: too many on their way (LS_ACT_EVENTS_QUEUED_MAX)
  *   process_cpu_seconds_total, process_resident_memory_bytes,
  *   process_virtual_memory_bytes, process_open_fds, process_max_fds,
  *   process_start_time_seconds            the standard process series
@@ -103,6 +105,10 @@ void ls_metrics_app_set_leader(struct ls_metrics_app *a, bool leader);
 /* A reload of the configuration was done (ok) or refused: counts it and
  * sets lagscale_config_last_reload_successful. NULL a: no-op. */
 void ls_metrics_app_count_reload(struct ls_metrics_app *a, bool ok);
+
+/* lagscale_events_dropped_total to n, the count so far (it never goes
+ * down). NULL a: no-op. */
+void ls_metrics_app_set_events_dropped(struct ls_metrics_app *a, uint64_t n);
 
 /*
  * Per-partition series (lagscale_partition_lag_messages, _committed_offset,

@@ -5,7 +5,9 @@
  * cluster that goes away and comes back).
  */
 #include <check.h>
+#include <librdkafka/rdkafka.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,15 +256,14 @@ START_TEST(test_kafka_coordinator_back_after_deadline)
 	 * for the coordinator. When it comes back, that request is sent:
 	 * librdkafka 2.8 aborted the process here when the request had
 	 * already timed out (a use-after-free in its coordinator request
-	 * path, confluentinc/librdkafka issue 3663). lagscale gives its
-	 * coordinator requests a long librdkafka timeout instead, so they
-	 * never time out inside librdkafka while their handle lives. */
+	 * path, librdkafka issues 3663 and 4605), fixed by lagscale's patch
+	 * of librdkafka (scripts/librdkafka.d). */
 	const char *a[] = {"orders-a"};
 	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
 	struct ls_lag_snapshot s;
 	int r;
 
-	ck_assert_int_eq(ls_kafka_mock_coordinator(mock, "g", 2), 0);
+	ck_assert_int_eq(ls_kafka_mock_group_coordinator(mock, "g", 2), 0);
 	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
 	ck_assert_int_eq(s.total_lag, 24);
 	ls_lag_snapshot_release(&s);
@@ -292,8 +293,9 @@ START_TEST(test_kafka_black_hole_times_out)
 {
 	/* A "broker" that accepts connections (the kernel does, from the
 	 * listen backlog) and never answers: each round ends at its deadline
-	 * with -ETIMEDOUT and no lag, and the next round starts over with a
-	 * new client rather than wait on the same silent connection. */
+	 * with -ETIMEDOUT and no lag, and after three such rounds the client
+	 * is made again, on new connections, rather than wait on the same
+	 * silent ones for good. */
 	const char *a[] = {"orders-a"};
 	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -311,7 +313,9 @@ START_TEST(test_kafka_black_hole_times_out)
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	snprintf(bootstrap, sizeof(bootstrap), "127.0.0.1:%d", ntohs(sa.sin_port));
 	ck_assert_int_eq(ls_kafka_new("hole", bootstrap, NULL, 0, &hole, err, sizeof(err)), 0);
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < 4; round++) {
+		ls_kafka_get_stats(hole, &st);
+		ck_assert_uint_eq(st.recreated, 0);
 		t0 = ls_clock_mono_ms();
 		ck_assert_int_eq(ls_kafka_collect(hole, &q, 1, 1000, &s), -ETIMEDOUT);
 		/* the deadline, and not librdkafka's 10 s ApiVersion timeout */
@@ -325,6 +329,105 @@ START_TEST(test_kafka_black_hole_times_out)
 	ck_assert_uint_eq(st.recreated, 1);
 	ls_kafka_free(hole);
 	close(fd);
+}
+END_TEST
+
+/* The query failed for want of an answer within the round: librdkafka's
+ * own timeout, or no reply by the deadline. */
+static bool is_late(const struct ls_lag_snapshot *s)
+{
+	return s->err != 0 &&
+	       (strstr(s->errmsg, "Timed out") || strstr(s->errmsg, "no answer in time"));
+}
+
+/*
+ * A group coordinator slower than the round (librdkafka issue #4605): the
+ * round delivers the groups that answered, fails the late one for the
+ * round, and keeps its client, warm. The late group's request times out
+ * in librdkafka while its coordinator is still being connected to (every
+ * answer of broker 3 takes 4 s), which aborted an unpatched librdkafka
+ * 2.8.0 that kept its client in 10 runs of 10
+ * ("rd_kafka_enq_once_del_source_return: Assertion `eonce->refcnt > 0'
+ * failed"), so the rounds go on past that moment. Once the broker is quick
+ * again, the late group is read by the same client. Built against a
+ * librdkafka without the fix, lagscale recreates the client instead.
+ */
+START_TEST(test_kafka_slow_coordinator_keeps_client)
+{
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q[2] = {
+		{.group = "g", .topics = a, .n_topics = 1},
+		{.group = "late", .topics = a, .n_topics = 1},
+	};
+	struct ls_kafka_mock_offset offs[4];
+	struct ls_lag_snapshot s[2];
+	struct ls_kafka_stats st;
+	int64_t start;
+	bool late_read = false;
+	int g_read = 0;
+
+	for (int p = 0; p < 4; p++) {
+		ck_assert_int_eq(ls_kafka_mock_partition_leader(mock, "orders-a", p, 1 + p % 2), 0);
+		offs[p] = (struct ls_kafka_mock_offset){"orders-a", p, 7};
+	}
+	ck_assert_int_eq(ls_kafka_mock_group_coordinator(mock, "g", 1), 0);
+	ck_assert_int_eq(ls_kafka_mock_group_coordinator(mock, "late", 3), 0);
+	ck_assert_int_eq(ls_kafka_mock_commit(mock, "late", offs, 4), 0);
+	/* A first round of g alone reads the metadata, kept from then on
+	 * (as the controller keeps it): it may come from broker 3. */
+	ls_kafka_set_metadata_max_age(kafka, 600000);
+	ck_assert_int_eq(ls_kafka_collect(kafka, q, 1, 10000, s), 0);
+	ck_assert_int_eq(s[0].err, 0);
+	ls_lag_snapshot_release(&s[0]);
+	ck_assert_int_eq(ls_kafka_mock_broker_rtt(mock, 3, 4000), 0);
+
+	/* Six rounds of 2 s: the first requests time out at 2 s, broker 3's
+	 * connection comes up later, within these 12 s. */
+	for (int round = 0; round < 6; round++) {
+		ck_assert_int_eq(ls_kafka_collect(kafka, q, 2, 2000, s), 0);
+		/* g's coordinator is quick, but librdkafka may route a
+		 * request of g's through broker 3 (its connection setup, a
+		 * FindCoordinator): then g is late too, now and then. */
+		if (s[0].err == 0) {
+			ck_assert_int_eq(s[0].total_lag, 24);
+			g_read++;
+		} else {
+			ck_assert_msg(is_late(&s[0]), "round %d: %s", round, s[0].errmsg);
+		}
+		if (s[1].err == 0)
+			ck_assert_int_eq(s[1].total_lag, 12);
+		else
+			ck_assert_msg(is_late(&s[1]), "round %d: %s", round, s[1].errmsg);
+		ls_lag_snapshot_release(&s[0]);
+		ls_lag_snapshot_release(&s[1]);
+	}
+	ck_assert_int_ge(g_read, 3);
+	ls_kafka_get_stats(kafka, &st);
+	ck_assert_uint_gt(st.late_requests, 0);
+#ifdef RD_KAFKA_LAGSCALE_FIX_4605
+	ck_assert_uint_eq(st.recreated, 0);
+#else
+	/* A librdkafka without the fix: the client is recreated instead. */
+	ck_assert_uint_gt(st.recreated, 0);
+#endif
+
+	/* The broker is quick again: the same client reads the late group. */
+	ck_assert_int_eq(ls_kafka_mock_broker_rtt(mock, 3, 0), 0);
+	start = ls_clock_mono_ms();
+	while (!late_read && ls_clock_mono_ms() - start < 30000) {
+		ck_assert_int_eq(ls_kafka_collect(kafka, q, 2, 2000, s), 0);
+		if (s[1].err == 0) {
+			ck_assert_int_eq(s[1].total_lag, 12);
+			late_read = true;
+		}
+		ls_lag_snapshot_release(&s[0]);
+		ls_lag_snapshot_release(&s[1]);
+	}
+	ck_assert_msg(late_read, "the late group was never read");
+#ifdef RD_KAFKA_LAGSCALE_FIX_4605
+	ls_kafka_get_stats(kafka, &st);
+	ck_assert_uint_eq(st.recreated, 0);
+#endif
 }
 END_TEST
 
@@ -394,6 +497,13 @@ int main(void)
 	tcase_add_test(tc, test_kafka_coordinator_back_after_deadline);
 	tcase_add_test(tc, test_kafka_black_hole_times_out);
 	tcase_add_test(tc, test_kafka_bad_property);
+	suite_add_tcase(s, tc);
+	/* Its own case, to be run alone and repeated:
+	 * CK_RUN_CASE=slow-coordinator. */
+	tc = tcase_create("slow-coordinator");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_kafka_slow_coordinator_keeps_client);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
