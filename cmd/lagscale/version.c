@@ -12,8 +12,12 @@ const struct ls_cmdutil_command ls_cmd_version = {
     .usage = "lagscale version",
     .description = "Prints lagscale's version, the version of the librdkafka library the process "
                    "really loaded (with the file it came from and the version it was built "
-                   "against: they differ when the system's library is older), and librdkafka's "
-                   "builtin features (SASL mechanisms, TLS, compression codecs).",
+                   "against: they differ when the system's library is older), the lagscale patches "
+                   "of librdkafka that the rdkafka.h it was built against carries (\"lagscale "
+                   "#4605\": the fix of librdkafka issue #4605, which lets it keep a Kafka "
+                   "client whose group request outlived its round; \"none\": such a client is "
+                   "recreated), and librdkafka's builtin features (SASL mechanisms, TLS, "
+                   "compression codecs).",
     .flags = (const struct ls_cmdutil_flag[]){{0}},
     .examples = "lagscale version",
     .exit_codes = "0  success\n2  bad usage (an argument was given)",
@@ -36,6 +40,7 @@ static int version_run(int argc, char **argv)
 	printf("lagscale %s\n", LS_VERSION);
 	printf("librdkafka %s (built against %s, loaded from %s)\n", lib.version, lib.built_against,
 	       lib.path[0] ? lib.path : "an unknown file");
+	printf("librdkafka patches (built against): %s\n", lib.patches[0] ? lib.patches : "none");
 	printf("librdkafka features: %s\n", lib.features[0] ? lib.features : "unknown");
 	return LS_EXIT_OK;
 }

@@ -543,6 +543,9 @@ void ls_kafka_library_info(struct ls_kafka_library *ret)
 	/* RD_KAFKA_VERSION is 0xMMmmrrxx; the last byte is the pre-release. */
 	snprintf(ret->built_against, sizeof(ret->built_against), "%d.%d.%d", (v >> 24) & 0xff,
 		 (v >> 16) & 0xff, (v >> 8) & 0xff);
+#ifdef RD_KAFKA_LAGSCALE_FIX_4605
+	snprintf(ret->patches, sizeof(ret->patches), "lagscale #4605");
+#endif
 	/* ISO C has no cast from a function to an object pointer; dladdr
 	 * takes the address either way. */
 	memcpy(&addr, &fn, sizeof(addr));

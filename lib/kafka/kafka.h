@@ -186,12 +186,18 @@ void ls_kafka_get_stats(const struct ls_kafka *k, struct ls_kafka_stats *ret);
  * soname as the 2.8 lagscale is built against, so the build-time version
  * proves nothing). ret->version is rd_kafka_version_str() of the loaded
  * library; ret->path is the file it was loaded from ("" if unknown);
- * ret->features its builtin.features ("" if unreadable). Strings are
- * truncated to their buffers. Thread-safe.
+ * ret->features its builtin.features ("" if unreadable);
+ * ret->patches the lagscale patches of scripts/librdkafka.d that the
+ * rdkafka.h this binary was compiled with declares, as "lagscale #4605"
+ * ("" for none). That is a fact of the build, not of the loaded file: the
+ * patches change no symbol, so the library cannot be asked; the rpath to
+ * the patched build (meson.build) is what makes the two agree. Strings
+ * are truncated to their buffers. Thread-safe.
  */
 struct ls_kafka_library {
 	char version[32];
 	char built_against[32]; /* the rdkafka.h this binary was compiled with */
+	char patches[64];       /* lagscale's patches in that rdkafka.h; "" for none */
 	char path[512];
 	char features[512];
 };

@@ -266,13 +266,16 @@ END_TEST
 /*
  * `lagscale version` names the librdkafka really loaded: the one meson
  * built against (not Debian 12's 2.0.2, which has the same soname), from
- * its directory when that is not a system one, with SCRAM and OIDC.
+ * its directory when that is not a system one, with SCRAM and OIDC, and
+ * whether the rdkafka.h it was built with has lagscale's fix of #4605 (as
+ * meson found it in the same header).
  */
 START_TEST(test_version_names_the_loaded_librdkafka)
 {
 	const char *args[] = {"version", NULL};
 	const char *want = getenv("LS_RDKAFKA_VERSION");
 	const char *libdir = getenv("LS_RDKAFKA_LIBDIR");
+	const char *fix = getenv("LS_RDKAFKA_FIX_4605");
 	struct ls_test_run r;
 	char line[128];
 
@@ -285,6 +288,10 @@ START_TEST(test_version_names_the_loaded_librdkafka)
 		snprintf(line, sizeof(line), "loaded from %s/librdkafka.so", libdir);
 		ck_assert_msg(strstr(r.out, line), "want \"%s\" in:\n%s", line, r.out);
 	}
+	ck_assert_ptr_nonnull(fix);
+	snprintf(line, sizeof(line), "\nlibrdkafka patches (built against): %s\n",
+		 strcmp(fix, "1") == 0 ? "lagscale #4605" : "none");
+	ck_assert_msg(strstr(r.out, line), "want \"%s\" in:\n%s", line + 1, r.out);
 	ck_assert_ptr_nonnull(strstr(r.out, "\nlibrdkafka features: "));
 	ck_assert_ptr_nonnull(strstr(r.out, "sasl_scram"));
 	ck_assert_ptr_nonnull(strstr(r.out, "sasl_oauthbearer"));
