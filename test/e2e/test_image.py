@@ -5,9 +5,12 @@ it needs, CA certificates, a non-root user 65532 and nothing else (no shell).
 
 The layers are unpacked into a directory and the binary runs there with
 `chroot --userspec=65532:65532`: `lagscale version`, which must report the
-librdkafka actually loaded in the image as 2.8.x (trixie's 2.8.0, the
-version lagscale is built and tested against) from a file of the image,
-then `lagscale run --dry-run --once` against the real e2e broker, then
+librdkafka actually loaded in the image as 2.8.x, from a file of the image:
+the patched build of scripts/librdkafka (trixie's 2.8.0 source package with
+scripts/librdkafka.d, at its current patch level) under
+/opt/lagscale/librdkafka-2.8.0-lsN/lib, built against its rdkafka.h with
+the fix of #4605, and no other librdkafka in the image (trixie's own
+librdkafka1 would be /lib/x86_64-linux-gnu/librdkafka.so.1); then `lagscale run --dry-run --once` against the real e2e broker, then
 `lagscale run --dry-run` serving /metrics from inside the image. Prints the
 image size (must stay under 40 MB unpacked) and the build time.
 
@@ -117,16 +120,29 @@ try:
         print("# " + line)
     # `lagscale version` prints the version of the librdkafka it loaded
     # (rd_kafka_version(), from the library, not the header), e.g.
-    # "librdkafka 2.8.0 (built against 2.8.0, loaded from /lib/...so.1)",
-    # then its builtin.features.
+    # "librdkafka 2.8.0 (built against 2.8.0, loaded from /opt/...so.1)",
+    # the lagscale patches in the rdkafka.h it was built against, then the
+    # library's builtin.features.
     m = re.search(r"\blibrdkafka (\d+)\.(\d+)\.(\d+)\b", p.stdout)
     check(m is not None and (int(m.group(1)), int(m.group(2))) == (2, 8),
           "the image runs librdkafka 2.8.x", p.stdout)
+    check(re.search(r"^librdkafka patches \(built against\): lagscale #4605$", p.stdout, re.M)
+          is not None, "the image's lagscale is built against the #4605 fix", p.stdout)
+    # The patched build, at the patch level of this tree: scripts/librdkafka
+    # installs into LAGSCALE_CACHE/librdkafka-VERSION-lsN (the Containerfile's
+    # LAGSCALE_CACHE is /opt/lagscale) and the binary's rpath names it.
+    level = subprocess.run([os.path.join(ROOT, "scripts", "librdkafka"), "--print-version"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    want = "/opt/lagscale/librdkafka-%s/lib/librdkafka.so.1" % level
     m = re.search(r"loaded from (/\S+?)\)?$", p.stdout, re.M)
-    if m:
-        lib = os.path.join(root, m.group(1).lstrip("/"))
-        check(os.path.isfile(lib) and not os.path.islink(lib),
-              "librdkafka is loaded from a file of the image", m.group(1))
+    check(m is not None and m.group(1) == want,
+          "librdkafka is loaded from the patched build " + want, p.stdout)
+    lib = os.path.join(root, want.lstrip("/"))
+    check(os.path.isfile(lib) and not os.path.islink(lib),
+          "and that is a file of the image", want)
+    others = [f for f in files if os.path.basename(f).startswith("librdkafka") and
+              "/" + f != want]
+    check(not others, "no other librdkafka in the image", str(others))
     m = re.search(r"features:\s*([\w.,-]+)", p.stdout)
     if m:
         features = m.group(1).split(",")
