@@ -1,14 +1,14 @@
 /*
  * soak-chart.c - draws the soak's CSV (test/bench/soak.py) with the
  * simulator's chart module: RSS (at each sample and the smallest between
- * samples), open descriptors and threads of the lagscale process over time,
- * the broker outages shaded.
+ * samples, all of it and its anonymous part), open descriptors and threads of the lagscale process
+ * over time, the broker outages shaded.
  *
  *   soak-chart CSV SVG TITLE
  *
  * The CSV's columns are found by name in its header: seconds, rssKB,
- * rssMinKB, fds, fdsMax, threads, threadsMax, brokerDown. Exit 0, 1 (an unreadable CSV, a
- * file that cannot be written) or 2 (usage).
+ * rssMinKB, anonMinKB, fds, fdsMax, threads, threadsMax, brokerDown. Exit 0, 1 (an unreadable CSV,
+ * a file that cannot be written) or 2 (usage).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,8 +19,8 @@
 #include "util/buf.h"
 #include "util/parse.h"
 
-enum { C_T, C_RSS, C_RSS_MIN, C_FDS, C_FDS_MAX, C_THREADS, C_THREADS_MAX, C_DOWN, C_N };
-static const char *const col_names[C_N] = {"seconds", "rssKB",   "rssMinKB",   "fds",
+enum { C_T, C_RSS, C_RSS_MIN, C_ANON_MIN, C_FDS, C_FDS_MAX, C_THREADS, C_THREADS_MAX, C_DOWN, C_N };
+static const char *const col_names[C_N] = {"seconds", "rssKB",   "rssMinKB",   "anonMinKB", "fds",
                                            "fdsMax",  "threads", "threadsMax", "brokerDown"};
 
 /* The header's index of each of col_names: 0 or -EINVAL naming the missing one. */
@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 		/* Memory in MB. */
 		v[C_RSS][n] /= 1024;
 		v[C_RSS_MIN][n] /= 1024;
+		v[C_ANON_MIN][n] /= 1024;
 		n++;
 	}
 	if (n == 0) {
@@ -122,13 +123,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	{
-		const struct ls_chart_line mem[] = {{"RSS", v[C_RSS]},
-		                                    {"RSS, least between samples", v[C_RSS_MIN]}};
+		const struct ls_chart_line mem[] = {
+		    {"RSS", v[C_RSS]},
+		    {"RSS, least between samples", v[C_RSS_MIN]},
+		    {"anonymous RSS, least between samples", v[C_ANON_MIN]}};
 		const struct ls_chart_line fds[] = {{"least", v[C_FDS]}, {"most", v[C_FDS_MAX]}};
 		const struct ls_chart_line thr[] = {{"least (between rounds)", v[C_THREADS]},
 		                                    {"most (in a round)", v[C_THREADS_MAX]}};
 		const struct ls_chart_panel panels[] = {
-		    {"Resident memory", "MB", mem, 2, 1},
+		    {"Resident memory", "MB", mem, 3, 1},
 		    {"Open descriptors", "descriptors", fds, 2, 4},
 		    {"Threads", "threads", thr, 2, 4},
 		};
