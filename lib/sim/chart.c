@@ -354,7 +354,7 @@ static int events(struct ls_buf *b, const struct frame *f, const struct panel *p
 
 /* The time frame and the panels of a chart width pixels wide whose series
  * end at t_max seconds; the time unit follows the span. */
-static void layout(struct frame *f, struct panel *pl, int width, double t_max)
+static void layout(struct frame *f, struct panel *pl, int n_panels, int width, double t_max)
 {
 	f->x0 = ML;
 	f->x1 = width - MR;
@@ -369,7 +369,7 @@ static void layout(struct frame *f, struct panel *pl, int width, double t_max)
 		f->unit_s = 3600;
 		f->unit = "h";
 	}
-	for (int i = 0; i < N_PANELS; i++) {
+	for (int i = 0; i < n_panels; i++) {
 		pl[i].y0 = MT + i * (PANEL_H + PANEL_GAP);
 		pl[i].y1 = pl[i].y0 + PANEL_H;
 	}
@@ -472,7 +472,7 @@ int ls_chart_svg(const struct ls_series *s, const struct ls_chart_options *o, st
 		o = &none;
 	width = o->width > 0 ? o->width : 960;
 	height = MT + N_PANELS * PANEL_H + (N_PANELS - 1) * PANEL_GAP + MB;
-	layout(&f, pl, width, s->pts[s->n - 1].t_s);
+	layout(&f, pl, N_PANELS, width, s->pts[s->n - 1].t_s);
 
 	/* Reduce to pixel columns. */
 	max_cols = (size_t)(f.x1 - f.x0);
@@ -620,7 +620,7 @@ int ls_chart_compare_svg(const struct ls_series *series, const char *const *name
 		o = &none;
 	width = o->width > 0 ? o->width : 960;
 	height = MT + N_PANELS * PANEL_H + (N_PANELS - 1) * PANEL_GAP + MB;
-	layout(&f, pl, width, t_max);
+	layout(&f, pl, N_PANELS, width, t_max);
 	max_cols = (size_t)(f.x1 - f.x0);
 	if (max_cols < 2)
 		max_cols = 2;
@@ -695,6 +695,104 @@ int ls_chart_compare_svg(const struct ls_series *series, const char *const *name
 out:
 	for (size_t i = 0; i < n; i++)
 		free(cols[i]);
+	return r;
+}
+
+/* Shaded spans: where shade[i] is non-zero, from t[i] to t[i + 1]. */
+static int shade_spans(struct ls_buf *b, const struct frame *f, const struct panel *p,
+		       const double *t, const double *shade, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i + 1 < n && r == 0; i++)
+		if (shade[i] != 0)
+			r = ls_buf_printf(b,
+					  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+					  "fill=\"%s\" fill-opacity=\"0.12\"/>\n",
+					  xpix(f, t[i]), p->y0, xpix(f, t[i + 1]) - xpix(f, t[i]),
+					  p->y1 - p->y0, COL_LIMIT);
+	return r ? -ENOMEM : 0;
+}
+
+int ls_chart_lines_svg(const struct ls_chart_lines *c, const struct ls_chart_options *o,
+		       struct ls_buf *out)
+{
+	static const struct ls_chart_options none = {0};
+	const char *labels[LS_CHART_LINES_MAX + 1];
+	const char *colors[LS_CHART_LINES_MAX + 1];
+	const char *dashes[LS_CHART_LINES_MAX + 1] = {NULL};
+	struct panel pl[LS_CHART_PANELS_MAX];
+	struct frame f;
+	int width, height, r = 0;
+
+	if (!c || !out || !c->t || c->n == 0 || c->n_panels == 0 ||
+	    c->n_panels > LS_CHART_PANELS_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < c->n_panels; i++) {
+		if (!c->panels[i].title || !c->panels[i].unit || c->panels[i].n_lines == 0 ||
+		    c->panels[i].n_lines > LS_CHART_LINES_MAX)
+			return -EINVAL;
+		for (size_t k = 0; k < c->panels[i].n_lines; k++)
+			if (!c->panels[i].lines[k].label || !c->panels[i].lines[k].v)
+				return -EINVAL;
+	}
+	if (!o)
+		o = &none;
+	width = o->width > 0 ? o->width : 960;
+	height = MT + (int)c->n_panels * PANEL_H + ((int)c->n_panels - 1) * PANEL_GAP + MB;
+	layout(&f, pl, (int)c->n_panels, width, c->t[c->n - 1]);
+	r = header(out, width, height, o);
+	for (size_t i = 0; i < c->n_panels && r == 0; i++) {
+		const struct ls_chart_panel *p = &c->panels[i];
+		double vmax = p->min_top, top, step;
+		size_t nl = p->n_lines;
+
+		for (size_t k = 0; k < nl; k++)
+			for (size_t j = 0; j < c->n; j++)
+				if (p->lines[k].v[j] > vmax)
+					vmax = p->lines[k].v[j];
+		top = nice_max(vmax, &step);
+		r = axes(out, &f, &pl[i], top, step, p->unit, 0, 0, NULL, p->title);
+		if (r == 0 && c->shade)
+			r = shade_spans(out, &f, &pl[i], c->t, c->shade, c->n);
+		for (size_t k = 0; k < nl && r == 0; k++) {
+			r |= ls_buf_printf(out,
+					   "<polyline fill=\"none\" stroke=\"%s\" "
+					   "stroke-width=\"1.6\" points=\"",
+					   compare_colors[k]);
+			for (size_t j = 0; j < c->n && r == 0; j++)
+				r |= ls_buf_printf(out, "%s%.1f,%.1f", j ? " " : "",
+						   xpix(&f, c->t[j]), ypix(&pl[i], p->lines[k].v[j], top));
+			r |= ls_buf_puts(out, "\"/>\n");
+			labels[k] = p->lines[k].label;
+			colors[k] = compare_colors[k];
+		}
+		if (r == 0 && c->shade && c->shade_label) {
+			labels[nl] = c->shade_label;
+			colors[nl] = COL_LIMIT;
+			nl++;
+		}
+		if (r == 0)
+			r = legend(out, &f, &pl[i], (int)nl, colors, dashes, labels);
+		if (r)
+			r = -ENOMEM;
+	}
+	if (r == 0)
+		r = time_axis(out, &f, &pl[c->n_panels - 1]);
+	return r;
+}
+
+int ls_chart_write_lines_svg(const struct ls_chart_lines *c, const struct ls_chart_options *o,
+			     const char *path)
+{
+	struct ls_buf b;
+	int r;
+
+	ls_buf_init(&b, 0);
+	r = ls_chart_lines_svg(c, o, &b);
+	if (r == 0)
+		r = ls_sim_write_file(path, ls_buf_str(&b), b.len);
+	ls_buf_release(&b);
 	return r;
 }
 

@@ -13,6 +13,7 @@
 #ifndef LS_SIM_CHART_H
 #define LS_SIM_CHART_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sim/series.h"
@@ -48,5 +49,50 @@ int ls_chart_write_svg(const struct ls_series *s, const struct ls_chart_options 
 /* ls_chart_compare_svg() to path ("-": stdout). 0 or a negative errno. */
 int ls_chart_write_compare_svg(const struct ls_series *series, const char *const *names,
 			       size_t n, const struct ls_chart_options *o, const char *path);
+
+/*
+ * A plain time chart, for figures other than a run's (the soak's memory,
+ * descriptors and threads): up to LS_CHART_PANELS_MAX stacked panels
+ * sharing the time axis, each with up to LS_CHART_LINES_MAX lines (one
+ * colour each, a legend), its y axis from 0 to a round number above the
+ * largest value (at least min_top). Where shade (optional, n values) is
+ * non-zero, from t[i] to t[i + 1], every panel is shaded, named
+ * shade_label in the legends. Points are drawn as they are: meant for a
+ * few thousand.
+ */
+#define LS_CHART_PANELS_MAX 4
+#define LS_CHART_LINES_MAX 4
+
+struct ls_chart_line {
+	const char *label;
+	const double *v; /* n values, at the chart's t[] */
+};
+
+struct ls_chart_panel {
+	const char *title;
+	const char *unit; /* the y axis label, e.g. "MB" */
+	const struct ls_chart_line *lines;
+	size_t n_lines;
+	double min_top; /* the y axis reaches at least this */
+};
+
+struct ls_chart_lines {
+	const double *t; /* n times in seconds since the start, increasing */
+	size_t n;
+	const struct ls_chart_panel *panels;
+	size_t n_panels;
+	const double *shade;	 /* NULL: nothing shaded */
+	const char *shade_label; /* NULL: no legend entry for it */
+};
+
+/* Appends the SVG document to out. 0, -EINVAL (NULL or empty arguments,
+ * too many panels or lines), or -ENOMEM / -E2BIG from out. Only o's title,
+ * subtitle and width are used. */
+int ls_chart_lines_svg(const struct ls_chart_lines *c, const struct ls_chart_options *o,
+		       struct ls_buf *out);
+
+/* ls_chart_lines_svg() to path ("-": stdout). 0 or a negative errno. */
+int ls_chart_write_lines_svg(const struct ls_chart_lines *c, const struct ls_chart_options *o,
+			     const char *path);
 
 #endif

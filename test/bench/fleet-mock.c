@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -317,4 +318,277 @@ int fleet_mock_populate(struct ls_kafka_mock *m, int groups, int partitions, int
 				"messages in %.1f s, commits in %.1f s\n",
 			groups, partitions, (tt - t0) / 1e3, (t1 - tt) / 1e3, (t2 - t1) / 1e3);
 	return r;
+}
+
+/* Churn: groups visited per step, the step, and how long a role lasts. */
+#define CHURN_SLICE 25
+#define CHURN_STEP_MS 1000
+#define CHURN_ROLE_STEPS 300
+/* Per visit: partitions written to, messages each (at most), and how far
+ * a group catching up commits past its committed offset. */
+#define CHURN_PARTITIONS 3
+#define CHURN_MESSAGES 8
+#define CHURN_CATCH_UP 20
+
+enum churn_role { ROLE_STEADY, ROLE_LAGGING, ROLE_CATCHING_UP, ROLE_IDLE, ROLES };
+
+struct fleet_churn {
+	rd_kafka_t *rk; /* produces, and commits through the admin API */
+	rd_kafka_queue_t *q;
+	rd_kafka_AdminOptions_t *opts;
+	int groups, partitions;
+	int64_t *end;	    /* [g * partitions + p]: acknowledged end offset */
+	int64_t *committed; /* [g * partitions + p]: committed offset, -1: none */
+	pthread_t thread;
+	atomic_int stop;
+	atomic_uint_fast64_t produced, commits, failures;
+	/* fleet_churn_pause: asked (paused) and granted (parked), under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool paused, parked;
+};
+
+static void churn_delivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	struct fleet_churn *c = opaque;
+
+	(void)rk;
+	if (msg->err) {
+		atomic_fetch_add(&c->failures, 1);
+		return;
+	}
+	c->end[(intptr_t)msg->_private]++;
+	atomic_fetch_add(&c->produced, 1);
+}
+
+static void churn_produce(struct fleet_churn *c, int g, unsigned *seed)
+{
+	static char payload[] = "churn";
+	char topic[32];
+
+	fleet_topic_name(g, topic, sizeof(topic));
+	for (int i = 0; i < CHURN_PARTITIONS; i++) {
+		int p = (int)(rand_r(seed) % (unsigned)c->partitions);
+		int n = 1 + (int)(rand_r(seed) % CHURN_MESSAGES);
+		intptr_t idx = (intptr_t)g * c->partitions + p;
+
+		for (int k = 0; k < n; k++)
+			if (rd_kafka_producev(c->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+					      RD_KAFKA_V_VALUE(payload, sizeof(payload) - 1),
+					      RD_KAFKA_V_OPAQUE((void *)idx), RD_KAFKA_V_END))
+				atomic_fetch_add(&c->failures, 1);
+	}
+}
+
+/* Sends group g's commit for its role; 1 if a request went out. */
+static int churn_commit(struct fleet_churn *c, int g, enum churn_role role)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_AlterConsumerGroupOffsets_t *req;
+	char topic[32], group[32];
+
+	if (role != ROLE_STEADY && role != ROLE_CATCHING_UP)
+		return 0;
+	if (!(list = rd_kafka_topic_partition_list_new(c->partitions)))
+		return 0;
+	fleet_topic_name(g, topic, sizeof(topic));
+	fleet_group_name(g, group, sizeof(group));
+	/* Partition 0 stays uncommitted, as fleet_mock_populate left it. */
+	for (int p = 1; p < c->partitions; p++) {
+		int64_t end = c->end[g * c->partitions + p];
+		int64_t cur = c->committed[g * c->partitions + p];
+		int64_t to = end;
+
+		if (role == ROLE_CATCHING_UP && cur >= 0 && end - cur > CHURN_CATCH_UP)
+			to = cur + CHURN_CATCH_UP;
+		if (to != cur)
+			rd_kafka_topic_partition_list_add(list, topic, p)->offset = to;
+	}
+	if (list->cnt == 0 || !(req = rd_kafka_AlterConsumerGroupOffsets_new(group, list))) {
+		rd_kafka_topic_partition_list_destroy(list);
+		return 0;
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	rd_kafka_AlterConsumerGroupOffsets(c->rk, &req, 1, c->opts, c->q);
+	rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+	return 1;
+}
+
+/* Takes one commit's result: the offsets it set become the committed ones. */
+static void churn_commit_done(struct fleet_churn *c, rd_kafka_event_t *ev)
+{
+	const rd_kafka_group_result_t **res;
+	const rd_kafka_topic_partition_list_t *parts;
+	size_t cnt = 0;
+	int g;
+
+	res = rd_kafka_event_error(ev) ? NULL
+				       : rd_kafka_AlterConsumerGroupOffsets_result_groups(
+						 rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &cnt);
+	if (cnt != 1 || rd_kafka_group_result_error(res[0]) ||
+	    sscanf(rd_kafka_group_result_name(res[0]), "bench-group-%d", &g) != 1 || g < 0 ||
+	    g >= c->groups) {
+		atomic_fetch_add(&c->failures, 1);
+		return;
+	}
+	parts = rd_kafka_group_result_partitions(res[0]);
+	for (int i = 0; parts && i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+
+		if (tp->err || tp->partition < 0 || tp->partition >= c->partitions) {
+			atomic_fetch_add(&c->failures, 1);
+			continue;
+		}
+		c->committed[g * c->partitions + tp->partition] = tp->offset;
+	}
+	atomic_fetch_add(&c->commits, 1);
+}
+
+static void *churn_main(void *arg)
+{
+	struct fleet_churn *c = arg;
+	unsigned seed = 1;
+	int64_t next = ls_clock_mono_ms();
+
+	for (int64_t step = 0; !atomic_load(&c->stop); step++) {
+		int pending = 0;
+
+		for (int i = 0; i < CHURN_SLICE; i++) {
+			int g = (int)((step * CHURN_SLICE + i) % c->groups);
+			enum churn_role role = (enum churn_role)((g + step / CHURN_ROLE_STEPS) % ROLES);
+
+			if (role != ROLE_IDLE)
+				churn_produce(c, g, &seed);
+			pending += churn_commit(c, g, role);
+		}
+		/* The results, each within the request timeout (so an outage
+		 * stalls a step by at most that); deliveries meanwhile. */
+		while (pending > 0 && !atomic_load(&c->stop)) {
+			rd_kafka_event_t *ev = rd_kafka_queue_poll(c->q, 100);
+
+			rd_kafka_poll(c->rk, 0);
+			if (!ev)
+				continue;
+			churn_commit_done(c, ev);
+			rd_kafka_event_destroy(ev);
+			pending--;
+		}
+		next += CHURN_STEP_MS;
+		while (!atomic_load(&c->stop) && ls_clock_mono_ms() < next)
+			rd_kafka_poll(c->rk, 100);
+		/* Between steps no commit is in flight: park here while paused. */
+		pthread_mutex_lock(&c->lock);
+		if (c->paused) {
+			c->parked = true;
+			pthread_cond_broadcast(&c->cond);
+			while (c->paused && !atomic_load(&c->stop)) {
+				pthread_mutex_unlock(&c->lock);
+				rd_kafka_poll(c->rk, 100);
+				pthread_mutex_lock(&c->lock);
+			}
+			c->parked = false;
+			next = ls_clock_mono_ms();
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	return NULL;
+}
+
+void fleet_churn_pause(struct fleet_churn *c, bool pause)
+{
+	pthread_mutex_lock(&c->lock);
+	c->paused = pause;
+	while (pause && !c->parked)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int fleet_churn_start(const char *bootstraps, int groups, int partitions,
+		      struct fleet_churn **ret)
+{
+	struct fleet_churn *c = calloc(1, sizeof(*c));
+	size_t n = (size_t)groups * (size_t)partitions;
+	rd_kafka_conf_t *conf = NULL;
+	char err[256];
+	int r = -ENOMEM;
+
+	if (!c || !(c->end = calloc(n, sizeof(*c->end))) ||
+	    !(c->committed = calloc(n, sizeof(*c->committed))))
+		goto fail;
+	c->groups = groups;
+	c->partitions = partitions;
+	/* What fleet_mock_populate left: p + 2 messages, p + 1 committed. */
+	for (int g = 0; g < groups; g++)
+		for (int p = 0; p < partitions; p++) {
+			c->end[g * partitions + p] = p + 2;
+			c->committed[g * partitions + p] = p ? p + 1 : -1;
+		}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	atomic_init(&c->stop, 0);
+	atomic_init(&c->produced, 0);
+	atomic_init(&c->commits, 0);
+	atomic_init(&c->failures, 0);
+	r = -EIO;
+	conf = rd_kafka_conf_new();
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err)) ||
+	    rd_kafka_conf_set(conf, "linger.ms", "50", err, sizeof(err)))
+		goto fail;
+	rd_kafka_conf_set_log_cb(conf, quiet_log);
+	rd_kafka_conf_set_dr_msg_cb(conf, churn_delivered);
+	rd_kafka_conf_set_opaque(conf, c);
+	if (!(c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))))
+		goto fail;
+	conf = NULL;
+	c->q = rd_kafka_queue_new(c->rk);
+	c->opts = rd_kafka_AdminOptions_new(c->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+	if (!c->q || !c->opts ||
+	    rd_kafka_AdminOptions_set_request_timeout(c->opts, 5000, err, sizeof(err)))
+		goto fail;
+	if (pthread_create(&c->thread, NULL, churn_main, c))
+		goto fail;
+	*ret = c;
+	return 0;
+fail:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	if (c && c->opts)
+		rd_kafka_AdminOptions_destroy(c->opts);
+	if (c && c->q)
+		rd_kafka_queue_destroy(c->q);
+	if (c && c->rk)
+		rd_kafka_destroy(c->rk);
+	if (c) {
+		free(c->end);
+		free(c->committed);
+		pthread_mutex_destroy(&c->lock);
+		pthread_cond_destroy(&c->cond);
+	}
+	free(c);
+	return r;
+}
+
+void fleet_churn_stats(struct fleet_churn *c, uint64_t *ret_produced, uint64_t *ret_commits,
+		       uint64_t *ret_failures)
+{
+	*ret_produced = atomic_load(&c->produced);
+	*ret_commits = atomic_load(&c->commits);
+	*ret_failures = atomic_load(&c->failures);
+}
+
+void fleet_churn_stop(struct fleet_churn *c)
+{
+	if (!c)
+		return;
+	atomic_store(&c->stop, 1);
+	pthread_join(c->thread, NULL);
+	rd_kafka_AdminOptions_destroy(c->opts);
+	rd_kafka_queue_destroy(c->q);
+	rd_kafka_flush(c->rk, 5000);
+	rd_kafka_destroy(c->rk);
+	free(c->end);
+	free(c->committed);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c);
 }

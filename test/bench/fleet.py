@@ -48,21 +48,25 @@ def free_port():
 class Mock:
     """mock-fleet in a child process."""
 
-    def __init__(self, exe, groups, partitions):
+    def __init__(self, exe, groups, partitions, args=()):
         self.p = subprocess.Popen([exe, "--groups", str(groups), "--partitions",
-                                   str(partitions)], stdin=subprocess.PIPE,
+                                   str(partitions)] + list(args), stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True)
         self.bootstrap = self.p.stdout.readline().strip()
         if not self.bootstrap:
             raise SystemExit("bench: mock-fleet did not start")
         self.lock = threading.Lock()
 
+    def command(self, line):
+        """Sends one command line (see mock-fleet.c) and returns its answer."""
+        with self.lock:
+            self.p.stdin.write(line + "\n")
+            self.p.stdin.flush()
+            return self.p.stdout.readline().strip()
+
     def requests(self):
         """Requests since the previous call: (total, {api_key: count})."""
-        with self.lock:
-            self.p.stdin.write("\n")
-            self.p.stdin.flush()
-            fields = self.p.stdout.readline().split()
+        fields = self.command("").split()
         counts = {}
         for f in fields[1:]:
             k, v = f.split(":")
@@ -115,22 +119,36 @@ def metric_sum(text, name, labels=None):
     return total
 
 
-def write_config(path, n, bootstrap, port, interval, kubeconfig, namespace):
+def fleet_scalers(n):
+    """The fleet's scalers for write_config: (name, group index, policy), the
+    policy a flow mapping's inside ("" for the defaults)."""
+    return [("s%05d" % g, g, "") for g in range(n)]
+
+
+def write_config(path, n, bootstrap, port, interval, kubeconfig, namespace, scalers=None,
+                 level="warn", defaults=""):
+    """Writes the fleet's configuration: scalers (default fleet_scalers(n))
+    on the cluster "fleet", each with a Deployment named after it;
+    defaults: more keys of the default policy (a flow mapping's inside)."""
+    if scalers is None:
+        scalers = fleet_scalers(n)
     with open(path, "w") as f:
         f.write("kafka:\n  clusters:\n    - name: fleet\n      bootstrapServers: \"%s\"\n"
                 % bootstrap)
         if kubeconfig:
             f.write("kubernetes: {kubeconfig: \"%s\"}\n" % kubeconfig)
         f.write("server: {address: \"127.0.0.1:%d\"}\n" % port)
-        f.write("log: {level: warn}\n")
+        f.write("log: {level: %s}\n" % level)
         f.write("defaults:\n  policy: {lagThreshold: 1000, maxReplicas: 24, "
-                "pollingInterval: %ds}\n" % interval)
+                "pollingInterval: %ds%s}\n" % (interval, ", " + defaults if defaults else ""))
         f.write("scalers:\n")
-        for g in range(n):
-            f.write("  - name: s%05d\n    target: {apiVersion: apps/v1, kind: Deployment, namespace: %s, "
-                    "name: d%05d}\n"
+        for name, g, policy in scalers:
+            f.write("  - name: %s\n    target: {apiVersion: apps/v1, kind: Deployment, namespace: %s, "
+                    "name: d%s}\n"
                     "    kafka: {group: bench-group-%04d, topics: [bench-topic-%04d]}\n"
-                    % (g, namespace, g, g, g))
+                    % (name, namespace, name.lstrip("s"), g, g))
+            if policy:
+                f.write("    policy: {%s}\n" % policy)
 
 
 KUBECTL = os.environ.get("LAGSCALE_E2E_KUBECTL", "kubectl")

@@ -433,6 +433,56 @@ START_TEST(test_sim_outputs)
 }
 END_TEST
 
+/* The plain time chart: panels, lines, legends, shading; its refusals. */
+START_TEST(test_sim_chart_lines)
+{
+	static const double t[] = {0, 10, 20, 30}, rss[] = {30, 32, 31, 31};
+	static const double fds[] = {19, 19, 17, 19}, down[] = {0, 1, 0, 0};
+	const struct ls_chart_line mem[] = {{"RSS", rss}}, fd[] = {{"open <fds>", fds}};
+	struct ls_chart_panel panels[] = {{"Memory", "MB", mem, 1, 1}, {"Descriptors", "fds", fd, 1, 4}};
+	struct ls_chart_lines c = {.t = t, .n = 4, .panels = panels, .n_panels = 2,
+				   .shade = down, .shade_label = "broker down"};
+	struct ls_chart_options o = {.title = "soak & co", .width = 800};
+	struct ls_buf b;
+	const char *svg, *p;
+	int polylines = 0, shaded = 0;
+
+	ls_buf_init(&b, 0);
+	ck_assert_int_eq(ls_chart_lines_svg(&c, &o, &b), 0);
+	svg = ls_buf_str(&b);
+	ck_assert(strncmp(svg, "<?xml", 5) == 0);
+	ck_assert_ptr_nonnull(strstr(svg, "width=\"800\""));
+	ck_assert_ptr_nonnull(strstr(svg, "soak &amp; co"));
+	ck_assert_ptr_nonnull(strstr(svg, ">Memory</text>"));
+	ck_assert_ptr_nonnull(strstr(svg, ">Descriptors</text>"));
+	ck_assert_ptr_nonnull(strstr(svg, ">open &lt;fds&gt;</text>"));
+	ck_assert_ptr_nonnull(strstr(svg, ">broker down</text>"));
+	ck_assert_ptr_nonnull(strstr(svg, "time since start (s)</text>\n</g>\n</svg>\n"));
+	for (p = svg; (p = strstr(p, "<polyline")); p++)
+		polylines++;
+	for (p = svg; (p = strstr(p, "fill-opacity=\"0.12\"")); p++)
+		shaded++;
+	ck_assert_int_eq(polylines, 2);
+	ck_assert_int_eq(shaded, 2); /* t 10..20 on each panel */
+
+	/* Refused, and nothing written. */
+	ls_buf_reset(&b);
+	ck_assert_int_eq(ls_chart_lines_svg(NULL, &o, &b), -EINVAL);
+	c.n = 0;
+	ck_assert_int_eq(ls_chart_lines_svg(&c, &o, &b), -EINVAL);
+	c.n = 4;
+	c.n_panels = LS_CHART_PANELS_MAX + 1;
+	ck_assert_int_eq(ls_chart_lines_svg(&c, &o, &b), -EINVAL);
+	c.n_panels = 2;
+	panels[1].n_lines = 0;
+	ck_assert_int_eq(ls_chart_lines_svg(&c, &o, &b), -EINVAL);
+	panels[1].n_lines = LS_CHART_LINES_MAX + 1;
+	ck_assert_int_eq(ls_chart_lines_svg(&c, &o, &b), -EINVAL);
+	ck_assert_uint_eq(b.len, 0);
+	ls_buf_release(&b);
+}
+END_TEST
+
 /* Scenario errors, as the loader reports them. */
 static void expect_errors(const char *yaml, const char *const *want, size_t n)
 {
@@ -986,6 +1036,7 @@ static Suite *sim_suite(void)
 	tcase_add_test(tc, test_sim_perfect_storm_rate_beats_keda);
 	tcase_add_test(tc, test_sim_every_scenario_runs);
 	tcase_add_test(tc, test_sim_outputs);
+	tcase_add_test(tc, test_sim_chart_lines);
 	tcase_add_test(tc, test_sim_scenario_partition_keys);
 	tcase_add_test(tc, test_sim_partition_weights);
 	tcase_add_test(tc, test_sim_rebalance_pause);
