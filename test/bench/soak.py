@@ -24,8 +24,9 @@ outlives its deadline makes lagscale recreate its Kafka client):
     rounds) is the same in every row; a leak raises it. The most of a row
     may be higher for a moment: a round's collector thread (the
     controller collects each cluster's round on a thread of its own,
-    started per round), the configuration file read on a reload; it is
-    checked against the least plus --transient;
+    started per round) and the round's threads reading end offsets (up to
+    8), the configuration file read on a reload; it is checked against the
+    least plus --transient;
   - lagscale is alive, finishes rounds in every minute, and applied every
     reload (a decision of the scaler the reload added is seen).
 Prints a table, and where the CSV and the SVG (drawn by --chart-tool) are.
@@ -141,7 +142,10 @@ def main():
     ap.add_argument("--outage-for", type=float, default=60, help="seconds (at most a quarter "
                     "of the time between outages); 0: no outages")
     ap.add_argument("--max-growth", type=float, default=1.0, help="RSS MB per hour")
-    ap.add_argument("--transient", type=int, default=2, help="descriptors or threads a "
+    # A round has its collector thread and up to 8 threads reading end
+    # offsets (LS_KAFKA_OFFSETS_IN_FLIGHT in lib/kafka/kafka.c), plus one
+    # for a moment (a reload's file).
+    ap.add_argument("--transient", type=int, default=10, help="descriptors or threads a "
                     "moment may have over those held between rounds")
     ap.add_argument("--out", default="", help="directory for the CSV, SVG and logs")
     ap.add_argument("--wrapper", default="", help="a command lagscale runs under, to find "

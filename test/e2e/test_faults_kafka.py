@@ -56,8 +56,13 @@ ENV3 = kraft3_env()
 
 
 def env3(*args, timeout=300):
-    return subprocess.run([ENV_CMD] + list(args), env=ENV3, check=True, capture_output=True,
-                          text=True, timeout=timeout)
+    p = subprocess.run([ENV_CMD] + list(args), env=ENV3, capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode != 0:
+        # What the environment said, before the traceback.
+        print("env %s: exit %d\n%s" % (" ".join(args), p.returncode, p.stderr[-4000:]))
+        p.check_returncode()
+    return p
 
 
 def load_env(path):
