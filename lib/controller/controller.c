@@ -381,7 +381,6 @@ static int objects_setup(struct ls_controller *c, char *errbuf, size_t errlen)
 	return r;
 }
 
-/* Logs (once each) becoming the leader, losing it, a new leader, an error. */
 /* A scaler whose target is being read or written sits rounds out. */
 static bool busy(const struct scaler_rt *s)
 {
@@ -389,7 +388,8 @@ static bool busy(const struct scaler_rt *s)
 }
 
 /*
- * Follows the elector. True when this instance has just become the
+ * Follows the elector, logging (once each) becoming the leader, losing
+ * it, a new leader, an error. True when this instance has just become the
  * leader: then every scaler is due at once, so that what the decisions
  * ask for is written now (a takeover, or the API server back after an
  * outage), not up to a polling interval later.
@@ -1362,20 +1362,18 @@ static int run_loop(struct ls_controller *c)
 		while (!*c->opts.stop && !reload_requested(c) && ls_clock_mono_ms() < next) {
 			int64_t wait = next - ls_clock_mono_ms();
 
-			if (leader_poll(c)) {
-				next = next_due(c);
-				continue;
-			}
+			/* Something made scalers due sooner: look again. */
+			bool sooner = leader_poll(c);
+
 			publish_if_wanted(c);
 			status_flush(c);
 			/* LagScalers changed: their scalers are due at once (new
 			 * ones) or keep their time (unchanged ones). */
 			if (c->objects && ls_objects_changed(c->objects)) {
 				objects_poll(c);
-				next = next_due(c);
-				continue;
+				sooner = true;
 			}
-			if (wake_recovered(c)) {
+			if (wake_recovered(c) || sooner) {
 				next = next_due(c);
 				continue;
 			}

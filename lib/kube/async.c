@@ -678,6 +678,23 @@ fail:
 	return e;
 }
 
+/* Sends r as a merge patch of body (r's own) at r->path; frees r when
+ * that fails. */
+static int submit_merge_patch(struct ls_kube_async *a, struct req *r, const char *body)
+{
+	int e;
+
+	r->call = (struct ls_kube_call){
+	    .method = "PATCH",
+	    .path = r->path,
+	    .body = body,
+	    .content_type = "application/merge-patch+json",
+	};
+	if ((e = submit(a, r)) < 0)
+		req_free(r);
+	return e;
+}
+
 int ls_kube_async_scale_set(struct ls_kube_async *a, const struct ls_kube_target *t,
                             int32_t replicas, bool dry_run, void *tag)
 {
@@ -690,20 +707,11 @@ int ls_kube_async_scale_set(struct ls_kube_async *a, const struct ls_kube_target
 		return e;
 	r->dry_run = dry_run;
 	snprintf(r->body, sizeof(r->body), "{\"spec\":{\"replicas\":%d}}", replicas);
-	if ((e = scale_path(a, r, dry_run ? "/scale?dryRun=All" : "/scale")) < 0)
-		goto fail;
-	r->call = (struct ls_kube_call){
-	    .method = "PATCH",
-	    .path = r->path,
-	    .body = r->body,
-	    .content_type = "application/merge-patch+json",
-	};
-	if ((e = submit(a, r)) < 0)
-		goto fail;
-	return 0;
-fail:
-	req_free(r);
-	return e;
+	if ((e = scale_path(a, r, dry_run ? "/scale?dryRun=All" : "/scale")) < 0) {
+		req_free(r);
+		return e;
+	}
+	return submit_merge_patch(a, r, r->body);
 }
 
 int ls_kube_async_patch(struct ls_kube_async *a, const struct ls_kube_target *t, const char *path,
@@ -719,21 +727,10 @@ int ls_kube_async_patch(struct ls_kube_async *a, const struct ls_kube_target *t,
 	r->path = strdup(path);
 	r->pbody = strdup(body);
 	if (!r->path || !r->pbody) {
-		e = -ENOMEM;
-		goto fail;
+		req_free(r);
+		return -ENOMEM;
 	}
-	r->call = (struct ls_kube_call){
-	    .method = "PATCH",
-	    .path = r->path,
-	    .body = r->pbody,
-	    .content_type = "application/merge-patch+json",
-	};
-	if ((e = submit(a, r)) < 0)
-		goto fail;
-	return 0;
-fail:
-	req_free(r);
-	return e;
+	return submit_merge_patch(a, r, r->pbody);
 }
 
 int ls_kube_async_event(struct ls_kube_async *a, struct ls_kube_recorder *rec,
