@@ -8,6 +8,7 @@
  * logged with its errors and counted, and the running one goes on.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -227,6 +228,13 @@ static int run_run(int argc, char **argv)
 	char err[512];
 	int rc = LS_EXIT_USAGE, c, r;
 
+	/* glibc raises its mmap threshold each time a block above it is freed
+	 * (up to 32 MB), so a round's large replies and the exposition soon
+	 * come from the heap instead, where they fragment it: a fixed one keeps
+	 * them mapped and returned whole. In the soak (1,000 scalers, a reload
+	 * every 3 s, an outage every 2 min) anonymous RSS was 37 MB without
+	 * it, 27 MB with it, for the same CPU. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	ls_diag_init(&diag);
 	ls_cmdutil_args_init(&args, &ls_cmd_run, argc, argv);
 	while ((c = ls_cmdutil_next(&args, &v)) != LS_CMDUTIL_END) {
