@@ -99,6 +99,7 @@ struct wquery {
 	 * list: its topics are known from the reply (expand_all_topics). */
 	bool all_topics;
 	bool replied;
+	bool resent; /* sent again after its coordinator moved (wait_committed) */
 	int err;
 	char errmsg[256];
 };
@@ -1149,6 +1150,26 @@ static int add_wanted(const struct ls_kafka_query *q, struct wquery *w, const st
 	return w->parts->cnt;
 }
 
+/* Sends the group's ListConsumerGroupOffsets for w->parts (all topics
+ * when w->all_topics) on the queue, with w as the reply's opaque. */
+static void send_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t *queue,
+			   const struct ls_kafka_query *q, struct wquery *w, int64_t deadline)
+{
+	rd_kafka_ListConsumerGroupOffsets_t *req;
+	rd_kafka_AdminOptions_t *opts;
+	char errstr[256];
+
+	req = rd_kafka_ListConsumerGroupOffsets_new(q->group, w->all_topics ? NULL : w->parts);
+	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+	rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
+						  sizeof(errstr));
+	rd_kafka_AdminOptions_set_opaque(opts, w);
+	rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, queue);
+	rd_kafka_ListConsumerGroupOffsets_destroy(req);
+	rd_kafka_AdminOptions_destroy(opts);
+	k->stats.group_requests++;
+}
+
 /*
  * Issues the groups' ListConsumerGroupOffsets on one queue, from group
  * *next on, until LS_KAFKA_GROUPS_IN_FLIGHT are unanswered (*pending), and
@@ -1163,9 +1184,6 @@ static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t
 {
 	for (; *next < n && *pending < LS_KAFKA_GROUPS_IN_FLIGHT; (*next)++) {
 		size_t i = *next;
-		rd_kafka_ListConsumerGroupOffsets_t *req;
-		rd_kafka_AdminOptions_t *opts;
-		char errstr[256];
 
 		if (ws[i].err)
 			continue;
@@ -1174,17 +1192,20 @@ static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t
 			query_fail(&ws[i], -ENOENT, "no partition selected");
 			continue;
 		}
-		req = rd_kafka_ListConsumerGroupOffsets_new(qs[i].group, ws[i].parts);
-		opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-		rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
-							  sizeof(errstr));
-		rd_kafka_AdminOptions_set_opaque(opts, &ws[i]);
-		rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, queue);
-		rd_kafka_ListConsumerGroupOffsets_destroy(req);
-		rd_kafka_AdminOptions_destroy(opts);
-		k->stats.group_requests++;
+		send_committed(k, rk, queue, &qs[i], &ws[i], deadline);
 		(*pending)++;
 	}
+}
+
+/* Whether a group's error says that the broker asked is not (or no longer)
+ * its coordinator: a coordinator moved (a broker restarted, partitions of
+ * __consumer_offsets were reassigned). librdkafka then looks the
+ * coordinator up again for the next request (with lagscale's patch 0003;
+ * without it, it does for nearly every request anyway). */
+static bool coordinator_moved(rd_kafka_resp_err_t err)
+{
+	return err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+	       err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE;
 }
 
 /*
@@ -1369,7 +1390,8 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 	while (pending > 0) {
 		rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, (int)remaining(deadline));
 		const rd_kafka_ListConsumerGroupOffsets_result_t *res;
-		const rd_kafka_group_result_t **groups;
+		const rd_kafka_group_result_t **groups = NULL;
+		rd_kafka_resp_err_t err;
 		struct wquery *w;
 		size_t n_groups = 0;
 
@@ -1385,12 +1407,30 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 		w->replied = true;
 		/* One answered: the next group's request in its place. */
 		issue_committed(k, rk, queue, qs, ws, n, ts, deadline, &next, &pending);
+		err = rd_kafka_event_error(ev);
+		if (!err) {
+			groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n_groups);
+			if (n_groups == 1 && rd_kafka_group_result_error(groups[0]))
+				err = rd_kafka_error_code(rd_kafka_group_result_error(groups[0]));
+		}
+		if (coordinator_moved(err) && !w->resent && remaining(deadline) > 0) {
+			/* Its coordinator moved: once more, within the round,
+			 * to the coordinator librdkafka looks up now. */
+			ls_log(LS_LOG_DEBUG, NULL,
+			       "kafka cluster \"%s\": group \"%s\": coordinator moved; asking again",
+			       k->name, qs[w - ws].group);
+			w->resent = true;
+			w->replied = false;
+			send_committed(k, rk, queue, &qs[w - ws], w, deadline);
+			pending++;
+			rd_kafka_event_destroy(ev);
+			continue;
+		}
 		if (rd_kafka_event_error(ev)) {
 			query_fail(w, -EIO, "committed offsets: %s", rd_kafka_event_error_string(ev));
 			rd_kafka_event_destroy(ev);
 			continue;
 		}
-		groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n_groups);
 		if (n_groups != 1) {
 			query_fail(w, -EIO, "committed offsets: %zu groups in the reply", n_groups);
 		} else if (rd_kafka_group_result_error(groups[0])) {

@@ -22,7 +22,9 @@
 
 #define API_LIST_OFFSETS 2
 #define API_OFFSET_FETCH 9
+#define API_FIND_COORDINATOR 10
 #define ERR_NOT_LEADER 6
+#define ERR_NOT_COORDINATOR 16
 #define ERR_GROUP_AUTHORIZATION_FAILED 30
 
 static struct ls_kafka_mock *mock;
@@ -216,6 +218,73 @@ START_TEST(test_kafka_leader_error_retried)
 	ck_assert_int_eq(s.err, 0);
 	ck_assert_int_eq(s.total_lag, 24);
 	ls_lag_snapshot_release(&s);
+}
+END_TEST
+
+START_TEST(test_kafka_coordinators_kept)
+{
+	/* 30 groups, more than librdkafka 2.8.0's coordinator cache held
+	 * (10): with lagscale's patch 0003 a second round asks for no
+	 * coordinator again, where it asked for nearly every group's. */
+	enum { N = 30 };
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q[N];
+	struct ls_lag_snapshot s[N];
+	char groups[N][16];
+	uint64_t counts[LS_KAFKA_MOCK_API_KEYS] = {0};
+
+	for (int i = 0; i < N; i++) {
+		struct ls_kafka_mock_offset off = {"orders-a", 0, 4};
+
+		snprintf(groups[i], sizeof(groups[i]), "kept-%02d", i);
+		ck_assert_int_eq(ls_kafka_mock_commit(mock, groups[i], &off, 1), 0);
+		q[i] = (struct ls_kafka_query){.group = groups[i], .topics = a, .n_topics = 1};
+	}
+	ck_assert_int_eq(ls_kafka_collect(kafka, q, N, 10000, s), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(s[i].err, 0);
+		ls_lag_snapshot_release(&s[i]);
+	}
+	ls_kafka_mock_track_requests(mock);
+	ck_assert_int_eq(ls_kafka_collect(kafka, q, N, 10000, s), 0);
+	ls_kafka_mock_requests(mock, counts);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(s[i].err, 0);
+		/* partition 0 at 4 of 10; no commit on 1-3 (latest: 1 each) */
+		ck_assert_int_eq(s[i].total_lag, 6 + 3);
+		ls_lag_snapshot_release(&s[i]);
+	}
+	ck_assert_uint_eq(counts[API_OFFSET_FETCH], N);
+#ifdef RD_KAFKA_LAGSCALE_COORD_CACHE
+	ck_assert_uint_eq(counts[API_FIND_COORDINATOR], 0);
+#endif
+}
+END_TEST
+
+START_TEST(test_kafka_coordinator_moved_asked_again)
+{
+	/* The coordinator answers "not coordinator" once (it moved): the
+	 * round asks again, at the coordinator looked up anew, and reads. */
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q = {.group = "g", .topics = a, .n_topics = 1};
+	struct ls_lag_snapshot s;
+	uint64_t counts[LS_KAFKA_MOCK_API_KEYS] = {0};
+
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.err, 0);
+	ls_lag_snapshot_release(&s);
+	ls_kafka_mock_track_requests(mock);
+	ls_kafka_mock_fail_requests(mock, API_OFFSET_FETCH, 1, ERR_NOT_COORDINATOR);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 10000, &s), 0);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.total_lag, 24);
+	ls_lag_snapshot_release(&s);
+	ls_kafka_mock_requests(mock, counts);
+	ck_assert_uint_eq(counts[API_OFFSET_FETCH], 2);
+#ifdef RD_KAFKA_LAGSCALE_COORD_CACHE
+	/* The cached coordinator was evicted: looked up once more. */
+	ck_assert_uint_eq(counts[API_FIND_COORDINATOR], 1);
+#endif
 }
 END_TEST
 
@@ -493,6 +562,8 @@ int main(void)
 	tcase_add_test(tc, test_kafka_metadata_reused);
 	tcase_add_test(tc, test_kafka_group_refused_then_recovers);
 	tcase_add_test(tc, test_kafka_leader_error_retried);
+	tcase_add_test(tc, test_kafka_coordinators_kept);
+	tcase_add_test(tc, test_kafka_coordinator_moved_asked_again);
 	tcase_add_test(tc, test_kafka_cluster_down_then_back);
 	tcase_add_test(tc, test_kafka_coordinator_back_after_deadline);
 	tcase_add_test(tc, test_kafka_black_hole_times_out);
