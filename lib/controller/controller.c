@@ -288,11 +288,10 @@ static void publish(struct ls_controller *c)
 		ls_log(LS_LOG_DEBUG, NULL, "no memory to render the metrics");
 		return;
 	}
+	/* The server takes the text: nothing is kept here for the next
+	 * render (at 10,000 scalers it is 16 MB, against a few page faults
+	 * to render into a new buffer). */
 	ls_metrics_server_publish(c->opts.server, &c->exposition);
-	/* The text the server gave back is not kept for the next render: at
-	 * 10,000 scalers it is 14 MB held between scrapes, against a few page
-	 * faults to render into a new one. */
-	ls_buf_release(&c->exposition);
 }
 
 /*

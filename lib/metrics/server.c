@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,20 @@
  * loop to publish a fresh one. */
 #define RENDER_WAIT_MS 1000
 
+/* A published exposition, shared by the server and the responses that
+ * send it: freed when the last of them lets go (a slow scrape keeps the
+ * text it started with). */
+struct shared_text {
+	atomic_int refs;
+	struct ls_buf buf;
+};
+
 struct ls_metrics_server {
 	struct MHD_Daemon *daemon;
 	int port;
 	pthread_mutex_t lock;
 	/* Under lock: */
-	struct ls_buf text;
+	struct shared_text *text; /* NULL until the first publish */
 	int64_t last_tick_ms;
 	int64_t stale_ms;
 	bool ready;
@@ -67,6 +76,38 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void text_unref(void *cls)
+{
+	struct shared_text *t = cls;
+
+	if (t && atomic_fetch_sub(&t->refs, 1) == 1) {
+		ls_buf_release(&t->buf);
+		free(t);
+	}
+}
+
+/* Answers with the published text t (NULL: none yet, an empty page),
+ * without copying it: the response holds a reference. */
+static enum MHD_Result reply_shared(struct MHD_Connection *conn, struct shared_text *t)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!t)
+		return reply(conn, MHD_HTTP_OK, content_type, "", 0);
+	atomic_fetch_add(&t->refs, 1);
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		t->buf.len, (void *)ls_buf_str(&t->buf), text_unref, t);
+	if (!resp) {
+		text_unref(t);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
@@ -130,7 +171,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			if (s->published && ls_clock_mono_ms() - s->published_ms >= s->render_ms)
 				await_publish(s);
 		}
-		ret = reply(conn, MHD_HTTP_OK, content_type, ls_buf_str(&s->text), s->text.len);
+		ret = reply_shared(conn, s->text);
 		pthread_mutex_unlock(&s->lock);
 		return ret;
 	}
@@ -248,7 +289,6 @@ int ls_metrics_server_new(const char *address, struct ls_metrics_server **ret, c
 		}
 		pthread_condattr_destroy(&ca);
 	}
-	ls_buf_init(&s->text, 0);
 	s->stale_ms = DEFAULT_STALE_MS;
 	s->render_ms = DEFAULT_RENDER_MS;
 	s->last_tick_ms = ls_clock_mono_ms();
@@ -273,7 +313,6 @@ out:
 	if (s) {
 		pthread_cond_destroy(&s->published_cond);
 		pthread_mutex_destroy(&s->lock);
-		ls_buf_release(&s->text);
 		free(s);
 	}
 	return r;
@@ -286,7 +325,7 @@ void ls_metrics_server_free(struct ls_metrics_server *s)
 	MHD_stop_daemon(s->daemon);
 	pthread_cond_destroy(&s->published_cond);
 	pthread_mutex_destroy(&s->lock);
-	ls_buf_release(&s->text);
+	text_unref(s->text);
 	free(s);
 }
 
@@ -297,20 +336,27 @@ int ls_metrics_server_port(const struct ls_metrics_server *s)
 
 void ls_metrics_server_publish(struct ls_metrics_server *s, struct ls_buf *text)
 {
-	struct ls_buf old;
+	struct shared_text *t = malloc(sizeof(*t)), *old;
 	int64_t now = ls_clock_mono_ms();
 
+	if (!t) {
+		/* Keep the last text; the next publish tries again. */
+		ls_buf_release(text);
+		return;
+	}
+	atomic_init(&t->refs, 1);
+	t->buf = *text;
+	ls_buf_init(text, text->cap);
 	pthread_mutex_lock(&s->lock);
 	old = s->text;
-	s->text = *text;
-	*text = old;
+	s->text = t;
 	s->published = true;
 	s->published_ms = now;
 	s->scrapes_at_publish = s->scrapes;
 	s->publishes++;
 	pthread_cond_broadcast(&s->published_cond);
 	pthread_mutex_unlock(&s->lock);
-	ls_buf_reset(text);
+	text_unref(old);
 }
 
 bool ls_metrics_server_render_wanted(struct ls_metrics_server *s, int64_t now_ms)

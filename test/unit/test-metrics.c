@@ -1176,6 +1176,70 @@ static int http_get(int port, const char *method, const char *path, char *out, s
 	return status;
 }
 
+START_TEST(test_metrics_server_slow_scrape_keeps_its_text)
+{
+	/* A scrape still sending 4 MB when the next text is published (and
+	 * the one after) gets the whole text it started with: a response
+	 * shares the text with the server (no copy), and holds it until sent. */
+	enum { BIG = 4 << 20 };
+	struct ls_metrics_server *s = NULL;
+	struct ls_buf text;
+	struct sockaddr_in sa;
+	struct timeval tv = {.tv_sec = 10};
+	int rcvbuf = 4096, fd;
+	char err[256], req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+	char *resp = malloc(BIG + 4096), *body;
+	size_t got = 0;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(resp);
+	ck_assert_int_eq(ls_metrics_server_new("127.0.0.1:0", &s, err, sizeof(err)), 0);
+	ls_buf_init(&text, 0);
+	for (size_t i = 0; i < BIG / 16; i++)
+		ls_buf_puts(&text, "old_series 1234\n");
+	ls_metrics_server_publish(s, &text);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)ls_metrics_server_port(s));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	/* The first bytes came: the response is being sent. */
+	while (got < 100 && (n = read(fd, resp + got, 100 - got)) > 0)
+		got += (size_t)n;
+	ck_assert_uint_eq(got, 100);
+	ls_buf_puts(&text, "new 1\n");
+	ls_metrics_server_publish(s, &text);
+	ls_buf_puts(&text, "newer 2\n");
+	ls_metrics_server_publish(s, &text);
+	while (got < BIG + 4095 && (n = read(fd, resp + got, BIG + 4095 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	resp[got] = '\0';
+	body = strstr(resp, "\r\n\r\n");
+	ck_assert_ptr_nonnull(body);
+	body += 4;
+	ck_assert_uint_eq(strlen(body), BIG / 16 * 16);
+	for (size_t i = 0; i < BIG / 16; i++)
+		ck_assert(memcmp(body + i * 16, "old_series 1234\n", 16) == 0);
+	/* The next scrape gets the last text. */
+	{
+		char small[256];
+
+		ck_assert_int_eq(http_get(ls_metrics_server_port(s), "GET", "/metrics", small,
+					  sizeof(small)),
+				 200);
+		ck_assert_str_eq(small, "newer 2\n[exposition content type]");
+	}
+	ls_metrics_server_free(s);
+	free(resp);
+}
+END_TEST
+
 START_TEST(test_metrics_server_endpoints)
 {
 	struct ls_metrics_server *s = NULL, *sentinel = (struct ls_metrics_server *)&s;
@@ -1194,7 +1258,8 @@ START_TEST(test_metrics_server_endpoints)
 	ls_buf_init(&text, 0);
 	ls_buf_puts(&text, "x 1\n");
 	ls_metrics_server_publish(s, &text);
-	ck_assert_uint_eq(text.len, 0); /* the previous (empty) text came back */
+	ck_assert_uint_eq(text.len, 0); /* the server took the text */
+	ck_assert_ptr_null(text.data);
 	ls_metrics_server_tick(s, ls_clock_mono_ms());
 	ls_metrics_server_set_ready(s, true);
 	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 200);
@@ -1443,6 +1508,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(app, test_metrics_app_committed_offset_follows_group);
 	tcase_add_test(app, test_metrics_process_reads_proc);
 	tcase_add_test(srv, test_metrics_server_endpoints);
+	tcase_add_test(srv, test_metrics_server_slow_scrape_keeps_its_text);
 	tcase_add_test(srv, test_metrics_server_render_wanted);
 	tcase_add_test(srv, test_metrics_server_scrape_waits_for_render);
 	tcase_add_test(srv, test_metrics_server_bad_address);
