@@ -547,6 +547,10 @@ void ls_kafka_library_info(struct ls_kafka_library *ret)
 #ifdef RD_KAFKA_LAGSCALE_FIX_4605
 	snprintf(ret->patches, sizeof(ret->patches), "lagscale #4605");
 #endif
+#ifdef RD_KAFKA_LAGSCALE_COORD_CACHE
+	snprintf(ret->patches + strlen(ret->patches), sizeof(ret->patches) - strlen(ret->patches),
+		 "%scoordinator cache", ret->patches[0] ? ", " : "lagscale ");
+#endif
 	/* ISO C has no cast from a function to an object pointer; dladdr
 	 * takes the address either way. */
 	memcpy(&addr, &fn, sizeof(addr));

@@ -267,8 +267,8 @@ END_TEST
  * `lagscale version` names the librdkafka really loaded: the one meson
  * built against (not Debian 12's 2.0.2, which has the same soname), from
  * its directory when that is not a system one, with SCRAM and OIDC, and
- * whether the rdkafka.h it was built with has lagscale's fix of #4605 (as
- * meson found it in the same header).
+ * the lagscale patches the rdkafka.h it was built with has (the fix of
+ * #4605, the coordinator cache; as meson found them in the same header).
  */
 START_TEST(test_version_names_the_loaded_librdkafka)
 {
@@ -276,6 +276,8 @@ START_TEST(test_version_names_the_loaded_librdkafka)
 	const char *want = getenv("LS_RDKAFKA_VERSION");
 	const char *libdir = getenv("LS_RDKAFKA_LIBDIR");
 	const char *fix = getenv("LS_RDKAFKA_FIX_4605");
+	const char *coord = getenv("LS_RDKAFKA_COORD_CACHE");
+	bool has_fix, has_coord;
 	struct ls_test_run r;
 	char line[128];
 
@@ -289,8 +291,13 @@ START_TEST(test_version_names_the_loaded_librdkafka)
 		ck_assert_msg(strstr(r.out, line), "want \"%s\" in:\n%s", line, r.out);
 	}
 	ck_assert_ptr_nonnull(fix);
-	snprintf(line, sizeof(line), "\nlibrdkafka patches (built against): %s\n",
-		 strcmp(fix, "1") == 0 ? "lagscale #4605" : "none");
+	ck_assert_ptr_nonnull(coord);
+	has_fix = strcmp(fix, "1") == 0;
+	has_coord = strcmp(coord, "1") == 0;
+	snprintf(line, sizeof(line), "\nlibrdkafka patches (built against): %s%s%s\n",
+		 has_fix ? "lagscale #4605" : "", has_fix && has_coord ? ", " : "",
+		 has_coord ? (has_fix ? "coordinator cache" : "lagscale coordinator cache")
+			   : (has_fix ? "" : "none"));
 	ck_assert_msg(strstr(r.out, line), "want \"%s\" in:\n%s", line + 1, r.out);
 	ck_assert_ptr_nonnull(strstr(r.out, "\nlibrdkafka features: "));
 	ck_assert_ptr_nonnull(strstr(r.out, "sasl_scram"));
