@@ -90,11 +90,24 @@ struct wtopic {
 	int64_t *start;
 };
 
+/* A committed offset of a reply, its topic the round's wtopic. */
+struct wcommit {
+	uint32_t topic; /* index into the round's wtopic array */
+	int32_t partition;
+	int64_t offset; /* >= 0 */
+};
+
 /* One query's working state. */
 struct wquery {
 	size_t *topics; /* indexes into the round's wtopic array */
 	size_t n_topics;
-	rd_kafka_topic_partition_list_t *parts; /* committed offsets, filled by the reply */
+	/* The reply's committed offsets, of the topics in the metadata,
+	 * sorted by topic and partition (keep_commits). */
+	struct wcommit *commits;
+	size_t n_commits;
+	bool committed_any; /* the reply has a committed offset, of any topic */
+	/* ... of a wanted partition of a topic the metadata does not have */
+	bool unknown_topic;
 	/* Every topic the group committed to, asked for with no partition
 	 * list: its topics are known from the reply (expand_all_topics). */
 	bool all_topics;
@@ -1110,60 +1123,99 @@ static int alloc_offsets(int64_t **arr, int n)
 	return 0;
 }
 
-static int cmp_tp(const void *a, const void *b, void *opaque)
+static int cmp_commit(const void *a, const void *b)
 {
-	const rd_kafka_topic_partition_t *x = a, *y = b;
-	int c = strcmp(x->topic, y->topic);
+	const struct wcommit *x = a, *y = b;
 
-	(void)opaque;
-	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+	if (x->topic != y->topic)
+		return x->topic < y->topic ? -1 : 1;
+	return (x->partition > y->partition) - (x->partition < y->partition);
 }
 
-/* The committed offset of a partition in a sorted reply; NULL if absent. */
-static const rd_kafka_topic_partition_t *find_tp(const rd_kafka_topic_partition_list_t *l,
-						 const char *topic, int32_t partition)
+/* The committed offset of a partition in the query's reply; NULL if none. */
+static const struct wcommit *find_commit(const struct wquery *w, size_t topic, int32_t partition)
 {
-	rd_kafka_topic_partition_t key = {.topic = (char *)topic, .partition = partition};
-	int lo = 0, hi = l ? l->cnt : 0;
+	struct wcommit key = {.topic = (uint32_t)topic, .partition = partition};
 
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		int c = cmp_tp(&key, &l->elems[mid], NULL);
+	return w->n_commits ? bsearch(&key, w->commits, w->n_commits, sizeof(key), cmp_commit)
+			    : NULL;
+}
 
-		if (c == 0)
-			return &l->elems[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+/*
+ * Keeps a reply's committed offsets in w->commits, sorted (the order of the
+ * reply is not promised): a few bytes a partition, where librdkafka's list
+ * (kept until the snapshots were built, and copied to sort it) took over a
+ * hundred, a name copy in each element; -ENOMEM.
+ */
+static int keep_commits(const struct ls_kafka_query *q, struct wquery *w,
+			const rd_kafka_topic_partition_list_t *got, const struct wtopic *ts,
+			size_t n_ts)
+{
+	const struct wtopic *t = NULL;
+
+	free(w->commits);
+	w->commits = NULL;
+	w->n_commits = 0;
+	if (!got || got->cnt == 0)
+		return 0;
+	w->commits = malloc((size_t)got->cnt * sizeof(*w->commits));
+	if (!w->commits)
+		return -ENOMEM;
+	for (int i = 0; i < got->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &got->elems[i];
+
+		if (e->err || e->offset < 0)
+			continue;
+		w->committed_any = true;
+		/* A topic's partitions come together: one lookup each. */
+		if (!t || strcmp(t->name, e->topic) != 0)
+			t = bsearch(e->topic, ts, n_ts, sizeof(*ts), cmp_name_key);
+		if (!t) {
+			if (wants(q, e->partition))
+				w->unknown_topic = true;
+			continue;
+		}
+		w->commits[w->n_commits++] =
+			(struct wcommit){(uint32_t)(t - ts), e->partition, e->offset};
 	}
-	return NULL;
+	qsort(w->commits, w->n_commits, sizeof(*w->commits), cmp_commit);
+	return 0;
 }
 
-/* Lists the query's wanted partitions of its topics in w->parts; how many. */
-static int add_wanted(const struct ls_kafka_query *q, struct wquery *w, const struct wtopic *ts)
+/* The query's wanted partitions of its topics; NULL when there is none. */
+static rd_kafka_topic_partition_list_t *wanted_list(const struct ls_kafka_query *q,
+						    const struct wquery *w, const struct wtopic *ts)
 {
-	w->parts = rd_kafka_topic_partition_list_new(16);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+
 	for (size_t j = 0; j < w->n_topics; j++) {
 		const struct wtopic *t = &ts[w->topics[j]];
 
 		for (int p = 0; p < t->n; p++)
 			if (wants(q, t->ids[p]))
-				rd_kafka_topic_partition_list_add(w->parts, t->name, t->ids[p]);
+				rd_kafka_topic_partition_list_add(l, t->name, t->ids[p]);
 	}
-	return w->parts->cnt;
+	if (l->cnt == 0) {
+		rd_kafka_topic_partition_list_destroy(l);
+		return NULL;
+	}
+	return l;
 }
 
-/* Sends the group's ListConsumerGroupOffsets for w->parts (all topics
- * when w->all_topics) on the queue, with w as the reply's opaque. */
+/* Sends the group's ListConsumerGroupOffsets for parts (NULL: every topic
+ * it committed to), which it frees, on the queue, with w as the reply's
+ * opaque. */
 static void send_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t *queue,
-			   const struct ls_kafka_query *q, struct wquery *w, int64_t deadline)
+			   const struct ls_kafka_query *q, struct wquery *w,
+			   rd_kafka_topic_partition_list_t *parts, int64_t deadline)
 {
 	rd_kafka_ListConsumerGroupOffsets_t *req;
 	rd_kafka_AdminOptions_t *opts;
 	char errstr[256];
 
-	req = rd_kafka_ListConsumerGroupOffsets_new(q->group, w->all_topics ? NULL : w->parts);
+	req = rd_kafka_ListConsumerGroupOffsets_new(q->group, parts);
+	if (parts)
+		rd_kafka_topic_partition_list_destroy(parts); /* req has a copy */
 	opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
 	rd_kafka_AdminOptions_set_request_timeout(opts, (int)remaining(deadline), errstr,
 						  sizeof(errstr));
@@ -1188,15 +1240,16 @@ static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t
 {
 	for (; *next < n && *pending < LS_KAFKA_GROUPS_IN_FLIGHT; (*next)++) {
 		size_t i = *next;
+		rd_kafka_topic_partition_list_t *parts = NULL;
 
 		if (ws[i].err)
 			continue;
 		/* all_topics: no list, every partition the group committed to. */
-		if (!ws[i].all_topics && add_wanted(&qs[i], &ws[i], ts) == 0) {
+		if (!ws[i].all_topics && !(parts = wanted_list(&qs[i], &ws[i], ts))) {
 			query_fail(&ws[i], -ENOENT, "no partition selected");
 			continue;
 		}
-		send_committed(k, rk, queue, &qs[i], &ws[i], deadline);
+		send_committed(k, rk, queue, &qs[i], &ws[i], parts, deadline);
 		(*pending)++;
 	}
 }
@@ -1389,7 +1442,8 @@ static void describe_release(struct wdescribe *d)
 /* Gathers the replies of issue_committed() until the deadline. */
 static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t *queue,
 			   const struct ls_kafka_query *qs, struct wquery *ws, size_t n,
-			   struct wtopic *ts, int64_t deadline, size_t next, size_t pending)
+			   struct wtopic *ts, size_t n_ts, int64_t deadline, size_t next,
+			   size_t pending)
 {
 	while (pending > 0) {
 		rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, (int)remaining(deadline));
@@ -1425,7 +1479,9 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 			       k->name, qs[w - ws].group);
 			w->resent = true;
 			w->replied = false;
-			send_committed(k, rk, queue, &qs[w - ws], w, deadline);
+			send_committed(k, rk, queue, &qs[w - ws], w,
+				       w->all_topics ? NULL : wanted_list(&qs[w - ws], w, ts),
+				       deadline);
 			pending++;
 			rd_kafka_event_destroy(ev);
 			continue;
@@ -1440,17 +1496,9 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 		} else if (rd_kafka_group_result_error(groups[0])) {
 			query_fail(w, -EIO, "committed offsets: %s",
 				   rd_kafka_error_string(rd_kafka_group_result_error(groups[0])));
-		} else {
-			const rd_kafka_topic_partition_list_t *got =
-				rd_kafka_group_result_partitions(groups[0]);
-
-			/* Keep the reply, sorted, for binary search: the order
-			 * of the reply is not promised. */
-			if (w->parts)
-				rd_kafka_topic_partition_list_destroy(w->parts);
-			w->parts = got ? rd_kafka_topic_partition_list_copy(got)
-				       : rd_kafka_topic_partition_list_new(0);
-			rd_kafka_topic_partition_list_sort(w->parts, cmp_tp, NULL);
+		} else if (keep_commits(&qs[w - ws], w, rd_kafka_group_result_partitions(groups[0]),
+					ts, n_ts) < 0) {
+			query_fail(w, -ENOMEM, "committed offsets: out of memory");
 		}
 		rd_kafka_event_destroy(ev);
 	}
@@ -1533,10 +1581,7 @@ static int fill_group(struct ls_lag_snapshot *s, const char *group, const struct
 /* The group has a committed offset in the reply, on any partition. */
 static bool any_committed(const struct wquery *w)
 {
-	for (int i = 0; w->replied && w->parts && i < w->parts->cnt; i++)
-		if (!w->parts->elems[i].err && w->parts->elems[i].offset >= 0)
-			return true;
-	return false;
+	return w->replied && w->committed_any;
 }
 
 /*
@@ -1585,23 +1630,20 @@ static int expand_all_topics(struct ls_kafka *k, const struct ls_kafka_query *qs
 		struct wquery *w = &ws[i];
 		int l = qs[i].isolation;
 
-		if (!w->all_topics || w->err || !w->replied || !w->parts)
+		if (!w->all_topics || w->err || !w->replied)
 			continue;
-		for (int j = 0; j < w->parts->cnt; j++) {
-			const rd_kafka_topic_partition_t *e = &w->parts->elems[j];
-			struct wtopic *t;
-			size_t idx;
+		/* A topic the metadata does not have yet: read it again. */
+		if (w->unknown_topic)
+			k->topics_stale = true;
+		for (size_t j = 0; j < w->n_commits; j++) {
+			const struct wcommit *e = &w->commits[j];
+			size_t idx = e->topic;
+			struct wtopic *t = &ts[idx];
 
-			if (e->err || e->offset < 0 || !wants(&qs[i], e->partition))
+			if (!wants(&qs[i], e->partition) || t->err || t->n == 0 ||
+			    is_internal(t->name))
 				continue;
-			t = bsearch(e->topic, ts, n_ts, sizeof(*ts), cmp_name_key);
-			if (!t || t->err || t->n == 0 || is_internal(t->name)) {
-				if (!t)
-					k->topics_stale = true;
-				continue;
-			}
-			idx = (size_t)(t - ts);
-			/* The reply is sorted by topic: a topic's partitions are together. */
+			/* The commits are sorted by topic: a topic's partitions are together. */
 			if (w->n_topics && w->topics[w->n_topics - 1] == idx)
 				continue;
 			if (add_topic(w, idx) < 0)
@@ -1658,16 +1700,16 @@ static int build_snapshot(const struct ls_kafka_query *q, struct wquery *w, stru
 		}
 		for (int p = 0; p < t->n; p++) {
 			struct ls_partition_offsets *po;
-			const rd_kafka_topic_partition_t *c;
+			const struct wcommit *c;
 
 			if (!wants(q, t->ids[p]))
 				continue;
-			c = w->replied ? find_tp(w->parts, t->name, t->ids[p]) : NULL;
+			c = w->replied ? find_commit(w, w->topics[j], t->ids[p]) : NULL;
 			po = &to->parts[to->n_parts++];
 			po->partition = t->ids[p];
 			po->end = t->end[q->isolation][p];
 			po->log_start = t->start ? t->start[p] : LS_OFFSET_UNKNOWN;
-			po->committed = c && !c->err && c->offset >= 0 ? c->offset : LS_OFFSET_NONE;
+			po->committed = c ? c->offset : LS_OFFSET_NONE;
 			if (po->committed >= 0)
 				any_commit = true;
 			if (po->end < 0) {
@@ -1876,7 +1918,8 @@ refresh:
 			offsets_start(&run, k, k->rk[l], ts, n_ts, l, false, deadline);
 	offsets_start(&run, k, k->rk[meta_level], ts, n_ts, meta_level, true, deadline);
 	/* The committed offsets come in while the offsets are read. */
-	wait_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, deadline, next, pending);
+	wait_committed(k, k->rk[meta_level], queue, queries, ws, n, ts, n_ts, deadline, next,
+		       pending);
 	offsets_join(&run);
 	wait_describe(k, &desc, deadline);
 	r = expand_all_topics(k, queries, ws, n, ts, n_ts, deadline);
@@ -1945,8 +1988,7 @@ out:
 		rd_kafka_queue_destroy(queue);
 	for (size_t i = 0; ws && i < n; i++) {
 		free(ws[i].topics);
-		if (ws[i].parts)
-			rd_kafka_topic_partition_list_destroy(ws[i].parts);
+		free(ws[i].commits);
 	}
 	free(ws);
 	wtopics_reset(ts, n_ts);
