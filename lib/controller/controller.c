@@ -56,9 +56,11 @@ struct scaler_rt {
 	struct pending_write *pending;
 	/* For a LagScaler's status: why the decision being made failed (a
 	 * Ready reason of status.h, NULL: it did not) and the message, until
-	 * it is printed; whether the target is paused. */
+	 * it is printed (on the heap only while there is one; NULL without
+	 * memory: the status gives the decision's reason); whether the target
+	 * is paused. */
 	const char *fail_reason;
-	char fail_msg[512];
+	char *fail_msg;
 	bool paused;
 };
 
@@ -215,6 +217,7 @@ static void scaler_release(struct scaler_rt *s)
 	ls_lag_snapshot_release(&s->prev);
 	ls_lag_snapshot_release(&s->waiting);
 	ls_act_target_release(&s->tgt);
+	free(s->fail_msg);
 	free(s->pending);
 	ls_metrics_scaler_free(s->metrics);
 	memset(s, 0, sizeof(*s));
@@ -710,7 +713,7 @@ static void status_note(struct ls_controller *c, struct scaler_rt *s, const stru
 {
 	struct ls_status_outcome o = {
 		.fail_reason = s->fail_reason,
-		.fail_msg = s->fail_reason && s->fail_msg[0] ? s->fail_msg : NULL,
+		.fail_msg = s->fail_reason && s->fail_msg && s->fail_msg[0] ? s->fail_msg : NULL,
 		.paused = s->paused,
 		.lag_seconds = d->total_lag >= 0 ? ls_metrics_scaler_lag_seconds(s->metrics) : -1,
 		.polling_ms = s->cfg->policy.polling_interval_ms,
@@ -724,14 +727,16 @@ static void status_note(struct ls_controller *c, struct scaler_rt *s, const stru
 	}
 	/* Taken: the next decision says its own. */
 	s->fail_reason = NULL;
-	s->fail_msg[0] = '\0';
+	free(s->fail_msg);
+	s->fail_msg = NULL;
 }
 
 /* Notes why the decision being made failed, for a LagScaler's status. */
 static void fail_note(struct scaler_rt *s, const char *reason, const char *msg)
 {
 	s->fail_reason = reason;
-	snprintf(s->fail_msg, sizeof(s->fail_msg), "%.511s", msg ? msg : "");
+	free(s->fail_msg);
+	s->fail_msg = strndup(msg ? msg : "", 511);
 }
 
 /* Prints a decision; a follower logs it at debug level instead (one voice:
@@ -882,7 +887,8 @@ static void observe(struct ls_controller *c, struct scaler_rt *s, struct ls_lag_
 		ls_log(LS_LOG_DEBUG, s->cfg->name, "no memory for some lag series");
 	if (snap->err) {
 		if (!s->failing)
-			ls_log(LS_LOG_WARN, s->cfg->name, "reading lag failed: %s", snap->errmsg);
+			ls_log(LS_LOG_WARN, s->cfg->name, "reading lag failed: %s",
+			       ls_lag_snapshot_errmsg(snap));
 		s->failing = true;
 	} else if (s->failing) {
 		ls_log(LS_LOG_INFO, s->cfg->name, "reading lag works again");
@@ -965,9 +971,10 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	}
 	if (c->act && snap->err)
 		record_event(c, s, "Warning", snap->err == -ESRCH ? "GroupNotFound" : "LagReadFailed",
-			     "ReadLag", snap->errmsg);
+			     "ReadLag", ls_lag_snapshot_errmsg(snap));
 	if (snap->err)
-		fail_note(s, snap->err == -ESRCH ? "GroupNotFound" : "LagReadFailed", snap->errmsg);
+		fail_note(s, snap->err == -ESRCH ? "GroupNotFound" : "LagReadFailed",
+			  ls_lag_snapshot_errmsg(snap));
 	/* Fallback without a change of replicas is worth an Event once. */
 	if (c->act && d.fallback && !s->fallback_seen &&
 	    !(started && d.action == LS_ACTION_FALLBACK))

@@ -1660,10 +1660,9 @@ fail:
 	s->time_ms = now;
 	s->produce_rate = -1;
 	s->consume_rate = -1;
-	s->err = w->err;
 	s->total_lag = -1;
 	s->partition_count = -1;
-	snprintf(s->errmsg, sizeof(s->errmsg), "%s", w->errmsg);
+	ls_lag_snapshot_fail(s, w->err, "%s", w->errmsg);
 	return 0;
 }
 
@@ -1876,13 +1875,12 @@ cluster_fail:
 
 		memset(s, 0, sizeof(*s));
 		s->time_ms = ls_clock_mono_ms();
-		s->err = r;
 		s->total_lag = -1;
 		s->partition_count = -1;
 		s->produce_rate = -1;
 		s->consume_rate = -1;
-		snprintf(s->errmsg, sizeof(s->errmsg), "Kafka cluster \"%s\" at %s: %s", k->name,
-			 k->bootstrap, errbuf);
+		ls_lag_snapshot_fail(s, r, "Kafka cluster \"%s\" at %s: %s", k->name,
+				     k->bootstrap, errbuf);
 	}
 	ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": %s", k->name, errbuf);
 	/* A cluster that does not answer metadata round after round gets a

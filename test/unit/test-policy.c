@@ -56,8 +56,7 @@ static void snap_failed(struct ls_lag_snapshot *s, int64_t t_ms)
 {
 	memset(s, 0, sizeof(*s));
 	s->time_ms = t_ms;
-	s->err = -ETIMEDOUT;
-	snprintf(s->errmsg, sizeof(s->errmsg), "Local: Broker transport failure");
+	ls_lag_snapshot_fail(s, -ETIMEDOUT, "Local: Broker transport failure");
 	s->produce_rate = -1;
 	s->consume_rate = -1;
 }
@@ -745,6 +744,7 @@ START_TEST(test_policy_fallback_behaviors)
 	ck_assert_int_eq(d.action, LS_ACTION_FALLBACK);
 	ck_assert(d.fallback);
 	ck_assert_int_eq(d.desired_replicas, fallback_rows[_i].expect);
+	ls_lag_snapshot_release(&s);
 	ls_policy_state_free(st);
 }
 END_TEST
@@ -758,12 +758,14 @@ START_TEST(test_policy_long_reason_ends_at_a_word)
 	struct ls_lag_snapshot s;
 	struct ls_policy_input in = {.snap = &s, .current_replicas = 3, .paused_replicas = -1};
 	struct ls_decision d;
+	char msg[LS_LAG_ERRMSG_MAX];
 	size_t len, n = 0;
 
 	ls_policy_params_init(&p);
 	snap_failed(&s, 0);
-	while (n + 12 < sizeof(s.errmsg))
-		n += (size_t)snprintf(s.errmsg + n, sizeof(s.errmsg) - n, "broker%04zu ", n);
+	while (n + 12 < sizeof(msg))
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "broker%04zu ", n);
+	ls_lag_snapshot_fail(&s, -ETIMEDOUT, "%s", msg);
 	in.now_ms = S(15);
 	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
 	len = strlen(d.reason);
@@ -774,6 +776,7 @@ START_TEST(test_policy_long_reason_ends_at_a_word)
 	ck_assert(d.reason[len - 4] >= '0' && d.reason[len - 4] <= '9');
 	ck_assert_int_eq(memcmp(d.reason + len - 13, "broker", 6), 0);
 	ck_assert_int_eq(d.reason[len - 14], ' ');
+	ls_lag_snapshot_release(&s);
 	ls_policy_state_free(st);
 }
 END_TEST
@@ -801,6 +804,7 @@ START_TEST(test_policy_broker_outage_never_scales_to_zero)
 		ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
 		ck_assert_int_eq(d.desired_replicas, 5);
 	}
+	ls_lag_snapshot_release(&s);
 	/* Back with no lag: the cooldown starts again from the outage. */
 	d = round_lag(st, &p, S(3600), 6, 0, &cur);
 	ck_assert_int_eq(d.consecutive_failures, 0);
@@ -839,6 +843,7 @@ START_TEST(test_policy_paused)
 	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
 	ck_assert_int_eq(d.action, LS_ACTION_PAUSED);
 	ck_assert_int_eq(d.consecutive_failures, 0);
+	ls_lag_snapshot_release(&s);
 	ls_policy_state_free(st);
 }
 END_TEST
