@@ -48,11 +48,11 @@ struct scaler_rt {
 	bool have_current;  /* current holds replicas read from the cluster */
 	bool decided;	    /* its first decision is complete (for /readyz) */
 	/* Kubernetes: what lib/controller/act knows of the target; a read
-	 * whose target is being read waits here; a decision whose patch is on
-	 * its way is printed when the patch ends. */
+	 * whose target is being read waits here (on the heap only while one
+	 * waits); a decision whose patch is on its way is printed when the
+	 * patch ends. */
 	struct ls_act_target tgt;
-	struct ls_lag_snapshot waiting;
-	bool has_waiting;
+	struct ls_lag_snapshot *waiting;
 	struct pending_write *pending;
 	/* For a LagScaler's status: why the decision being made failed (a
 	 * Ready reason of status.h, NULL: it did not) and the message, until
@@ -125,12 +125,18 @@ struct ls_controller {
 
 static volatile sig_atomic_t never_stop;
 
-/* The arrays one cluster's rounds use, sized for n_scalers. */
-static int cluster_arrays(struct cluster_rt *cl, size_t n_scalers)
+/* The arrays the rounds of cfg's cluster ci use, sized for its scalers
+ * (a round takes at most all of them), not for every scaler of cfg. */
+static int cluster_arrays(struct cluster_rt *cl, const struct ls_config *cfg, size_t ci)
 {
-	cl->due = calloc(n_scalers + 1, sizeof(*cl->due));
-	cl->queries = calloc(n_scalers + 1, sizeof(*cl->queries));
-	cl->snaps = calloc(n_scalers + 1, sizeof(*cl->snaps));
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_scalers; i++)
+		if (cfg->scalers[i].cluster_index == ci)
+			n++;
+	cl->due = calloc(n + 1, sizeof(*cl->due));
+	cl->queries = calloc(n + 1, sizeof(*cl->queries));
+	cl->snaps = calloc(n + 1, sizeof(*cl->snaps));
 	return cl->due && cl->queries && cl->snaps ? 0 : -ENOMEM;
 }
 
@@ -215,7 +221,9 @@ static void scaler_release(struct scaler_rt *s)
 {
 	ls_policy_state_free(s->policy);
 	ls_lag_snapshot_release(&s->prev);
-	ls_lag_snapshot_release(&s->waiting);
+	if (s->waiting)
+		ls_lag_snapshot_release(s->waiting);
+	free(s->waiting);
 	ls_act_target_release(&s->tgt);
 	free(s->fail_msg);
 	free(s->pending);
@@ -387,7 +395,7 @@ static int objects_setup(struct ls_controller *c, char *errbuf, size_t errlen)
 /* A scaler whose target is being read or written sits rounds out. */
 static bool busy(const struct scaler_rt *s)
 {
-	return s->tgt.writing || s->has_waiting;
+	return s->tgt.writing || s->waiting;
 }
 
 /*
@@ -478,7 +486,7 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
 		struct cluster_rt *cl = &c->clusters[i];
 
-		r = cluster_arrays(cl, cfg->n_scalers);
+		r = cluster_arrays(cl, cfg, i);
 		if (r < 0)
 			goto fail;
 		r = cluster_client(&cfg->clusters[i], cl);
@@ -922,12 +930,21 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	if (c->act) {
 		r = read_target(c, idx, &in, why, sizeof(why));
 		if (r == 1) {
-			if (snap != &s->waiting) {
-				ls_lag_snapshot_release(&s->waiting);
-				s->waiting = *snap;
-				memset(snap, 0, sizeof(*snap));
-				s->has_waiting = true;
+			if (snap == s->waiting)
+				return;
+			if (s->waiting)
+				ls_lag_snapshot_release(s->waiting);
+			else
+				s->waiting = malloc(sizeof(*s->waiting));
+			if (!s->waiting) {
+				/* The read is lost; the next round reads again. */
+				ls_log(LS_LOG_ERROR, s->cfg->name,
+				       "no memory to keep the read while the target is read");
+				ls_lag_snapshot_release(snap);
+				return;
 			}
+			*s->waiting = *snap;
+			memset(snap, 0, sizeof(*snap));
 			return;
 		}
 		/* One Warning per spell of failures: not found (no object in
@@ -999,9 +1016,11 @@ keep:
 		s->prev = *snap;
 		memset(snap, 0, sizeof(*snap));
 	}
-	if (snap == &s->waiting)
-		s->has_waiting = false;
 	ls_lag_snapshot_release(snap);
+	if (snap == s->waiting) {
+		free(s->waiting);
+		s->waiting = NULL;
+	}
 }
 
 static struct ls_act_target *act_target(void *ud, size_t idx)
@@ -1017,8 +1036,8 @@ static void act_read_done(void *ud, size_t idx)
 	struct ls_controller *c = ud;
 	struct scaler_rt *s = &c->scalers[idx];
 
-	if (s->has_waiting)
-		decide(c, idx, &s->waiting);
+	if (s->waiting)
+		decide(c, idx, s->waiting);
 }
 
 /* Waits up to ms, driving the cluster's requests meanwhile. */
@@ -1462,7 +1481,7 @@ static int switch_config(struct ls_controller *c, const struct ls_config *cfg, c
 				from_c[i] = j;
 				kept_c[j] = true;
 			}
-		r = cluster_arrays(&clusters[i], cfg->n_scalers);
+		r = cluster_arrays(&clusters[i], cfg, i);
 		if (r < 0)
 			goto fail;
 		if (from_c[i] != SIZE_MAX)
