@@ -100,7 +100,9 @@ struct wquery {
 	bool all_topics;
 	bool replied;
 	int err;
-	char errmsg[256];
+	/* Why it failed (query_fail), on the heap only when it did; NULL
+	 * without memory (strerror then). */
+	char *errmsg;
 };
 
 /*
@@ -772,14 +774,16 @@ static void query_fail(struct wquery *w, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void query_fail(struct wquery *w, int err, const char *fmt, ...)
 {
+	char msg[256];
 	va_list ap;
 
 	if (w->err)
 		return; /* the first error explains the query best */
 	w->err = err;
 	va_start(ap, fmt);
-	vsnprintf(w->errmsg, sizeof(w->errmsg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	w->errmsg = strdup(msg);
 }
 
 static int add_topic(struct wquery *w, size_t idx)
@@ -1662,7 +1666,7 @@ fail:
 	s->consume_rate = -1;
 	s->total_lag = -1;
 	s->partition_count = -1;
-	ls_lag_snapshot_fail(s, w->err, "%s", w->errmsg);
+	ls_lag_snapshot_fail(s, w->err, "%s", w->errmsg ? w->errmsg : strerror(-w->err));
 	return 0;
 }
 
@@ -1800,6 +1804,7 @@ refresh:
 			/* A topic made since the metadata was read: read it now. */
 			for (size_t j = 0; j <= i; j++) {
 				free(ws[j].topics);
+				free(ws[j].errmsg);
 				memset(&ws[j], 0, sizeof(ws[j]));
 			}
 			wtopics_reset(ts, n_ts);
@@ -1899,6 +1904,7 @@ out:
 		rd_kafka_queue_destroy(queue);
 	for (size_t i = 0; ws && i < n; i++) {
 		free(ws[i].topics);
+		free(ws[i].errmsg);
 		if (ws[i].parts)
 			rd_kafka_topic_partition_list_destroy(ws[i].parts);
 	}

@@ -76,7 +76,7 @@ int ls_metrics_family_new(struct ls_metrics *m, const char *name, const char *he
  * the same order; NULL when the family has none), created at 0 when it
  * does not exist. Returns 0 and *ret (owned by the registry, valid until
  * removed); -EINVAL when values is NULL but labels are declared or a value
- * is NULL; -ENOMEM.
+ * is NULL (or the label text would reach 4 GiB); -ENOMEM.
  */
 int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values,
                           struct ls_metrics_series **ret);
