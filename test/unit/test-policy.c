@@ -1336,6 +1336,40 @@ START_TEST(test_policy_scale_down_floor)
 }
 END_TEST
 
+/* The rate sample ring is allocated by the first sample, grows as samples
+ * come up to LS_RATE_MAX_SAMPLES, then forgets the oldest; it stays in
+ * order, oldest first, across growth, wrapping and pruning. */
+START_TEST(test_policy_sample_ring_grows_on_use)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+
+	ls_policy_params_init(&p);
+	ck_assert_ptr_null(st->samples);
+	ck_assert_uint_eq(st->alloc_samples, 0);
+	for (int64_t i = 0; i < 100; i++) {
+		size_t want = i + 1 < LS_RATE_MAX_SAMPLES ? (size_t)i + 1 : LS_RATE_MAX_SAMPLES;
+
+		ls_policy_sample_add(st, i * 1000, (double)i, i % 2 == 0);
+		ck_assert_uint_eq(st->n_samples, want);
+		ck_assert_uint_ge(st->alloc_samples, want);
+		ck_assert_uint_le(st->alloc_samples, LS_RATE_MAX_SAMPLES);
+		for (size_t k = 0; k < st->n_samples; k++) {
+			const struct ls_rate_sample *r =
+			    &st->samples[(st->first_sample + k) % st->alloc_samples];
+
+			ck_assert_int_eq(r->t_ms, (i + 1 - (int64_t)want + (int64_t)k) * 1000);
+			ck_assert(r->per_replica == (double)(r->t_ms / 1000));
+		}
+	}
+	/* Samples at or before now - LS_RATE_WINDOW_MS go: 0..79 s here. */
+	ls_policy_prune(st, &p, LS_RATE_WINDOW_MS + 79000);
+	ck_assert_uint_eq(st->n_samples, 20);
+	ck_assert_int_eq(st->samples[st->first_sample].t_ms, 80000);
+	ls_policy_state_free(st);
+}
+END_TEST
+
 START_TEST(test_policy_history_is_bounded)
 {
 	struct ls_policy_params p;
@@ -1389,6 +1423,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_policy_rate_learns_per_replica_rate);
 	tcase_add_test(tc, test_policy_max_consume_rate_in_lag_mode);
 	tcase_add_test(tc, test_policy_flapping_lag_within_tolerance);
+	tcase_add_test(tc, test_policy_sample_ring_grows_on_use);
 	tcase_add_test(tc, test_policy_history_is_bounded);
 	tcase_add_loop_test(tc, test_policy_lag_rounds_up_to_useful_counts, 0,
 			    sizeof(useful_lag_rows) / sizeof(useful_lag_rows[0]));
