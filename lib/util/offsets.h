@@ -19,16 +19,18 @@
 enum ls_offset_reset { LS_RESET_LATEST = 0, LS_RESET_EARLIEST };
 enum ls_isolation { LS_ISOLATION_READ_UNCOMMITTED = 0, LS_ISOLATION_READ_COMMITTED };
 
+/* Held per partition by every snapshot kept: the two 32-bit fields come
+ * first, so that it packs into 40 bytes. */
 struct ls_partition_offsets {
 	int32_t partition;
-	int64_t committed; /* LS_OFFSET_NONE when the group has none */
-	int64_t end;	   /* high watermark, or the LSO under read_committed */
-	int64_t log_start; /* LS_OFFSET_UNKNOWN unless fetched */
-	int64_t lag;	   /* ls_offsets_partition_lag(), invalid offsets not zeroed */
 	/* The owning member: 1 + its index in the snapshot's group.members;
 	 * 0 when no member owns it or the group is unknown (so zeroed
 	 * partitions have no owner). */
 	int32_t owner;
+	int64_t committed; /* LS_OFFSET_NONE when the group has none */
+	int64_t end;	   /* high watermark, or the LSO under read_committed */
+	int64_t log_start; /* LS_OFFSET_UNKNOWN unless fetched */
+	int64_t lag;	   /* ls_offsets_partition_lag(), invalid offsets not zeroed */
 };
 
 /* One member of a consumer group, as DescribeConsumerGroups reports it. */
