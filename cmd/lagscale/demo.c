@@ -314,9 +314,8 @@ static int demo_run(int argc, char **argv)
 			if (!snap.err && in_window(sc->kafka_errors, sc->n_kafka_errors, now)) {
 				/* The scenario's kafkaErrors: this read fails. */
 				ls_lag_snapshot_release(&snap);
-				snap.err = -EIO;
-				snprintf(snap.errmsg, sizeof(snap.errmsg),
-					 "the scenario's kafkaErrors window");
+				ls_lag_snapshot_fail(&snap, -EIO,
+						     "the scenario's kafkaErrors window");
 			}
 			ls_workload_to_virtual(wl, &snap, now);
 			if (!snap.err) {

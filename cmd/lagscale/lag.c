@@ -407,7 +407,7 @@ static int lag_config(const char *config, const char *scaler, int64_t timeout_ms
 		for (size_t i = 0; i < n; i++) {
 			if (snaps[i].err) {
 				fprintf(stderr, "lagscale lag: scaler \"%s\": %s\n", sel[i]->name,
-					snaps[i].errmsg);
+					ls_lag_snapshot_errmsg(&snaps[i]));
 				if (rc == LS_EXIT_OK)
 					rc = LS_EXIT_FAILURE;
 			} else if (results_add(rs, sel[i]->kafka.group, &snaps[i]) < 0) {
@@ -463,12 +463,12 @@ static int lag_flags(struct ls_kafka *k, const char *const *groups, size_t n_gro
 		if (snaps[i].err == -ESRCH) {
 			/* A listed group deleted since is gone: not an error. */
 			if (!all_groups) {
-				fprintf(stderr, "lagscale lag: %s\n", snaps[i].errmsg);
+				fprintf(stderr, "lagscale lag: %s\n", ls_lag_snapshot_errmsg(&snaps[i]));
 				rc = LS_EXIT_FAILURE;
 			}
 		} else if (snaps[i].err) {
 			fprintf(stderr, "lagscale lag: group \"%s\": %s\n", groups[i],
-				snaps[i].errmsg);
+				ls_lag_snapshot_errmsg(&snaps[i]));
 			rc = LS_EXIT_FAILURE;
 		} else if (all_groups && tmpl->n_topics && !any_commit(&snaps[i])) {
 			/* Not a consumer of these topics. */

@@ -48,17 +48,19 @@ struct scaler_rt {
 	bool have_current;  /* current holds replicas read from the cluster */
 	bool decided;	    /* its first decision is complete (for /readyz) */
 	/* Kubernetes: what lib/controller/act knows of the target; a read
-	 * whose target is being read waits here; a decision whose patch is on
-	 * its way is printed when the patch ends. */
+	 * whose target is being read waits here (on the heap only while one
+	 * waits); a decision whose patch is on its way is printed when the
+	 * patch ends. */
 	struct ls_act_target tgt;
-	struct ls_lag_snapshot waiting;
-	bool has_waiting;
+	struct ls_lag_snapshot *waiting;
 	struct pending_write *pending;
 	/* For a LagScaler's status: why the decision being made failed (a
 	 * Ready reason of status.h, NULL: it did not) and the message, until
-	 * it is printed; whether the target is paused. */
+	 * it is printed (on the heap only while there is one; NULL without
+	 * memory: the status gives the decision's reason); whether the target
+	 * is paused. */
 	const char *fail_reason;
-	char fail_msg[512];
+	char *fail_msg;
 	bool paused;
 };
 
@@ -123,12 +125,18 @@ struct ls_controller {
 
 static volatile sig_atomic_t never_stop;
 
-/* The arrays one cluster's rounds use, sized for n_scalers. */
-static int cluster_arrays(struct cluster_rt *cl, size_t n_scalers)
+/* The arrays the rounds of cfg's cluster ci use, sized for its scalers
+ * (a round takes at most all of them), not for every scaler of cfg. */
+static int cluster_arrays(struct cluster_rt *cl, const struct ls_config *cfg, size_t ci)
 {
-	cl->due = calloc(n_scalers + 1, sizeof(*cl->due));
-	cl->queries = calloc(n_scalers + 1, sizeof(*cl->queries));
-	cl->snaps = calloc(n_scalers + 1, sizeof(*cl->snaps));
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_scalers; i++)
+		if (cfg->scalers[i].cluster_index == ci)
+			n++;
+	cl->due = calloc(n + 1, sizeof(*cl->due));
+	cl->queries = calloc(n + 1, sizeof(*cl->queries));
+	cl->snaps = calloc(n + 1, sizeof(*cl->snaps));
 	return cl->due && cl->queries && cl->snaps ? 0 : -ENOMEM;
 }
 
@@ -213,8 +221,11 @@ static void scaler_release(struct scaler_rt *s)
 {
 	ls_policy_state_free(s->policy);
 	ls_lag_snapshot_release(&s->prev);
-	ls_lag_snapshot_release(&s->waiting);
+	if (s->waiting)
+		ls_lag_snapshot_release(s->waiting);
+	free(s->waiting);
 	ls_act_target_release(&s->tgt);
+	free(s->fail_msg);
 	free(s->pending);
 	ls_metrics_scaler_free(s->metrics);
 	memset(s, 0, sizeof(*s));
@@ -383,7 +394,7 @@ static int objects_setup(struct ls_controller *c, char *errbuf, size_t errlen)
 /* A scaler whose target is being read or written sits rounds out. */
 static bool busy(const struct scaler_rt *s)
 {
-	return s->tgt.writing || s->has_waiting;
+	return s->tgt.writing || s->waiting;
 }
 
 /*
@@ -474,7 +485,7 @@ int ls_controller_new(const struct ls_config *cfg, const struct ls_controller_op
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
 		struct cluster_rt *cl = &c->clusters[i];
 
-		r = cluster_arrays(cl, cfg->n_scalers);
+		r = cluster_arrays(cl, cfg, i);
 		if (r < 0)
 			goto fail;
 		r = cluster_client(&cfg->clusters[i], cl);
@@ -709,7 +720,7 @@ static void status_note(struct ls_controller *c, struct scaler_rt *s, const stru
 {
 	struct ls_status_outcome o = {
 		.fail_reason = s->fail_reason,
-		.fail_msg = s->fail_reason && s->fail_msg[0] ? s->fail_msg : NULL,
+		.fail_msg = s->fail_reason && s->fail_msg && s->fail_msg[0] ? s->fail_msg : NULL,
 		.paused = s->paused,
 		.lag_seconds = d->total_lag >= 0 ? ls_metrics_scaler_lag_seconds(s->metrics) : -1,
 		.polling_ms = s->cfg->policy.polling_interval_ms,
@@ -723,14 +734,16 @@ static void status_note(struct ls_controller *c, struct scaler_rt *s, const stru
 	}
 	/* Taken: the next decision says its own. */
 	s->fail_reason = NULL;
-	s->fail_msg[0] = '\0';
+	free(s->fail_msg);
+	s->fail_msg = NULL;
 }
 
 /* Notes why the decision being made failed, for a LagScaler's status. */
 static void fail_note(struct scaler_rt *s, const char *reason, const char *msg)
 {
 	s->fail_reason = reason;
-	snprintf(s->fail_msg, sizeof(s->fail_msg), "%.511s", msg ? msg : "");
+	free(s->fail_msg);
+	s->fail_msg = strndup(msg ? msg : "", 511);
 }
 
 /* Prints a decision; a follower logs it at debug level instead (one voice:
@@ -881,7 +894,8 @@ static void observe(struct ls_controller *c, struct scaler_rt *s, struct ls_lag_
 		ls_log(LS_LOG_DEBUG, s->cfg->name, "no memory for some lag series");
 	if (snap->err) {
 		if (!s->failing)
-			ls_log(LS_LOG_WARN, s->cfg->name, "reading lag failed: %s", snap->errmsg);
+			ls_log(LS_LOG_WARN, s->cfg->name, "reading lag failed: %s",
+			       ls_lag_snapshot_errmsg(snap));
 		s->failing = true;
 	} else if (s->failing) {
 		ls_log(LS_LOG_INFO, s->cfg->name, "reading lag works again");
@@ -915,12 +929,21 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	if (c->act) {
 		r = read_target(c, idx, &in, why, sizeof(why));
 		if (r == 1) {
-			if (snap != &s->waiting) {
-				ls_lag_snapshot_release(&s->waiting);
-				s->waiting = *snap;
-				memset(snap, 0, sizeof(*snap));
-				s->has_waiting = true;
+			if (snap == s->waiting)
+				return;
+			if (s->waiting)
+				ls_lag_snapshot_release(s->waiting);
+			else
+				s->waiting = malloc(sizeof(*s->waiting));
+			if (!s->waiting) {
+				/* The read is lost; the next round reads again. */
+				ls_log(LS_LOG_ERROR, s->cfg->name,
+				       "no memory to keep the read while the target is read");
+				ls_lag_snapshot_release(snap);
+				return;
 			}
+			*s->waiting = *snap;
+			memset(snap, 0, sizeof(*snap));
 			return;
 		}
 		/* One Warning per spell of failures: not found (no object in
@@ -964,9 +987,10 @@ static void decide(struct ls_controller *c, size_t idx, struct ls_lag_snapshot *
 	}
 	if (c->act && snap->err)
 		record_event(c, s, "Warning", snap->err == -ESRCH ? "GroupNotFound" : "LagReadFailed",
-			     "ReadLag", snap->errmsg);
+			     "ReadLag", ls_lag_snapshot_errmsg(snap));
 	if (snap->err)
-		fail_note(s, snap->err == -ESRCH ? "GroupNotFound" : "LagReadFailed", snap->errmsg);
+		fail_note(s, snap->err == -ESRCH ? "GroupNotFound" : "LagReadFailed",
+			  ls_lag_snapshot_errmsg(snap));
 	/* Fallback without a change of replicas is worth an Event once. */
 	if (c->act && d.fallback && !s->fallback_seen &&
 	    !(started && d.action == LS_ACTION_FALLBACK))
@@ -991,9 +1015,11 @@ keep:
 		s->prev = *snap;
 		memset(snap, 0, sizeof(*snap));
 	}
-	if (snap == &s->waiting)
-		s->has_waiting = false;
 	ls_lag_snapshot_release(snap);
+	if (snap == s->waiting) {
+		free(s->waiting);
+		s->waiting = NULL;
+	}
 }
 
 static struct ls_act_target *act_target(void *ud, size_t idx)
@@ -1009,8 +1035,8 @@ static void act_read_done(void *ud, size_t idx)
 	struct ls_controller *c = ud;
 	struct scaler_rt *s = &c->scalers[idx];
 
-	if (s->has_waiting)
-		decide(c, idx, &s->waiting);
+	if (s->waiting)
+		decide(c, idx, s->waiting);
 }
 
 /* Waits up to ms, driving the cluster's requests meanwhile. */
@@ -1454,7 +1480,7 @@ static int switch_config(struct ls_controller *c, const struct ls_config *cfg, c
 				from_c[i] = j;
 				kept_c[j] = true;
 			}
-		r = cluster_arrays(&clusters[i], cfg->n_scalers);
+		r = cluster_arrays(&clusters[i], cfg, i);
 		if (r < 0)
 			goto fail;
 		if (from_c[i] != SIZE_MAX)

@@ -114,7 +114,9 @@ struct wquery {
 	bool replied;
 	bool resent; /* sent again after its coordinator moved (wait_committed) */
 	int err;
-	char errmsg[256];
+	/* Why it failed (query_fail), on the heap only when it did; NULL
+	 * without memory (strerror then). */
+	char *errmsg;
 };
 
 /*
@@ -790,14 +792,16 @@ static void query_fail(struct wquery *w, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void query_fail(struct wquery *w, int err, const char *fmt, ...)
 {
+	char msg[256];
 	va_list ap;
 
 	if (w->err)
 		return; /* the first error explains the query best */
 	w->err = err;
 	va_start(ap, fmt);
-	vsnprintf(w->errmsg, sizeof(w->errmsg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	w->errmsg = strdup(msg);
 }
 
 static int add_topic(struct wquery *w, size_t idx)
@@ -1746,10 +1750,9 @@ fail:
 	s->time_ms = now;
 	s->produce_rate = -1;
 	s->consume_rate = -1;
-	s->err = w->err;
 	s->total_lag = -1;
 	s->partition_count = -1;
-	snprintf(s->errmsg, sizeof(s->errmsg), "%s", w->errmsg);
+	ls_lag_snapshot_fail(s, w->err, "%s", w->errmsg ? w->errmsg : strerror(-w->err));
 	return 0;
 }
 
@@ -1887,6 +1890,7 @@ refresh:
 			/* A topic made since the metadata was read: read it now. */
 			for (size_t j = 0; j <= i; j++) {
 				free(ws[j].topics);
+				free(ws[j].errmsg);
 				memset(&ws[j], 0, sizeof(ws[j]));
 			}
 			wtopics_reset(ts, n_ts);
@@ -1963,13 +1967,12 @@ cluster_fail:
 
 		memset(s, 0, sizeof(*s));
 		s->time_ms = ls_clock_mono_ms();
-		s->err = r;
 		s->total_lag = -1;
 		s->partition_count = -1;
 		s->produce_rate = -1;
 		s->consume_rate = -1;
-		snprintf(s->errmsg, sizeof(s->errmsg), "Kafka cluster \"%s\" at %s: %s", k->name,
-			 k->bootstrap, errbuf);
+		ls_lag_snapshot_fail(s, r, "Kafka cluster \"%s\" at %s: %s", k->name,
+				     k->bootstrap, errbuf);
 	}
 	ls_log(LS_LOG_DEBUG, NULL, "kafka cluster \"%s\": %s", k->name, errbuf);
 	/* A cluster that does not answer metadata round after round gets a
@@ -1989,6 +1992,7 @@ out:
 	for (size_t i = 0; ws && i < n; i++) {
 		free(ws[i].topics);
 		free(ws[i].commits);
+		free(ws[i].errmsg);
 	}
 	free(ws);
 	wtopics_reset(ts, n_ts);

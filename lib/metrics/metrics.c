@@ -20,22 +20,38 @@
  * and the like), with room to spare. */
 #define NUMBER_MAX 32
 
+/*
+ * Leading labels: one allocation holding the names (NUL-separated, in
+ * order) and then the text, `a="x",b="y"` escaped. Shared by the caller's
+ * handle and every series made with it (refs counts them), so that the
+ * text common to a scaler's series is held once.
+ */
+struct ls_metrics_labels {
+	size_t refs;
+	size_t n;
+	size_t text_len;
+	const char *text; /* in data, after the names */
+	char data[];
+};
+
+/*
+ * A series is what its sample lines need and no more (tens of thousands
+ * of them: a scaler has a dozen). Its labels are rendered and escaped
+ * once, at creation: the lead's text (shared, NULL when it was made
+ * without one) then its own, in the allocation after the counts: the
+ * rest of `a="x",b="y"` (with the comma that joins it to the lead's).
+ */
 struct ls_metrics_series {
 	struct ls_metrics_family *fam;
 	struct ls_metrics_series *prev, *next; /* creation order, for rendering */
 	struct ls_metrics_series *hnext;       /* hash chain */
-	uint64_t hash;
-	/* What every sample line of a gauge or counter starts with, rendered
-	 * and escaped once, at creation: `name{a="x",b="y"}`, or `name` when
-	 * the family has no labels. */
-	const char *text;
-	size_t text_len;
-	const char *labels; /* inside text: `a="x",b="y"`, no braces; "" for none */
-	size_t labels_len;
-	double value; /* gauges and counters; histograms: the count */
-	double sum;   /* histograms */
-	/* Histograms: n_bounds + 1 counts (the last is +Inf), not cumulative;
-	 * the text follows them in the same allocation. */
+	struct ls_metrics_labels *lead;
+	uint32_t hash;	  /* of the whole label text (its low bits: the table's) */
+	uint32_t own_len; /* the length of its own label text */
+	double value; /* gauges and counters; histograms: the sum */
+	/* Histograms: n_bounds + 1 counts (the last is +Inf), not cumulative
+	 * (their sum is the count); the own label text follows them in the
+	 * same allocation. */
 	uint64_t counts[];
 };
 
@@ -76,13 +92,50 @@ int ls_metrics_new(struct ls_metrics **ret)
 	return 0;
 }
 
+static void labels_unref(struct ls_metrics_labels *l)
+{
+	if (l && --l->refs == 0)
+		free(l);
+}
+
+static void series_free(struct ls_metrics_series *s)
+{
+	labels_unref(s->lead);
+	free(s);
+}
+
+static size_t series_counts(const struct ls_metrics_family *f)
+{
+	return f->type == LS_METRICS_HISTOGRAM ? f->n_bounds + 1 : 0;
+}
+
+static const char *series_own(const struct ls_metrics_series *s)
+{
+	return (const char *)&s->counts[series_counts(s->fam)];
+}
+
+static size_t lead_len(const struct ls_metrics_series *s)
+{
+	return s->lead ? s->lead->text_len : 0;
+}
+
+/* A histogram's count: the sum of its buckets. */
+static uint64_t series_count(const struct ls_metrics_series *s)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < series_counts(s->fam); i++)
+		n += s->counts[i];
+	return n;
+}
+
 static void family_free(struct ls_metrics_family *f)
 {
 	struct ls_metrics_series *s, *next;
 
 	for (s = f->head; s; s = next) {
 		next = s->next;
-		free(s);
+		series_free(s);
 	}
 	for (size_t i = 0; i < f->n_labels; i++)
 		free(f->label_names[i]);
@@ -501,12 +554,6 @@ static void maybe_grow(struct ls_metrics_family *f)
 	f->table_size = n;
 }
 
-struct ls_metrics_labels {
-	char **names;
-	size_t n;
-	struct ls_buf text; /* `a="x",b="y"`, escaped */
-};
-
 /* Appends `name="value"` (value escaped), after a comma unless first. */
 static int append_label(struct ls_buf *b, bool first, const char *name, const char *value)
 {
@@ -525,47 +572,48 @@ static int append_label(struct ls_buf *b, bool first, const char *name, const ch
 
 void ls_metrics_labels_free(struct ls_metrics_labels *l)
 {
-	if (!l)
-		return;
-	for (size_t i = 0; i < l->n; i++)
-		free(l->names[i]);
-	free(l->names);
-	ls_buf_release(&l->text);
-	free(l);
+	labels_unref(l);
 }
 
 int ls_metrics_labels_new(const char *const *names, const char *const *values,
                           struct ls_metrics_labels **ret)
 {
 	struct ls_metrics_labels *l;
-	size_t n = 0;
+	struct ls_buf text;
+	size_t n = 0, names_len = 0;
+	char *p;
 	int r = 0;
 
 	if (!names || !values || !ret)
 		return -EINVAL;
-	for (; names[n]; n++)
+	for (; names[n]; n++) {
 		if (n == LS_METRICS_MAX_LABELS || !values[n])
 			return -EINVAL;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	ls_buf_init(&l->text, 0);
-	l->names = calloc(n + 1, sizeof(*l->names));
-	if (!l->names)
-		r = -ENOMEM;
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		l->names[i] = strdup(names[i]);
-		if (!l->names[i])
-			r = -ENOMEM;
-		else
-			l->n++;
-		if (r == 0)
-			r = append_label(&l->text, i == 0, names[i], values[i]);
+		names_len += strlen(names[n]) + 1;
 	}
-	if (r < 0) {
-		ls_metrics_labels_free(l);
-		return r;
+	ls_buf_init(&text, 0);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = append_label(&text, i == 0, names[i], values[i]);
+	l = r == 0 ? malloc(sizeof(*l) + names_len + text.len + 1) : NULL;
+	if (!l) {
+		ls_buf_release(&text);
+		return r < 0 ? r : -ENOMEM;
 	}
+	l->refs = 1;
+	l->n = n;
+	p = l->data;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]) + 1;
+
+		memcpy(p, names[i], len);
+		p += len;
+	}
+	l->text = p;
+	l->text_len = text.len;
+	if (text.len)
+		memcpy(p, ls_buf_str(&text), text.len);
+	p[text.len] = '\0';
+	ls_buf_release(&text);
 	*ret = l;
 	return 0;
 }
@@ -576,63 +624,62 @@ int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values
 	return ls_metrics_series_get_with(f, NULL, values, ret);
 }
 
-int ls_metrics_series_get_with(struct ls_metrics_family *f, const struct ls_metrics_labels *lead,
+int ls_metrics_series_get_with(struct ls_metrics_family *f, struct ls_metrics_labels *lead,
                                const char *const *values, struct ls_metrics_series **ret)
 {
 	struct ls_metrics_series *s;
-	size_t counts = 0, b, text_len, first = lead ? lead->n : 0;
-	uint64_t h;
-	char *text;
+	size_t b, own_len, first = lead ? lead->n : 0;
+	const char *key, *name;
+	uint32_t h;
 	int r = 0;
 
 	if (!f || !ret || (f->n_labels > first && !values) || first > f->n_labels)
 		return -EINVAL;
 	/* The leading labels must be the family's first ones, in order. */
-	for (size_t i = 0; i < first; i++)
-		if (strcmp(lead->names[i], f->label_names[i]) != 0)
+	name = lead ? lead->data : NULL;
+	for (size_t i = 0; i < first; i++, name += strlen(name) + 1)
+		if (strcmp(name, f->label_names[i]) != 0)
 			return -EINVAL;
 	for (size_t i = first; i < f->n_labels; i++)
 		if (!values[i - first])
 			return -EINVAL;
+	if (!first)
+		lead = NULL;
 	ls_buf_reset(&f->key);
 	if (first)
-		r = ls_buf_append(&f->key, ls_buf_str(&lead->text), lead->text.len);
+		r = ls_buf_append(&f->key, lead->text, lead->text_len);
 	for (size_t i = first; i < f->n_labels && r == 0; i++)
 		r = append_label(&f->key, i == 0, f->label_names[i], values[i - first]);
 	if (r < 0)
 		return r;
-	h = hash_bytes(ls_buf_str(&f->key), f->key.len);
+	key = ls_buf_str(&f->key);
+	if (f->key.len > UINT32_MAX)
+		return -EINVAL;
+	h = (uint32_t)hash_bytes(key, f->key.len);
 	b = (size_t)(h & (f->table_size - 1));
 	for (s = f->table[b]; s; s = s->hnext) {
-		if (s->hash == h && s->labels_len == f->key.len &&
-		    memcmp(s->labels, ls_buf_str(&f->key), f->key.len) == 0) {
+		size_t ll = lead_len(s);
+
+		if (s->hash == h && ll + s->own_len == f->key.len &&
+		    (!ll || memcmp(s->lead->text, key, ll) == 0) &&
+		    memcmp(series_own(s), key + ll, s->own_len) == 0) {
 			*ret = s;
 			return 0;
 		}
 	}
-	if (f->type == LS_METRICS_HISTOGRAM)
-		counts = f->n_bounds + 1;
-	/* name{labels}, or name alone. */
-	text_len = f->name_len + (f->key.len ? f->key.len + 2 : 0);
-	s = calloc(1, sizeof(*s) + counts * sizeof(uint64_t) + text_len + 1);
+	own_len = f->key.len - (lead ? lead->text_len : 0);
+	s = calloc(1, sizeof(*s) + series_counts(f) * sizeof(uint64_t) + own_len);
 	if (!s)
 		return -ENOMEM;
 	s->fam = f;
 	s->hash = h;
-	text = (char *)&s->counts[counts];
-	memcpy(text, f->name, f->name_len);
-	if (f->key.len) {
-		text[f->name_len] = '{';
-		memcpy(text + f->name_len + 1, ls_buf_str(&f->key), f->key.len);
-		text[text_len - 1] = '}';
-		s->labels = text + f->name_len + 1;
-	} else {
-		s->labels = text + text_len; /* the NUL: "" */
+	s->own_len = (uint32_t)own_len;
+	if (own_len)
+		memcpy((char *)&s->counts[series_counts(f)], key + f->key.len - own_len, own_len);
+	if (lead) {
+		s->lead = lead;
+		lead->refs++;
 	}
-	text[text_len] = '\0';
-	s->text = text;
-	s->text_len = text_len;
-	s->labels_len = f->key.len;
 	s->hnext = f->table[b];
 	f->table[b] = s;
 	s->prev = f->tail;
@@ -670,7 +717,7 @@ void ls_metrics_series_remove(struct ls_metrics_series *s)
 	else
 		f->tail = s->prev;
 	f->n_series--;
-	free(s);
+	series_free(s);
 }
 
 void ls_metrics_family_set_hidden(struct ls_metrics_family *f, bool hidden)
@@ -710,93 +757,91 @@ void ls_metrics_observe(struct ls_metrics_series *s, double v)
 	for (i = 0; i < f->n_bounds && v > f->bounds[i]; i++)
 		;
 	s->counts[i]++;
-	s->value += 1;
-	s->sum += v;
+	s->value += v;
 }
 
 double ls_metrics_value(const struct ls_metrics_series *s)
 {
-	return s ? s->value : 0;
+	if (!s)
+		return 0;
+	return s->fam->type == LS_METRICS_HISTOGRAM ? (double)series_count(s) : s->value;
 }
 
-/* Appends "PREFIX VALUE\n": one append when it fits on the stack. */
-static int render_sample(struct ls_buf *out, const char *prefix, size_t prefix_len, double v)
+/* The pieces of a sample line before its value, in order. */
+#define LINE_PIECES 9
+
+/*
+ * Appends one sample line: NAME[SUFFIX][{LEAD OWN[,le="B"]}] VALUE\n, the
+ * labels those of s (le: a histogram's bucket, NULL otherwise). One
+ * append when it fits on the stack, one per piece otherwise.
+ */
+static int render_line(struct ls_buf *out, const struct ls_metrics_family *f,
+                       const struct ls_metrics_series *s, const char *suffix, const char *le,
+                       double v)
 {
-	char line[LINE_STACK];
-	size_t n;
-	int r;
+	size_t labels_len = lead_len(s) + s->own_len;
+	const char *piece[LINE_PIECES];
+	size_t len[LINE_PIECES], n = 0, total = 0;
+	char line[LINE_STACK], num[NUMBER_MAX + 2];
+	size_t num_len;
+	int r = 0;
 
-	if (prefix_len + NUMBER_MAX + 2 <= sizeof(line)) {
-		memcpy(line, prefix, prefix_len);
-		n = prefix_len;
-		line[n++] = ' ';
-		n += format_number(v, line + n);
-		line[n++] = '\n';
-		return ls_buf_append(out, line, n);
+#define PIECE(p, l) (piece[n] = (p), len[n] = (l), total += len[n++])
+	PIECE(f->name, f->name_len);
+	if (suffix)
+		PIECE(suffix, strlen(suffix));
+	if (labels_len || le) {
+		PIECE("{", 1);
+		if (s->lead)
+			PIECE(s->lead->text, s->lead->text_len);
+		PIECE(series_own(s), s->own_len);
+		if (le) {
+			PIECE(labels_len ? ",le=\"" : "le=\"", labels_len ? 5 : 4);
+			PIECE(le, strlen(le));
+			PIECE("\"", 1);
+		}
+		PIECE("}", 1);
 	}
-	line[0] = ' ';
-	n = 1 + format_number(v, line + 1);
-	line[n++] = '\n';
-	r = ls_buf_append(out, prefix, prefix_len);
-	if (r == 0)
-		r = ls_buf_append(out, line, n);
-	return r;
-}
+#undef PIECE
+	num[0] = ' ';
+	num_len = 1 + format_number(v, num + 1);
+	num[num_len++] = '\n';
+	if (total + num_len <= sizeof(line)) {
+		char *p = line;
 
-/* NAME SUFFIX{LABELS[,le="B"]} VALUE\n, for histograms (a few series; the
- * prefix is assembled in scratch). */
-static int render_hist_line(struct ls_buf *out, struct ls_buf *scratch,
-                            const struct ls_metrics_family *f, const char *suffix,
-                            const struct ls_metrics_series *s, const char *le, double v)
-{
-	int r;
-
-	ls_buf_reset(scratch);
-	r = ls_buf_append(scratch, f->name, f->name_len);
-	if (r == 0)
-		r = ls_buf_puts(scratch, suffix);
-	if (r == 0 && (s->labels_len || le)) {
-		r = ls_buf_append(scratch, "{", 1);
-		if (r == 0)
-			r = ls_buf_append(scratch, s->labels, s->labels_len);
-		if (r == 0 && le && s->labels_len)
-			r = ls_buf_append(scratch, ",", 1);
-		if (r == 0 && le)
-			r = ls_buf_append(scratch, "le=\"", 4);
-		if (r == 0 && le)
-			r = ls_buf_puts(scratch, le);
-		if (r == 0 && le)
-			r = ls_buf_append(scratch, "\"", 1);
-		if (r == 0)
-			r = ls_buf_append(scratch, "}", 1);
+		for (size_t i = 0; i < n; i++) {
+			memcpy(p, piece[i], len[i]);
+			p += len[i];
+		}
+		memcpy(p, num, num_len);
+		return ls_buf_append(out, line, total + num_len);
 	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = ls_buf_append(out, piece[i], len[i]);
 	if (r == 0)
-		r = render_sample(out, ls_buf_str(scratch), scratch->len, v);
+		r = ls_buf_append(out, num, num_len);
 	return r;
 }
 
 static int render_histogram(struct ls_buf *out, const struct ls_metrics_family *f)
 {
-	struct ls_buf scratch;
 	int r = 0;
 
-	ls_buf_init(&scratch, 0);
 	for (const struct ls_metrics_series *s = f->head; s && r == 0; s = s->next) {
 		uint64_t cum = 0;
 
 		for (size_t i = 0; i < f->n_bounds && r == 0; i++) {
 			cum += s->counts[i];
-			r = render_hist_line(out, &scratch, f, "_bucket", s, f->bound_text[i],
-			                     (double)cum);
+			r = render_line(out, f, s, "_bucket", f->bound_text[i], (double)cum);
 		}
+		cum += s->counts[f->n_bounds];
 		if (r == 0)
-			r = render_hist_line(out, &scratch, f, "_bucket", s, "+Inf", s->value);
+			r = render_line(out, f, s, "_bucket", "+Inf", (double)cum);
 		if (r == 0)
-			r = render_hist_line(out, &scratch, f, "_sum", s, NULL, s->sum);
+			r = render_line(out, f, s, "_sum", NULL, s->value);
 		if (r == 0)
-			r = render_hist_line(out, &scratch, f, "_count", s, NULL, s->value);
+			r = render_line(out, f, s, "_count", NULL, (double)cum);
 	}
-	ls_buf_release(&scratch);
 	return r;
 }
 
@@ -810,7 +855,7 @@ static int render_family(struct ls_buf *out, const struct ls_metrics_family *f)
 	if (r == 0 && f->type == LS_METRICS_HISTOGRAM)
 		return render_histogram(out, f);
 	for (const struct ls_metrics_series *s = f->head; s && r == 0; s = s->next)
-		r = render_sample(out, s->text, s->text_len, s->value);
+		r = render_line(out, f, s, NULL, NULL, s->value);
 	return r;
 }
 

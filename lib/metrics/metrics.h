@@ -20,11 +20,14 @@
  * cumulative `_bucket{le=...}` series (with "+Inf"), `_sum` and `_count`.
  *
  * Rendering is built for registries of tens of thousands of series: the
- * "# HELP"/"# TYPE" lines and each series' `name{labels}` are rendered and
+ * "# HELP"/"# TYPE" lines and each series' labels are rendered and
  * escaped once, when the family or series is created; a sample line is
- * then one copy of that text and a number formatted without printf
- * (integers by hand, fractions by an exact shortest-digits algorithm; only
- * values below about 1e-20 or above 2^63 take snprintf).
+ * then a few copies of that text (the family's name, the labels a series
+ * shares with others (ls_metrics_labels), its own) and a number formatted
+ * without printf (integers by hand, fractions by an exact shortest-digits
+ * algorithm; only values below about 1e-20 or above 2^63 take snprintf).
+ * A series holds only its own label text, not its name, nor the leading
+ * labels it shares: a scaler's dozen series hold its five labels once.
  *
  * Thread-safety: none. A registry belongs to one thread (the reconcile
  * loop), which renders it and hands the text to the HTTP server
@@ -73,7 +76,7 @@ int ls_metrics_family_new(struct ls_metrics *m, const char *name, const char *he
  * the same order; NULL when the family has none), created at 0 when it
  * does not exist. Returns 0 and *ret (owned by the registry, valid until
  * removed); -EINVAL when values is NULL but labels are declared or a value
- * is NULL; -ENOMEM.
+ * is NULL (or the label text would reach 4 GiB); -ENOMEM.
  */
 int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values,
                           struct ls_metrics_series **ret);
@@ -82,10 +85,13 @@ int ls_metrics_series_get(struct ls_metrics_family *f, const char *const *values
  * Leading labels, rendered once: for a caller that creates many series
  * whose first labels are the same (lib/metrics/app.h: every series of a
  * scaler starts with its five labels), so that their values are escaped
- * once instead of at every series. names and values: NULL-terminated
- * lists of the same length (at most LS_METRICS_MAX_LABELS); copied.
- * 0, -EINVAL (a NULL list or value, too many), -ENOMEM; *ret untouched
- * on failure. _free(NULL) is a no-op.
+ * once instead of at every series, and held once: the series made with
+ * them share their text. names and values: NULL-terminated lists of the
+ * same length (at most LS_METRICS_MAX_LABELS); copied. 0, -EINVAL (a NULL
+ * list or value, too many), -ENOMEM; *ret untouched on failure.
+ * _free drops the caller's handle, at any time: the text stays as long as
+ * a series made with it does. _free(NULL) is a no-op. Same thread as the
+ * registry.
  */
 struct ls_metrics_labels;
 int ls_metrics_labels_new(const char *const *names, const char *const *values,
@@ -98,7 +104,7 @@ void ls_metrics_labels_free(struct ls_metrics_labels *l);
  * The same series as ls_metrics_series_get with all the values. -EINVAL
  * also when lead's names are not the family's first label names.
  */
-int ls_metrics_series_get_with(struct ls_metrics_family *f, const struct ls_metrics_labels *lead,
+int ls_metrics_series_get_with(struct ls_metrics_family *f, struct ls_metrics_labels *lead,
                                const char *const *values, struct ls_metrics_series **ret);
 
 /* Removes one series from its family and frees it. NULL is a no-op. */

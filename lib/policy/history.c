@@ -26,6 +26,7 @@ void ls_policy_state_free(struct ls_policy_state *st)
 	free(st->part_rate);
 	free(st->part_lag);
 	free(st->topic_parts);
+	free(st->samples);
 	free(st);
 }
 
@@ -152,7 +153,7 @@ void ls_policy_prune(struct ls_policy_state *st, const struct ls_policy_params *
 	}
 	while (st->n_samples &&
 	       st->samples[st->first_sample].t_ms <= now_ms - LS_RATE_WINDOW_MS) {
-		st->first_sample = (st->first_sample + 1) % LS_RATE_MAX_SAMPLES;
+		st->first_sample = (st->first_sample + 1) % st->alloc_samples;
 		st->n_samples--;
 	}
 }
@@ -340,11 +341,30 @@ void ls_policy_sample_add(struct ls_policy_state *st, int64_t t_ms, double per_r
 {
 	size_t idx;
 
-	if (st->n_samples == LS_RATE_MAX_SAMPLES) {
-		st->first_sample = (st->first_sample + 1) % LS_RATE_MAX_SAMPLES;
+	if (st->n_samples == st->alloc_samples && st->alloc_samples < LS_RATE_MAX_SAMPLES) {
+		size_t n = st->alloc_samples ? 2 * st->alloc_samples : 8;
+		struct ls_rate_sample *grown;
+
+		if (n > LS_RATE_MAX_SAMPLES)
+			n = LS_RATE_MAX_SAMPLES;
+		grown = malloc(n * sizeof(*grown));
+		if (grown) {
+			/* Unrolled oldest first: the ring starts at 0 again. */
+			for (size_t i = 0; i < st->n_samples; i++)
+				grown[i] = st->samples[(st->first_sample + i) % st->alloc_samples];
+			free(st->samples);
+			st->samples = grown;
+			st->alloc_samples = n;
+			st->first_sample = 0;
+		}
+	}
+	if (!st->alloc_samples)
+		return;
+	if (st->n_samples == st->alloc_samples) {
+		st->first_sample = (st->first_sample + 1) % st->alloc_samples;
 		st->n_samples--;
 	}
-	idx = (st->first_sample + st->n_samples) % LS_RATE_MAX_SAMPLES;
+	idx = (st->first_sample + st->n_samples) % st->alloc_samples;
 	st->samples[idx] = (struct ls_rate_sample){t_ms, per_replica, saturated};
 	st->n_samples++;
 }

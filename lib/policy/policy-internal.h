@@ -5,9 +5,10 @@
  *
  * Every list in the state is bounded: recommendations and scale events are
  * pruned past the longest stabilization window or policy period, rate
- * samples past LS_RATE_WINDOW_MS, and the offset memory holds one entry per
- * partition of the last snapshot. The engine allocates only when a list
- * grows past what it held before.
+ * samples past LS_RATE_WINDOW_MS (and LS_RATE_MAX_SAMPLES), and the offset
+ * memory holds one entry per partition of the last snapshot. The engine
+ * allocates only when a list grows past what it held before, so a scaler
+ * that never learns a rate holds no sample ring at all.
  */
 #ifndef LS_POLICY_INTERNAL_H
 #define LS_POLICY_INTERNAL_H
@@ -86,8 +87,11 @@ struct ls_policy_state {
 	struct ls_scale_event *events; /* sorted by time */
 	size_t n_events, alloc_events;
 
-	struct ls_rate_sample samples[LS_RATE_MAX_SAMPLES]; /* ring */
-	size_t n_samples, first_sample;
+	/* A ring of alloc_samples (grown by doubling up to
+	 * LS_RATE_MAX_SAMPLES, NULL until the first sample): n_samples from
+	 * first_sample on, oldest first. */
+	struct ls_rate_sample *samples;
+	size_t n_samples, first_sample, alloc_samples;
 	double rate_estimate; /* last saturated estimate, fading; 0 none */
 	int64_t rate_estimate_ms; /* when rate_estimate was last brought up to date */
 	double lb_best;	      /* the highest lower bound ever seen; 0 none */
@@ -134,6 +138,9 @@ int ls_policy_produced_add(struct ls_policy_state *st, int64_t t_ms, double rate
 double ls_policy_produced_peak(const struct ls_policy_state *st, int64_t since_ms);
 /* Makes room for n partitions and t topics in the per-partition buffers. */
 int ls_policy_part_reserve(struct ls_policy_state *st, size_t n, size_t t);
+/* Records a rate sample, forgetting the oldest when LS_RATE_MAX_SAMPLES
+ * are kept, or when the ring cannot grow (no memory: fewer samples only
+ * refine the maximum less). */
 void ls_policy_sample_add(struct ls_policy_state *st, int64_t t_ms, double per_replica,
 			  bool saturated);
 

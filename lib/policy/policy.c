@@ -406,7 +406,7 @@ static double rate_estimate(struct ls_policy_state *st, const struct ls_policy_p
 	}
 	for (size_t i = 0; i < st->n_samples; i++) {
 		const struct ls_rate_sample *s =
-			&st->samples[(st->first_sample + i) % LS_RATE_MAX_SAMPLES];
+			&st->samples[(st->first_sample + i) % st->alloc_samples];
 
 		if (s->saturated && s->per_replica > sat)
 			sat = s->per_replica;
@@ -973,7 +973,7 @@ static int decide_failed(struct ls_policy_state *st, const struct ls_policy_para
 			 const struct ls_policy_input *in, struct ls_decision *d, struct reason *r)
 {
 	int32_t cur = in->current_replicas, fb = cur;
-	const char *msg = in->snap->errmsg[0] ? in->snap->errmsg : strerror(-in->snap->err);
+	const char *msg = ls_lag_snapshot_errmsg(in->snap);
 	int ret;
 
 	if (st->consecutive_failures < INT32_MAX)

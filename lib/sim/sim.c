@@ -228,12 +228,12 @@ static int read_offsets(struct sim *m, int64_t t, struct ls_lag_snapshot **ret)
 	int r;
 
 	s->time_ms = t;
-	s->errmsg[0] = '\0';
+	free(s->errmsg);
+	s->errmsg = NULL;
 	*ret = s;
 	if (in_windows(m->sc->kafka_errors, m->sc->n_kafka_errors, t)) {
 		ls_group_info_release(&s->group);
-		s->err = -EIO;
-		snprintf(s->errmsg, sizeof(s->errmsg), "simulated Kafka error");
+		ls_lag_snapshot_fail(s, -EIO, "simulated Kafka error");
 		s->total_lag = 0;
 		s->partition_count = 0;
 		s->produce_rate = -1;

@@ -2,6 +2,8 @@
 #include "util/offsets.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +106,26 @@ static char *strdup_or_empty(const char *s)
 	return strdup(s ? s : "");
 }
 
+void ls_lag_snapshot_fail(struct ls_lag_snapshot *s, int err, const char *fmt, ...)
+{
+	char msg[LS_LAG_ERRMSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(s->errmsg);
+	s->errmsg = strdup(msg);
+	s->err = err;
+}
+
+const char *ls_lag_snapshot_errmsg(const struct ls_lag_snapshot *s)
+{
+	if (!s->err)
+		return "";
+	return s->errmsg ? s->errmsg : strerror(-s->err);
+}
+
 int ls_lag_snapshot_copy(const struct ls_lag_snapshot *src, struct ls_lag_snapshot *ret)
 {
 	struct ls_lag_snapshot c = *src;
@@ -112,10 +134,18 @@ int ls_lag_snapshot_copy(const struct ls_lag_snapshot *src, struct ls_lag_snapsh
 	c.n_topics = 0;
 	c.group.members = NULL;
 	c.group.n_members = 0;
+	c.errmsg = NULL;
+	if (src->errmsg) {
+		c.errmsg = strdup(src->errmsg);
+		if (!c.errmsg)
+			return -ENOMEM;
+	}
 	if (src->group.n_members) {
 		c.group.members = calloc(src->group.n_members, sizeof(*c.group.members));
-		if (!c.group.members)
+		if (!c.group.members) {
+			ls_lag_snapshot_release(&c);
 			return -ENOMEM;
+		}
 	}
 	for (size_t i = 0; i < src->group.n_members; i++) {
 		const struct ls_group_member *m = &src->group.members[i];
@@ -132,8 +162,10 @@ int ls_lag_snapshot_copy(const struct ls_lag_snapshot *src, struct ls_lag_snapsh
 	}
 	if (src->n_topics) {
 		c.topics = calloc(src->n_topics, sizeof(*c.topics));
-		if (!c.topics)
+		if (!c.topics) {
+			ls_lag_snapshot_release(&c);
 			return -ENOMEM;
+		}
 	}
 	for (size_t t = 0; t < src->n_topics; t++) {
 		struct ls_topic_offsets *d = &c.topics[t];
@@ -174,5 +206,6 @@ void ls_lag_snapshot_release(struct ls_lag_snapshot *s)
 	}
 	free(s->topics);
 	ls_group_info_release(&s->group);
+	free(s->errmsg);
 	memset(s, 0, sizeof(*s));
 }

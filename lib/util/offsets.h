@@ -19,16 +19,18 @@
 enum ls_offset_reset { LS_RESET_LATEST = 0, LS_RESET_EARLIEST };
 enum ls_isolation { LS_ISOLATION_READ_UNCOMMITTED = 0, LS_ISOLATION_READ_COMMITTED };
 
+/* Held per partition by every snapshot kept: the two 32-bit fields come
+ * first, so that it packs into 40 bytes. */
 struct ls_partition_offsets {
 	int32_t partition;
-	int64_t committed; /* LS_OFFSET_NONE when the group has none */
-	int64_t end;	   /* high watermark, or the LSO under read_committed */
-	int64_t log_start; /* LS_OFFSET_UNKNOWN unless fetched */
-	int64_t lag;	   /* ls_offsets_partition_lag(), invalid offsets not zeroed */
 	/* The owning member: 1 + its index in the snapshot's group.members;
 	 * 0 when no member owns it or the group is unknown (so zeroed
 	 * partitions have no owner). */
 	int32_t owner;
+	int64_t committed; /* LS_OFFSET_NONE when the group has none */
+	int64_t end;	   /* high watermark, or the LSO under read_committed */
+	int64_t log_start; /* LS_OFFSET_UNKNOWN unless fetched */
+	int64_t lag;	   /* ls_offsets_partition_lag(), invalid offsets not zeroed */
 };
 
 /* One member of a consumer group, as DescribeConsumerGroups reports it. */
@@ -61,7 +63,11 @@ struct ls_topic_offsets {
 struct ls_lag_snapshot {
 	int64_t time_ms; /* monotonic ms of the read; virtual ms in the simulator */
 	int err;	 /* 0, or a negative errno: the read failed, nothing below is known */
-	char errmsg[512];
+	/* Why it failed, on the heap only while there is a failure (a fleet
+	 * of healthy reads keeps none): NULL when err is 0, and when there was
+	 * no memory for it. Set by ls_lag_snapshot_fail, read through
+	 * ls_lag_snapshot_errmsg, freed by ls_lag_snapshot_release. */
+	char *errmsg;
 	struct ls_topic_offsets *topics; /* sorted by name */
 	size_t n_topics;
 	int64_t total_lag;
@@ -95,14 +101,30 @@ void ls_lag_snapshot_rates(const struct ls_lag_snapshot *prev, struct ls_lag_sna
 const struct ls_partition_offsets *ls_lag_snapshot_find(const struct ls_lag_snapshot *s,
 							const char *topic, int32_t partition);
 
+/* A failure message is cut to this many bytes, the terminator included. */
+#define LS_LAG_ERRMSG_MAX 512
+
+/*
+ * Marks s failed: err (a negative errno) and the message fmt makes (cut to
+ * LS_LAG_ERRMSG_MAX - 1 bytes), replacing any message s held. Without
+ * memory for the message errmsg is NULL and ls_lag_snapshot_errmsg falls
+ * back to strerror(-err). Nothing else in s changes.
+ */
+void ls_lag_snapshot_fail(struct ls_lag_snapshot *s, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Why s failed: its message, strerror(-err) when it has none; "" when it
+ * did not fail. Valid while s is unchanged. */
+const char *ls_lag_snapshot_errmsg(const struct ls_lag_snapshot *s);
+
 /* Deep copy into *ret (released by ls_lag_snapshot_release). 0 or -ENOMEM. */
 int ls_lag_snapshot_copy(const struct ls_lag_snapshot *src, struct ls_lag_snapshot *ret);
 
 /* Frees the group's members and marks the group unknown. */
 void ls_group_info_release(struct ls_group_info *g);
 
-/* Frees topics, partitions and the group, and zeroes the struct; safe on a
- * zeroed one. */
+/* Frees topics, partitions, the group and the message, and zeroes the
+ * struct; safe on a zeroed one. */
 void ls_lag_snapshot_release(struct ls_lag_snapshot *s);
 
 #endif

@@ -1935,14 +1935,14 @@ static void decide_failed_read(struct ls_policy_state *st, const struct ls_polic
 
 	memset(&snap, 0, sizeof(snap));
 	snap.time_ms = now_ms;
-	snap.err = -ETIMEDOUT;
-	snprintf(snap.errmsg, sizeof(snap.errmsg), "no answer from any broker");
+	ls_lag_snapshot_fail(&snap, -ETIMEDOUT, "no answer from any broker");
 	memset(&in, 0, sizeof(in));
 	in.now_ms = now_ms;
 	in.snap = &snap;
 	in.current_replicas = cur;
 	in.paused_replicas = -1;
 	ck_assert_int_eq(ls_policy_decide(st, p, &in, d), 0);
+	ls_lag_snapshot_release(&snap);
 }
 
 START_TEST(test_config_fallback_keda_default)

@@ -1111,6 +1111,69 @@ START_TEST(test_metrics_leading_labels)
 }
 END_TEST
 
+/* Series made with leading labels share their text: it outlives the
+ * caller's handle as long as a series made with it does, in histograms
+ * too, and a line longer than the stack is written whole. */
+START_TEST(test_metrics_leading_labels_shared)
+{
+	static const char *const names[] = {"a", "b", NULL}, *const lead_names[] = {"a", NULL};
+	struct ls_metrics *m = NULL;
+	struct ls_metrics_family *g = NULL, *h = NULL, *bare = NULL;
+	struct ls_metrics_labels *lead = NULL, *lng = NULL;
+	struct ls_metrics_series *x = NULL, *y = NULL, *hs = NULL, *l1 = NULL, *hb = NULL, *again;
+	const double bounds[] = {1};
+	char big[700], want[800], *text;
+	const char *const lead_values[] = {"1"}, *const big_values[] = {big};
+	const char *const rx[] = {"x"}, *const ry[] = {"y"};
+
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(ls_metrics_new(&m), 0);
+	ck_assert_int_eq(ls_metrics_family_new(m, "g", "G.", LS_METRICS_GAUGE, names, NULL, 0, &g),
+	                 0);
+	ck_assert_int_eq(
+	    ls_metrics_family_new(m, "h", "H.", LS_METRICS_HISTOGRAM, names, bounds, 1, &h), 0);
+	ck_assert_int_eq(
+	    ls_metrics_family_new(m, "n", "N.", LS_METRICS_HISTOGRAM, NULL, bounds, 1, &bare), 0);
+	ck_assert_int_eq(ls_metrics_labels_new(lead_names, lead_values, &lead), 0);
+	ck_assert_int_eq(ls_metrics_labels_new(lead_names, big_values, &lng), 0);
+	ck_assert_int_eq(ls_metrics_series_get_with(g, lead, rx, &x), 0);
+	ck_assert_int_eq(ls_metrics_series_get_with(g, lead, ry, &y), 0);
+	ck_assert_int_eq(ls_metrics_series_get_with(h, lead, rx, &hs), 0);
+	ck_assert_int_eq(ls_metrics_series_get_with(g, lng, rx, &l1), 0);
+	ck_assert_int_eq(ls_metrics_series_get(bare, NULL, &hb), 0);
+	/* The handles go; the series keep the text. */
+	ls_metrics_labels_free(lead);
+	ls_metrics_labels_free(lng);
+	ls_metrics_set(x, 1);
+	ls_metrics_set(y, 2);
+	ls_metrics_set(l1, 3);
+	ls_metrics_observe(hs, 0.5);
+	ls_metrics_observe(hs, 4);
+	ls_metrics_observe(hb, 2);
+	ck_assert(ls_metrics_value(hs) == 2);
+	ck_assert_int_eq(ls_metrics_series_get(g, (const char *const[]){"1", "y"}, &again), 0);
+	ck_assert_ptr_eq(again, y);
+	ls_metrics_series_remove(x);
+	text = render(m);
+	snprintf(want, sizeof(want), "g{a=\"%s\",b=\"x\"} 3\n", big);
+	ck_assert_msg(strstr(text, "# TYPE g gauge\ng{a=\"1\",b=\"y\"} 2\n") != NULL, "%s", text);
+	ck_assert_ptr_nonnull(strstr(text, want));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE h histogram\n"
+	                                   "h_bucket{a=\"1\",b=\"x\",le=\"1\"} 1\n"
+	                                   "h_bucket{a=\"1\",b=\"x\",le=\"+Inf\"} 2\n"
+	                                   "h_sum{a=\"1\",b=\"x\"} 4.5\n"
+	                                   "h_count{a=\"1\",b=\"x\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE n histogram\n"
+	                                   "n_bucket{le=\"1\"} 0\n"
+	                                   "n_bucket{le=\"+Inf\"} 1\n"
+	                                   "n_sum 2\n"
+	                                   "n_count 1\n"));
+	free(text);
+	ls_metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_metrics_family_hidden)
 {
 	struct ls_metrics *m = NULL;
@@ -1494,6 +1557,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_metrics_label_text_prerendered);
 	tcase_add_test(tc, test_metrics_family_hidden);
 	tcase_add_test(tc, test_metrics_leading_labels);
+	tcase_add_test(tc, test_metrics_leading_labels_shared);
 	tcase_add_test(lt, test_metrics_lagtime_interpolates);
 	tcase_add_test(lt, test_metrics_lagtime_flat_runs_and_bounds);
 	tcase_add_test(lt, test_metrics_lagtime_forgets_what_it_cannot_use);

@@ -56,8 +56,7 @@ static void snap_failed(struct ls_lag_snapshot *s, int64_t t_ms)
 {
 	memset(s, 0, sizeof(*s));
 	s->time_ms = t_ms;
-	s->err = -ETIMEDOUT;
-	snprintf(s->errmsg, sizeof(s->errmsg), "Local: Broker transport failure");
+	ls_lag_snapshot_fail(s, -ETIMEDOUT, "Local: Broker transport failure");
 	s->produce_rate = -1;
 	s->consume_rate = -1;
 }
@@ -745,6 +744,7 @@ START_TEST(test_policy_fallback_behaviors)
 	ck_assert_int_eq(d.action, LS_ACTION_FALLBACK);
 	ck_assert(d.fallback);
 	ck_assert_int_eq(d.desired_replicas, fallback_rows[_i].expect);
+	ls_lag_snapshot_release(&s);
 	ls_policy_state_free(st);
 }
 END_TEST
@@ -758,12 +758,14 @@ START_TEST(test_policy_long_reason_ends_at_a_word)
 	struct ls_lag_snapshot s;
 	struct ls_policy_input in = {.snap = &s, .current_replicas = 3, .paused_replicas = -1};
 	struct ls_decision d;
+	char msg[LS_LAG_ERRMSG_MAX];
 	size_t len, n = 0;
 
 	ls_policy_params_init(&p);
 	snap_failed(&s, 0);
-	while (n + 12 < sizeof(s.errmsg))
-		n += (size_t)snprintf(s.errmsg + n, sizeof(s.errmsg) - n, "broker%04zu ", n);
+	while (n + 12 < sizeof(msg))
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "broker%04zu ", n);
+	ls_lag_snapshot_fail(&s, -ETIMEDOUT, "%s", msg);
 	in.now_ms = S(15);
 	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
 	len = strlen(d.reason);
@@ -774,6 +776,7 @@ START_TEST(test_policy_long_reason_ends_at_a_word)
 	ck_assert(d.reason[len - 4] >= '0' && d.reason[len - 4] <= '9');
 	ck_assert_int_eq(memcmp(d.reason + len - 13, "broker", 6), 0);
 	ck_assert_int_eq(d.reason[len - 14], ' ');
+	ls_lag_snapshot_release(&s);
 	ls_policy_state_free(st);
 }
 END_TEST
@@ -801,6 +804,7 @@ START_TEST(test_policy_broker_outage_never_scales_to_zero)
 		ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
 		ck_assert_int_eq(d.desired_replicas, 5);
 	}
+	ls_lag_snapshot_release(&s);
 	/* Back with no lag: the cooldown starts again from the outage. */
 	d = round_lag(st, &p, S(3600), 6, 0, &cur);
 	ck_assert_int_eq(d.consecutive_failures, 0);
@@ -839,6 +843,7 @@ START_TEST(test_policy_paused)
 	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
 	ck_assert_int_eq(d.action, LS_ACTION_PAUSED);
 	ck_assert_int_eq(d.consecutive_failures, 0);
+	ls_lag_snapshot_release(&s);
 	ls_policy_state_free(st);
 }
 END_TEST
@@ -1331,6 +1336,40 @@ START_TEST(test_policy_scale_down_floor)
 }
 END_TEST
 
+/* The rate sample ring is allocated by the first sample, grows as samples
+ * come up to LS_RATE_MAX_SAMPLES, then forgets the oldest; it stays in
+ * order, oldest first, across growth, wrapping and pruning. */
+START_TEST(test_policy_sample_ring_grows_on_use)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+
+	ls_policy_params_init(&p);
+	ck_assert_ptr_null(st->samples);
+	ck_assert_uint_eq(st->alloc_samples, 0);
+	for (int64_t i = 0; i < 100; i++) {
+		size_t want = i + 1 < LS_RATE_MAX_SAMPLES ? (size_t)i + 1 : LS_RATE_MAX_SAMPLES;
+
+		ls_policy_sample_add(st, i * 1000, (double)i, i % 2 == 0);
+		ck_assert_uint_eq(st->n_samples, want);
+		ck_assert_uint_ge(st->alloc_samples, want);
+		ck_assert_uint_le(st->alloc_samples, LS_RATE_MAX_SAMPLES);
+		for (size_t k = 0; k < st->n_samples; k++) {
+			const struct ls_rate_sample *r =
+			    &st->samples[(st->first_sample + k) % st->alloc_samples];
+
+			ck_assert_int_eq(r->t_ms, (i + 1 - (int64_t)want + (int64_t)k) * 1000);
+			ck_assert(r->per_replica == (double)(r->t_ms / 1000));
+		}
+	}
+	/* Samples at or before now - LS_RATE_WINDOW_MS go: 0..79 s here. */
+	ls_policy_prune(st, &p, LS_RATE_WINDOW_MS + 79000);
+	ck_assert_uint_eq(st->n_samples, 20);
+	ck_assert_int_eq(st->samples[st->first_sample].t_ms, 80000);
+	ls_policy_state_free(st);
+}
+END_TEST
+
 START_TEST(test_policy_history_is_bounded)
 {
 	struct ls_policy_params p;
@@ -1384,6 +1423,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_policy_rate_learns_per_replica_rate);
 	tcase_add_test(tc, test_policy_max_consume_rate_in_lag_mode);
 	tcase_add_test(tc, test_policy_flapping_lag_within_tolerance);
+	tcase_add_test(tc, test_policy_sample_ring_grows_on_use);
 	tcase_add_test(tc, test_policy_history_is_bounded);
 	tcase_add_loop_test(tc, test_policy_lag_rounds_up_to_useful_counts, 0,
 			    sizeof(useful_lag_rows) / sizeof(useful_lag_rows[0]));

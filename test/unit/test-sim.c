@@ -976,7 +976,8 @@ START_TEST(test_sim_keda_baseline)
 	p.lag_threshold = 3000;
 	p.max_replicas = 100;
 	for (int i = 0; i < 64; i++)
-		parts[i] = (struct ls_partition_offsets){i, 0, 100000, LS_OFFSET_UNKNOWN, 0, 0};
+		parts[i] = (struct ls_partition_offsets){
+		    .partition = i, .committed = 0, .end = 100000, .log_start = LS_OFFSET_UNKNOWN};
 	topic.topic = (char *)"t";
 	topic.parts = parts;
 	topic.n_parts = 64;
@@ -1009,7 +1010,8 @@ START_TEST(test_sim_keda_baseline)
 	ls_policy_params_init(&p);
 	p.lag_threshold = 100;
 	for (int i = 0; i < 4; i++)
-		parts[i] = (struct ls_partition_offsets){i, 0, 50, LS_OFFSET_UNKNOWN, 0, 0};
+		parts[i] = (struct ls_partition_offsets){
+		    .partition = i, .committed = 0, .end = 50, .log_start = LS_OFFSET_UNKNOWN};
 	topic.n_parts = 4;
 	in.current_replicas = 1;
 	ck_assert_int_eq(ls_keda_decide(k, &p, &in, &d), 0);

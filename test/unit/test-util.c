@@ -398,8 +398,14 @@ static void one_topic(struct ls_lag_snapshot *s, int64_t time_ms,
 
 START_TEST(test_util_snapshot_totals_and_rates)
 {
-	const struct ls_partition_offsets a[] = {{0, 10, 100, 0, 0, 0}, {1, LS_OFFSET_NONE, 50, 0, 0, 0}};
-	const struct ls_partition_offsets b[] = {{0, 40, 160, 0, 0, 0}, {1, 5, 70, 0, 0, 0}};
+	const struct ls_partition_offsets a[] = {
+		{.partition = 0, .committed = 10, .end = 100},
+		{.partition = 1, .committed = LS_OFFSET_NONE, .end = 50},
+	};
+	const struct ls_partition_offsets b[] = {
+		{.partition = 0, .committed = 40, .end = 160},
+		{.partition = 1, .committed = 5, .end = 70},
+	};
 	struct ls_lag_snapshot prev, cur, copy;
 
 	one_topic(&prev, 1000, a, 2);
