@@ -170,6 +170,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			s->scrapes++;
 			if (s->published && ls_clock_mono_ms() - s->published_ms >= s->render_ms)
 				await_publish(s);
+			if (s->published && !s->text) {
+				/* The stale text was dropped and the loop did not
+				 * render in time. */
+				pthread_mutex_unlock(&s->lock);
+				return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+						  "metrics not rendered in time: the loop is busy\n");
+			}
 		}
 		ret = reply_shared(conn, s->text);
 		pthread_mutex_unlock(&s->lock);
@@ -395,9 +402,16 @@ uint64_t ls_metrics_server_scrapes(struct ls_metrics_server *s)
 
 void ls_metrics_server_tick(struct ls_metrics_server *s, int64_t mono_ms)
 {
+	struct shared_text *stale = NULL;
+
 	pthread_mutex_lock(&s->lock);
 	s->last_tick_ms = mono_ms;
+	if (s->text && mono_ms - s->published_ms >= s->render_ms) {
+		stale = s->text;
+		s->text = NULL;
+	}
 	pthread_mutex_unlock(&s->lock);
+	text_unref(stale);
 }
 
 void ls_metrics_server_set_stale_after(struct ls_metrics_server *s, int64_t stale_ms)

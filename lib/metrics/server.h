@@ -37,8 +37,13 @@
  * for nothing); and it publishes at once
  * (without asking) when something must show now: at start, after a
  * reload, on a change of leadership. A scrape thus reads text at most one
- * render interval old (or the last text, when the loop is busy for 1 s),
- * and nothing is rendered while nobody scrapes. The server has one thread:
+ * render interval old, and nothing is rendered while nobody scrapes. The
+ * text is not kept once it is a render interval old (the loop's next tick
+ * drops it): a later scrape gets a fresh render anyway, and at 10,000
+ * scalers the text is 16 MB, held for nothing between scrapes that come
+ * less often than rounds. So a scrape that finds no fresh text and waits
+ * its second out (the loop is busy) gets 503, where it used to get stale
+ * text. The server has one thread:
  * a /healthz or /readyz that comes while a scrape waits is answered after
  * it (within that second).
  *
@@ -102,7 +107,8 @@ void ls_metrics_server_set_render_interval(struct ls_metrics_server *s, int64_t 
 /* GETs of /metrics answered so far (for tests and logs); NULL: 0. */
 uint64_t ls_metrics_server_scrapes(struct ls_metrics_server *s);
 
-/* The loop finished a tick at mono_ms (ls_clock_mono_ms()). */
+/* The loop finished a tick at mono_ms (ls_clock_mono_ms()); published
+ * text a render interval old by then is dropped (see the top). */
 void ls_metrics_server_tick(struct ls_metrics_server *s, int64_t mono_ms);
 
 /* /healthz fails when no tick finished in the last stale_ms (> 0). */

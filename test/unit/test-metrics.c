@@ -1437,6 +1437,44 @@ static void *fake_loop_run(void *arg)
 	return NULL;
 }
 
+START_TEST(test_metrics_server_drops_stale_text)
+{
+	/* Text a render interval old is dropped at the loop's next tick: a
+	 * scrape then needs a fresh render, and with no loop to render it
+	 * gets 503 after its second, not the old text. */
+	struct ls_metrics_server *s = NULL;
+	struct ls_buf text;
+	char body[8192], err[256];
+	int64_t now;
+	int port;
+
+	ck_assert_int_eq(ls_metrics_server_new("127.0.0.1:0", &s, err, sizeof(err)), 0);
+	port = ls_metrics_server_port(s);
+	ls_buf_init(&text, 0);
+	ls_buf_puts(&text, "x 1\n");
+	ls_metrics_server_publish(s, &text);
+	now = ls_clock_mono_ms();
+	/* A tick within the interval keeps it. */
+	ls_metrics_server_tick(s, now + 4000);
+	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "x 1\n[exposition content type]");
+	/* A tick at the interval drops it. */
+	ls_metrics_server_tick(s, now + 5000);
+	ls_metrics_server_set_render_interval(s, 0);
+	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 503);
+	ck_assert_ptr_nonnull(strstr(body, "not rendered in time"));
+	ck_assert_int_eq(http_get(port, "HEAD", "/metrics", body, sizeof(body)), 200);
+	/* The scrapes asked for a render; the next text is served. */
+	ck_assert(ls_metrics_server_render_wanted(s, ls_clock_mono_ms()));
+	ls_buf_puts(&text, "x 2\n");
+	ls_metrics_server_publish(s, &text);
+	ls_metrics_server_set_render_interval(s, 5000);
+	ck_assert_int_eq(http_get(port, "GET", "/metrics", body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "x 2\n[exposition content type]");
+	ls_metrics_server_free(s);
+}
+END_TEST
+
 START_TEST(test_metrics_server_scrape_waits_for_render)
 {
 	/* Text older than the render interval: the scrape gets the text the
@@ -1575,6 +1613,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(srv, test_metrics_server_slow_scrape_keeps_its_text);
 	tcase_add_test(srv, test_metrics_server_render_wanted);
 	tcase_add_test(srv, test_metrics_server_scrape_waits_for_render);
+	tcase_add_test(srv, test_metrics_server_drops_stale_text);
 	tcase_add_test(srv, test_metrics_server_bad_address);
 	tcase_add_test(log, test_metrics_log_redacts_secrets);
 	suite_add_tcase(s, tc);
