@@ -1467,8 +1467,6 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 		}
 		pending--;
 		w->replied = true;
-		/* One answered: the next group's request in its place. */
-		issue_committed(k, rk, queue, qs, ws, n, ts, deadline, &next, &pending);
 		err = rd_kafka_event_error(ev);
 		if (!err) {
 			groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n_groups);
@@ -1490,6 +1488,8 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 			rd_kafka_event_destroy(ev);
 			continue;
 		}
+		/* One answered: the next group's request in its place. */
+		issue_committed(k, rk, queue, qs, ws, n, ts, deadline, &next, &pending);
 		if (rd_kafka_event_error(ev)) {
 			query_fail(w, -EIO, "committed offsets: %s", rd_kafka_event_error_string(ev));
 			rd_kafka_event_destroy(ev);
