@@ -9,7 +9,7 @@ librdkafka actually loaded in the image as 2.8.x, from a file of the image:
 the patched build of scripts/librdkafka (trixie's 2.8.0 source package with
 scripts/librdkafka.d, at its current patch level) under
 /opt/lagscale/librdkafka-2.8.0-lsN/lib, built against its rdkafka.h with
-the fix of #4605, and no other librdkafka in the image (trixie's own
+the fix of #4605 and the coordinator cache, and no other librdkafka in the image (trixie's own
 librdkafka1 would be /lib/x86_64-linux-gnu/librdkafka.so.1); then `lagscale run --dry-run --once` against the real e2e broker, then
 `lagscale run --dry-run` serving /metrics from inside the image. Prints the
 image size (must stay under 40 MB unpacked) and the build time.
@@ -126,8 +126,10 @@ try:
     m = re.search(r"\blibrdkafka (\d+)\.(\d+)\.(\d+)\b", p.stdout)
     check(m is not None and (int(m.group(1)), int(m.group(2))) == (2, 8),
           "the image runs librdkafka 2.8.x", p.stdout)
-    check(re.search(r"^librdkafka patches \(built against\): lagscale #4605$", p.stdout, re.M)
-          is not None, "the image's lagscale is built against the #4605 fix", p.stdout)
+    check(re.search(r"^librdkafka patches \(built against\): lagscale #4605, coordinator cache$",
+                    p.stdout, re.M) is not None,
+          "the image's lagscale is built against the #4605 fix and the coordinator cache",
+          p.stdout)
     # The patched build, at the patch level of this tree: scripts/librdkafka
     # installs into LAGSCALE_CACHE/librdkafka-VERSION-lsN (the Containerfile's
     # LAGSCALE_CACHE is /opt/lagscale) and the binary's rpath names it.
