@@ -627,7 +627,6 @@ void ls_controller_print_decision(FILE *out, enum ls_output fmt, int64_t wall_ms
 		ls_buf_printf(&b, ")%s: %s\n", applied ? "" : " [not applied]", d->reason);
 	}
 	fputs(ls_buf_str(&b), out);
-	fflush(out);
 	ls_buf_release(&b);
 }
 
@@ -746,8 +745,13 @@ static void fail_note(struct scaler_rt *s, const char *reason, const char *msg)
 	s->fail_msg = strndup(msg ? msg : "", 511);
 }
 
-/* Prints a decision; a follower logs it at debug level instead (one voice:
- * follower()). */
+static FILE *decisions_out(const struct ls_controller *c)
+{
+	return c->opts.out ? c->opts.out : stdout;
+}
+
+/* Prints a decision (flushed by flush_decisions); a follower logs it at
+ * debug level instead (one voice: follower()). */
 static void print_decision(struct ls_controller *c, struct scaler_rt *s,
 			   const struct ls_decision *d, bool applied)
 {
@@ -758,8 +762,17 @@ static void print_decision(struct ls_controller *c, struct scaler_rt *s,
 		       d->reason);
 		return;
 	}
-	ls_controller_print_decision(c->opts.out ? c->opts.out : stdout, c->opts.output,
-				     ls_clock_wall_ms(), s->cfg, d, applied);
+	ls_controller_print_decision(decisions_out(c), c->opts.output, ls_clock_wall_ms(), s->cfg,
+				     d, applied);
+}
+
+/* Decisions are written unflushed and go out together: once a round, and
+ * on every pass of the wait between rounds (for those of patches that end
+ * there). A flush per decision was a write(2) each: 1,000 a round at 1,000
+ * scalers. */
+static void flush_decisions(struct ls_controller *c)
+{
+	fflush(decisions_out(c));
 }
 
 /*
@@ -1223,6 +1236,7 @@ static bool reload_requested(const struct ls_controller *c)
  * say so; /readyz too, once it is complete (update_ready). */
 static void round_done(struct ls_controller *c)
 {
+	flush_decisions(c);
 	publish_if_wanted(c);
 	/* Give back what the round's replies left free. The collector and
 	 * librdkafka's threads allocate in arenas of their own, whose freed
@@ -1392,6 +1406,7 @@ static int run_loop(struct ls_controller *c)
 
 			publish_if_wanted(c);
 			status_flush(c);
+			flush_decisions(c);
 			/* LagScalers changed: their scalers are due at once (new
 			 * ones) or keep their time (unchanged ones). */
 			if (c->objects && ls_objects_changed(c->objects)) {
@@ -1425,6 +1440,7 @@ int ls_controller_run(struct ls_controller *c)
 		leader_poll(c);
 	}
 	r = run_loop(c);
+	flush_decisions(c);
 	if (r != LS_CONTROLLER_RELOAD && c->leader && c->leader_started) {
 		/* Release the Lease now, so another instance takes over at
 		 * once instead of after leaseDuration. */
