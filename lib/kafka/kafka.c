@@ -26,6 +26,12 @@
 #define LS_KAFKA_DESCRIBE_SKIP_ROUNDS 20
 /* offsets_for_times calls at once per read, each on a thread (offsets_start). */
 #define LS_KAFKA_OFFSETS_IN_FLIGHT 8
+/* ls_kafka_chunk_size() */
+#ifdef RD_KAFKA_LAGSCALE_OFFSETS_NLOGN
+#define LS_KAFKA_CHUNK 1000
+#else
+#define LS_KAFKA_CHUNK 100
+#endif
 /* ListConsumerGroupOffsets requests unanswered at once (issue_committed). */
 #define LS_KAFKA_GROUPS_IN_FLIGHT 100
 /* Rounds in a row in which a handle's metadata request went unanswered
@@ -1055,8 +1061,7 @@ static void *offsets_worker(void *arg)
 /*
  * Starts reading offsets (end, or log start) for every flagged topic with
  * offsets_for_times, LS_KAFKA_CHUNK partitions of one leader at a time, so
- * that each call is one request (librdkafka matches each answer to the
- * list with a linear search: the chunk's cost grows with its square).
+ * that each call is one request (see ls_kafka_chunk_size()).
  * offsets_for_times waits for its answer, so up to LS_KAFKA_OFFSETS_IN_FLIGHT
  * calls run at once, each on a thread of its own, while the round's thread
  * gathers the committed offsets: at 10,000 scalers x 20 partitions a round
@@ -1759,6 +1764,11 @@ fail:
 void ls_kafka_set_metadata_max_age(struct ls_kafka *k, int64_t ms)
 {
 	k->metadata_max_age_ms = ms > 0 ? ms : 0;
+}
+
+size_t ls_kafka_chunk_size(void)
+{
+	return LS_KAFKA_CHUNK;
 }
 
 /* The topics of the last metadata can serve this round. */

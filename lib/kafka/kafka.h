@@ -11,7 +11,7 @@
  *      with no list, and gets the end offsets of those topics once the
  *      reply is in); while they travel,
  *   3. end offsets of every partition in use with rd_kafka_offsets_for_times
- *      (RD_KAFKA_OFFSET_END), in chunks of LS_KAFKA_CHUNK partitions of one
+ *      (RD_KAFKA_OFFSET_END), in chunks of ls_kafka_chunk_size() partitions of one
  *      leader (from the metadata), several chunks at once on short-lived
  *      threads of the round (offsets_for_times waits for its answer); log
  *      start offsets the same way where `earliest` needs them.
@@ -60,13 +60,13 @@
 
 /*
  * Partitions per offsets_for_times call, all of one leader (so a call is
- * one request). librdkafka matches each answer to the list with a linear
- * search, so a call costs the square of its length: at 1,000 groups x 20
- * partitions on the mock cluster, chunks of 500 spent a third of
- * lagscale's CPU in that search (strcmp); chunks of 100 of one leader cut
- * the round's CPU by 30% for 50 more requests (see scripts/bench).
+ * one request): 1,000 with a librdkafka that matches answers to the list
+ * in n log n (RD_KAFKA_LAGSCALE_OFFSETS_NLOGN, patch 0005), 100 with one
+ * that searches linearly, where a call costs the square of its length (at
+ * 1,000 groups x 20 partitions on the mock cluster, chunks of 500 spent a
+ * third of lagscale's CPU in that search). See scripts/bench.
  */
-#define LS_KAFKA_CHUNK 100
+size_t ls_kafka_chunk_size(void);
 
 struct ls_kafka;
 

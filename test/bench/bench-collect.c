@@ -5,7 +5,8 @@
  *
  * The mock cluster runs in a child process so that the peak RSS printed is
  * the collector's own. Prints the round time (median of the rounds after
- * the first), the Kafka requests per round, and the peak RSS.
+ * the first), the collector's CPU time per round (their mean), the Kafka
+ * requests per round, and the peak RSS.
  *
  *   bench-collect [--groups G] [--partitions P] [--rounds N] [--brokers B]
  */
@@ -40,6 +41,13 @@ static int child_cluster(int groups, int partitions, int brokers, int out_fd)
 	return 0;
 }
 
+/* The process's CPU time so far, user and system, in ms. */
+static double cpu_ms(const struct rusage *ru)
+{
+	return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000.0 +
+	       (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000.0;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -59,7 +67,7 @@ int main(int argc, char **argv)
 	const char **topic_ptrs;
 	int64_t *times;
 	struct ls_kafka_stats before, after;
-	struct rusage ru;
+	struct rusage ru, ru_before;
 	pid_t pid;
 	ssize_t n;
 	int64_t t0, setup_ms;
@@ -133,8 +141,10 @@ int main(int argc, char **argv)
 		int64_t expect = (int64_t)groups * (partitions + 0);
 		int64_t total = 0;
 
-		if (r == 1)
+		if (r == 1) {
 			ls_kafka_get_stats(k, &before);
+			getrusage(RUSAGE_SELF, &ru_before);
+		}
 		if (ls_kafka_collect(k, qs, (size_t)groups, 60000, snaps) < 0) {
 			fprintf(stderr, "bench-collect: round %d failed: %s\n", r, snaps[0].errmsg);
 			return 1;
@@ -164,11 +174,13 @@ int main(int argc, char **argv)
 	printf("round time (median %d): %lld ms (min %lld, max %lld)\n", rounds - 1,
 	       (long long)times[1 + (rounds - 1) / 2], (long long)times[1],
 	       (long long)times[rounds - 1]);
-	printf("requests per round:     %.1f metadata, %.1f offsets (chunks of %d), %.1f group\n",
+	printf("requests per round:     %.1f metadata, %.1f offsets (chunks of %zu), %.1f group\n",
 	       (double)(after.metadata_requests - before.metadata_requests) / (rounds - 1),
 	       (double)(after.offsets_requests - before.offsets_requests) / (rounds - 1),
-	       LS_KAFKA_CHUNK,
+	       ls_kafka_chunk_size(),
 	       (double)(after.group_requests - before.group_requests) / (rounds - 1));
+	printf("CPU per round:          %.1f ms (user + system, mean of %d)\n",
+	       (cpu_ms(&ru) - cpu_ms(&ru_before)) / (rounds - 1), rounds - 1);
 	printf("peak RSS:               %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
 	ls_kafka_free(k);
 	close(to_child[1]);

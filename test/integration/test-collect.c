@@ -261,6 +261,55 @@ START_TEST(test_kafka_coordinators_kept)
 }
 END_TEST
 
+START_TEST(test_kafka_wide_topic_big_chunks)
+{
+	/* 2,300 partitions over the 3 brokers (about 767 each), every one
+	 * with its own lag: a round reads their end offsets in one request
+	 * per leader with patch 0005 (chunks of 1,000), and every partition
+	 * gets its own offsets back (0005 matches answers through a sorted
+	 * index; a mismatch would swap neighbours' lags). */
+	enum { W = 2300 };
+	const char *wide[] = {"wide"};
+	struct ls_kafka_query q = {.group = "wide-g", .topics = wide, .n_topics = 1};
+	struct ls_kafka_mock_offset *offs = calloc(W, sizeof(*offs));
+	uint64_t counts[LS_KAFKA_MOCK_API_KEYS] = {0};
+	struct ls_lag_snapshot s;
+	int64_t total = 0;
+
+	ck_assert_ptr_nonnull(offs);
+	ck_assert_int_eq(ls_kafka_mock_topic_create(mock, "wide", W), 0);
+	for (int p = 0; p < W; p++) {
+		ck_assert_int_eq(ls_kafka_mock_produce(mock, "wide", p, p % 7 + 1, 0), 0);
+		offs[p] = (struct ls_kafka_mock_offset){"wide", p, (p % 7) / 2};
+		total += p % 7 + 1 - (p % 7) / 2;
+	}
+	ck_assert_int_eq(ls_kafka_mock_flush(mock, 30000), 0);
+	ck_assert_int_eq(ls_kafka_mock_commit(mock, "wide-g", offs, W), 0);
+	free(offs);
+	ls_kafka_mock_track_requests(mock);
+	ck_assert_int_eq(ls_kafka_collect(kafka, &q, 1, 30000, &s), 0);
+	ls_kafka_mock_requests(mock, counts);
+	ck_assert_int_eq(s.err, 0);
+	ck_assert_int_eq(s.partition_count, W);
+	for (int p = 0; p < W; p++) {
+		const struct ls_partition_offsets *o = &s.topics[0].parts[p];
+
+		ck_assert_int_eq(o->partition, p);
+		ck_assert_int_eq(o->end, p % 7 + 1);
+		ck_assert_int_eq(o->lag, p % 7 + 1 - (p % 7) / 2);
+	}
+	ck_assert_int_eq(s.total_lag, total);
+	ls_lag_snapshot_release(&s);
+#ifdef RD_KAFKA_LAGSCALE_OFFSETS_NLOGN
+	ck_assert_uint_eq(ls_kafka_chunk_size(), 1000);
+	ck_assert_uint_eq(counts[API_LIST_OFFSETS], 3);
+#else
+	ck_assert_uint_eq(ls_kafka_chunk_size(), 100);
+	ck_assert_uint_ge(counts[API_LIST_OFFSETS], W / 100);
+#endif
+}
+END_TEST
+
 START_TEST(test_kafka_coordinator_moved_asked_again)
 {
 	/* The coordinator answers "not coordinator" once (it moved): the
@@ -563,6 +612,7 @@ int main(void)
 	tcase_add_test(tc, test_kafka_group_refused_then_recovers);
 	tcase_add_test(tc, test_kafka_leader_error_retried);
 	tcase_add_test(tc, test_kafka_coordinators_kept);
+	tcase_add_test(tc, test_kafka_wide_topic_big_chunks);
 	tcase_add_test(tc, test_kafka_coordinator_moved_asked_again);
 	tcase_add_test(tc, test_kafka_cluster_down_then_back);
 	tcase_add_test(tc, test_kafka_coordinator_back_after_deadline);
