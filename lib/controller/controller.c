@@ -677,6 +677,22 @@ static bool follower(const struct ls_controller *c)
 	return c->leader && !ls_controller_is_leader(c);
 }
 
+static FILE *decisions_out(const struct ls_controller *c)
+{
+	return c->opts.out ? c->opts.out : stdout;
+}
+
+/* A round's decisions are written unflushed and go out together when the
+ * round is done (round_done), and before /readyz turns 200 (which says
+ * every scaler's first decision is out); one that waited for its patch
+ * goes out when the patch is answered, as the change becomes visible. A
+ * flush per decision was a write(2) each: 1,000 a round at 1,000 scalers.
+ * The wait between rounds flushes too, for anything else. */
+static void flush_decisions(struct ls_controller *c)
+{
+	fflush(decisions_out(c));
+}
+
 /*
  * /readyz passes once the first round is complete: every scaler has
  * decided once (its lag read, good or failed, its target's replicas read,
@@ -692,6 +708,7 @@ static void update_ready(struct ls_controller *c)
 {
 	if (c->ready || !c->round_seen || c->n_undecided > 0)
 		return;
+	flush_decisions(c);
 	c->ready = true;
 	if (c->opts.server)
 		ls_metrics_server_set_ready(c->opts.server, true);
@@ -745,11 +762,6 @@ static void fail_note(struct scaler_rt *s, const char *reason, const char *msg)
 	s->fail_msg = strndup(msg ? msg : "", 511);
 }
 
-static FILE *decisions_out(const struct ls_controller *c)
-{
-	return c->opts.out ? c->opts.out : stdout;
-}
-
 /* Prints a decision (flushed by flush_decisions); a follower logs it at
  * debug level instead (one voice: follower()). */
 static void print_decision(struct ls_controller *c, struct scaler_rt *s,
@@ -764,15 +776,6 @@ static void print_decision(struct ls_controller *c, struct scaler_rt *s,
 	}
 	ls_controller_print_decision(decisions_out(c), c->opts.output, ls_clock_wall_ms(), s->cfg,
 				     d, applied);
-}
-
-/* Decisions are written unflushed and go out together: once a round, and
- * on every pass of the wait between rounds (for those of patches that end
- * there). A flush per decision was a write(2) each: 1,000 a round at 1,000
- * scalers. */
-static void flush_decisions(struct ls_controller *c)
-{
-	fflush(decisions_out(c));
 }
 
 /*
@@ -834,6 +837,7 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 		c->any_error = true;
 		fail_note(s, "ScaleFailed", note);
 		print_decision(c, s, &pw->d, false);
+		flush_decisions(c);
 		free(pw);
 		decision_done(c, s);
 		return;
@@ -854,6 +858,7 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 			ls_status_scaled(c->status, s->cfg->name, ls_clock_wall_ms());
 	}
 	print_decision(c, s, &pw->d, !dry);
+	flush_decisions(c);
 	free(pw);
 	decision_done(c, s);
 }
@@ -1404,9 +1409,9 @@ static int run_loop(struct ls_controller *c)
 			/* Something made scalers due sooner: look again. */
 			bool sooner = leader_poll(c);
 
+			flush_decisions(c);
 			publish_if_wanted(c);
 			status_flush(c);
-			flush_decisions(c);
 			/* LagScalers changed: their scalers are due at once (new
 			 * ones) or keep their time (unchanged ones). */
 			if (c->objects && ls_objects_changed(c->objects)) {
