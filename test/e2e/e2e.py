@@ -175,8 +175,15 @@ class Proc:
                                   start_new_session=True)
 
     def stdout(self):
+        """The complete lines written so far (while the process runs, a line
+        still being written, as a flush of a full stdio buffer leaves one, is
+        left for the next read); everything once it has exited."""
+        running = self.p.poll() is None
         with open(self.out_path) as f:
-            return f.read()
+            text = f.read()
+        if running and not text.endswith("\n"):
+            text = text[:text.rfind("\n") + 1]
+        return text
 
     def stderr(self):
         with open(self.err_path) as f:
