@@ -109,6 +109,7 @@ struct ls_controller {
 	struct ls_buf exposition;
 	bool ready;
 	bool round_seen;    /* a round finished (with no scalers, that is ready) */
+	bool batching;	    /* the round's decisions are being made (flush_decisions) */
 	size_t n_undecided; /* scalers that have not decided yet; ready at 0 */
 	/* Kubernetes (NULL without a cluster): reads, writes, Events
 	 * (act.h), and the leader elector (NULL without leader election). */
@@ -682,12 +683,11 @@ static FILE *decisions_out(const struct ls_controller *c)
 	return c->opts.out ? c->opts.out : stdout;
 }
 
-/* A round's decisions are written unflushed and go out together when the
- * round is done (round_done), and before /readyz turns 200 (which says
- * every scaler's first decision is out); one that waited for its patch
- * goes out when the patch is answered, as the change becomes visible. A
- * flush per decision was a write(2) each: 1,000 a round at 1,000 scalers.
- * The wait between rounds flushes too, for anything else. */
+/* The decisions a round makes at once (c->batching) go out together at its
+ * end, and before /readyz turns 200 (which says every scaler's first
+ * decision is out); a flush per decision was a write(2) each, 1,000 a round
+ * at 1,000 scalers. Any other decision (one that waited for its target or
+ * its patch) goes out as it is printed. */
 static void flush_decisions(struct ls_controller *c)
 {
 	fflush(decisions_out(c));
@@ -762,8 +762,8 @@ static void fail_note(struct scaler_rt *s, const char *reason, const char *msg)
 	s->fail_msg = strndup(msg ? msg : "", 511);
 }
 
-/* Prints a decision (flushed by flush_decisions); a follower logs it at
- * debug level instead (one voice: follower()). */
+/* Prints a decision (flushed at once, or with its round: flush_decisions);
+ * a follower logs it at debug level instead (one voice: follower()). */
 static void print_decision(struct ls_controller *c, struct scaler_rt *s,
 			   const struct ls_decision *d, bool applied)
 {
@@ -776,6 +776,8 @@ static void print_decision(struct ls_controller *c, struct scaler_rt *s,
 	}
 	ls_controller_print_decision(decisions_out(c), c->opts.output, ls_clock_wall_ms(), s->cfg,
 				     d, applied);
+	if (!c->batching)
+		flush_decisions(c);
 }
 
 /*
@@ -837,7 +839,6 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 		c->any_error = true;
 		fail_note(s, "ScaleFailed", note);
 		print_decision(c, s, &pw->d, false);
-		flush_decisions(c);
 		free(pw);
 		decision_done(c, s);
 		return;
@@ -858,7 +859,6 @@ static void act_write_done(void *ud, size_t idx, int err, const char *errmsg)
 			ls_status_scaled(c->status, s->cfg->name, ls_clock_wall_ms());
 	}
 	print_decision(c, s, &pw->d, !dry);
-	flush_decisions(c);
 	free(pw);
 	decision_done(c, s);
 }
@@ -1213,6 +1213,7 @@ static int round_once(struct ls_controller *c, int64_t now)
 			}
 		}
 	}
+	c->batching = true;
 	for (size_t ci = 0; ci < c->cfg->n_clusters; ci++) {
 		struct cluster_rt *cl = &c->clusters[ci];
 
@@ -1229,6 +1230,8 @@ static int round_once(struct ls_controller *c, int64_t now)
 		}
 		cl->n_due = 0;
 	}
+	c->batching = false;
+	flush_decisions(c);
 	return 0;
 }
 
@@ -1241,7 +1244,6 @@ static bool reload_requested(const struct ls_controller *c)
  * say so; /readyz too, once it is complete (update_ready). */
 static void round_done(struct ls_controller *c)
 {
-	flush_decisions(c);
 	publish_if_wanted(c);
 	/* Give back what the round's replies left free. The collector and
 	 * librdkafka's threads allocate in arenas of their own, whose freed
@@ -1409,7 +1411,6 @@ static int run_loop(struct ls_controller *c)
 			/* Something made scalers due sooner: look again. */
 			bool sooner = leader_poll(c);
 
-			flush_decisions(c);
 			publish_if_wanted(c);
 			status_flush(c);
 			/* LagScalers changed: their scalers are due at once (new
@@ -1445,7 +1446,6 @@ int ls_controller_run(struct ls_controller *c)
 		leader_poll(c);
 	}
 	r = run_loop(c);
-	flush_decisions(c);
 	if (r != LS_CONTROLLER_RELOAD && c->leader && c->leader_started) {
 		/* Release the Lease now, so another instance takes over at
 		 * once instead of after leaseDuration. */
