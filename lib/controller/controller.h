@@ -154,8 +154,9 @@ void ls_controller_free(struct ls_controller *c);
 
 /*
  * Writes one decision as DESIGN.md section 6 specifies: a JSON object on
- * one line, or a text line, without flushing out (the controller flushes once
- * a round). Shared with `lagscale demo`.
+ * one line, or a text line, without flushing out (the caller flushes: the
+ * controller once for all the decisions a round makes at once). Shared with
+ * `lagscale demo`.
  */
 void ls_controller_print_decision(FILE *out, enum ls_output fmt, int64_t wall_ms,
 				  const struct ls_config_scaler *s, const struct ls_decision *d,

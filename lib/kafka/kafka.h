@@ -11,8 +11,8 @@
  *      with no list, and gets the end offsets of those topics once the
  *      reply is in); while they travel,
  *   3. end offsets of every partition in use with rd_kafka_offsets_for_times
- *      (RD_KAFKA_OFFSET_END), in chunks of ls_kafka_chunk_size() partitions of one
- *      leader (from the metadata), several chunks at once on short-lived
+ *      (RD_KAFKA_OFFSET_END), in chunks of ls_kafka_chunk_size() partitions
+ *      of one leader (from the metadata), several chunks at once on short-lived
  *      threads of the round (offsets_for_times waits for its answer); log
  *      start offsets the same way where `earliest` needs them.
  *
