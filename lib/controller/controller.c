@@ -36,7 +36,6 @@
 struct scaler_rt {
 	const struct ls_config_scaler *cfg;
 	struct ls_policy_state *policy;
-	struct ls_lag_snapshot prev; /* the last good read, for rates */
 	int64_t next_due_ms;
 	int32_t current;
 	bool failing; /* the last read failed: log the recovery once */
@@ -221,7 +220,6 @@ static int scaler_init(struct ls_controller *c, struct scaler_rt *s,
 static void scaler_release(struct scaler_rt *s)
 {
 	ls_policy_state_free(s->policy);
-	ls_lag_snapshot_release(&s->prev);
 	if (s->waiting)
 		ls_lag_snapshot_release(s->waiting);
 	free(s->waiting);
@@ -899,8 +897,9 @@ static int read_target(struct ls_controller *c, size_t idx, struct ls_policy_inp
  * start and end of a failing spell in the log. */
 static void observe(struct ls_controller *c, struct scaler_rt *s, struct ls_lag_snapshot *snap)
 {
+	/* Rates against the read the policy remembers (no copy kept here). */
 	if (!snap->err)
-		ls_lag_snapshot_rates(s->prev.time_ms ? &s->prev : NULL, snap);
+		ls_policy_snapshot_rates(s->policy, snap);
 	/* Counts a failed read as a "collect" error; a good one updates the
 	 * lag series and the lag-seconds history. A group that does not
 	 * exist (kafka.h) is counted apart: it is a mistake in the scaler (a
@@ -1028,11 +1027,6 @@ keep:
 	/* A patch on its way completes the decision when it ends. */
 	if (!started)
 		decision_done(c, s);
-	if (!snap->err) {
-		ls_lag_snapshot_release(&s->prev);
-		s->prev = *snap;
-		memset(snap, 0, sizeof(*snap));
-	}
 	ls_lag_snapshot_release(snap);
 	if (snap == s->waiting) {
 		free(s->waiting);

@@ -23,9 +23,6 @@ void ls_policy_state_free(struct ls_policy_state *st)
 	free(st->mem_topics);
 	free(st->mem_parts);
 	free(st->produced);
-	free(st->part_rate);
-	free(st->part_lag);
-	free(st->topic_parts);
 	free(st->samples);
 	free(st);
 }
@@ -49,6 +46,43 @@ static int reserve(void **arr, size_t *alloc, size_t need, size_t sz)
 	return 0;
 }
 
+/* Halves *arr while it holds n <= a quarter of it (never below 8), so that
+ * a burst of entries does not keep its memory once the window has passed. */
+static void shrink(void **arr, size_t *alloc, size_t n, size_t sz)
+{
+	size_t a = *alloc;
+	void *p;
+
+	while (a > 8 && n <= a / 4)
+		a /= 2;
+	if (a == *alloc)
+		return;
+	p = realloc(*arr, a * sz);
+	if (!p)
+		return; /* the larger block still serves */
+	*arr = p;
+	*alloc = a;
+}
+
+/* Sizes *arr to exactly need elements (at least 1) when it is too small or
+ * more than twice too large: for arrays whose size stays the same from
+ * round to round. */
+static int fit(void **arr, size_t *alloc, size_t need, size_t sz)
+{
+	void *p;
+
+	if (need == 0)
+		need = 1;
+	if (need <= *alloc && need > *alloc / 2)
+		return 0;
+	p = realloc(*arr, need * sz);
+	if (!p)
+		return need <= *alloc ? 0 : -ENOMEM;
+	*arr = p;
+	*alloc = need;
+	return 0;
+}
+
 int ls_policy_produced_add(struct ls_policy_state *st, int64_t t_ms, double rate,
 			   int64_t window_ms)
 {
@@ -58,7 +92,16 @@ int ls_policy_produced_add(struct ls_policy_state *st, int64_t t_ms, double rate
 	for (size_t i = 0; i < st->n_produced; i++)
 		if (st->produced[i].t_ms > t_ms - window_ms)
 			st->produced[keep++] = st->produced[i];
+	/* Only peaks are asked for (ls_policy_produced_peak, over a window
+	 * that ends now): a sample with a later one at least as high never
+	 * decides one, as the later one stays in every window it is in. So
+	 * the samples kept fall in rate from oldest to newest, and a steady
+	 * rate keeps a few instead of a window's worth. */
+	while (keep > 0 && st->produced[keep - 1].rate <= rate)
+		keep--;
 	st->n_produced = keep;
+	shrink((void **)&st->produced, &st->alloc_produced, st->n_produced,
+	       sizeof(*st->produced));
 	r = reserve((void **)&st->produced, &st->alloc_produced, st->n_produced + 1,
 		    sizeof(*st->produced));
 	if (r < 0)
@@ -77,24 +120,20 @@ double ls_policy_produced_peak(const struct ls_policy_state *st, int64_t since_m
 	return peak;
 }
 
-int ls_policy_part_reserve(struct ls_policy_state *st, size_t n, size_t t)
-{
-	size_t a = st->alloc_part;
-
-	if (reserve((void **)&st->part_rate, &a, n ? n : 1, sizeof(*st->part_rate)) < 0)
-		return -ENOMEM;
-	a = st->alloc_part;
-	if (reserve((void **)&st->part_lag, &a, n ? n : 1, sizeof(*st->part_lag)) < 0)
-		return -ENOMEM;
-	st->alloc_part = a;
-	return reserve((void **)&st->topic_parts, &st->alloc_topics, t ? t : 1,
-		       sizeof(*st->topic_parts));
-}
-
 int ls_policy_rec_add(struct ls_policy_state *st, int64_t t_ms, int32_t replicas)
 {
-	int r = reserve((void **)&st->recs, &st->alloc_recs, st->n_recs + 1, sizeof(*st->recs));
+	int r;
 
+	/* Recommendations are only asked for their lowest and highest over a
+	 * window that ends now: of a run of equal ones, the newest is in
+	 * every window any of them is in, so it alone stands for the run. A
+	 * steady scaler then keeps one entry instead of a window's worth. */
+	if (st->n_recs && st->recs[st->n_recs - 1].replicas == replicas &&
+	    st->recs[st->n_recs - 1].t_ms <= t_ms) {
+		st->recs[st->n_recs - 1].t_ms = t_ms;
+		return 0;
+	}
+	r = reserve((void **)&st->recs, &st->alloc_recs, st->n_recs + 1, sizeof(*st->recs));
 	if (r < 0)
 		return r;
 	st->recs[st->n_recs++] = (struct ls_rec){t_ms, replicas};
@@ -143,6 +182,7 @@ void ls_policy_prune(struct ls_policy_state *st, const struct ls_policy_params *
 	if (k) {
 		memmove(st->recs, st->recs + k, (st->n_recs - k) * sizeof(*st->recs));
 		st->n_recs -= k;
+		shrink((void **)&st->recs, &st->alloc_recs, st->n_recs, sizeof(*st->recs));
 	}
 	k = 0;
 	while (k < st->n_events && st->events[k].t_ms <= now_ms - per)
@@ -150,6 +190,7 @@ void ls_policy_prune(struct ls_policy_state *st, const struct ls_policy_params *
 	if (k) {
 		memmove(st->events, st->events + k, (st->n_events - k) * sizeof(*st->events));
 		st->n_events -= k;
+		shrink((void **)&st->events, &st->alloc_events, st->n_events, sizeof(*st->events));
 	}
 	while (st->n_samples &&
 	       st->samples[st->first_sample].t_ms <= now_ms - LS_RATE_WINDOW_MS) {
@@ -283,6 +324,33 @@ const struct ls_mem_part *ls_policy_mem_find(const struct ls_policy_state *st, c
 		       cmp_mem_part);
 }
 
+void ls_policy_snapshot_rates(const struct ls_policy_state *st, struct ls_lag_snapshot *snap)
+{
+	int64_t produced = 0, consumed = 0;
+	double dt;
+
+	snap->produce_rate = -1;
+	snap->consume_rate = -1;
+	if (!st || !st->have_mem || snap->err || st->mem_time_ms >= snap->time_ms)
+		return;
+	dt = (double)(snap->time_ms - st->mem_time_ms) / 1000.0;
+	for (size_t t = 0; t < snap->n_topics; t++) {
+		const struct ls_topic_offsets *to = &snap->topics[t];
+
+		for (size_t i = 0; i < to->n_parts; i++) {
+			const struct ls_partition_offsets *c = &to->parts[i];
+			const struct ls_mem_part *p = ls_policy_mem_find(st, to->topic, c->partition);
+
+			if (!p)
+				continue;
+			produced += ls_offsets_advance(p->end, c->end);
+			consumed += ls_offsets_advance(p->committed, c->committed);
+		}
+	}
+	snap->produce_rate = (double)produced / dt;
+	snap->consume_rate = (double)consumed / dt;
+}
+
 int ls_policy_mem_store(struct ls_policy_state *st, const struct ls_lag_snapshot *s,
 			int64_t scaling_lag)
 {
@@ -291,7 +359,7 @@ int ls_policy_mem_store(struct ls_policy_state *st, const struct ls_lag_snapshot
 
 	for (size_t t = 0; t < s->n_topics; t++)
 		nparts += s->topics[t].n_parts;
-	r = reserve((void **)&st->mem_parts, &st->alloc_mem_parts, nparts, sizeof(*st->mem_parts));
+	r = fit((void **)&st->mem_parts, &st->alloc_mem_parts, nparts, sizeof(*st->mem_parts));
 	if (r < 0)
 		goto fail;
 	/* Topic names are kept across rounds while they stay the same, so a
@@ -300,8 +368,8 @@ int ls_policy_mem_store(struct ls_policy_state *st, const struct ls_lag_snapshot
 		for (size_t i = 0; i < st->n_mem_topics; i++)
 			free(st->mem_topics[i].name);
 		st->n_mem_topics = 0;
-		r = reserve((void **)&st->mem_topics, &st->alloc_mem_topics, s->n_topics,
-			    sizeof(*st->mem_topics));
+		r = fit((void **)&st->mem_topics, &st->alloc_mem_topics, s->n_topics,
+			sizeof(*st->mem_topics));
 		if (r < 0)
 			goto fail;
 		memset(st->mem_topics, 0, s->n_topics * sizeof(*st->mem_topics));

@@ -82,7 +82,9 @@ struct ls_policy_state {
 	bool prev_saturated;
 	double prev_per;
 
-	struct ls_rec *recs; /* sorted by time */
+	/* Recommendations, sorted by time; a run of equal ones is kept as its
+	 * newest (ls_policy_rec_add). */
+	struct ls_rec *recs;
 	size_t n_recs, alloc_recs;
 	struct ls_scale_event *events; /* sorted by time */
 	size_t n_events, alloc_events;
@@ -107,17 +109,10 @@ struct ls_policy_state {
 	struct ls_mem_part *mem_parts;
 	size_t n_mem_parts, alloc_mem_parts;
 
-	/* Produce rates of the scale-down window (the scale-down floor). */
+	/* Produce rates of the scale-down window (the scale-down floor): only
+	 * those higher than every later one (ls_policy_produced_add). */
 	struct ls_produce_sample *produced;
 	size_t n_produced, alloc_produced;
-
-	/* Per-partition work of the current round, in the snapshot's order
-	 * (topics by name, then partition): reused from round to round. */
-	double *part_rate;
-	int64_t *part_lag;
-	size_t alloc_part;
-	int32_t *topic_parts;
-	size_t alloc_topics;
 };
 
 /* history.c */
@@ -136,8 +131,6 @@ int ls_policy_produced_add(struct ls_policy_state *st, int64_t t_ms, double rate
 			   int64_t window_ms);
 /* The highest produce rate recorded after since_ms; -1 when none. */
 double ls_policy_produced_peak(const struct ls_policy_state *st, int64_t since_ms);
-/* Makes room for n partitions and t topics in the per-partition buffers. */
-int ls_policy_part_reserve(struct ls_policy_state *st, size_t n, size_t t);
 /* Records a rate sample, forgetting the oldest when LS_RATE_MAX_SAMPLES
  * are kept, or when the ring cannot grow (no memory: fewer samples only
  * refine the maximum less). */

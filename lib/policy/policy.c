@@ -23,12 +23,15 @@ struct lag_stats {
 	int32_t n_persistent; /* partitions left out */
 	double produce;		/* msgs/s, -1 unknown */
 	double consume;		/* msgs/s, -1 unknown */
-	/* Per partition, in the snapshot's order (st->part_rate, part_lag,
-	 * topic_parts); NULL when they could not be had (no memory). */
-	const double *part_rate;   /* msgs/s produced, 0 when unknown */
-	const int64_t *part_lag;   /* scaling lag (persistent lag left out) */
-	const int32_t *topic_parts; /* partitions of each topic */
+	/* Per partition, in the snapshot's order; NULL when they could not
+	 * be had (no memory). One block, scratch, holds the three for the
+	 * decision's length (lag_stats_release): a fleet keeps none between
+	 * rounds. */
+	double *part_rate;   /* msgs/s produced, 0 when unknown */
+	int64_t *part_lag;   /* scaling lag (persistent lag left out) */
+	int32_t *topic_parts; /* partitions of each topic */
 	size_t n_topics;
+	void *scratch;
 };
 
 /* A reason is built clause by clause; a full buffer silently truncates,
@@ -253,12 +256,19 @@ static void compute_stats(struct ls_policy_state *st, const struct ls_policy_par
 
 	for (size_t t = 0; t < s->n_topics; t++)
 		n_parts += s->topics[t].n_parts;
-	per_part = ls_policy_part_reserve(st, n_parts, s->n_topics) == 0;
+	x.scratch = malloc(n_parts * (sizeof(*x.part_rate) + sizeof(*x.part_lag)) +
+			   s->n_topics * sizeof(*x.topic_parts) + 1);
+	per_part = x.scratch != NULL;
+	if (per_part) {
+		x.part_rate = x.scratch;
+		x.part_lag = (int64_t *)(x.part_rate + n_parts);
+		x.topic_parts = (int32_t *)(x.part_lag + n_parts);
+	}
 	for (size_t t = 0; t < s->n_topics; t++) {
 		const struct ls_topic_offsets *to = &s->topics[t];
 
 		if (per_part)
-			st->topic_parts[t] = (int32_t)to->n_parts;
+			x.topic_parts[t] = (int32_t)to->n_parts;
 		for (size_t i = 0; i < to->n_parts; i++, j++) {
 			const struct ls_partition_offsets *part = &to->parts[i];
 			const struct ls_mem_part *prev = ls_policy_mem_find(st, to->topic,
@@ -267,11 +277,11 @@ static void compute_stats(struct ls_policy_state *st, const struct ls_policy_par
 							       p->scale_to_zero_on_invalid_offset);
 
 			if (per_part) {
-				st->part_rate[j] = 0;
-				st->part_lag[j] = 0;
-				if (prev && dt > 0 && part->end >= 0 && prev->end >= 0 &&
-				    part->end >= prev->end)
-					st->part_rate[j] = (double)(part->end - prev->end) / dt;
+				x.part_rate[j] = 0;
+				x.part_lag[j] = 0;
+				if (prev && dt > 0)
+					x.part_rate[j] =
+					    (double)ls_offsets_advance(prev->end, part->end) / dt;
 			}
 			x.partitions++;
 			x.total += lag;
@@ -280,11 +290,8 @@ static void compute_stats(struct ls_policy_state *st, const struct ls_policy_par
 			 * (a poison message, a crashed consumer); more replicas
 			 * would not help it, so its lag does not scale. */
 			if (prev) {
-				if (part->end >= 0 && prev->end >= 0 && part->end >= prev->end)
-					produced += part->end - prev->end;
-				if (part->committed >= 0 && prev->committed >= 0 &&
-				    part->committed >= prev->committed)
-					consumed += part->committed - prev->committed;
+				produced += ls_offsets_advance(prev->end, part->end);
+				consumed += ls_offsets_advance(prev->committed, part->committed);
 			}
 			if (p->exclude_persistent_lag && lag > 0 && part->committed >= 0 && prev &&
 			    prev->committed == part->committed) {
@@ -294,7 +301,7 @@ static void compute_stats(struct ls_policy_state *st, const struct ls_policy_par
 			}
 			x.scaling += lag;
 			if (per_part)
-				st->part_lag[j] = lag;
+				x.part_lag[j] = lag;
 			if (lag > 0)
 				x.with_lag++;
 		}
@@ -305,14 +312,18 @@ static void compute_stats(struct ls_policy_state *st, const struct ls_policy_par
 		/* Without offsets to compare (the first read), the snapshot's
 		 * own produce rate is spread evenly over the partitions. */
 		for (size_t i = 0; i < n_parts; i++)
-			sum += st->part_rate[i];
+			sum += x.part_rate[i];
 		if (sum <= 0 && s->produce_rate > 0)
 			for (size_t i = 0; i < n_parts; i++)
-				st->part_rate[i] = s->produce_rate / (double)n_parts;
-		x.part_rate = st->part_rate;
-		x.part_lag = st->part_lag;
-		x.topic_parts = st->topic_parts;
+				x.part_rate[i] = s->produce_rate / (double)n_parts;
 		x.n_topics = s->n_topics;
+	} else {
+		/* No partitions: nothing per partition to look at. */
+		free(x.scratch);
+		x.scratch = NULL;
+		x.part_rate = NULL;
+		x.part_lag = NULL;
+		x.topic_parts = NULL;
 	}
 	x.produce = s->produce_rate;
 	x.consume = s->consume_rate;
@@ -1109,8 +1120,11 @@ int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *
 						    (double)p->activation_lag_threshold);
 	}
 
-	/* Paused: lagscale changes nothing, its history included. */
+	/* Paused: lagscale changes nothing, its history included; only the
+	 * offsets are remembered, as the read the next rates start from. */
 	if (in->paused || in->paused_replicas >= 0) {
+		if (!in->snap->err)
+			(void)ls_policy_mem_store(st, in->snap, x.scaling);
 		d.action = LS_ACTION_PAUSED;
 		d.desired_replicas =
 			in->paused_replicas >= 0 ? in->paused_replicas : in->current_replicas;
@@ -1129,7 +1143,7 @@ int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *
 	if (!st->seeded) {
 		err = ls_policy_rec_add(st, in->now_ms, in->current_replicas);
 		if (err < 0)
-			return err;
+			goto done;
 		st->seeded = true;
 		st->last_active_ms = in->now_ms;
 		st->last_current = in->current_replicas;
@@ -1139,7 +1153,7 @@ int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *
 	if (in->snap->err) {
 		err = decide_failed(st, p, in, &d, &r);
 		if (err < 0)
-			return err;
+			goto done;
 		goto out;
 	}
 
@@ -1160,10 +1174,13 @@ int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *
 	}
 	err = decide_scaling(st, p, in, &x, &d, &r);
 	if (err < 0)
-		return err;
+		goto done;
 out:
 	*ret = d;
-	return 0;
+	err = 0;
+done:
+	free(x.scratch);
+	return err;
 }
 
 static bool rules_eq(const struct ls_scaling_rules *a, const struct ls_scaling_rules *b)

@@ -216,6 +216,15 @@ int ls_policy_decide(struct ls_policy_state *st, const struct ls_policy_params *
  */
 void ls_policy_applied(struct ls_policy_state *st, int64_t now_ms, int32_t from, int32_t to);
 
+/*
+ * Sets snap's produce and consume rates (msgs/s) from the read the state
+ * remembers, the last one a decision was made on (paused or not), as
+ * ls_lag_snapshot_rates() does from a previous snapshot: so that a caller
+ * need not keep one. Both -1 when st is NULL, snap failed, or there is no
+ * earlier read.
+ */
+void ls_policy_snapshot_rates(const struct ls_policy_state *st, struct ls_lag_snapshot *snap);
+
 /* Writes v with thousands separators ("45,000") into out; returns out. */
 char *ls_policy_format_count(int64_t v, char *out, size_t size);
 

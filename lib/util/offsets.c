@@ -66,10 +66,8 @@ void ls_lag_snapshot_rates(const struct ls_lag_snapshot *prev, struct ls_lag_sna
 
 			if (!p)
 				continue;
-			if (c->end >= 0 && p->end >= 0 && c->end >= p->end)
-				produced += c->end - p->end;
-			if (c->committed >= 0 && p->committed >= 0 && c->committed >= p->committed)
-				consumed += c->committed - p->committed;
+			produced += ls_offsets_advance(p->end, c->end);
+			consumed += ls_offsets_advance(p->committed, c->committed);
 		}
 	}
 	cur->produce_rate = (double)produced / dt;

@@ -89,6 +89,13 @@ int64_t ls_offsets_partition_lag(const struct ls_partition_offsets *p, enum ls_o
 /* Fills every partition's lag, total_lag and partition_count. */
 void ls_lag_snapshot_compute(struct ls_lag_snapshot *s, enum ls_offset_reset reset);
 
+/* How far an offset moved from prev to cur: cur - prev when both are known
+ * (>= 0) and cur did not go back (a deleted and recreated topic), else 0. */
+static inline int64_t ls_offsets_advance(int64_t prev, int64_t cur)
+{
+	return prev >= 0 && cur >= 0 && cur >= prev ? cur - prev : 0;
+}
+
 /*
  * Sets cur's produce and consume rates from the offsets of prev (same
  * scaler, earlier read). Partitions present in only one of them, or with no

@@ -1389,6 +1389,138 @@ START_TEST(test_policy_history_is_bounded)
 }
 END_TEST
 
+/* A steady scaler keeps one recommendation and one produce sample, not a
+ * window's worth of each; a burst's memory is given back once it has left
+ * the window. */
+START_TEST(test_policy_history_compacts_steady)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	int32_t cur = 1;
+
+	ls_policy_params_init(&p);
+	p.max_replicas = 100;
+	/* A burst: a recommendation that changes every round for 600 s. */
+	for (int64_t t = 0; t < 600; t += 5)
+		round_lag(st, &p, S(t), 64, (t / 5) % 7 * 10000, &cur);
+	ck_assert_uint_gt(st->alloc_recs, 8);
+	/* Then an hour of the same lag and no produce. */
+	for (int64_t t = 600; t < 4200; t += 5)
+		round_lag(st, &p, S(t), 64, 5000, &cur);
+	ck_assert_int_eq(cur, 5);
+	ck_assert_uint_eq(st->n_recs, 1);
+	ck_assert_uint_le(st->alloc_recs, 8);
+	ck_assert_uint_le(st->n_produced, 1);
+	ck_assert_uint_le(st->alloc_produced, 8);
+	ck_assert_uint_le(st->alloc_mem_parts, 64);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+/* What the compacted recommendations and produce samples answer is what
+ * the whole history would: the lowest and highest recommendation, and the
+ * peak produce rate, of any window ending now. */
+START_TEST(test_policy_history_compaction_is_exact)
+{
+	enum { N = 2000 };
+	static int32_t all_r[N];
+	static double all_p[N];
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	const int64_t windows[] = {5000, 30000, 60000, 300000};
+	unsigned seed = 7;
+
+	ls_policy_params_init(&p);
+	p.scale_down.stabilization_window_ms = 300000;
+	p.scale_up.stabilization_window_ms = 60000;
+	for (int i = 0; i < N; i++) {
+		int64_t now = (int64_t)i * 5000;
+
+		seed = seed * 1103515245u + 12345u;
+		/* Runs of equal values, some long, as a real scaler gives. */
+		all_r[i] = i > 0 && (seed >> 16) % 4 != 0 ? all_r[i - 1] : (int32_t)((seed >> 8) % 6);
+		all_p[i] = (double)((seed >> 4) % 50);
+		ck_assert_int_eq(ls_policy_rec_add(st, now, all_r[i]), 0);
+		ck_assert_int_eq(ls_policy_produced_add(st, now, all_p[i], 300000), 0);
+		ls_policy_prune(st, &p, now);
+		for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
+			int32_t lo = INT32_MAX, hi = INT32_MIN, glo = INT32_MAX, ghi = INT32_MIN;
+			double peak = -1;
+
+			for (int j = i; j >= 0 && (int64_t)j * 5000 > now - windows[w]; j--) {
+				lo = all_r[j] < lo ? all_r[j] : lo;
+				hi = all_r[j] > hi ? all_r[j] : hi;
+				peak = all_p[j] > peak ? all_p[j] : peak;
+			}
+			if (windows[w] <= 300000)
+				for (size_t k = 0; k < st->n_recs; k++) {
+					if (st->recs[k].t_ms <= now - windows[w])
+						continue;
+					glo = st->recs[k].replicas < glo ? st->recs[k].replicas : glo;
+					ghi = st->recs[k].replicas > ghi ? st->recs[k].replicas : ghi;
+				}
+			ck_assert_int_eq(glo, lo);
+			ck_assert_int_eq(ghi, hi);
+			ck_assert(ls_policy_produced_peak(st, now - windows[w]) == peak);
+		}
+	}
+	ck_assert_uint_lt(st->n_recs, 60);
+	ck_assert_uint_lt(st->n_produced, 60);
+	ls_policy_state_free(st);
+}
+END_TEST
+
+/* The rates of a read against the one the state remembers are those of
+ * ls_lag_snapshot_rates against that read; a paused decision remembers its
+ * read too. */
+START_TEST(test_policy_snapshot_rates)
+{
+	struct ls_policy_params p;
+	struct ls_policy_state *st = ls_policy_state_new();
+	struct ls_lag_snapshot a, b, c, b2;
+	struct ls_decision d;
+	const int64_t c1[] = {100, 200, LS_OFFSET_NONE}, e1[] = {150, 260, 10};
+	const int64_t c2[] = {130, 200, 5}, e2[] = {250, 300, 12};
+	const int64_t c3[] = {230, 290, 12}, e3[] = {450, 300, 12};
+	struct ls_policy_input in = {.now_ms = S(10), .snap = &a, .current_replicas = 2,
+				     .paused_replicas = -1};
+
+	ls_policy_params_init(&p);
+	snap_parts(&a, S(10), 3, c1, e1);
+	ls_policy_snapshot_rates(st, &a);
+	ck_assert(a.produce_rate == -1 && a.consume_rate == -1);
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+
+	snap_parts(&b, S(15), 3, c2, e2);
+	snap_parts(&b2, S(15), 3, c2, e2);
+	ls_lag_snapshot_rates(&a, &b2);
+	ls_policy_snapshot_rates(st, &b);
+	ck_assert_double_eq_tol(b.produce_rate, b2.produce_rate, 1e-9);
+	ck_assert_double_eq_tol(b.consume_rate, b2.consume_rate, 1e-9);
+	ck_assert_double_eq_tol(b.produce_rate, (100 + 40 + 2) / 5.0, 1e-9);
+	ck_assert_double_eq_tol(b.consume_rate, 30 / 5.0, 1e-9);
+	in.now_ms = S(15);
+	in.snap = &b;
+	in.paused = true;
+	ck_assert_int_eq(ls_policy_decide(st, &p, &in, &d), 0);
+	ck_assert_int_eq(d.action, LS_ACTION_PAUSED);
+
+	snap_parts(&c, S(25), 3, c3, e3);
+	ls_policy_snapshot_rates(st, &c);
+	ck_assert_double_eq_tol(c.produce_rate, 200 / 10.0, 1e-9);
+	ck_assert_double_eq_tol(c.consume_rate, (100 + 90 + 7) / 10.0, 1e-9);
+	/* Not later than the remembered read: unknown. */
+	c.time_ms = S(15);
+	ls_policy_snapshot_rates(st, &c);
+	ck_assert(c.produce_rate == -1 && c.consume_rate == -1);
+	ls_lag_snapshot_release(&a);
+	ls_lag_snapshot_release(&b);
+	ls_lag_snapshot_release(&b2);
+	ls_lag_snapshot_release(&c);
+	ls_policy_state_free(st);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -1434,6 +1566,9 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_policy_even_backlog_at_the_cap_is_not_hot);
 	tcase_add_test(tc, test_policy_scale_down_floor);
 	tcase_add_test(tc, test_policy_rate_learns_from_members);
+	tcase_add_test(tc, test_policy_history_compacts_steady);
+	tcase_add_test(tc, test_policy_history_compaction_is_exact);
+	tcase_add_test(tc, test_policy_snapshot_rates);
 	suite_add_tcase(s, tc);
 	return s;
 }
