@@ -10,16 +10,21 @@
 
 void ls_metrics_lagtime_init(struct ls_metrics_lagtime *lt)
 {
-	lt->s = NULL;
-	lt->cap = 0;
-	lt->head = 0;
-	lt->n = 0;
+	memset(lt, 0, sizeof(*lt));
+	lt->cap = LS_METRICS_LAGTIME_INLINE;
 }
 
 void ls_metrics_lagtime_release(struct ls_metrics_lagtime *lt)
 {
-	free(lt->s);
+	if (lt->cap > LS_METRICS_LAGTIME_INLINE)
+		free(lt->u.heap);
 	ls_metrics_lagtime_init(lt);
+}
+
+/* The slots, writable. */
+static struct ls_metrics_lagtime_sample *slots(struct ls_metrics_lagtime *lt)
+{
+	return (struct ls_metrics_lagtime_sample *)ls_metrics_lagtime_slots(lt);
 }
 
 /* The index of the k-th oldest sample. */
@@ -28,17 +33,26 @@ static unsigned at(const struct ls_metrics_lagtime *lt, unsigned k)
 	return (lt->head + k) % lt->cap;
 }
 
-/* Moves the samples into cap slots (>= n), oldest first. 0 or -ENOMEM. */
+/* Moves the samples into cap slots (>= n), oldest first: in the ring
+ * itself when cap <= LS_METRICS_LAGTIME_INLINE. 0 or -ENOMEM. */
 static int resize(struct ls_metrics_lagtime *lt, unsigned cap)
 {
-	struct ls_metrics_lagtime_sample *s = malloc(cap * sizeof(*s));
+	struct ls_metrics_lagtime_sample tmp[N], *to = tmp;
+	const struct ls_metrics_lagtime_sample *from = ls_metrics_lagtime_slots(lt);
 
-	if (!s)
-		return -ENOMEM;
+	if (cap > LS_METRICS_LAGTIME_INLINE) {
+		to = malloc(cap * sizeof(*to));
+		if (!to)
+			return -ENOMEM;
+	}
 	for (unsigned k = 0; k < lt->n; k++)
-		s[k] = lt->s[at(lt, k)];
-	free(lt->s);
-	lt->s = s;
+		to[k] = from[at(lt, k)];
+	if (lt->cap > LS_METRICS_LAGTIME_INLINE)
+		free(lt->u.heap);
+	if (cap > LS_METRICS_LAGTIME_INLINE)
+		lt->u.heap = to;
+	else
+		memcpy(lt->u.in, tmp, lt->n * sizeof(*tmp));
 	lt->cap = (uint8_t)cap;
 	lt->head = 0;
 	return 0;
@@ -49,7 +63,7 @@ int ls_metrics_lagtime_add(struct ls_metrics_lagtime *lt, int64_t time_ms, int64
 	if (end < 0)
 		return 0;
 	if (lt->n) {
-		struct ls_metrics_lagtime_sample *newest = &lt->s[at(lt, lt->n - 1u)];
+		struct ls_metrics_lagtime_sample *newest = &slots(lt)[at(lt, lt->n - 1u)];
 
 		if (time_ms <= newest->time_ms)
 			return 0;
@@ -57,7 +71,7 @@ int ls_metrics_lagtime_add(struct ls_metrics_lagtime *lt, int64_t time_ms, int64
 			lt->n = 0;
 			lt->head = 0;
 		} else if (end == newest->end && lt->n >= 2 &&
-		           lt->s[at(lt, lt->n - 2u)].end == end) {
+		           slots(lt)[at(lt, lt->n - 2u)].end == end) {
 			/* The middle of a run of equal offsets tells nothing:
 			 * move the run's last sample forward instead. */
 			newest->time_ms = time_ms;
@@ -66,7 +80,7 @@ int ls_metrics_lagtime_add(struct ls_metrics_lagtime *lt, int64_t time_ms, int64
 	}
 	if (lt->n == lt->cap) {
 		if (lt->cap < N) {
-			unsigned cap = lt->cap ? 2u * lt->cap : 2u;
+			unsigned cap = 2u * lt->cap;
 
 			if (resize(lt, cap < N ? cap : N) < 0)
 				return -ENOMEM;
@@ -75,25 +89,26 @@ int ls_metrics_lagtime_add(struct ls_metrics_lagtime *lt, int64_t time_ms, int64
 			lt->n--;
 		}
 	}
-	lt->s[at(lt, lt->n)] = (struct ls_metrics_lagtime_sample){time_ms, end};
+	slots(lt)[at(lt, lt->n)] = (struct ls_metrics_lagtime_sample){time_ms, end};
 	lt->n++;
 	return 0;
 }
 
 void ls_metrics_lagtime_forget(struct ls_metrics_lagtime *lt, int64_t committed)
 {
-	while (lt->n >= 2 && lt->s[at(lt, 1)].end <= committed) {
+	while (lt->n >= 2 && ls_metrics_lagtime_slots(lt)[at(lt, 1)].end <= committed) {
 		lt->head = (uint8_t)((lt->head + 1u) % lt->cap);
 		lt->n--;
 	}
 	/* Mostly empty: give the memory back (a failure keeps the ring). */
-	if (lt->cap > 4 && lt->n <= lt->cap / 4u)
+	if (lt->cap > LS_METRICS_LAGTIME_INLINE && lt->n <= lt->cap / 4u)
 		(void)resize(lt, lt->cap / 2u);
 }
 
 double ls_metrics_lagtime_estimate(const struct ls_metrics_lagtime *lt, int64_t now_ms,
                                    int64_t committed)
 {
+	const struct ls_metrics_lagtime_sample *s = ls_metrics_lagtime_slots(lt);
 	unsigned oldest, newest;
 	double produced; /* when the end offset was `committed`, in ms */
 	double wait;
@@ -102,16 +117,16 @@ double ls_metrics_lagtime_estimate(const struct ls_metrics_lagtime *lt, int64_t 
 		return 0;
 	oldest = at(lt, 0);
 	newest = at(lt, lt->n - 1);
-	if (committed >= lt->s[newest].end)
+	if (committed >= s[newest].end)
 		return 0;
-	if (committed >= lt->s[oldest].end) {
+	if (committed >= s[oldest].end) {
 		/* The newest sample at or below committed, and the one after it
 		 * (which is above: committed < the newest end). */
 		unsigned k = lt->n - 1;
 
-		while (lt->s[at(lt, k)].end > committed)
+		while (s[at(lt, k)].end > committed)
 			k--;
-		const struct ls_metrics_lagtime_sample *a = &lt->s[at(lt, k)], *b = &lt->s[at(lt, k + 1)];
+		const struct ls_metrics_lagtime_sample *a = &s[at(lt, k)], *b = &s[at(lt, k + 1)];
 		double frac = (double)(committed - a->end) / (double)(b->end - a->end);
 
 		produced = (double)a->time_ms + frac * (double)(b->time_ms - a->time_ms);
@@ -119,7 +134,7 @@ double ls_metrics_lagtime_estimate(const struct ls_metrics_lagtime *lt, int64_t 
 		/* Older than the ring: extrapolate with the production rate
 		 * over the whole ring; with none, the oldest sample is the
 		 * best lower bound there is. */
-		const struct ls_metrics_lagtime_sample *o = &lt->s[oldest], *w = &lt->s[newest];
+		const struct ls_metrics_lagtime_sample *o = &s[oldest], *w = &s[newest];
 
 		produced = (double)o->time_ms;
 		if (w->end > o->end) {
@@ -264,12 +279,15 @@ int ls_metrics_lagtime_table_update(struct ls_metrics_lagtime_table *t,
 		for (size_t j = 0; j < st->n_parts; j++) {
 			const struct ls_partition_offsets *p = &st->parts[j];
 			struct ls_metrics_lagtime *lt = &t->topics[i].rings[j];
-			int64_t from = p->committed;
+			int64_t from = p->committed >= 0 ? p->committed : p->log_start;
 			double s;
 
+			/* Forgetting first is exact (a new sample can only make
+			 * more forgettable) and keeps the ring in its own two
+			 * slots while the consumer is less than a poll behind. */
+			if (from >= 0)
+				ls_metrics_lagtime_forget(lt, from);
 			(void)ls_metrics_lagtime_add(lt, snap->time_ms, p->end);
-			if (from < 0)
-				from = p->log_start;
 			if (from < 0)
 				continue;
 			if (p->lag > 0) {

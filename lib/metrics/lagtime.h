@@ -20,10 +20,13 @@
  * The ring holds only what an estimate can still use: samples older than
  * the newest one at or below the committed offset are forgotten
  * (ls_metrics_lagtime_forget), since the committed offset only grows. A
- * consumer that keeps up needs two samples, one that falls behind as many
- * as its lag spans, up to LS_METRICS_LAGTIME_SAMPLES; the ring's memory
- * grows and shrinks with that (at 1,000 scalers x 20 partitions a fixed
- * ring of 32 cost 11 MB).
+ * consumer that keeps up needs one or two samples, one that falls behind
+ * as many as its lag spans, up to LS_METRICS_LAGTIME_SAMPLES; the ring's
+ * memory grows and shrinks with that (at 1,000 scalers x 20 partitions a
+ * fixed ring of 32 cost 11 MB). Up to LS_METRICS_LAGTIME_INLINE samples
+ * live in the ring itself, so a consumer that keeps up costs no block of
+ * its own (at 10,000 scalers x 20 partitions, 48 bytes of block and
+ * malloc overhead each, about 10 MB).
  *
  * Pure: time is an argument (any clock, as long as it is one clock), no
  * I/O. struct ls_metrics_lagtime_table keeps the rings of one scaler's
@@ -47,16 +50,32 @@ struct ls_metrics_lagtime_sample {
 	int64_t end;
 };
 
+/* Samples kept in the ring itself, with no memory of their own. */
+#define LS_METRICS_LAGTIME_INLINE 2
+
 struct ls_metrics_lagtime {
-	struct ls_metrics_lagtime_sample *s; /* cap slots; NULL before the first sample */
+	/* cap slots: in `in` while cap <= LS_METRICS_LAGTIME_INLINE, else in
+	 * the block `heap` (ls_metrics_lagtime_slots) */
+	union {
+		struct ls_metrics_lagtime_sample in[LS_METRICS_LAGTIME_INLINE];
+		struct ls_metrics_lagtime_sample *heap;
+	} u;
 	uint8_t cap;
 	uint8_t head; /* index of the oldest sample */
 	uint8_t n;
 };
 
-/* An empty ring (no memory yet). */
+/* The ring's cap slots, wherever they are. */
+static inline const struct ls_metrics_lagtime_sample *
+ls_metrics_lagtime_slots(const struct ls_metrics_lagtime *lt)
+{
+	return lt->cap <= LS_METRICS_LAGTIME_INLINE ? lt->u.in : lt->u.heap;
+}
+
+/* An empty ring (no memory of its own; it may be moved by copying the
+ * struct, as long as only one copy is used afterwards). */
 void ls_metrics_lagtime_init(struct ls_metrics_lagtime *lt);
-/* Frees the ring's samples; it is then empty, as after _init. */
+/* Frees the ring's block, if any; it is then empty, as after _init. */
 void ls_metrics_lagtime_release(struct ls_metrics_lagtime *lt);
 
 /*
@@ -99,7 +118,9 @@ void ls_metrics_lagtime_table_free(struct ls_metrics_lagtime_table *t);
  * over snap's partitions at snap->time_ms. A partition with no committed
  * offset is estimated from its log start when that was read, else left
  * out; then forgets the samples the estimates no longer need
- * (ls_metrics_lagtime_forget). Work is linear in the partitions. Returns
+ * (ls_metrics_lagtime_forget; also before the sample is added, so that a
+ * consumer less than a poll behind never needs more than two). Work is
+ * linear in the partitions. Returns
  * 0; -EINVAL when snap failed (err) or
  * is NULL; -ENOMEM, the table then keeping the previous partitions. On
  * failure *ret_max_seconds is untouched.

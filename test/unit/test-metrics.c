@@ -486,7 +486,7 @@ START_TEST(test_metrics_lagtime_flat_runs_and_bounds)
 		ck_assert_int_eq(ls_metrics_lagtime_add(&lt, i * 1000, i * 10), 0);
 	ck_assert_uint_eq(lt.n, LS_METRICS_LAGTIME_SAMPLES);
 	ck_assert_uint_eq(lt.cap, LS_METRICS_LAGTIME_SAMPLES);
-	ck_assert_int_eq(lt.s[lt.head].time_ms,
+	ck_assert_int_eq(ls_metrics_lagtime_slots(&lt)[lt.head].time_ms,
 	                 (3 * LS_METRICS_LAGTIME_SAMPLES - LS_METRICS_LAGTIME_SAMPLES) * 1000);
 	/* Steady 10 msgs/s: a lag of 50 messages is 5 s, inside or beyond the ring. */
 	ck_assert_double_eq_tol(
@@ -514,6 +514,15 @@ START_TEST(test_metrics_lagtime_forgets_what_it_cannot_use)
 		ck_assert_uint_le(lt.n, 2);
 		ck_assert_uint_le(lt.cap, 4);
 	}
+	ls_metrics_lagtime_release(&lt);
+	/* Forgotten before each sample is added (as the table does), a
+	 * consumer less than a poll behind stays in the ring's own slots. */
+	for (int i = 0; i < 100; i++, t += 1000) {
+		ls_metrics_lagtime_forget(&lt, i * 10 - 5);
+		ck_assert_int_eq(ls_metrics_lagtime_add(&lt, t, i * 10), 0);
+		ck_assert_uint_le(lt.n, 2);
+		ck_assert_uint_eq(lt.cap, LS_METRICS_LAGTIME_INLINE);
+	}
 	/* The consumer stops at 985: the ring grows with its lag. */
 	for (int i = 100; i < 110; i++, t += 1000) {
 		ck_assert_int_eq(ls_metrics_lagtime_add(&lt, t, i * 10), 0);
@@ -526,8 +535,17 @@ START_TEST(test_metrics_lagtime_forgets_what_it_cannot_use)
 	ls_metrics_lagtime_forget(&lt, 1090);
 	ck_assert_uint_eq(lt.n, 1);
 	ck_assert_uint_le(lt.cap, 8);
+	/* Back in its own slots once it holds few enough. */
+	ls_metrics_lagtime_add(&lt, t, 1100);
+	ls_metrics_lagtime_forget(&lt, 1095);
+	ck_assert_uint_eq(lt.n, 2);
+	ck_assert_uint_le(lt.cap, 4);
+	ls_metrics_lagtime_forget(&lt, 1100);
+	ck_assert_uint_eq(lt.n, 1);
+	ck_assert_uint_eq(lt.cap, LS_METRICS_LAGTIME_INLINE);
+	ck_assert_double_eq_tol(ls_metrics_lagtime_estimate(&lt, t, 1100), 0, 1e-9);
 	ls_metrics_lagtime_release(&lt);
-	ck_assert_ptr_null(lt.s);
+	ck_assert_uint_eq(lt.n, 0);
 }
 END_TEST
 
