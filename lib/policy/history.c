@@ -324,31 +324,26 @@ const struct ls_mem_part *ls_policy_mem_find(const struct ls_policy_state *st, c
 		       cmp_mem_part);
 }
 
+static bool mem_lookup(const void *ctx, const char *topic, int32_t partition, int64_t *end,
+		       int64_t *committed)
+{
+	const struct ls_mem_part *p = ls_policy_mem_find(ctx, topic, partition);
+
+	if (!p)
+		return false;
+	*end = p->end;
+	*committed = p->committed;
+	return true;
+}
+
 void ls_policy_snapshot_rates(const struct ls_policy_state *st, struct ls_lag_snapshot *snap)
 {
-	int64_t produced = 0, consumed = 0;
-	double dt;
-
-	snap->produce_rate = -1;
-	snap->consume_rate = -1;
-	if (!st || !st->have_mem || snap->err || st->mem_time_ms >= snap->time_ms)
+	if (!st || !st->have_mem) {
+		snap->produce_rate = -1;
+		snap->consume_rate = -1;
 		return;
-	dt = (double)(snap->time_ms - st->mem_time_ms) / 1000.0;
-	for (size_t t = 0; t < snap->n_topics; t++) {
-		const struct ls_topic_offsets *to = &snap->topics[t];
-
-		for (size_t i = 0; i < to->n_parts; i++) {
-			const struct ls_partition_offsets *c = &to->parts[i];
-			const struct ls_mem_part *p = ls_policy_mem_find(st, to->topic, c->partition);
-
-			if (!p)
-				continue;
-			produced += ls_offsets_advance(p->end, c->end);
-			consumed += ls_offsets_advance(p->committed, c->committed);
-		}
 	}
-	snap->produce_rate = (double)produced / dt;
-	snap->consume_rate = (double)consumed / dt;
+	ls_lag_snapshot_rates_from(snap, st->mem_time_ms, mem_lookup, st);
 }
 
 int ls_policy_mem_store(struct ls_policy_state *st, const struct ls_lag_snapshot *s,

@@ -46,32 +46,54 @@ void ls_lag_snapshot_compute(struct ls_lag_snapshot *s, enum ls_offset_reset res
 	s->partition_count = count;
 }
 
-void ls_lag_snapshot_rates(const struct ls_lag_snapshot *prev, struct ls_lag_snapshot *cur)
+void ls_lag_snapshot_rates_from(struct ls_lag_snapshot *cur, int64_t prev_time_ms,
+				ls_lag_prev_lookup lookup, const void *ctx)
 {
 	int64_t produced = 0, consumed = 0;
 	double dt;
 
 	cur->produce_rate = -1;
 	cur->consume_rate = -1;
-	if (!prev || prev->err || cur->err || prev->time_ms >= cur->time_ms)
+	if (cur->err || prev_time_ms >= cur->time_ms)
 		return;
-	dt = (double)(cur->time_ms - prev->time_ms) / 1000.0;
+	dt = (double)(cur->time_ms - prev_time_ms) / 1000.0;
 	for (size_t t = 0; t < cur->n_topics; t++) {
 		const struct ls_topic_offsets *to = &cur->topics[t];
 
 		for (size_t i = 0; i < to->n_parts; i++) {
 			const struct ls_partition_offsets *c = &to->parts[i];
-			const struct ls_partition_offsets *p =
-				ls_lag_snapshot_find(prev, to->topic, c->partition);
+			int64_t end, committed;
 
-			if (!p)
+			if (!lookup(ctx, to->topic, c->partition, &end, &committed))
 				continue;
-			produced += ls_offsets_advance(p->end, c->end);
-			consumed += ls_offsets_advance(p->committed, c->committed);
+			produced += ls_offsets_advance(end, c->end);
+			consumed += ls_offsets_advance(committed, c->committed);
 		}
 	}
 	cur->produce_rate = (double)produced / dt;
 	cur->consume_rate = (double)consumed / dt;
+}
+
+static bool snapshot_lookup(const void *ctx, const char *topic, int32_t partition, int64_t *end,
+			    int64_t *committed)
+{
+	const struct ls_partition_offsets *p = ls_lag_snapshot_find(ctx, topic, partition);
+
+	if (!p)
+		return false;
+	*end = p->end;
+	*committed = p->committed;
+	return true;
+}
+
+void ls_lag_snapshot_rates(const struct ls_lag_snapshot *prev, struct ls_lag_snapshot *cur)
+{
+	if (!prev || prev->err) {
+		cur->produce_rate = -1;
+		cur->consume_rate = -1;
+		return;
+	}
+	ls_lag_snapshot_rates_from(cur, prev->time_ms, snapshot_lookup, prev);
 }
 
 static int cmp_topic(const void *key, const void *elem)

@@ -104,6 +104,22 @@ static inline int64_t ls_offsets_advance(int64_t prev, int64_t cur)
  */
 void ls_lag_snapshot_rates(const struct ls_lag_snapshot *prev, struct ls_lag_snapshot *cur);
 
+/*
+ * Where an earlier read is kept in some other form: finds a partition's
+ * offsets in it (end and committed, -1 when unknown); false when it has
+ * none.
+ */
+typedef bool (*ls_lag_prev_lookup)(const void *ctx, const char *topic, int32_t partition,
+				   int64_t *end, int64_t *committed);
+
+/*
+ * As ls_lag_snapshot_rates, from an earlier read made at prev_time_ms
+ * whose offsets lookup(ctx, ...) finds. Rates stay at -1 when cur failed
+ * or prev_time_ms is not earlier than cur's time.
+ */
+void ls_lag_snapshot_rates_from(struct ls_lag_snapshot *cur, int64_t prev_time_ms,
+				ls_lag_prev_lookup lookup, const void *ctx);
+
 /* Looks a partition up (binary search); NULL when absent. */
 const struct ls_partition_offsets *ls_lag_snapshot_find(const struct ls_lag_snapshot *s,
 							const char *topic, int32_t partition);
