@@ -1452,13 +1452,12 @@ START_TEST(test_policy_history_compaction_is_exact)
 				hi = all_r[j] > hi ? all_r[j] : hi;
 				peak = all_p[j] > peak ? all_p[j] : peak;
 			}
-			if (windows[w] <= 300000)
-				for (size_t k = 0; k < st->n_recs; k++) {
-					if (st->recs[k].t_ms <= now - windows[w])
-						continue;
-					glo = st->recs[k].replicas < glo ? st->recs[k].replicas : glo;
-					ghi = st->recs[k].replicas > ghi ? st->recs[k].replicas : ghi;
-				}
+			for (size_t k = 0; k < st->n_recs; k++) {
+				if (st->recs[k].t_ms <= now - windows[w])
+					continue;
+				glo = st->recs[k].replicas < glo ? st->recs[k].replicas : glo;
+				ghi = st->recs[k].replicas > ghi ? st->recs[k].replicas : ghi;
+			}
 			ck_assert_int_eq(glo, lo);
 			ck_assert_int_eq(ghi, hi);
 			ck_assert(ls_policy_produced_peak(st, now - windows[w]) == peak);
