@@ -23,10 +23,10 @@ struct lag_stats {
 	int32_t n_persistent; /* partitions left out */
 	double produce;		/* msgs/s, -1 unknown */
 	double consume;		/* msgs/s, -1 unknown */
-	/* Per partition, in the snapshot's order; NULL when they could not
-	 * be had (no memory). One block, scratch, holds the three for the
-	 * decision's length (lag_stats_release): a fleet keeps none between
-	 * rounds. */
+	/* Per partition, in the snapshot's order; NULL when there are no
+	 * partitions or no memory. One block, scratch, holds the three for
+	 * the decision's length (freed at the end of ls_policy_decide): a
+	 * fleet keeps none between rounds. */
 	double *part_rate;   /* msgs/s produced, 0 when unknown */
 	int64_t *part_lag;   /* scaling lag (persistent lag left out) */
 	int32_t *topic_parts; /* partitions of each topic */
@@ -256,8 +256,9 @@ static void compute_stats(struct ls_policy_state *st, const struct ls_policy_par
 
 	for (size_t t = 0; t < s->n_topics; t++)
 		n_parts += s->topics[t].n_parts;
-	x.scratch = malloc(n_parts * (sizeof(*x.part_rate) + sizeof(*x.part_lag)) +
-			   s->n_topics * sizeof(*x.topic_parts) + 1);
+	if (n_parts > 0)
+		x.scratch = malloc(n_parts * (sizeof(*x.part_rate) + sizeof(*x.part_lag)) +
+				   s->n_topics * sizeof(*x.topic_parts));
 	per_part = x.scratch != NULL;
 	if (per_part) {
 		x.part_rate = x.scratch;
@@ -306,7 +307,7 @@ static void compute_stats(struct ls_policy_state *st, const struct ls_policy_par
 				x.with_lag++;
 		}
 	}
-	if (per_part && n_parts > 0) {
+	if (per_part) {
 		double sum = 0;
 
 		/* Without offsets to compare (the first read), the snapshot's
@@ -317,13 +318,6 @@ static void compute_stats(struct ls_policy_state *st, const struct ls_policy_par
 			for (size_t i = 0; i < n_parts; i++)
 				x.part_rate[i] = s->produce_rate / (double)n_parts;
 		x.n_topics = s->n_topics;
-	} else {
-		/* No partitions: nothing per partition to look at. */
-		free(x.scratch);
-		x.scratch = NULL;
-		x.part_rate = NULL;
-		x.part_lag = NULL;
-		x.topic_parts = NULL;
 	}
 	x.produce = s->produce_rate;
 	x.consume = s->consume_rate;
