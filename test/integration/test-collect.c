@@ -261,6 +261,63 @@ START_TEST(test_kafka_coordinators_kept)
 }
 END_TEST
 
+START_TEST(test_kafka_coordinator_lookups_spread)
+{
+	/* The coordinators of 60 groups, all learnt in one round, are looked
+	 * up again once metadata.max.age.ms (6 s here) old, counted from up
+	 * to half that before they were learnt (patch 0003): spread over the
+	 * rounds of 3 s, not all in one round (or two, the expiry falling
+	 * within a round's requests). */
+	enum { N = 60 };
+	const struct ls_kafka_prop props[] = {{"metadata.max.age.ms", "6000"}};
+	const char *a[] = {"orders-a"};
+	struct ls_kafka_query q[N];
+	struct ls_lag_snapshot s[N];
+	char groups[N][16], err[256];
+	struct ls_kafka *k;
+	uint64_t looked_up = 0;
+	int rounds_with_lookups = 0;
+	int64_t deadline;
+
+	for (int i = 0; i < N; i++) {
+		struct ls_kafka_mock_offset off = {"orders-a", 0, 4};
+
+		snprintf(groups[i], sizeof(groups[i]), "spread-%02d", i);
+		ck_assert_int_eq(ls_kafka_mock_commit(mock, groups[i], &off, 1), 0);
+		q[i] = (struct ls_kafka_query){.group = groups[i], .topics = a, .n_topics = 1};
+	}
+	ck_assert_int_eq(
+		ls_kafka_new("spread", ls_kafka_mock_bootstraps(mock), props, 1, &k, err, sizeof(err)),
+		0);
+	ck_assert_int_eq(ls_kafka_collect(k, q, N, 10000, s), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(s[i].err, 0);
+		ls_lag_snapshot_release(&s[i]);
+	}
+	ls_kafka_mock_track_requests(mock);
+	/* Rounds until every coordinator was looked up again. */
+	deadline = ls_clock_mono_ms() + 60000;
+	while (looked_up < N && ls_clock_mono_ms() < deadline) {
+		uint64_t counts[LS_KAFKA_MOCK_API_KEYS] = {0};
+
+		ck_assert_int_eq(ls_kafka_collect(k, q, N, 10000, s), 0);
+		for (int i = 0; i < N; i++) {
+			ck_assert_int_eq(s[i].err, 0);
+			ls_lag_snapshot_release(&s[i]);
+		}
+		ls_kafka_mock_requests(mock, counts);
+		looked_up += counts[API_FIND_COORDINATOR];
+		rounds_with_lookups += counts[API_FIND_COORDINATOR] > 0;
+		ls_clock_sleep_ms(100);
+	}
+	ls_kafka_free(k);
+	ck_assert_uint_ge(looked_up, N);
+#ifdef RD_KAFKA_LAGSCALE_COORD_CACHE
+	ck_assert_int_ge(rounds_with_lookups, 3);
+#endif
+}
+END_TEST
+
 START_TEST(test_kafka_wide_topic_big_chunks)
 {
 	/* 2,300 partitions over the 3 brokers (about 767 each), every one
@@ -657,6 +714,7 @@ int main(void)
 	tcase_add_test(tc, test_kafka_group_refused_then_recovers);
 	tcase_add_test(tc, test_kafka_leader_error_retried);
 	tcase_add_test(tc, test_kafka_coordinators_kept);
+	tcase_add_test(tc, test_kafka_coordinator_lookups_spread);
 	tcase_add_test(tc, test_kafka_wide_topic_big_chunks);
 	tcase_add_test(tc, test_kafka_coordinator_moved_asked_again);
 	tcase_add_test(tc, test_kafka_cluster_down_then_back);
