@@ -34,17 +34,6 @@
 #endif
 /* ListConsumerGroupOffsets requests unanswered at once (issue_committed). */
 #define LS_KAFKA_GROUPS_IN_FLIGHT 100
-/* A group's committed offsets are asked for with no partition list (see
- * request_list) until a reply carries more than this many partitions it
- * does not want, and more than it wants: from then on, with its list. */
-#define LS_KAFKA_BROAD_UNWANTED_MAX 64
-/* librdkafka's mock cluster answers a request with no partition list as a
- * broker does only with lagscale's patch 0006 (scripts/librdkafka.d). */
-#ifdef RD_KAFKA_LAGSCALE_MOCK_ALL_COMMITTED
-#define LS_KAFKA_MOCK_ALL_COMMITTED 1
-#else
-#define LS_KAFKA_MOCK_ALL_COMMITTED 0
-#endif
 /* Rounds in a row in which a handle's metadata request went unanswered
  * before the handle is recreated (see ensure_handle). */
 #define LS_KAFKA_RECREATE_AFTER 3
@@ -91,11 +80,6 @@ struct ls_kafka {
 	int64_t topics_at; /* monotonic ms of the read */
 	bool topics_stale;
 	int64_t metadata_max_age_ms;
-	/* Groups asked for with their partition list (request_list): their
-	 * replies to a request without one were mostly partitions they do
-	 * not want. Sorted, owned copies; used by the round's thread only. */
-	char **narrow;
-	size_t n_narrow;
 	struct ls_kafka_stats stats;
 };
 
@@ -133,11 +117,6 @@ struct wquery {
 	/* Every topic the group committed to, asked for with no partition
 	 * list: its topics are known from the reply (expand_all_topics). */
 	bool all_topics;
-	/* Its wanted partitions were asked for with no partition list: the
-	 * reply holds every partition the group committed to, and
-	 * keep_commits keeps the wanted ones (request_list). */
-	bool broad;
-	size_t n_wanted; /* wanted partitions of its topics (request_list) */
 	bool replied;
 	bool resent; /* sent again after its coordinator moved (wait_committed) */
 	int err;
@@ -550,9 +529,6 @@ void ls_kafka_free(struct ls_kafka *k)
 	for (int l = 0; l < N_LEVELS; l++)
 		destroy_handle(k, l);
 	forget_topics(k);
-	for (size_t i = 0; i < k->n_narrow; i++)
-		free(k->narrow[i]);
-	free(k->narrow);
 	if (k->rk_describe)
 		rd_kafka_destroy(k->rk_describe);
 	ls_awsiam_free(k->awsiam);
@@ -911,55 +887,6 @@ static bool wants(const struct ls_kafka_query *q, int32_t id)
 	return !q->partitions || ls_ranges_contain(q->partitions, id);
 }
 
-/* The query asks about topic idx (an index into the round's wtopics). */
-static bool asks_topic(const struct wquery *w, size_t idx)
-{
-	for (size_t j = 0; j < w->n_topics; j++)
-		if (w->topics[j] == idx)
-			return true;
-	return false;
-}
-
-static int cmp_str_key(const void *key, const void *elem)
-{
-	return strcmp(key, *(char *const *)elem);
-}
-
-/* The group is asked for with its partition list (request_list). */
-static bool is_narrow(const struct ls_kafka *k, const char *group)
-{
-	return k->n_narrow &&
-	       bsearch(group, k->narrow, k->n_narrow, sizeof(*k->narrow), cmp_str_key);
-}
-
-/* From now on, the group is asked for with its partition list: 0 or -ENOMEM. */
-static int add_narrow(struct ls_kafka *k, const char *group)
-{
-	char **grown, *copy;
-	size_t at = 0;
-
-	if (is_narrow(k, group))
-		return 0;
-	while (at < k->n_narrow && strcmp(k->narrow[at], group) < 0)
-		at++;
-	copy = strdup(group);
-	grown = copy ? realloc(k->narrow, (k->n_narrow + 1) * sizeof(*grown)) : NULL;
-	if (!grown) {
-		free(copy);
-		return -ENOMEM;
-	}
-	memmove(grown + at + 1, grown + at, (k->n_narrow - at) * sizeof(*grown));
-	grown[at] = copy;
-	k->narrow = grown;
-	k->n_narrow++;
-	k->stats.narrow_groups++;
-	ls_log(LS_LOG_DEBUG, NULL,
-	       "kafka cluster \"%s\": group \"%s\" commits to many partitions it is not asked "
-	       "about: asking with its partition list from now on",
-	       k->name, group);
-	return 0;
-}
-
 /*
  * Fills list with up to LS_KAFKA_CHUNK flagged partitions led by `leader`,
  * resuming at topic *t, partition *p. Returns how many.
@@ -1229,12 +1156,11 @@ static const struct wcommit *find_commit(const struct wquery *w, size_t topic, i
  * (kept until the snapshots were built, and copied to sort it) took over a
  * hundred, a name copy in each element; -ENOMEM.
  */
-static int keep_commits(struct ls_kafka *k, const struct ls_kafka_query *q, struct wquery *w,
+static int keep_commits(const struct ls_kafka_query *q, struct wquery *w,
 			const rd_kafka_topic_partition_list_t *got, const struct wtopic *ts,
 			size_t n_ts)
 {
 	const struct wtopic *t = NULL;
-	size_t unwanted = 0;
 
 	free(w->commits);
 	w->commits = NULL;
@@ -1249,14 +1175,10 @@ static int keep_commits(struct ls_kafka *k, const struct ls_kafka_query *q, stru
 
 		if (e->err || e->offset < 0)
 			continue;
+		w->committed_any = true;
 		/* A topic's partitions come together: one lookup each. */
 		if (!t || strcmp(t->name, e->topic) != 0)
 			t = bsearch(e->topic, ts, n_ts, sizeof(*ts), cmp_name_key);
-		if (w->broad && !(t && asks_topic(w, (size_t)(t - ts)) && wants(q, e->partition))) {
-			unwanted++;
-			continue;
-		}
-		w->committed_any = true;
 		if (!t) {
 			if (wants(q, e->partition))
 				w->unknown_topic = true;
@@ -1266,50 +1188,15 @@ static int keep_commits(struct ls_kafka *k, const struct ls_kafka_query *q, stru
 			(struct wcommit){(uint32_t)(t - ts), e->partition, e->offset};
 	}
 	qsort(w->commits, w->n_commits, sizeof(*w->commits), cmp_commit);
-	if (w->broad && unwanted > LS_KAFKA_BROAD_UNWANTED_MAX && unwanted > w->n_wanted)
-		return add_narrow(k, q->group);
 	return 0;
 }
 
-/*
- * The partition list of the group's ListConsumerGroupOffsets request, in
- * *ret: NULL asks for every partition the group committed to. That is how
- * an all_topics query asks; a query of named topics (or a pattern) asks so
- * too (w->broad), keep_commits keeping the partitions it wants: the
- * group's reply is then one list in librdkafka, where a list of its
- * partitions was built, copied twice, sorted, sent and matched, every
- * round (callgrind, 200 groups x 20 partitions: the round's thread did 59%
- * fewer instructions, the process 8% fewer). A group that
- * commits to many more partitions than it is asked about gets its list
- * again (add_narrow), as do all on librdkafka's mock cluster without
- * lagscale's patch 0006. -ENOENT when the query wants no partition of its
- * topics; -ENOMEM.
- */
-static int request_list(struct ls_kafka *k, const struct ls_kafka_query *q,
-			struct wquery *w, const struct wtopic *ts,
-			rd_kafka_topic_partition_list_t **ret)
+/* The query's wanted partitions of its topics; NULL when there is none. */
+static rd_kafka_topic_partition_list_t *wanted_list(const struct ls_kafka_query *q,
+						    const struct wquery *w, const struct wtopic *ts)
 {
-	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
 
-	*ret = NULL;
-	if (w->all_topics)
-		return 0;
-	w->n_wanted = 0;
-	for (size_t j = 0; j < w->n_topics; j++) {
-		const struct wtopic *t = &ts[w->topics[j]];
-
-		for (int p = 0; p < t->n; p++)
-			w->n_wanted += wants(q, t->ids[p]);
-	}
-	if (w->n_wanted == 0)
-		return -ENOENT;
-	w->broad = k->mock_checked && (!k->is_mock || LS_KAFKA_MOCK_ALL_COMMITTED) &&
-		   !is_narrow(k, q->group);
-	if (w->broad) {
-		k->stats.broad_requests++;
-		return 0;
-	}
-	l = rd_kafka_topic_partition_list_new((int)w->n_wanted);
 	for (size_t j = 0; j < w->n_topics; j++) {
 		const struct wtopic *t = &ts[w->topics[j]];
 
@@ -1317,8 +1204,11 @@ static int request_list(struct ls_kafka *k, const struct ls_kafka_query *q,
 			if (wants(q, t->ids[p]))
 				rd_kafka_topic_partition_list_add(l, t->name, t->ids[p]);
 	}
-	*ret = l;
-	return 0;
+	if (l->cnt == 0) {
+		rd_kafka_topic_partition_list_destroy(l);
+		return NULL;
+	}
+	return l;
 }
 
 /* Sends the group's ListConsumerGroupOffsets for parts (NULL: every topic
@@ -1359,11 +1249,12 @@ static void issue_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t
 {
 	for (; *next < n && *pending < LS_KAFKA_GROUPS_IN_FLIGHT; (*next)++) {
 		size_t i = *next;
-		rd_kafka_topic_partition_list_t *parts;
+		rd_kafka_topic_partition_list_t *parts = NULL;
 
 		if (ws[i].err)
 			continue;
-		if (request_list(k, &qs[i], &ws[i], ts, &parts) < 0) {
+		/* all_topics: no list, every partition the group committed to. */
+		if (!ws[i].all_topics && !(parts = wanted_list(&qs[i], &ws[i], ts))) {
 			query_fail(&ws[i], -ENOENT, "no partition selected");
 			continue;
 		}
@@ -1567,7 +1458,6 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 		rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, (int)remaining(deadline));
 		const rd_kafka_ListConsumerGroupOffsets_result_t *res;
 		const rd_kafka_group_result_t **groups = NULL;
-		rd_kafka_topic_partition_list_t *parts;
 		rd_kafka_resp_err_t err;
 		struct wquery *w;
 		size_t n_groups = 0;
@@ -1596,9 +1486,9 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 			       k->name, qs[w - ws].group);
 			w->resent = true;
 			w->replied = false;
-			/* The same list as the first time (it wanted some). */
-			request_list(k, &qs[w - ws], w, ts, &parts);
-			send_committed(k, rk, queue, &qs[w - ws], w, parts, deadline);
+			send_committed(k, rk, queue, &qs[w - ws], w,
+				       w->all_topics ? NULL : wanted_list(&qs[w - ws], w, ts),
+				       deadline);
 			pending++;
 			rd_kafka_event_destroy(ev);
 			continue;
@@ -1615,9 +1505,8 @@ static void wait_committed(struct ls_kafka *k, rd_kafka_t *rk, rd_kafka_queue_t 
 		} else if (rd_kafka_group_result_error(groups[0])) {
 			query_fail(w, -EIO, "committed offsets: %s",
 				   rd_kafka_error_string(rd_kafka_group_result_error(groups[0])));
-		} else if (keep_commits(k, &qs[w - ws], w,
-					rd_kafka_group_result_partitions(groups[0]), ts,
-					n_ts) < 0) {
+		} else if (keep_commits(&qs[w - ws], w, rd_kafka_group_result_partitions(groups[0]),
+					ts, n_ts) < 0) {
 			query_fail(w, -ENOMEM, "committed offsets: out of memory");
 		}
 		rd_kafka_event_destroy(ev);

@@ -81,13 +81,6 @@ struct ls_kafka_stats {
 	uint64_t metadata_requests;
 	uint64_t offsets_requests; /* offsets_for_times calls (one per chunk and level) */
 	uint64_t group_requests;   /* ListConsumerGroupOffsets requests */
-	/* ... of them for named topics without a partition list: the reply
-	 * holds every partition the group committed to, of which the
-	 * wanted ones are kept */
-	uint64_t broad_requests;
-	/* groups asked with their partition list from then on, as their
-	 * replies to those held many more partitions than they wanted */
-	uint64_t narrow_groups;
 	uint64_t describe_requests; /* groups described (librdkafka sends one request each) */
 	uint64_t recreated;	   /* handles recreated after they failed (see below) */
 	uint64_t late_requests;	   /* requests unanswered at their round's deadline */

@@ -606,50 +606,6 @@ START_TEST(test_kafka_slow_coordinator_keeps_client)
 }
 END_TEST
 
-START_TEST(test_kafka_committed_without_list)
-{
-	/* A group's committed offsets are asked for without a partition
-	 * list: the reply holds every partition it committed to, and the
-	 * query keeps its own. Group w also commits to 100 partitions of
-	 * "wide": after that reply it is asked with its list. */
-	const char *a[] = {"orders-a"};
-	struct ls_kafka_query qg = {.group = "g", .topics = a, .n_topics = 1};
-	struct ls_kafka_query qw = {.group = "w", .topics = a, .n_topics = 1};
-	struct ls_kafka_mock_offset offs[104];
-	struct ls_lag_snapshot s[2];
-	struct ls_kafka_stats st;
-
-	ck_assert_int_eq(ls_kafka_mock_topic_create(mock, "wide", 100), 0);
-	for (int p = 0; p < 100; p++)
-		offs[p] = (struct ls_kafka_mock_offset){"wide", p, 0};
-	for (int p = 0; p < 4; p++)
-		offs[100 + p] = (struct ls_kafka_mock_offset){"orders-a", p, 9};
-	ck_assert_int_eq(ls_kafka_mock_commit(mock, "w", offs, 104), 0);
-	for (int round = 0; round < 2; round++) {
-		struct ls_kafka_query qs[2] = {qg, qw};
-
-		ck_assert_int_eq(ls_kafka_collect(kafka, qs, 2, 10000, s), 0);
-		ck_assert_int_eq(s[0].err, 0);
-		ck_assert_int_eq(s[0].total_lag, 24); /* orders-b and other left out */
-		ck_assert_int_eq(s[0].partition_count, 4);
-		ck_assert_int_eq(s[1].err, 0);
-		ck_assert_int_eq(s[1].total_lag, 4);
-		ck_assert_int_eq(s[1].partition_count, 4);
-		ls_kafka_get_stats(kafka, &st);
-		ck_assert_int_eq(st.group_requests, 2 * (round + 1));
-#ifdef RD_KAFKA_LAGSCALE_MOCK_ALL_COMMITTED
-		ck_assert_int_eq(st.broad_requests, round == 0 ? 2 : 3);
-		ck_assert_int_eq(st.narrow_groups, 1);
-#else
-		/* The mock would answer with nothing: every group has its list. */
-		ck_assert_int_eq(st.broad_requests, 0);
-#endif
-		ls_lag_snapshot_release(&s[0]);
-		ls_lag_snapshot_release(&s[1]);
-	}
-}
-END_TEST
-
 START_TEST(test_kafka_bad_property)
 {
 	const struct ls_kafka_prop props[] = {{"no.such.property", "secret-value"}};
@@ -709,7 +665,6 @@ int main(void)
 	tcase_add_test(tc, test_kafka_check_conf);
 	tcase_add_test(tc, test_kafka_partition_limit);
 	tcase_add_test(tc, test_kafka_several_queries_one_round);
-	tcase_add_test(tc, test_kafka_committed_without_list);
 	tcase_add_test(tc, test_kafka_metadata_reused);
 	tcase_add_test(tc, test_kafka_group_refused_then_recovers);
 	tcase_add_test(tc, test_kafka_leader_error_retried);
