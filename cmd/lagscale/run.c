@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,29 @@
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
+
+/*
+ * Puts the process under SCHED_BATCH, unless it was started under another
+ * policy than the default (chrt, a container's): a controller that polls
+ * every few seconds is never in a hurry by a millisecond, and under
+ * SCHED_BATCH a thread that wakes does not preempt a running one. A round
+ * passes each group's request and reply between threads (lagscale's,
+ * librdkafka's main and broker threads); at 1,000 scalers librdkafka's
+ * main thread alone was preempted about 400 times a round. SCHED_BATCH
+ * took 14% off the CPU per interval (fleet benchmark, three alternating
+ * runs) and 8% off the round. Called before any thread is made (the
+ * config watch's, the server's, librdkafka's), so that every one inherits
+ * it; needs no privilege.
+ */
+static void batch_scheduling(void)
+{
+	struct sched_param sp = {.sched_priority = 0};
+
+	if (sched_getscheduler(0) != SCHED_OTHER)
+		return;
+	if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
+		ls_log(LS_LOG_DEBUG, NULL, "cannot use SCHED_BATCH: %s", strerror(errno));
+}
 
 static void on_stop(int sig)
 {
@@ -303,6 +327,7 @@ static int run_run(int argc, char **argv)
 		goto out;
 	}
 	ls_log_setup(cfg->log_level, cfg->log_format, NULL);
+	batch_scheduling();
 	r = load_kube(&opts, cfg, kubeconfig, context, &kube);
 	if (r < 0)
 		goto out;

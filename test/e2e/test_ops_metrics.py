@@ -46,6 +46,18 @@ def get(port, path):
         return None, str(e)
 
 
+def thread_policies(pid):
+    """{"comm/tid": scheduling policy} of the process's threads."""
+    policies = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                policies[f.read().strip() + "/" + tid] = os.sched_getscheduler(int(tid))
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return policies
+
+
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -162,6 +174,12 @@ try:
     check(status == 200, "/healthz is 200 while the loop runs", "%s %s" % (status, body))
     status, _ = get(port, "/nope")
     check(status == 404, "unknown paths are 404", str(status))
+
+    # Every thread (lagscale's, the server's, librdkafka's) runs under
+    # SCHED_BATCH, set before the first was made.
+    policies = thread_policies(proc.p.pid)
+    check(len(policies) > 3 and all(v == os.SCHED_BATCH for v in policies.values()),
+          "every thread of lagscale run is under SCHED_BATCH", str(policies))
 
     # Let the decisions settle (billing 500 / 50 = 10, capped at 4
     # partitions) and every scaler's rates appear (from its second good
@@ -409,10 +427,15 @@ scalers:
     kafka: {cluster: dead, group: g, topics: [t]}
     policy: {pollingInterval: 1s}
 """ % (blackhole.getsockname()[1], port))
-proc = Proc([LAGSCALE, "run", "--config", path, "--dry-run"])
+# Started under a policy of its own choosing (here SCHED_IDLE), lagscale
+# keeps it.
+proc = Proc(["chrt", "--idle", "0", LAGSCALE, "run", "--config", path, "--dry-run"])
 try:
     s = wait_metrics(port, lambda s: (value(s, "lagscale_errors_total", scaler="stuck",
                                             stage="collect") or 0) >= 2)
+    policies = thread_policies(proc.p.pid)
+    check(len(policies) > 3 and all(v == os.SCHED_IDLE for v in policies.values()),
+          "started under SCHED_IDLE, every thread stays under it", str(policies))
     check((value(s, "lagscale_errors_total", scaler="stuck", stage="collect") or 0) >= 2,
           "failed reads count as errors{stage=\"collect\"}")
     check(value(s, "lagscale_lag_messages", scaler="stuck") is None,
